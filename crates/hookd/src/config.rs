@@ -1,0 +1,328 @@
+//! The one typed configuration.
+//!
+//! Layers, later wins: compiled-in defaults (documented in `hookd.example.toml`) → an optional
+//! `hookd.toml` (or the file named by `--config`) → `HOOKD_*` environment variables. The result is
+//! validated once at start-up; a bad value is a clear error naming the key, never a panic.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::domain::catalog::EventType;
+
+/// A value that must never be printed: `Debug` shows `"***"`.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address of the API and dashboard.
+    pub listen: SocketAddr,
+    /// `sqlite://path` or `postgres://…`.
+    pub database_url: String,
+    /// 64 hex characters; encrypts secrets at rest. Generated into the data dir for SQLite.
+    pub master_key: Option<Secret>,
+    /// Allow plain-http destinations for deliveries and integrations.
+    pub egress_allow_http: bool,
+    /// Networks exempt from the private-address block (comma-separated in the environment).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub egress_allow_nets: Vec<IpNet>,
+    /// `http://host:port` proxy for every outbound request.
+    pub egress_proxy: Option<String>,
+    /// Seconds to wait before each retry; its length is the number of retries.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub retry_schedule: Vec<u64>,
+    /// Per-attempt timeout of a delivery.
+    pub delivery_timeout_ms: u64,
+    /// How long a rotated-out secret keeps signing alongside the new one.
+    pub rotation_grace_secs: u64,
+    pub log_format: LogFormat,
+    /// Largest request body the API accepts (413 above it).
+    pub max_body_bytes: usize,
+    /// Requests per second allowed per API key (429 above it), and the burst on top.
+    pub rate_limit_per_sec: u32,
+    pub rate_limit_burst: u32,
+    /// Concurrent attempts to one endpoint.
+    pub endpoint_max_in_flight: usize,
+    /// Concurrent attempts over all endpoints (bounds sockets and memory).
+    pub global_max_in_flight: usize,
+    /// An endpoint failing for this long (and at least `auto_disable_min_failures` exhausted
+    /// deliveries) is disabled with reason `failing`.
+    pub auto_disable_after_secs: u64,
+    pub auto_disable_min_failures: u32,
+    /// Lifetime of an idempotency key.
+    pub idempotency_ttl_secs: u64,
+    /// Connections in the database pool (PostgreSQL; readers on SQLite).
+    pub database_max_connections: u32,
+    /// Extra event types on top of the reference catalog.
+    pub event_types: Vec<EventType>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://./hookd-data/hookd.db".to_string(),
+            master_key: None,
+            egress_allow_http: false,
+            egress_allow_nets: Vec::new(),
+            egress_proxy: None,
+            retry_schedule: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
+            delivery_timeout_ms: 15_000,
+            rotation_grace_secs: 86_400,
+            log_format: LogFormat::Text,
+            max_body_bytes: 1024 * 1024,
+            rate_limit_per_sec: 1000,
+            rate_limit_burst: 2000,
+            endpoint_max_in_flight: 16,
+            global_max_in_flight: 512,
+            auto_disable_after_secs: 5 * 86_400,
+            auto_disable_min_failures: 15,
+            idempotency_ttl_secs: 86_400,
+            database_max_connections: 8,
+            event_types: Vec::new(),
+        }
+    }
+}
+
+/// Environment variables that share the `HOOKD_` prefix but belong to the CLI client, not the
+/// server configuration.
+const CLIENT_ONLY_ENV: &[&str] = &["api_url", "api_key"];
+
+impl Config {
+    /// Loads defaults → file → environment. `file` is `--config`; without it `./hookd.toml` is
+    /// read when present.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file_exact("hookd.toml")),
+        }
+        let env = Env::prefixed("HOOKD_").ignore(CLIENT_ONLY_ENV);
+        Self::extract(figment.merge(env))
+    }
+
+    /// Builds a config from TOML text alone (used by tests and `--config` validation).
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        Self::extract(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
+    }
+
+    fn extract(figment: Figment) -> anyhow::Result<Self> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let is_sqlite = self.database_url.starts_with("sqlite:");
+        let is_postgres = self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://");
+        if !is_sqlite && !is_postgres {
+            bail!("database_url (HOOKD_DATABASE_URL) must start with sqlite:// or postgres://");
+        }
+        if let Some(key) = &self.master_key {
+            parse_master_key(&key.0).context("master_key (HOOKD_MASTER_KEY)")?;
+        } else if is_postgres {
+            bail!(
+                "master_key (HOOKD_MASTER_KEY) is required with PostgreSQL: set it to 64 hex \
+                 characters, the same on every node (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        if self.retry_schedule.is_empty() {
+            bail!(
+                "retry_schedule (HOOKD_RETRY_SCHEDULE) needs at least one delay, e.g. 5,300,1800"
+            );
+        }
+        if self.retry_schedule.iter().any(|s| *s > 7 * 86_400) {
+            bail!(
+                "retry_schedule (HOOKD_RETRY_SCHEDULE): each delay must be at most 604800 seconds"
+            );
+        }
+        if !(100..=300_000).contains(&self.delivery_timeout_ms) {
+            bail!("delivery_timeout_ms (HOOKD_DELIVERY_TIMEOUT_MS) must be between 100 and 300000");
+        }
+        if let Some(proxy) = &self.egress_proxy {
+            let url = url::Url::parse(proxy).with_context(|| {
+                format!("egress_proxy (HOOKD_EGRESS_PROXY) {proxy:?} is not a URL")
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                bail!("egress_proxy (HOOKD_EGRESS_PROXY) must look like http://host:port");
+            }
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
+            bail!("max_body_bytes (HOOKD_MAX_BODY_BYTES) must be between 1024 and 67108864");
+        }
+        if self.rate_limit_per_sec == 0 || self.rate_limit_burst == 0 {
+            bail!("rate_limit_per_sec and rate_limit_burst must be at least 1");
+        }
+        if self.endpoint_max_in_flight == 0 || self.global_max_in_flight == 0 {
+            bail!("endpoint_max_in_flight and global_max_in_flight must be at least 1");
+        }
+        if self.database_max_connections == 0 {
+            bail!("database_max_connections (HOOKD_DATABASE_MAX_CONNECTIONS) must be at least 1");
+        }
+        crate::domain::catalog::EventCatalog::with_extra(&self.event_types)
+            .map_err(|e| anyhow::anyhow!("event_types: {}", e.message))?;
+        Ok(())
+    }
+
+    /// The directory that holds the SQLite database and the generated master key.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or(rest);
+        Some(PathBuf::from(path))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        !self.database_url.starts_with("sqlite:")
+    }
+}
+
+/// Decodes a 64-hex-character master key.
+pub fn parse_master_key(raw: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = hex::decode(raw.trim()).context("must be 64 hex characters")?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("must be 64 hex characters (32 bytes)"))
+}
+
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Accepts a TOML list or a comma-separated string (the environment's only way to say a list).
+fn list_or_csv<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr + Deserialize<'de>,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw<T> {
+        List(Vec<T>),
+        Text(String),
+        One(u64),
+    }
+    match Raw::<T>::deserialize(deserializer)? {
+        Raw::List(items) => Ok(items),
+        Raw::One(n) => n
+            .to_string()
+            .parse()
+            .map(|v| vec![v])
+            .map_err(serde::de::Error::custom),
+        Raw::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_spec() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            c.retry_schedule,
+            vec![5, 300, 1800, 7200, 18000, 36000, 36000]
+        );
+        assert_eq!(
+            c.sqlite_path().unwrap(),
+            PathBuf::from("./hookd-data/hookd.db")
+        );
+    }
+
+    #[test]
+    fn lists_come_as_toml_arrays_or_csv_strings() {
+        let c =
+            Config::from_toml("retry_schedule = \"1, 2,3\"\negress_allow_nets = [\"127.0.0.0/8\"]")
+                .unwrap();
+        assert_eq!(c.retry_schedule, vec![1, 2, 3]);
+        assert_eq!(c.egress_allow_nets.len(), 1);
+        let c = Config::from_toml("egress_allow_nets = \"127.0.0.0/8,::1/128\"").unwrap();
+        assert_eq!(c.egress_allow_nets.len(), 2);
+    }
+
+    #[test]
+    fn bad_values_are_errors_naming_the_key() {
+        let err = Config::from_toml("listen = \"nope\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+        let err = Config::from_toml("retry_schedule = \"1,x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retry_schedule"), "{err}");
+        let err = Config::from_toml("egress_allow_nets = \"10.0.0.0/33\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("egress_allow_nets"), "{err}");
+        let err = Config::from_toml("master_key = \"abc\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HOOKD_MASTER_KEY"), "{err}");
+        let err = Config::from_toml("lisen = \"127.0.0.1:1\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+        let err = Config::from_toml("database_url = \"postgres://localhost/x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("required with PostgreSQL"), "{err}");
+        let err = Config::from_toml("retry_schedule = []")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least one"), "{err}");
+        assert!(Config::from_toml("this is [ not toml").is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::from_toml(&format!("master_key = \"{}\"", "ab".repeat(32))).unwrap();
+        assert!(!format!("{c:?}").contains("abab"));
+    }
+}

@@ -1,0 +1,201 @@
+//! Webhook endpoints: the record and the parsing of its fields.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::ids::EndpointId;
+use super::time::Timestamp;
+use super::FieldError;
+
+pub const NAME_MAX: usize = 128;
+pub const URL_MAX: usize = 1024;
+pub const PROJECT_ID_MAX: usize = 128;
+
+/// Why an endpoint stopped receiving deliveries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DisabledReason {
+    /// Set through the API (`isActive: false`).
+    Manual,
+    /// Deliveries failed continuously for the auto-disable window.
+    Failing,
+    /// The endpoint answered `410 Gone`.
+    Gone,
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledReason::Manual => "manual",
+            DisabledReason::Failing => "failing",
+            DisabledReason::Gone => "gone",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "manual" => Some(Self::Manual),
+            "failing" => Some(Self::Failing),
+            "gone" => Some(Self::Gone),
+            _ => None,
+        }
+    }
+}
+
+/// A webhook endpoint as the API shows it (`WebhookEndpoint`): never carries the secret.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub url: String,
+    pub name: String,
+    pub events: Vec<String>,
+    pub is_active: bool,
+    pub disabled_reason: Option<DisabledReason>,
+    pub project_id: Option<String>,
+    pub secret_last4: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Endpoint {
+    /// Whether an event of this type and project is delivered here (the fan-out rule).
+    pub fn matches(&self, event_type: &str, project_id: Option<&str>) -> bool {
+        self.is_active
+            && self.events.iter().any(|e| e == event_type)
+            && match self.project_id.as_deref() {
+                None => true,
+                Some(mine) => Some(mine) == project_id,
+            }
+    }
+}
+
+/// The validated fields of a new endpoint.
+#[derive(Clone, Debug)]
+pub struct NewEndpoint {
+    pub name: String,
+    pub url: Url,
+    pub events: Vec<String>,
+    pub project_id: Option<String>,
+}
+
+/// The validated fields of a PATCH: `None` leaves a field unchanged.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointPatch {
+    pub name: Option<String>,
+    pub url: Option<Url>,
+    pub events: Option<Vec<String>>,
+    pub project_id: Option<Option<String>>,
+    pub is_active: Option<bool>,
+}
+
+impl EndpointPatch {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.url.is_none()
+            && self.events.is_none()
+            && self.project_id.is_none()
+            && self.is_active.is_none()
+    }
+}
+
+/// Syntax of an outbound URL: absolute, http(s), with a host, at most `URL_MAX` characters.
+/// Whether plain http and the destination are allowed is the egress policy's call.
+pub fn parse_url(param: &str, raw: &str) -> Result<Url, FieldError> {
+    if raw.len() > URL_MAX {
+        return Err(FieldError::new(
+            param,
+            format!("{param} must be at most {URL_MAX} characters"),
+        ));
+    }
+    let url = Url::parse(raw)
+        .map_err(|e| FieldError::new(param, format!("{param} is not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(FieldError::new(
+            param,
+            format!("{param} must be an https URL"),
+        ));
+    }
+    if url.host().is_none() {
+        return Err(FieldError::new(param, format!("{param} must name a host")));
+    }
+    if url.fragment().is_some() {
+        return Err(FieldError::new(
+            param,
+            format!("{param} must not contain a #fragment"),
+        ));
+    }
+    Ok(url)
+}
+
+/// An optional project scope: `null` means every project.
+pub fn parse_project_id(param: &str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    match raw {
+        None => Ok(None),
+        Some(p) if p.is_empty() || p.len() > PROJECT_ID_MAX || p.chars().any(char::is_control) => {
+            Err(FieldError::new(
+                param,
+                format!("{param} must be 1–{PROJECT_ID_MAX} printable characters, or null"),
+            ))
+        }
+        Some(p) => Ok(Some(p.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(events: &[&str], project: Option<&str>) -> Endpoint {
+        Endpoint {
+            id: EndpointId::generate(),
+            url: "https://example.com".into(),
+            name: "x".into(),
+            events: events.iter().map(|s| s.to_string()).collect(),
+            is_active: true,
+            disabled_reason: None,
+            project_id: project.map(str::to_string),
+            secret_last4: "abcd".into(),
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        }
+    }
+
+    #[test]
+    fn fan_out_matches_type_and_project() {
+        let all = endpoint(&["post.created"], None);
+        assert!(all.matches("post.created", Some("p1")));
+        assert!(all.matches("post.created", None));
+        assert!(!all.matches("job.failed", None));
+        let scoped = endpoint(&["post.created"], Some("p1"));
+        assert!(scoped.matches("post.created", Some("p1")));
+        assert!(!scoped.matches("post.created", Some("p2")));
+        assert!(!scoped.matches("post.created", None));
+        let mut off = endpoint(&["post.created"], None);
+        off.is_active = false;
+        assert!(!off.matches("post.created", None));
+    }
+
+    #[test]
+    fn url_syntax() {
+        assert!(parse_url("url", "https://hooks.example.com/scripe").is_ok());
+        assert!(parse_url("url", "ftp://example.com").is_err());
+        assert!(parse_url("url", "/relative").is_err());
+        assert!(parse_url("url", "https://example.com/#frag").is_err());
+        let long = format!("https://example.com/{}", "a".repeat(1100));
+        assert_eq!(parse_url("url", &long).unwrap_err().param, "url");
+    }
+
+    #[test]
+    fn project_ids() {
+        assert_eq!(parse_project_id("projectId", None).unwrap(), None);
+        assert!(parse_project_id("projectId", Some("")).is_err());
+        assert!(parse_project_id("projectId", Some(&"p".repeat(129))).is_err());
+        assert_eq!(
+            parse_project_id("projectId", Some("proj_1"))
+                .unwrap()
+                .as_deref(),
+            Some("proj_1")
+        );
+    }
+}

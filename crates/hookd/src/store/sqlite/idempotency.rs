@@ -1,0 +1,132 @@
+//! Idempotency keys on SQLite. The check-and-claim runs inside the writer, which serialises all
+//! writes, so two concurrent requests with one key can never both be `Started`.
+
+use sqlx::Row;
+
+use super::SqliteStore;
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::store::{IdempotencyBegin, StoreResult};
+
+impl SqliteStore {
+    pub(super) async fn idempotency_begin_impl(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        ttl_ms: i64,
+    ) -> StoreResult<IdempotencyBegin> {
+        let (tenant, key, hash) = (tenant.clone(), key.to_string(), request_hash.to_string());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let existing = sqlx::query(
+                        "SELECT request_hash, status_code, response_body, created_at FROM idempotency_keys \
+                         WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3",
+                    )
+                    .bind(tenant.workspace_id.as_str())
+                    .bind(tenant.mode.as_str())
+                    .bind(&key)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    if let Some(row) = existing {
+                        let created_at: i64 = row.try_get("created_at")?;
+                        if created_at > now.as_millis() - ttl_ms {
+                            let stored_hash: String = row.try_get("request_hash")?;
+                            let status: Option<i64> = row.try_get("status_code")?;
+                            return Ok(match status {
+                                _ if stored_hash != hash => IdempotencyBegin::Conflict,
+                                None => IdempotencyBegin::InProgress,
+                                Some(status) => IdempotencyBegin::Replay {
+                                    status: u16::try_from(status).unwrap_or(500),
+                                    body: row.try_get::<Option<String>, _>("response_body")?.unwrap_or_default(),
+                                },
+                            });
+                        }
+                    }
+                    sqlx::query(
+                        "INSERT INTO idempotency_keys (workspace_id, mode, key, request_hash, created_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5) \
+                         ON CONFLICT (workspace_id, mode, key) DO UPDATE SET request_hash = ?4, \
+                           status_code = NULL, response_body = NULL, created_at = ?5",
+                    )
+                    .bind(tenant.workspace_id.as_str())
+                    .bind(tenant.mode.as_str())
+                    .bind(&key)
+                    .bind(&hash)
+                    .bind(now.as_millis())
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(IdempotencyBegin::Started)
+                })
+            })
+            .await
+    }
+
+    pub(super) async fn idempotency_finish_impl(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> StoreResult<()> {
+        let (tenant, key, body) = (tenant.clone(), key.to_string(), body.to_string());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE idempotency_keys SET status_code = ?4, response_body = ?5 \
+                         WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3",
+                    )
+                    .bind(tenant.workspace_id.as_str())
+                    .bind(tenant.mode.as_str())
+                    .bind(&key)
+                    .bind(i64::from(status))
+                    .bind(&body)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    pub(super) async fn idempotency_abandon_impl(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+    ) -> StoreResult<()> {
+        let (tenant, key) = (tenant.clone(), key.to_string());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3 \
+                         AND status_code IS NULL",
+                    )
+                    .bind(tenant.workspace_id.as_str())
+                    .bind(tenant.mode.as_str())
+                    .bind(&key)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    pub(super) async fn purge_idempotency_keys_impl(&self, before: Timestamp) -> StoreResult<u64> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?1")
+                        .bind(before.as_millis())
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+}

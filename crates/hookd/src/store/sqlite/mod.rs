@@ -1,0 +1,192 @@
+//! The embedded SQLite backend: one file in WAL mode, `synchronous = FULL` (a commit is on disk
+//! when it returns), one writer task doing group commit, and a pool of readers that never wait
+//! for it (WAL readers see the last commit without locking).
+
+mod endpoints;
+mod idempotency;
+mod tenancy;
+mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, SqlitePool};
+
+use crate::domain::endpoint::{Endpoint, EndpointPatch};
+use crate::domain::ids::{ApiKeyId, EndpointId, WorkspaceId};
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::store::{
+    ApiKeyRecord, EndpointFilter, IdempotencyBegin, Page, PageRequest, Store, StoreResult,
+    StoredEndpoint, Workspace,
+};
+use writer::Writer;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file, applies migrations and starts the writer.
+    pub async fn open(path: &Path, readers: u32) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .context("building SQLite options")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let mut write_conn = options
+            .clone()
+            .connect()
+            .await
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        MIGRATOR
+            .run(&mut write_conn)
+            .await
+            .with_context(|| format!("migrating SQLite database {}", path.display()))?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(readers.max(2))
+            .connect_with(options.read_only(true))
+            .await
+            .context("opening SQLite readers")?;
+        write_conn.ping().await.context("pinging SQLite")?;
+        Ok(Self {
+            writer: Writer::start(write_conn),
+            readers,
+        })
+    }
+}
+
+/// Maps a unique-constraint failure to `Conflict(what)`, anything else to a database error.
+pub(super) fn conflict_or(e: sqlx::Error, what: &'static str) -> crate::store::StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            crate::store::StoreError::Conflict(what)
+        }
+        _ => crate::store::StoreError::Database(e),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn create_workspace(&self, name: &str) -> StoreResult<Workspace> {
+        self.create_workspace_impl(name).await
+    }
+    async fn find_workspace(&self, name: &str) -> StoreResult<Option<Workspace>> {
+        self.find_workspace_impl(name).await
+    }
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        self.list_workspaces_impl().await
+    }
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        self.insert_api_key_impl(key).await
+    }
+    async fn list_api_keys(
+        &self,
+        workspace: Option<&WorkspaceId>,
+    ) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.list_api_keys_impl(workspace).await
+    }
+    async fn revoke_api_key(&self, id: &ApiKeyId, now: Timestamp) -> StoreResult<bool> {
+        self.revoke_api_key_impl(id, now).await
+    }
+    async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
+        self.authenticate_impl(key_hash).await
+    }
+
+    async fn insert_endpoint(&self, tenant: &Tenant, endpoint: &StoredEndpoint) -> StoreResult<()> {
+        self.insert_endpoint_impl(tenant, endpoint).await
+    }
+    async fn get_endpoint(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+    ) -> StoreResult<Option<StoredEndpoint>> {
+        self.get_endpoint_impl(tenant, id).await
+    }
+    async fn list_endpoints(
+        &self,
+        tenant: &Tenant,
+        filter: &EndpointFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Endpoint>> {
+        self.list_endpoints_impl(tenant, filter, page).await
+    }
+    async fn update_endpoint(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        patch: &EndpointPatch,
+        now: Timestamp,
+    ) -> StoreResult<Option<Endpoint>> {
+        self.update_endpoint_impl(tenant, id, patch, now).await
+    }
+    async fn delete_endpoint(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.delete_endpoint_impl(tenant, id, now).await
+    }
+    async fn swap_signing_keys(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        expected: &[u8],
+        replacement: &[u8],
+        secret_last4: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.swap_signing_keys_impl(tenant, id, expected, replacement, secret_last4, now)
+            .await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        ttl_ms: i64,
+    ) -> StoreResult<IdempotencyBegin> {
+        self.idempotency_begin_impl(tenant, key, request_hash, now, ttl_ms)
+            .await
+    }
+    async fn idempotency_finish(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> StoreResult<()> {
+        self.idempotency_finish_impl(tenant, key, status, body)
+            .await
+    }
+    async fn idempotency_abandon(&self, tenant: &Tenant, key: &str) -> StoreResult<()> {
+        self.idempotency_abandon_impl(tenant, key).await
+    }
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {
+        self.purge_idempotency_keys_impl(before).await
+    }
+}

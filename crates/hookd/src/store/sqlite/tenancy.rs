@@ -1,0 +1,168 @@
+//! Workspaces and API keys on SQLite.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{conflict_or, SqliteStore};
+use crate::domain::ids::{ApiKeyId, WorkspaceId};
+use crate::domain::tenant::{Mode, Tenant};
+use crate::domain::time::Timestamp;
+use crate::store::{ApiKeyRecord, StoreError, StoreResult, Workspace};
+
+fn workspace_from_row(row: &SqliteRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: WorkspaceId::from_trusted(row.try_get("id")?),
+        name: row.try_get("name")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+fn mode_from(raw: &str) -> StoreResult<Mode> {
+    Mode::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("unknown mode {raw:?}")))
+}
+
+fn key_from_row(row: &SqliteRow) -> StoreResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::from_trusted(row.try_get("id")?),
+        workspace_id: WorkspaceId::from_trusted(row.try_get("workspace_id")?),
+        workspace_name: row.try_get("workspace_name")?,
+        mode: mode_from(row.try_get("mode")?)?,
+        key_hash: row.try_get("key_hash")?,
+        prefix: row.try_get("prefix")?,
+        last4: row.try_get("last4")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Timestamp::from_millis),
+    })
+}
+
+impl SqliteStore {
+    pub(super) async fn create_workspace_impl(&self, name: &str) -> StoreResult<Workspace> {
+        let workspace = Workspace {
+            id: WorkspaceId::generate(),
+            name: name.to_string(),
+            created_at: Timestamp::now(),
+        };
+        let row = workspace.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
+                    )
+                    .bind(row.id.as_str())
+                    .bind(&row.name)
+                    .bind(row.created_at.as_millis())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| conflict_or(e, "a workspace with this name"))?;
+                    Ok(())
+                })
+            })
+            .await?;
+        Ok(workspace)
+    }
+
+    pub(super) async fn find_workspace_impl(&self, name: &str) -> StoreResult<Option<Workspace>> {
+        sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.readers)
+            .await?
+            .as_ref()
+            .map(workspace_from_row)
+            .transpose()
+    }
+
+    pub(super) async fn list_workspaces_impl(&self) -> StoreResult<Vec<Workspace>> {
+        sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY id")
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(workspace_from_row)
+            .collect()
+    }
+
+    pub(super) async fn insert_api_key_impl(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        let key = key.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .bind(key.id.as_str())
+                    .bind(key.workspace_id.as_str())
+                    .bind(key.mode.as_str())
+                    .bind(&key.key_hash)
+                    .bind(&key.prefix)
+                    .bind(&key.last4)
+                    .bind(key.created_at.as_millis())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| conflict_or(e, "an API key with this hash"))?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    pub(super) async fn list_api_keys_impl(
+        &self,
+        workspace: Option<&WorkspaceId>,
+    ) -> StoreResult<Vec<ApiKeyRecord>> {
+        sqlx::query(
+            "SELECT k.*, w.name AS workspace_name FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
+             WHERE (?1 IS NULL OR k.workspace_id = ?1) ORDER BY k.id",
+        )
+        .bind(workspace.map(|w| w.as_str().to_string()))
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect()
+    }
+
+    pub(super) async fn revoke_api_key_impl(
+        &self,
+        id: &ApiKeyId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let id = id.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+                    )
+                    .bind(now.as_millis())
+                    .bind(id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await
+    }
+
+    pub(super) async fn authenticate_impl(
+        &self,
+        key_hash: &str,
+    ) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
+        let row = sqlx::query("SELECT id, workspace_id, mode FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
+            .bind(key_hash)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.map(|row| {
+            Ok((
+                ApiKeyId::from_trusted(row.try_get("id")?),
+                Tenant {
+                    workspace_id: WorkspaceId::from_trusted(row.try_get("workspace_id")?),
+                    mode: mode_from(row.try_get("mode")?)?,
+                },
+            ))
+        })
+        .transpose()
+    }
+}
