@@ -121,7 +121,7 @@ impl Config {
                 }
                 figment = figment.merge(Toml::file_exact(path));
             }
-            None => figment = figment.merge(Toml::file_exact("hookd.toml")),
+            None => figment = figment.merge(Toml::file("hookd.toml")),
         }
         let env = Env::prefixed("HOOKD_").ignore(CLIENT_ONLY_ENV);
         Self::extract(figment.merge(env))

@@ -53,6 +53,22 @@ impl Cipher {
     }
 }
 
+impl Cipher {
+    /// Seals a value as JSON.
+    pub fn seal_json<T: serde::Serialize>(&self, value: &T) -> Vec<u8> {
+        let json = serde_json::to_vec(value).expect("serialising plain data types cannot fail");
+        self.encrypt(&json)
+    }
+
+    /// Opens a value sealed with [`Cipher::seal_json`].
+    pub fn open_json<T: serde::de::DeserializeOwned>(
+        &self,
+        stored: &[u8],
+    ) -> Result<T, DecryptError> {
+        serde_json::from_slice(&self.decrypt(stored)?).map_err(|_| DecryptError)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,19 @@
 //! Two jobs share this crate: outgoing **event webhooks** (publish an event, hookd signs and
 //! delivers it to every subscribed endpoint, retries, logs every attempt, never loses one once
 //! accepted) and **custom webhook integrations** (named outbound HTTP connections called by
-//! scripts, the CLI and agents). See `README.md` for the tour and `ARCHITECTURE.md` for why the
-//! pieces are shaped as they are.
+//! scripts, the CLI and agents). `README.md` gives the tour and the design section explains why
+//! the pieces are shaped as they are.
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod api;
+pub mod app;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod domain;
+pub mod egress;
+pub mod listen;
+pub mod signing;
 pub mod store;
+pub mod telemetry;

@@ -1,1 +1,226 @@
-fn main() {}
+//! The `hookd` binary: parses the command line and calls into the library. Nothing else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use hookd::config::Config;
+use hookd::domain::tenant::Mode;
+use hookd::{admin, app, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "hookd",
+    version,
+    about = "Self-hosted webhook platform: signed, retried, durable webhooks and custom integrations"
+)]
+struct Cli {
+    /// Configuration file (default: ./hookd.toml when present). HOOKD_* variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API, the delivery workers and the dashboard.
+    Serve {
+        /// Address to listen on (overrides HOOKD_LISTEN).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage workspaces (tenants).
+    Workspaces {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Run a local webhook receiver that prints each delivery and checks its signature.
+    Listen {
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
+        /// The endpoint's signing secret (whsec_…); without it signatures are not checked.
+        #[arg(long, value_name = "WHSEC")]
+        secret: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace.
+    Create { name: String },
+    /// List workspaces.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key; prints the key alone on stdout (it is not shown again).
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long, value_enum)]
+        mode: ModeArg,
+    },
+    /// List API keys (prefix and last four characters only).
+    List {
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Revoke an API key by id (key_…); requests with it get 401 at once.
+    Revoke { id: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Live,
+    Test,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Live => Mode::Live,
+            ModeArg::Test => Mode::Test,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Listen { port, secret } = cli.command {
+        return listen(port, secret).await;
+    }
+    let mut config = Config::load(cli.config.as_deref())?;
+    telemetry::init_logging(config.log_format);
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(addr) = listen {
+                config.listen = addr;
+            }
+            serve(config).await
+        }
+        Command::Migrate => {
+            app::open_store(&config).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Workspaces { command } => {
+            let store = app::open_store(&config).await?;
+            match command {
+                WorkspaceCommand::Create { name } => {
+                    let ws = admin::create_workspace(&store, &name).await?;
+                    println!("{}\t{}", ws.id, ws.name);
+                }
+                WorkspaceCommand::List => {
+                    for ws in store.list_workspaces().await? {
+                        println!("{}\t{}\t{}", ws.id, ws.name, ws.created_at.to_rfc3339());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let store = app::open_store(&config).await?;
+            match command {
+                KeyCommand::Create { workspace, mode } => {
+                    let (_, plaintext) = admin::create_key(&store, &workspace, mode.into()).await?;
+                    println!("{plaintext}");
+                }
+                KeyCommand::List { workspace } => {
+                    for k in admin::list_keys(&store, workspace.as_deref()).await? {
+                        let state = k
+                            .revoked_at
+                            .map(|t| format!("revoked {}", t.to_rfc3339()))
+                            .unwrap_or("active".into());
+                        println!(
+                            "{}\t{}\t{}\t{}…{}\t{}\t{}",
+                            k.id,
+                            k.workspace_name,
+                            k.mode,
+                            k.prefix,
+                            k.last4,
+                            k.created_at.to_rfc3339(),
+                            state
+                        );
+                    }
+                }
+                KeyCommand::Revoke { id } => {
+                    admin::revoke_key(&store, &id).await?;
+                    println!("revoked {id}");
+                }
+            }
+            Ok(())
+        }
+        Command::Listen { .. } => unreachable!("handled above"),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    if let Some(keys) = admin::bootstrap_if_empty(&store).await? {
+        println!(
+            "Created workspace \"{}\" with two API keys. They are shown only this once:",
+            admin::DEFAULT_WORKSPACE
+        );
+        println!("  live: {}", keys.live);
+        println!("  test: {}", keys.test);
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "could not listen on {} (set --listen or HOOKD_LISTEN)",
+                config.listen
+            )
+        })?;
+    let address = listener.local_addr()?;
+    let server = app::Server::with_store(config, store)?;
+    println!("hookd listening on http://{address}");
+    tracing::info!(%address, "hookd listening");
+    server.run(listener, app::shutdown_signal()).await
+}
+
+async fn listen(port: u16, secret: Option<String>) -> anyhow::Result<()> {
+    telemetry::init_logging(hookd::config::LogFormat::Text);
+    let secret = match secret {
+        Some(raw) => Some(
+            hookd::domain::secret::SigningSecret::parse(&raw)
+                .context("--secret must be a signing secret of the form whsec_<base64>")?,
+        ),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("could not listen on 127.0.0.1:{port}"))?;
+    hookd::listen::run(listener, secret, std::io::stdout(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}

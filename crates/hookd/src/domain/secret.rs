@@ -55,9 +55,85 @@ impl SigningSecret {
     }
 }
 
+/// The secrets an endpoint signs with: the current one, plus rotated-out ones that keep signing
+/// until their grace period ends. Stored sealed (see `crypto`), as one JSON document.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeyRing {
+    pub current: SigningSecret,
+    #[serde(default)]
+    pub previous: Vec<RetiredSecret>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RetiredSecret {
+    pub secret: SigningSecret,
+    pub expires_at_ms: i64,
+}
+
+impl KeyRing {
+    pub fn new(current: SigningSecret) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+        }
+    }
+
+    /// A ring whose current secret is `next`; the old current keeps signing for `grace_ms`.
+    pub fn rotate(&self, next: SigningSecret, now_ms: i64, grace_ms: i64) -> Self {
+        let mut previous: Vec<RetiredSecret> = self
+            .previous
+            .iter()
+            .filter(|r| r.expires_at_ms > now_ms)
+            .cloned()
+            .collect();
+        if grace_ms > 0 {
+            previous.push(RetiredSecret {
+                secret: self.current.clone(),
+                expires_at_ms: now_ms.saturating_add(grace_ms),
+            });
+        }
+        Self {
+            current: next,
+            previous,
+        }
+    }
+
+    /// Every secret that signs at `now_ms`, current first.
+    pub fn live(&self, now_ms: i64) -> Vec<SigningSecret> {
+        std::iter::once(self.current.clone())
+            .chain(
+                self.previous
+                    .iter()
+                    .filter(|r| r.expires_at_ms > now_ms)
+                    .map(|r| r.secret.clone()),
+            )
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
+        let first = SigningSecret::generate();
+        let ring = KeyRing::new(first.clone());
+        let second = SigningSecret::generate();
+        let rotated = ring.rotate(second.clone(), 1_000, 500);
+        assert_eq!(rotated.live(1_200), vec![second.clone(), first.clone()]);
+        assert_eq!(rotated.live(1_500), vec![second.clone()]);
+        let third = SigningSecret::generate();
+        let again = rotated.rotate(third.clone(), 1_600, 500);
+        assert_eq!(again.live(1_700), vec![third.clone(), second]);
+        assert_eq!(
+            again
+                .rotate(SigningSecret::generate(), 1_700, 0)
+                .previous
+                .len(),
+            1
+        );
+    }
 
     #[test]
     fn generated_secret_has_the_documented_shape() {

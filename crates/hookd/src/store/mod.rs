@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::endpoint::{Endpoint, EndpointPatch};
-use crate::domain::ids::{ApiKeyId, EndpointId, WorkspaceId};
+use crate::domain::ids::{ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, WorkspaceId};
 use crate::domain::tenant::{Mode, Tenant};
 use crate::domain::time::Timestamp;
 
@@ -132,6 +132,144 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// An event as stored and shown (`Event`).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: EventId,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub project_id: Option<String>,
+    /// The JSON object as published.
+    #[schema(value_type = Object)]
+    pub data: Box<serde_json::value::RawValue>,
+    pub created_at: Timestamp,
+    /// How many endpoints the event was fanned out to.
+    pub delivery_count: i64,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(Self::Pending),
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// One event's delivery to one endpoint (`Delivery`).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub endpoint_id: EndpointId,
+    pub status: DeliveryStatus,
+    pub attempt_count: i64,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_status_code: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One HTTP attempt (`Attempt`).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub id: AttemptId,
+    pub started_at: Timestamp,
+    pub duration_ms: i64,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    /// The first 4 KiB of the response body.
+    pub response_body: String,
+}
+
+/// A delivery handed to the dispatcher: everything needed to attempt it.
+#[derive(Clone, Debug)]
+pub struct DeliveryJob {
+    pub delivery_id: DeliveryId,
+    pub endpoint_id: EndpointId,
+    pub event_id: EventId,
+    /// Attempts made before this one.
+    pub attempt_count: i64,
+    /// The exact request body, shared by every delivery of the event.
+    pub payload: Arc<bytes::Bytes>,
+}
+
+/// A claim on deliveries: which node holds them in memory, and until when.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    pub owner: String,
+    pub until: Timestamp,
+}
+
+/// A validated event to publish.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub event_type: String,
+    pub project_id: Option<String>,
+    pub data: Box<serde_json::value::RawValue>,
+    pub created_at: Timestamp,
+}
+
+/// Where and how to send an endpoint's deliveries.
+#[derive(Clone, Debug)]
+pub struct DispatchTarget {
+    pub url: String,
+    pub signing_keys: Vec<u8>,
+    pub is_active: bool,
+}
+
+/// The outcome of one attempt, with the delivery's next state decided by the retry policy.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub delivery_id: DeliveryId,
+    pub endpoint_id: EndpointId,
+    pub attempt: Attempt,
+    pub succeeded: bool,
+    /// `Some` when another attempt is scheduled; `None` with `succeeded == false` means exhausted.
+    pub next_attempt_at: Option<Timestamp>,
+    /// The endpoint answered 410 Gone: disable it at once.
+    pub endpoint_gone: bool,
+}
+
+/// Auto-disable thresholds, applied when a delivery is exhausted.
+#[derive(Clone, Copy, Debug)]
+pub struct HealthRule {
+    pub failing_for_ms: i64,
+    pub min_exhausted: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<DeliveryStatus>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// A cheap round trip, for `/readyz`.
@@ -211,6 +349,82 @@ pub trait Store: Send + Sync + 'static {
     async fn idempotency_abandon(&self, tenant: &Tenant, key: &str) -> StoreResult<()>;
     /// Deletes idempotency records older than `before`.
     async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64>;
+
+    // --- events and deliveries ---
+    /// Stores the event and one pending delivery per matching active endpoint, leased to the
+    /// publishing node, in one durable commit; returns the jobs to dispatch right away.
+    async fn publish_event(
+        &self,
+        tenant: &Tenant,
+        event: &NewEvent,
+        lease: &Lease,
+    ) -> StoreResult<(Event, Vec<DeliveryJob>)>;
+    async fn get_event(&self, tenant: &Tenant, id: &EventId) -> StoreResult<Option<Event>>;
+    async fn list_events(&self, tenant: &Tenant, page: &PageRequest) -> StoreResult<Page<Event>>;
+    async fn get_delivery(
+        &self,
+        tenant: &Tenant,
+        id: &DeliveryId,
+    ) -> StoreResult<Option<(Delivery, Vec<Attempt>)>>;
+    async fn list_deliveries_of_event(
+        &self,
+        tenant: &Tenant,
+        id: &EventId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>>;
+    async fn list_deliveries_of_endpoint(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>>;
+    /// Makes a delivery pending and due now, leased to the caller; its job, or `None` if absent
+    /// (or its endpoint is deleted).
+    async fn requeue_delivery(
+        &self,
+        tenant: &Tenant,
+        id: &DeliveryId,
+        lease: &Lease,
+        now: Timestamp,
+    ) -> StoreResult<Option<DeliveryJob>>;
+    /// Makes an endpoint's deliveries with `status` created since `since` pending and due now.
+    async fn requeue_endpoint_deliveries(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        since: Timestamp,
+        status: DeliveryStatus,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+
+    // --- the delivery engine (not tenant-scoped: a job already belongs to its tenant) ---
+    /// Leases up to `limit` pending deliveries that are due, of active endpoints, not leased by
+    /// a living node.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease: &Lease,
+    ) -> StoreResult<Vec<DeliveryJob>>;
+    async fn dispatch_target(
+        &self,
+        endpoint_id: &EndpointId,
+    ) -> StoreResult<Option<DispatchTarget>>;
+    /// Writes an attempt and the delivery's next state, releases its lease and updates the
+    /// endpoint's health (410 and auto-disable).
+    async fn record_attempt(
+        &self,
+        record: &AttemptRecord,
+        rule: HealthRule,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Releases one delivery's lease without an attempt (its endpoint is inactive).
+    async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()>;
+    /// Releases leases: every lease of `owner`, or with `None` every lease (single-node start).
+    async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64>;
+    /// Counts for the metrics gauges: pending deliveries, disabled endpoints.
+    async fn gauges(&self) -> StoreResult<(i64, i64)>;
 }
 
 pub type DynStore = Arc<dyn Store>;

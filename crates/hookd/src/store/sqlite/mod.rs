@@ -2,7 +2,9 @@
 //! when it returns), one writer task doing group commit, and a pool of readers that never wait
 //! for it (WAL readers see the last commit without locking).
 
+mod deliveries;
 mod endpoints;
+mod events;
 mod idempotency;
 mod tenancy;
 mod writer;
@@ -17,12 +19,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 
 use crate::domain::endpoint::{Endpoint, EndpointPatch};
-use crate::domain::ids::{ApiKeyId, EndpointId, WorkspaceId};
+use crate::domain::ids::{ApiKeyId, DeliveryId, EndpointId, EventId, WorkspaceId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::{
-    ApiKeyRecord, EndpointFilter, IdempotencyBegin, Page, PageRequest, Store, StoreResult,
-    StoredEndpoint, Workspace,
+    ApiKeyRecord, Attempt, AttemptRecord, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus,
+    DispatchTarget, EndpointFilter, Event, HealthRule, IdempotencyBegin, Lease, NewEvent, Page,
+    PageRequest, Store, StoreResult, StoredEndpoint, Workspace,
 };
 use writer::Writer;
 
@@ -188,5 +191,96 @@ impl Store for SqliteStore {
     }
     async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {
         self.purge_idempotency_keys_impl(before).await
+    }
+
+    async fn publish_event(
+        &self,
+        tenant: &Tenant,
+        event: &NewEvent,
+        lease: &Lease,
+    ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
+        self.publish_event_impl(tenant, event, lease).await
+    }
+    async fn get_event(&self, tenant: &Tenant, id: &EventId) -> StoreResult<Option<Event>> {
+        self.get_event_impl(tenant, id).await
+    }
+    async fn list_events(&self, tenant: &Tenant, page: &PageRequest) -> StoreResult<Page<Event>> {
+        self.list_events_impl(tenant, page).await
+    }
+    async fn get_delivery(
+        &self,
+        tenant: &Tenant,
+        id: &DeliveryId,
+    ) -> StoreResult<Option<(Delivery, Vec<Attempt>)>> {
+        self.get_delivery_impl(tenant, id).await
+    }
+    async fn list_deliveries_of_event(
+        &self,
+        tenant: &Tenant,
+        id: &EventId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        self.list_deliveries_of_event_impl(tenant, id, page).await
+    }
+    async fn list_deliveries_of_endpoint(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        self.list_deliveries_of_endpoint_impl(tenant, id, filter, page)
+            .await
+    }
+    async fn requeue_delivery(
+        &self,
+        tenant: &Tenant,
+        id: &DeliveryId,
+        lease: &Lease,
+        now: Timestamp,
+    ) -> StoreResult<Option<DeliveryJob>> {
+        self.requeue_delivery_impl(tenant, id, lease, now).await
+    }
+    async fn requeue_endpoint_deliveries(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        since: Timestamp,
+        status: DeliveryStatus,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        self.requeue_endpoint_deliveries_impl(tenant, id, since, status, now)
+            .await
+    }
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease: &Lease,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        self.claim_due_impl(now, limit, lease).await
+    }
+    async fn dispatch_target(
+        &self,
+        endpoint_id: &EndpointId,
+    ) -> StoreResult<Option<DispatchTarget>> {
+        self.dispatch_target_impl(endpoint_id).await
+    }
+    async fn record_attempt(
+        &self,
+        record: &AttemptRecord,
+        rule: HealthRule,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        self.record_attempt_impl(record, rule, now).await
+    }
+    async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()> {
+        self.release_delivery_impl(id).await
+    }
+    async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64> {
+        self.release_leases_impl(owner).await
+    }
+    async fn gauges(&self) -> StoreResult<(i64, i64)> {
+        self.gauges_impl().await
     }
 }

@@ -22,9 +22,11 @@ const MAX_BATCH: usize = 512;
 /// they succeeded plus how to answer the caller once the commit outcome is known; `abort`
 /// answers the caller when the batch could not even start.
 struct Job {
-    run: Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Reply)> + Send>,
+    run: RunFn,
     abort: Reply,
 }
+type RunFn =
+    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Reply)> + Send>;
 type Reply = Box<dyn FnOnce(Option<Arc<sqlx::Error>>) + Send>;
 
 #[derive(Clone)]

@@ -1,0 +1,106 @@
+//! Authentication and per-key rate limiting for `/v1`.
+//!
+//! `Authorization: Bearer scripe_sk_{live|test}_…` is hashed and looked up (never compared as
+//! plaintext); a revoked key is gone from the lookup at once. The resolved [`Authed`] (key id
+//! and tenant) goes into the request extensions for handlers and the idempotency layer.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::api_key;
+use crate::domain::ids::ApiKeyId;
+use crate::domain::tenant::Tenant;
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub struct Authed {
+    pub key_id: ApiKeyId,
+    pub tenant: Tenant,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Authed>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthorized("Authentication is required.".into()))
+    }
+}
+
+/// Per-API-key token buckets. Kept in process memory: on several nodes each node enforces the
+/// limit on the requests it serves (documented in the README).
+pub struct RateLimiter {
+    limiter: DefaultKeyedRateLimiter<ApiKeyId>,
+    clock: DefaultClock,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(per_second);
+        Self {
+            limiter: governor::RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// `Err(seconds to wait)` when the key is over its limit.
+    pub fn check(&self, key: &ApiKeyId) -> Result<(), u64> {
+        self.limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+
+    /// Forgets buckets of keys that are back to full, so memory stays bounded.
+    pub fn shrink(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+fn bearer_token(parts: &axum::http::HeaderMap) -> Option<&str> {
+    let value = parts.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+pub async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = bearer_token(request.headers()).ok_or_else(|| {
+        ApiError::Unauthorized("Pass your API key as `Authorization: Bearer scripe_sk_…`.".into())
+    })?;
+    if api_key::parse_mode(token).is_none() {
+        return Err(ApiError::Unauthorized("The API key is malformed.".into()));
+    }
+    let (key_id, tenant) = state
+        .store
+        .authenticate(&api_key::hash(token))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("The API key is unknown or revoked.".into()))?;
+    state
+        .rate_limiter
+        .check(&key_id)
+        .map_err(|retry_after_secs| ApiError::RateLimited {
+            retry_after_secs: retry_after_secs.max(1),
+        })?;
+    tracing::Span::current().record("workspace", tracing::field::display(&tenant.workspace_id));
+    request.extensions_mut().insert(Authed { key_id, tenant });
+    Ok(next.run(request).await)
+}

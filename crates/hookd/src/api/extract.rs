@@ -1,0 +1,198 @@
+//! Strict request extractors.
+//!
+//! `ApiJson` insists on `Content-Type: application/json` (415), honours the body limit (413),
+//! rejects unknown fields and names the offending field of any parse error in `param` (400).
+//! `ApiQuery` does the same for query strings. Both turn every client mistake into a clear 4xx.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_json_content_type(req.headers())?;
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map(|l| l.0)
+            .unwrap_or(1024 * 1024);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::InvalidRequest {
+                    param: None,
+                    message: format!("Could not read the request body: {rejection}"),
+                }
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// The configured body limit, put in request extensions by the router so errors can quote it.
+#[derive(Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+pub fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+/// Parses a JSON body, naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidRequest {
+            param: None,
+            message: "The request body is empty; send a JSON object.".into(),
+        });
+    }
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::InvalidRequest {
+            param: None,
+            message: "The request body is not valid UTF-8.".into(),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| field_error(e.path().to_string(), e.inner()))?;
+    de.end().map_err(|e| field_error(".".into(), &e))?;
+    Ok(value)
+}
+
+fn field_error(path: String, inner: &serde_json::Error) -> ApiError {
+    let message = inner.to_string();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::InvalidRequest {
+            param: None,
+            message: format!("The request body is not valid JSON: {message}"),
+        };
+    }
+    ApiError::InvalidRequest {
+        param: param_for(&path, &message),
+        message: humanize(&message),
+    }
+}
+
+/// `serde_path_to_error` reports missing and unknown fields at the parent; name the field itself.
+fn param_for(path: &str, message: &str) -> Option<String> {
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+    };
+    let field = quoted("missing field `").or_else(|| quoted("unknown field `"));
+    let parent = (path != ".").then(|| path.to_string());
+    match (parent, field) {
+        (Some(parent), Some(field)) if !parent.ends_with(&field) => {
+            Some(format!("{parent}.{field}"))
+        }
+        (Some(parent), _) => Some(parent),
+        (None, field) => field,
+    }
+}
+
+fn humanize(message: &str) -> String {
+    let trimmed = message.split(" at line ").next().unwrap_or(message);
+    let mut out = trimmed.to_string();
+    if let Some(first) = out.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    out.push('.');
+    out
+}
+
+/// Query-string extractor with the same error shape as `ApiJson`; unknown parameters are errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let message = e.inner().to_string();
+                ApiError::InvalidRequest {
+                    param: param_for(&e.path().to_string(), &message),
+                    message: humanize(&message),
+                }
+            })
+    }
+}
+
+/// `Option<Option<T>>` for PATCH bodies: absent → `None`, `null` → `Some(None)`.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        events: Vec<String>,
+    }
+
+    fn param_of(raw: &str) -> Option<String> {
+        match parse_json::<Body>(raw.as_bytes()) {
+            Err(ApiError::InvalidRequest { param, .. }) => param,
+            other => panic!("expected invalid_request, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(
+            param_of(r#"{"name": 5, "events": []}"#).as_deref(),
+            Some("name")
+        );
+        assert_eq!(param_of(r#"{"events": []}"#).as_deref(), Some("name"));
+        assert_eq!(
+            param_of(r#"{"name": "a", "events": [], "extra": 1}"#).as_deref(),
+            Some("extra")
+        );
+        assert_eq!(
+            param_of(r#"{"name": "a", "events": [1]}"#).as_deref(),
+            Some("events[0]")
+        );
+        assert_eq!(param_of(r#"{"name": "a""#), None);
+        assert_eq!(param_of(r#"[]"#), None);
+        assert_eq!(param_of(""), None);
+        assert_eq!(param_of(r#"{"name": "a", "events": []} trailing"#), None);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_clear_error() {
+        let err = parse_json::<Body>(b"{\"name\": \"\xff\"}").err().unwrap();
+        assert!(err.to_string().contains("UTF-8"));
+    }
+}

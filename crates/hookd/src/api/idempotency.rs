@@ -1,0 +1,145 @@
+//! `Idempotency-Key` on POST, PATCH and DELETE.
+//!
+//! The first request with a key claims it in the database (atomically, so two concurrent
+//! requests never both run), runs, and stores its status and body. For 24 h the same key with
+//! the same request replays that answer with `Idempotent-Replayed: true`; with a different
+//! request it is 409 `idempotency_key_conflict`; while the first is still running, 409
+//! `idempotency_key_in_use` (as Stripe does). 5xx answers are not stored, so a retry can succeed.
+//! Keys are scoped to the caller's workspace and mode.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::auth::Authed;
+use super::error::ApiError;
+use super::extract::BodyLimit;
+use super::AppState;
+use crate::domain::time::Timestamp;
+use crate::store::IdempotencyBegin;
+
+pub const HEADER: &str = "idempotency-key";
+const REPLAYED: &str = "idempotent-replayed";
+/// Stored answers larger than this are not kept (the request still succeeds).
+const MAX_STORED_RESPONSE: usize = 1024 * 1024;
+
+fn is_valid_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+pub async fn idempotency(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if !matches!(
+        *request.method(),
+        Method::POST | Method::PATCH | Method::DELETE
+    ) {
+        return Ok(next.run(request).await);
+    }
+    let Some(raw_key) = request.headers().get(HEADER) else {
+        return Ok(next.run(request).await);
+    };
+    let key = raw_key
+        .to_str()
+        .ok()
+        .filter(|k| is_valid_key(k))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                "Idempotency-Key must be 1–64 characters of A–Z, a–z, 0–9, _ and -.",
+            )
+        })?;
+    let tenant = request
+        .extensions()
+        .get::<Authed>()
+        .map(|a| a.tenant.clone())
+        .ok_or_else(|| ApiError::Unauthorized("Authentication is required.".into()))?;
+
+    let (parts, body) = request.into_parts();
+    let limit = parts
+        .extensions
+        .get::<BodyLimit>()
+        .map(|l| l.0)
+        .unwrap_or(1024 * 1024);
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit })?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update([0]);
+    hasher.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or(""));
+    hasher.update([0]);
+    hasher.update(&bytes);
+    let request_hash = hex::encode(hasher.finalize());
+
+    let ttl_ms =
+        i64::try_from(state.config.idempotency_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    match state
+        .store
+        .idempotency_begin(&tenant, &key, &request_hash, Timestamp::now(), ttl_ms)
+        .await?
+    {
+        IdempotencyBegin::Conflict => return Err(ApiError::IdempotencyConflict),
+        IdempotencyBegin::InProgress => return Err(ApiError::IdempotencyInProgress),
+        IdempotencyBegin::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut response = (status, body).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert(REPLAYED, HeaderValue::from_static("true"));
+            return Ok(response);
+        }
+        IdempotencyBegin::Started => {}
+    }
+
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let status = response.status();
+    if status.is_server_error() {
+        state.store.idempotency_abandon(&tenant, &key).await?;
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_STORED_RESPONSE).await else {
+        state.store.idempotency_abandon(&tenant, &key).await?;
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "response too large to store for idempotency"
+        )));
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    state
+        .store
+        .idempotency_finish(&tenant, &key, status.as_u16(), &text)
+        .await?;
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_key;
+
+    #[test]
+    fn key_syntax() {
+        assert!(is_valid_key("abc-DEF_123"));
+        assert!(is_valid_key(&"a".repeat(64)));
+        assert!(!is_valid_key(&"a".repeat(65)));
+        assert!(!is_valid_key(""));
+        assert!(!is_valid_key("has space"));
+        assert!(!is_valid_key("ünïcode"));
+    }
+}

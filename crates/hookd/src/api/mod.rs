@@ -1,0 +1,127 @@
+//! The HTTP API: one module per resource, the shared middleware, and the router that ties them
+//! together and generates the OpenAPI document from the same route list (so the two cannot drift).
+
+pub mod auth;
+pub mod endpoints;
+pub mod error;
+pub mod event_types;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod openapi;
+pub mod pagination;
+pub mod version;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::response::IntoResponse;
+use axum::{middleware, Extension, Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Config;
+use crate::crypto::Cipher;
+use crate::domain::catalog::EventCatalog;
+use crate::egress::EgressClient;
+use crate::store::DynStore;
+use error::ApiError;
+use extract::BodyLimit;
+
+/// Everything a request handler may need, shared by all of them.
+pub struct AppState {
+    pub store: DynStore,
+    pub cipher: Cipher,
+    pub catalog: EventCatalog,
+    pub config: Arc<Config>,
+    pub egress: EgressClient,
+    pub rate_limiter: auth::RateLimiter,
+    pub metrics: PrometheusHandle,
+    pub engine: crate::delivery::Engine,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Copy)]
+struct MakeUlidRequestId;
+
+impl MakeRequestId for MakeUlidRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = format!("req_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The routes under `/v1`, each documented by its `#[utoipa::path]`.
+fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(endpoints::create, endpoints::list))
+        .routes(routes!(
+            endpoints::get,
+            endpoints::update,
+            endpoints::delete
+        ))
+        .routes(routes!(endpoints::rotate_secret))
+        .routes(routes!(event_types::list))
+}
+
+fn operations_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+}
+
+/// The whole route table and its OpenAPI document.
+pub fn routes_and_openapi(
+    state: &Arc<AppState>,
+) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    let v1 = v1_routes()
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(state),
+            idempotency::idempotency,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(state),
+            auth::authenticate,
+        ))
+        .layer(middleware::from_fn(version::negotiate));
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(v1)
+        .merge(operations_routes())
+        .split_for_parts()
+}
+
+/// The complete HTTP application.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.max_body_bytes;
+    let (routes, openapi) = routes_and_openapi(&state);
+    let openapi = Arc::new(openapi);
+    routes
+        .route("/openapi.json", axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }))
+        .fallback(|| async {
+            ApiError::NotFound { param: None, message: "No such route; GET /openapi.json lists them all.".into() }
+        })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
+        .with_state(state)
+        .layer(Extension(BodyLimit(limit)))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, workspace = tracing::field::Empty)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUlidRequestId))
+}

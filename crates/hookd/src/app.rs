@@ -1,0 +1,172 @@
+//! Assembling and running a server: store, secrets, egress, API and (with the delivery engine)
+//! the workers, all stopping together on one shutdown signal.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::config::{parse_master_key, Config, Secret};
+use crate::crypto::Cipher;
+use crate::delivery::Engine;
+use crate::domain::catalog::EventCatalog;
+use crate::egress::EgressClient;
+use crate::store::sqlite::SqliteStore;
+use crate::store::DynStore;
+use crate::telemetry;
+
+/// Opens the configured database (creating and migrating it as needed).
+pub async fn open_store(config: &Config) -> anyhow::Result<DynStore> {
+    match config.sqlite_path() {
+        Some(path) => Ok(Arc::new(
+            SqliteStore::open(&path, config.database_max_connections).await?,
+        )),
+        None => {
+            bail!("PostgreSQL is not supported by this build yet; use a sqlite:// database URL")
+        }
+    }
+}
+
+/// The master key: from the configuration, or (SQLite only) from `master.key` beside the
+/// database, generated with mode 0600 on first start.
+pub fn load_master_key(config: &Config) -> anyhow::Result<Secret> {
+    if let Some(key) = &config.master_key {
+        return Ok(key.clone());
+    }
+    let db_path = config
+        .sqlite_path()
+        .context("HOOKD_MASTER_KEY is required with PostgreSQL")?;
+    let dir = db_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let key_path = dir.join("master.key");
+    if key_path.exists() {
+        let text = std::fs::read_to_string(&key_path)
+            .with_context(|| format!("reading {}", key_path.display()))?;
+        parse_master_key(&text).with_context(|| format!("{} is damaged", key_path.display()))?;
+        return Ok(Secret(text.trim().to_string()));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let key = hex::encode(bytes);
+    write_private_file(&key_path, &key)
+        .with_context(|| format!("writing {}", key_path.display()))?;
+    tracing::info!(path = %key_path.display(), "generated a master key; back it up with the database");
+    Ok(Secret(key))
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// A fully assembled server, not yet listening.
+pub struct Server {
+    state: Arc<AppState>,
+}
+
+impl Server {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
+        let store = open_store(&config).await?;
+        Self::with_store(config, store)
+    }
+
+    /// Builds a server around an already opened store.
+    pub fn with_store(config: Config, store: DynStore) -> anyhow::Result<Self> {
+        let master_key = parse_master_key(&load_master_key(&config)?.0)?;
+        let catalog = EventCatalog::with_extra(&config.event_types)
+            .map_err(|e| anyhow::anyhow!("event_types: {}", e.message))?;
+        let egress =
+            EgressClient::from_config(&config).context("building the outbound HTTP client")?;
+        let cipher = Cipher::new(&master_key);
+        let engine = Engine::start(&config, Arc::clone(&store), egress.clone(), cipher.clone());
+        let state = AppState {
+            store,
+            cipher,
+            engine,
+            catalog,
+            rate_limiter: api::auth::RateLimiter::new(
+                config.rate_limit_per_sec,
+                config.rate_limit_burst,
+            ),
+            egress,
+            metrics: telemetry::metrics_handle(),
+            config: Arc::new(config),
+        };
+        Ok(Self {
+            state: Arc::new(state),
+        })
+    }
+
+    pub fn store(&self) -> &DynStore {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// and stops the workers.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state;
+        let maintenance = tokio::spawn(maintenance_loop(Arc::clone(&state)));
+        let app = api::router(Arc::clone(&state));
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        maintenance.abort();
+        state.engine.shutdown().await;
+        result.context("serving HTTP")
+    }
+}
+
+/// Periodic housekeeping: expired idempotency keys, idle rate-limit buckets.
+async fn maintenance_loop(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        state.rate_limiter.shrink();
+        let ttl_ms = i64::try_from(state.config.idempotency_ttl_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        let cutoff = crate::domain::time::Timestamp::now().plus_millis(-ttl_ms);
+        if let Err(e) = state.store.purge_idempotency_keys(cutoff).await {
+            tracing::warn!(error = %e, "purging expired idempotency keys failed");
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,168 @@
+//! The delivery engine: gets every accepted event to every matching endpoint.
+//!
+//! - A fresh delivery goes from the publish commit straight into the in-memory [`dispatcher`]
+//!   (no polling delay); it is leased to this node so no other node takes it meanwhile.
+//! - The dispatcher bounds concurrency per endpoint and globally; the [`sender`] makes one signed
+//!   attempt and records it; the [`retry`] policy decides when the next one is due.
+//! - The [`poller`] picks up what the database says is due and unleased: retries whose time has
+//!   come, deliveries of re-activated endpoints, and work left by a crash or another node.
+//!
+//! The database is the source of truth throughout: memory only ever holds leased copies.
+
+mod dispatcher;
+mod poller;
+pub mod retry;
+pub mod sender;
+mod targets;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::crypto::Cipher;
+use crate::domain::ids::EndpointId;
+use crate::domain::time::Timestamp;
+use crate::egress::EgressClient;
+use crate::store::{DeliveryJob, DynStore, HealthRule, Lease};
+use dispatcher::{Command, Dispatcher};
+use retry::RetryPolicy;
+use targets::Targets;
+
+/// What every attempt needs, shared by the dispatcher's tasks.
+pub(crate) struct Shared {
+    store: DynStore,
+    egress: EgressClient,
+    targets: Targets,
+    retry: RetryPolicy,
+    health: HealthRule,
+    timeout: Duration,
+    endpoint_max_in_flight: usize,
+    global_max_in_flight: usize,
+}
+
+pub struct Engine {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+    wake_poller: Arc<Notify>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+    owner: String,
+    lease_ms: i64,
+}
+
+impl Engine {
+    /// Starts the dispatcher and the poller.
+    pub fn start(config: &Config, store: DynStore, egress: EgressClient, cipher: Cipher) -> Self {
+        let timeout = Duration::from_millis(config.delivery_timeout_ms);
+        let shared = Arc::new(Shared {
+            targets: Targets::new(Arc::clone(&store), cipher),
+            store,
+            egress,
+            retry: RetryPolicy::new(&config.retry_schedule),
+            health: HealthRule {
+                failing_for_ms: i64::try_from(config.auto_disable_after_secs.saturating_mul(1000))
+                    .unwrap_or(i64::MAX),
+                min_exhausted: i64::from(config.auto_disable_min_failures),
+            },
+            timeout,
+            endpoint_max_in_flight: config.endpoint_max_in_flight,
+            global_max_in_flight: config.global_max_in_flight,
+        });
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let tasks = TaskTracker::new();
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&shared),
+            commands.clone(),
+            tasks.clone(),
+            Arc::clone(&backlog),
+        );
+        tokio::spawn(dispatcher.run(receiver));
+        let owner = format!(
+            "node_{}",
+            ulid::Ulid::new().to_string().to_ascii_lowercase()
+        );
+        // A lease outlives the slowest attempt with margin, then frees the work for others.
+        let lease_ms = i64::try_from(timeout.as_millis())
+            .unwrap_or(i64::MAX / 2)
+            .saturating_add(60_000);
+        let wake_poller = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        tokio::spawn(poller::run(poller::Poller {
+            store: Arc::clone(&shared.store),
+            commands: commands.clone(),
+            backlog,
+            wake: Arc::clone(&wake_poller),
+            stop: stop.clone(),
+            owner: owner.clone(),
+            lease_ms,
+        }));
+        Self {
+            commands,
+            shared,
+            wake_poller,
+            stop,
+            tasks,
+            owner,
+            lease_ms,
+        }
+    }
+
+    /// The lease a fresh delivery is created with: held by this node.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            owner: self.owner.clone(),
+            until: Timestamp::now().plus_millis(self.lease_ms),
+        }
+    }
+
+    /// Hands leased jobs to the dispatcher.
+    pub fn submit(&self, jobs: Vec<DeliveryJob>) {
+        if !jobs.is_empty() && !self.stop.is_cancelled() {
+            let _ = self.commands.send(Command::Submit(jobs));
+        }
+    }
+
+    /// The endpoint's URL, secrets or state changed: stop using cached values.
+    pub fn endpoint_changed(&self, id: &EndpointId) {
+        self.shared.targets.invalidate(id);
+    }
+
+    /// The endpoint was re-activated: its parked deliveries are due now.
+    pub fn endpoint_reactivated(&self, id: &EndpointId) {
+        self.shared.targets.invalidate(id);
+        self.wake_poller.notify_one();
+    }
+
+    /// Asks the poller to look for due work now (after a replay, for example).
+    pub fn wake(&self) {
+        self.wake_poller.notify_one();
+    }
+
+    pub fn egress(&self) -> &EgressClient {
+        &self.shared.egress
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.shared.timeout
+    }
+
+    /// Stops taking work, lets in-flight attempts finish and record, then releases this node's
+    /// remaining leases so the work is immediately available to the next start or another node.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        match self.shared.store.release_leases(Some(&self.owner)).await {
+            Ok(released) => tracing::info!(released, "delivery engine stopped"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release leases at shutdown; they expire on their own")
+            }
+        }
+    }
+}

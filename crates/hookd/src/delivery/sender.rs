@@ -1,0 +1,177 @@
+//! One attempt: sign, send through the egress client, classify the answer, record the result.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use url::Url;
+
+use super::retry::parse_retry_after;
+use super::Shared;
+use crate::domain::ids::AttemptId;
+use crate::domain::secret::SigningSecret;
+use crate::domain::time::Timestamp;
+use crate::egress::{EgressClient, OutboundRequest};
+use crate::signing;
+use crate::store::{Attempt, AttemptRecord, DeliveryJob};
+
+/// The first this-many bytes of a response body are kept with the attempt.
+pub const KEPT_RESPONSE_BYTES: usize = 4096;
+
+/// What one HTTP attempt came to.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub attempt: Attempt,
+    pub succeeded: bool,
+    pub retry_after: Option<Duration>,
+    pub gone: bool,
+}
+
+/// Sends `body` signed with `secrets` to `url` and classifies the answer. Used by the engine and
+/// by the synchronous "test" route.
+pub async fn send_signed(
+    egress: &EgressClient,
+    url: &Url,
+    secrets: &[SigningSecret],
+    message_id: &str,
+    body: Bytes,
+    timeout: Duration,
+) -> Outcome {
+    let started_at = Timestamp::now();
+    let signature = signing::sign(secrets, message_id, started_at.as_unix_seconds(), &body);
+    let mut headers = HeaderMap::with_capacity(4);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let header =
+        |value: &str| HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
+    headers.insert("webhook-id", header(message_id));
+    headers.insert(
+        "webhook-timestamp",
+        HeaderValue::from(started_at.as_unix_seconds()),
+    );
+    headers.insert("webhook-signature", header(&signature));
+    let request = OutboundRequest {
+        method: reqwest::Method::POST,
+        url: url.clone(),
+        headers,
+        body,
+        timeout,
+        max_response_bytes: KEPT_RESPONSE_BYTES,
+    };
+    let clock = std::time::Instant::now();
+    let result = egress.send(request).await;
+    let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let mut attempt = Attempt {
+        id: AttemptId::generate(),
+        started_at,
+        duration_ms,
+        status_code: None,
+        error: None,
+        response_body: String::new(),
+    };
+    match result {
+        Ok(response) => {
+            let status = response.status;
+            attempt.status_code = Some(i64::from(status));
+            attempt.response_body = String::from_utf8_lossy(&response.body).into_owned();
+            let succeeded = (200..300).contains(&status);
+            if (300..400).contains(&status) {
+                attempt.error = Some(format!(
+                    "the endpoint answered a {status} redirect; redirects are not followed"
+                ));
+            }
+            let retry_after = if status == 429 || status == 503 {
+                response
+                    .headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after)
+            } else {
+                None
+            };
+            Outcome {
+                attempt,
+                succeeded,
+                retry_after,
+                gone: status == 410,
+            }
+        }
+        Err(e) => {
+            attempt.error = Some(e.to_string());
+            Outcome {
+                attempt,
+                succeeded: false,
+                retry_after: None,
+                gone: false,
+            }
+        }
+    }
+}
+
+/// Makes one attempt of a delivery job and records it.
+pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) {
+    let target = match shared.targets.get(&job.endpoint_id).await {
+        Ok(Some(target)) => target,
+        // Deleted: its pending deliveries were cancelled with it.
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, endpoint = %job.endpoint_id, "could not load the endpoint; the delivery will be retried");
+            return;
+        }
+    };
+    if !target.is_active {
+        // Parked until the endpoint is re-activated; the poller picks it up then.
+        if let Err(e) = shared.store.release_delivery(&job.delivery_id).await {
+            tracing::warn!(error = %e, delivery = %job.delivery_id, "could not release a parked delivery");
+        }
+        return;
+    }
+    let now = Timestamp::now();
+    let secrets = target.keys.live(now.as_millis());
+    let outcome = send_signed(
+        &shared.egress,
+        &target.url,
+        &secrets,
+        job.event_id.as_str(),
+        (*job.payload).clone(),
+        shared.timeout,
+    )
+    .await;
+    let attempts_made = job.attempt_count + 1;
+    let finished = Timestamp::now();
+    let next_attempt_at = if outcome.succeeded {
+        None
+    } else {
+        shared
+            .retry
+            .next_attempt_at(attempts_made, outcome.retry_after, finished)
+    };
+    let label = if outcome.succeeded {
+        "succeeded"
+    } else if outcome.attempt.status_code.is_some() {
+        "failed_status"
+    } else {
+        "failed_error"
+    };
+    metrics::counter!("hookd_delivery_attempts_total", "outcome" => label).increment(1);
+    metrics::histogram!("hookd_delivery_attempt_duration_seconds")
+        .record(outcome.attempt.duration_ms as f64 / 1000.0);
+    if outcome.gone {
+        shared.targets.invalidate(&job.endpoint_id);
+    }
+    let record = AttemptRecord {
+        delivery_id: job.delivery_id.clone(),
+        endpoint_id: job.endpoint_id.clone(),
+        attempt: outcome.attempt,
+        succeeded: outcome.succeeded,
+        next_attempt_at,
+        endpoint_gone: outcome.gone,
+    };
+    if let Err(e) = shared
+        .store
+        .record_attempt(&record, shared.health, finished)
+        .await
+    {
+        // The lease expires and the delivery is attempted again: at-least-once.
+        tracing::error!(error = %e, delivery = %job.delivery_id, "could not record an attempt");
+    }
+}

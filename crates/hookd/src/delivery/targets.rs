@@ -1,0 +1,75 @@
+//! A short-lived cache of where each endpoint's deliveries go and which secrets sign them.
+//!
+//! Every attempt needs the endpoint's URL and decrypted key ring; reading and decrypting them per
+//! attempt would put a database read on the hot path. Entries live a few seconds and are dropped
+//! at once when this node changes the endpoint (another node's change is seen within the TTL).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use crate::crypto::Cipher;
+use crate::domain::ids::EndpointId;
+use crate::domain::secret::KeyRing;
+use crate::store::DynStore;
+
+const TTL: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct Target {
+    pub url: Url,
+    pub keys: KeyRing,
+    pub is_active: bool,
+}
+
+pub struct Targets {
+    store: DynStore,
+    cipher: Cipher,
+    cache: Mutex<HashMap<EndpointId, (Arc<Target>, Instant)>>,
+}
+
+impl Targets {
+    pub fn new(store: DynStore, cipher: Cipher) -> Self {
+        Self {
+            store,
+            cipher,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The endpoint's target, or `None` when it was deleted.
+    pub async fn get(&self, id: &EndpointId) -> anyhow::Result<Option<Arc<Target>>> {
+        if let Some((target, loaded)) = self.lock().get(id) {
+            if loaded.elapsed() < TTL {
+                return Ok(Some(Arc::clone(target)));
+            }
+        }
+        let Some(row) = self.store.dispatch_target(id).await? else {
+            self.invalidate(id);
+            return Ok(None);
+        };
+        let keys: KeyRing = self.cipher.open_json(&row.signing_keys)?;
+        let url = Url::parse(&row.url)?;
+        let target = Arc::new(Target {
+            url,
+            keys,
+            is_active: row.is_active,
+        });
+        let mut cache = self.lock();
+        if cache.len() > 100_000 {
+            cache.retain(|_, (_, loaded)| loaded.elapsed() < TTL);
+        }
+        cache.insert(id.clone(), (Arc::clone(&target), Instant::now()));
+        Ok(Some(target))
+    }
+
+    pub fn invalidate(&self, id: &EndpointId) {
+        self.lock().remove(id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EndpointId, (Arc<Target>, Instant)>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

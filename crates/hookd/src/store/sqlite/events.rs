@@ -1,0 +1,300 @@
+//! Publishing (fan-out), events and delivery listings on SQLite.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::SqliteStore;
+use crate::domain::ids::{AttemptId, DeliveryId, EndpointId, EventId};
+use crate::domain::payload;
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::store::{
+    Attempt, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus, Event, Lease, NewEvent, Page,
+    PageRequest, StoreError, StoreResult,
+};
+
+const DELIVERY_COLUMNS: &str =
+    "id, event_id, endpoint_id, status, attempt_count, next_attempt_at, \
+                                last_status_code, created_at, updated_at";
+
+fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
+    let data: String = row.try_get("data")?;
+    Ok(Event {
+        id: EventId::from_trusted(row.try_get("id")?),
+        event_type: row.try_get("type")?,
+        project_id: row.try_get("project_id")?,
+        data: RawValue::from_string(data)
+            .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        delivery_count: row.try_get("delivery_count")?,
+    })
+}
+
+pub(super) fn delivery_from_row(row: &SqliteRow) -> StoreResult<Delivery> {
+    let status: String = row.try_get("status")?;
+    Ok(Delivery {
+        id: DeliveryId::from_trusted(row.try_get("id")?),
+        event_id: EventId::from_trusted(row.try_get("event_id")?),
+        endpoint_id: EndpointId::from_trusted(row.try_get("endpoint_id")?),
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status:?}")))?,
+        attempt_count: row.try_get("attempt_count")?,
+        next_attempt_at: row
+            .try_get::<Option<i64>, _>("next_attempt_at")?
+            .map(Timestamp::from_millis),
+        last_status_code: row.try_get("last_status_code")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn attempt_from_row(row: &SqliteRow) -> StoreResult<Attempt> {
+    Ok(Attempt {
+        id: AttemptId::from_trusted(row.try_get("id")?),
+        started_at: Timestamp::from_millis(row.try_get("started_at")?),
+        duration_ms: row.try_get("duration_ms")?,
+        status_code: row.try_get("status_code")?,
+        error: row.try_get("error")?,
+        response_body: row.try_get("response_body")?,
+    })
+}
+
+/// Renders the payloads of the given events, one shared buffer per event.
+pub(super) async fn payloads_for(
+    conn: &mut SqliteConnection,
+    event_ids: impl Iterator<Item = &EventId>,
+) -> StoreResult<HashMap<EventId, Arc<bytes::Bytes>>> {
+    let mut out = HashMap::new();
+    for id in event_ids {
+        if out.contains_key(id) {
+            continue;
+        }
+        let row = sqlx::query("SELECT id, type, project_id, data, created_at, delivery_count FROM events WHERE id = ?1")
+            .bind(id.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+        let e = event_from_row(&row)?;
+        out.insert(
+            id.clone(),
+            Arc::new(payload::render(
+                &e.id,
+                &e.event_type,
+                e.created_at,
+                e.project_id.as_deref(),
+                &e.data,
+            )),
+        );
+    }
+    Ok(out)
+}
+
+impl SqliteStore {
+    pub(super) async fn publish_event_impl(
+        &self,
+        tenant: &Tenant,
+        event: &NewEvent,
+        lease: &Lease,
+    ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
+        let (tenant, event, lease) = (tenant.clone(), event.clone(), lease.clone());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let needle = format!("\"{}\"", event.event_type);
+                    let endpoints = sqlx::query(
+                        "SELECT id FROM endpoints WHERE workspace_id = ?1 AND mode = ?2 AND is_active = 1 \
+                         AND deleted_at IS NULL AND (project_id IS NULL OR project_id = ?3) AND instr(events, ?4) > 0",
+                    )
+                    .bind(tenant.workspace_id.as_str())
+                    .bind(tenant.mode.as_str())
+                    .bind(&event.project_id)
+                    .bind(&needle)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let created = event.created_at.as_millis();
+                    sqlx::query(
+                        "INSERT INTO events (id, workspace_id, mode, type, project_id, data, created_at, delivery_count) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )
+                    .bind(event.id.as_str())
+                    .bind(tenant.workspace_id.as_str())
+                    .bind(tenant.mode.as_str())
+                    .bind(&event.event_type)
+                    .bind(&event.project_id)
+                    .bind(event.data.get())
+                    .bind(created)
+                    .bind(endpoints.len() as i64)
+                    .execute(&mut *conn)
+                    .await?;
+                    let body = Arc::new(payload::render(
+                        &event.id,
+                        &event.event_type,
+                        event.created_at,
+                        event.project_id.as_deref(),
+                        &event.data,
+                    ));
+                    let mut jobs = Vec::with_capacity(endpoints.len());
+                    for row in &endpoints {
+                        let endpoint_id = EndpointId::from_trusted(row.try_get("id")?);
+                        let delivery_id = DeliveryId::generate();
+                        sqlx::query(
+                            "INSERT INTO deliveries (id, workspace_id, mode, event_id, endpoint_id, status, attempt_count, \
+                             next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6, ?7, ?8)",
+                        )
+                        .bind(delivery_id.as_str())
+                        .bind(tenant.workspace_id.as_str())
+                        .bind(tenant.mode.as_str())
+                        .bind(event.id.as_str())
+                        .bind(endpoint_id.as_str())
+                        .bind(created)
+                        .bind(&lease.owner)
+                        .bind(lease.until.as_millis())
+                        .execute(&mut *conn)
+                        .await?;
+                        jobs.push(DeliveryJob {
+                            delivery_id,
+                            endpoint_id,
+                            event_id: event.id.clone(),
+                            attempt_count: 0,
+                            payload: Arc::clone(&body),
+                        });
+                    }
+                    let stored = Event {
+                        id: event.id,
+                        event_type: event.event_type,
+                        project_id: event.project_id,
+                        data: event.data,
+                        created_at: event.created_at,
+                        delivery_count: jobs.len() as i64,
+                    };
+                    Ok((stored, jobs))
+                })
+            })
+            .await
+    }
+
+    pub(super) async fn get_event_impl(
+        &self,
+        tenant: &Tenant,
+        id: &EventId,
+    ) -> StoreResult<Option<Event>> {
+        sqlx::query(
+            "SELECT id, type, project_id, data, created_at, delivery_count FROM events \
+             WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3",
+        )
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .fetch_optional(&self.readers)
+        .await?
+        .as_ref()
+        .map(event_from_row)
+        .transpose()
+    }
+
+    pub(super) async fn list_events_impl(
+        &self,
+        tenant: &Tenant,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Event>> {
+        let rows = sqlx::query(
+            "SELECT id, type, project_id, data, created_at, delivery_count FROM events \
+             WHERE workspace_id = ?1 AND mode = ?2 AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
+        )
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(&page.cursor)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.readers)
+        .await?;
+        let items = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit))
+    }
+
+    pub(super) async fn get_delivery_impl(
+        &self,
+        tenant: &Tenant,
+        id: &DeliveryId,
+    ) -> StoreResult<Option<(Delivery, Vec<Attempt>)>> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3"
+        ))
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .fetch_optional(&self.readers)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let delivery = delivery_from_row(&row)?;
+        let attempts = sqlx::query(
+            "SELECT id, started_at, duration_ms, status_code, error, response_body FROM attempts \
+             WHERE delivery_id = ?1 ORDER BY id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(attempt_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some((delivery, attempts)))
+    }
+
+    pub(super) async fn list_deliveries_of_event_impl(
+        &self,
+        tenant: &Tenant,
+        id: &EventId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ?1 AND workspace_id = ?2 AND mode = ?3 \
+             AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5"
+        ))
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(&page.cursor)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.readers)
+        .await?;
+        let items = rows
+            .iter()
+            .map(delivery_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit))
+    }
+
+    pub(super) async fn list_deliveries_of_endpoint_impl(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE endpoint_id = ?1 AND workspace_id = ?2 AND mode = ?3 \
+             AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6"
+        ))
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(filter.status.map(DeliveryStatus::as_str))
+        .bind(&page.cursor)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.readers)
+        .await?;
+        let items = rows
+            .iter()
+            .map(delivery_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit))
+    }
+}
