@@ -127,7 +127,7 @@ impl EgressClient {
             // it differently; operators who need a hard guarantee should make the proxy refuse
             // internal destinations too. A name we cannot resolve is not sent (fail closed),
             // matching the direct path, where it fails to connect.
-            Target::Name(name) if self.proxied && name.is_empty() => {
+            Target::Name(name) if self.proxied => {
                 let addrs = lookup(&name)
                     .await
                     .map_err(|e| EgressError::Connect(ResolveError::new(&name, e).to_string()))?;

@@ -1,0 +1,6 @@
+//! The end-to-end suite: one test binary, each test booting the real app on port 0 with a fresh
+//! database, driving it over HTTP, with real local receivers standing in for customers.
+
+mod harness;
+
+mod conventions;
