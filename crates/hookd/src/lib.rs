@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod domain;
 pub mod egress;
+pub mod integrations;
 pub mod listen;
 pub mod signing;
 pub mod store;

@@ -8,6 +8,8 @@ pub mod event_types;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod integration_calls;
+pub mod integrations;
 pub mod openapi;
 pub mod pagination;
 pub mod version;
@@ -72,6 +74,14 @@ fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
         ))
         .routes(routes!(endpoints::rotate_secret))
         .routes(routes!(event_types::list))
+        // --- integrations ---
+        .routes(routes!(integrations::create, integrations::list))
+        .routes(routes!(
+            integrations::get,
+            integrations::update,
+            integrations::delete
+        ))
+        .routes(routes!(integration_calls::create, integration_calls::list))
 }
 
 fn operations_routes() -> OpenApiRouter<Arc<AppState>> {

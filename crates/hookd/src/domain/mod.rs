@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod catalog;
 pub mod endpoint;
 pub mod ids;
+pub mod integration;
 pub mod payload;
 pub mod secret;
 pub mod tenant;

@@ -425,6 +425,69 @@ pub trait Store: Send + Sync + 'static {
     async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64>;
     /// Counts for the metrics gauges: pending deliveries, disabled endpoints.
     async fn gauges(&self) -> StoreResult<(i64, i64)>;
+
+    // --- integrations ---
+    /// Inserts a new integration; `Conflict` when a connected one of the tenant has the same
+    /// name, ignoring case.
+    async fn insert_integration(
+        &self,
+        tenant: &Tenant,
+        integration: &StoredIntegration,
+    ) -> StoreResult<()>;
+    /// One integration, disconnected ones included (so the API can tell 410 from 404).
+    async fn find_integration(
+        &self,
+        tenant: &Tenant,
+        id: &IntegrationId,
+    ) -> StoreResult<Option<StoredIntegration>>;
+    /// Connected integrations, newest first.
+    async fn list_integrations(
+        &self,
+        tenant: &Tenant,
+        filter: &IntegrationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Integration>>;
+    /// Applies a validated patch to a connected integration; `None` when there is none with
+    /// that id; `Conflict` on a duplicate name.
+    async fn update_integration(
+        &self,
+        tenant: &Tenant,
+        id: &IntegrationId,
+        patch: &IntegrationPatch,
+        now: Timestamp,
+    ) -> StoreResult<Option<Integration>>;
+    /// Disconnects (soft-deletes) an integration; false when no connected one has that id.
+    async fn disconnect_integration(
+        &self,
+        tenant: &Tenant,
+        id: &IntegrationId,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    async fn insert_integration_call(
+        &self,
+        tenant: &Tenant,
+        call: &IntegrationCall,
+    ) -> StoreResult<()>;
+    /// An integration's call log, newest first.
+    async fn list_integration_calls(
+        &self,
+        tenant: &Tenant,
+        id: &IntegrationId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<IntegrationCall>>;
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+// --- integrations ---
+use crate::domain::ids::IntegrationId;
+pub use crate::domain::integration::{
+    Integration, IntegrationCall, IntegrationPatch, StoredIntegration,
+};
+
+/// Filters of `GET /v1/integrations`.
+#[derive(Clone, Debug, Default)]
+pub struct IntegrationFilter {
+    /// Exact name, compared case-insensitively.
+    pub name: Option<String>,
+}

@@ -6,6 +6,7 @@ mod deliveries;
 mod endpoints;
 mod events;
 mod idempotency;
+mod integrations;
 mod tenancy;
 mod writer;
 
@@ -282,5 +283,61 @@ impl Store for SqliteStore {
     }
     async fn gauges(&self) -> StoreResult<(i64, i64)> {
         self.gauges_impl().await
+    }
+
+    // --- integrations ---
+    async fn insert_integration(
+        &self,
+        tenant: &Tenant,
+        integration: &crate::store::StoredIntegration,
+    ) -> StoreResult<()> {
+        self.insert_integration_impl(tenant, integration).await
+    }
+    async fn find_integration(
+        &self,
+        tenant: &Tenant,
+        id: &crate::domain::ids::IntegrationId,
+    ) -> StoreResult<Option<crate::store::StoredIntegration>> {
+        self.find_integration_impl(tenant, id).await
+    }
+    async fn list_integrations(
+        &self,
+        tenant: &Tenant,
+        filter: &crate::store::IntegrationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::store::Integration>> {
+        self.list_integrations_impl(tenant, filter, page).await
+    }
+    async fn update_integration(
+        &self,
+        tenant: &Tenant,
+        id: &crate::domain::ids::IntegrationId,
+        patch: &crate::store::IntegrationPatch,
+        now: Timestamp,
+    ) -> StoreResult<Option<crate::store::Integration>> {
+        self.update_integration_impl(tenant, id, patch, now).await
+    }
+    async fn disconnect_integration(
+        &self,
+        tenant: &Tenant,
+        id: &crate::domain::ids::IntegrationId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.disconnect_integration_impl(tenant, id, now).await
+    }
+    async fn insert_integration_call(
+        &self,
+        tenant: &Tenant,
+        call: &crate::store::IntegrationCall,
+    ) -> StoreResult<()> {
+        self.insert_integration_call_impl(tenant, call).await
+    }
+    async fn list_integration_calls(
+        &self,
+        tenant: &Tenant,
+        id: &crate::domain::ids::IntegrationId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::store::IntegrationCall>> {
+        self.list_integration_calls_impl(tenant, id, page).await
     }
 }

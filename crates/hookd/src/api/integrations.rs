@@ -1,0 +1,404 @@
+//! `/v1/integrations`: create, list (filter `name`), get, update and disconnect custom webhook
+//! integrations. The calls and the call log are in `integration_calls.rs`.
+//!
+//! Decisions worth knowing:
+//! - A duplicate name (per workspace and mode, ignoring case, among connected integrations) is a
+//!   400 `invalid_request` with `param: "name"`, like every other validation failure.
+//! - Credentials are write-only: the answer shows header names with `valueLast4` and the auth
+//!   type with `…Last4` hints. PATCH answers add `credentialsKept`, true when the integration
+//!   still carries credentials set before this PATCH (e.g. after changing only the URL).
+//! - DELETE disconnects. Afterwards every request on that id (GET, PATCH, DELETE, calls, call
+//!   log) answers 410 `integration_disconnected` naming the integration; an id that never
+//!   existed (or belongs to another workspace or mode) answers 404.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use super::auth::Authed;
+use super::endpoints::{parse_destination, Deleted};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiQuery};
+use super::pagination::{page_request, Data, List};
+use super::AppState;
+use crate::domain::endpoint;
+use crate::domain::ids::IntegrationId;
+use crate::domain::integration::auth::AuthInput;
+use crate::domain::integration::headers::{header_param, HeaderList};
+use crate::domain::integration::{
+    fields, header_views, AuthConfig, AuthView, HeaderSecrets, HttpMethod, Integration,
+    IntegrationPatch, Sealed, StoredIntegration,
+};
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::domain::FieldError;
+use crate::store::{IntegrationFilter, StoreError};
+
+pub const TAG: &str = "Integrations";
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateIntegration {
+    /// 1–128 characters, unique per workspace and mode (case-insensitive).
+    #[schema(example = "Internal reporting API")]
+    pub name: String,
+    /// Absolute https URL (see the egress policy); no user:password@ part.
+    #[schema(example = "https://reports.internal.example.com/v1/runs")]
+    pub url: String,
+    /// Default method of calls: GET, POST (default), PUT, PATCH, DELETE or HEAD.
+    #[schema(value_type = Option<HttpMethod>)]
+    pub method: Option<String>,
+    /// Headers sent on every call (name → value). Values are write-only.
+    #[schema(example = json!({"X-Api-Version": "2026-08-01"}))]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Default `{"type": "none"}`.
+    #[schema(value_type = Option<AuthInput>)]
+    pub auth: Option<Value>,
+    /// Content type of call bodies; default `application/json`.
+    pub content_type: Option<String>,
+    /// 1–60000, default 10000.
+    pub timeout_ms: Option<i64>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateIntegration {
+    pub name: Option<String>,
+    /// Changing the URL keeps the configured headers and auth (the answer says
+    /// `credentialsKept: true`).
+    pub url: Option<String>,
+    #[schema(value_type = Option<HttpMethod>)]
+    pub method: Option<String>,
+    /// Replaces all custom headers; `{}` removes them.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Replaces the auth; `{"type": "none"}` removes it.
+    #[schema(value_type = Option<AuthInput>)]
+    pub auth: Option<Value>,
+    pub content_type: Option<String>,
+    pub timeout_ms: Option<i64>,
+}
+
+/// The PATCH answer: the integration plus whether its credentials were kept.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatedIntegration {
+    #[serde(flatten)]
+    pub integration: Integration,
+    /// True when headers or auth set before this PATCH are still configured (and will be sent
+    /// to the possibly new URL).
+    pub credentials_kept: bool,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListIntegrationsQuery {
+    /// 1–100, default 20.
+    pub limit: Option<String>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Exact name, case-insensitive.
+    pub name: Option<String>,
+}
+
+fn parse_id(raw: &str) -> ApiResult<IntegrationId> {
+    IntegrationId::parse(raw).map_err(|_| ApiError::not_found("integration", raw))
+}
+
+/// 410 for a disconnected integration, naming it.
+pub(super) fn disconnected(stored: &StoredIntegration, at: Timestamp) -> ApiError {
+    ApiError::Gone {
+        code: "integration_disconnected",
+        message: format!(
+            "The integration {:?} ({}) was disconnected at {}; it can no longer be used. \
+             Create a new integration to connect again.",
+            stored.integration.name,
+            stored.integration.id,
+            at.to_rfc3339()
+        ),
+    }
+}
+
+/// Loads a connected integration of the caller's tenant: 404 if it never existed, 410 if it was
+/// disconnected.
+pub(super) async fn load_connected(
+    state: &AppState,
+    tenant: &Tenant,
+    raw_id: &str,
+) -> ApiResult<StoredIntegration> {
+    let id = parse_id(raw_id)?;
+    let stored = state
+        .store
+        .find_integration(tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("integration", raw_id))?;
+    match stored.disconnected_at {
+        Some(at) => Err(disconnected(&stored, at)),
+        None => Ok(stored),
+    }
+}
+
+fn name_taken(name: &str) -> ApiError {
+    ApiError::invalid(
+        "name",
+        format!(
+            "An integration named {name:?} already exists in this workspace and mode \
+             (names are compared case-insensitively)."
+        ),
+    )
+}
+
+/// The integration URL: syntax, no embedded credentials, and the egress policy.
+async fn parse_url(state: &AppState, raw: &str) -> ApiResult<Url> {
+    let url = endpoint::parse_url("url", raw)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::invalid(
+            "url",
+            "url must not contain a user name or password; use auth (e.g. {\"type\": \"basic\"}).",
+        ));
+    }
+    parse_destination(state, "url", raw).await
+}
+
+/// The auth's header may not also be a custom header: one of them would silently lose.
+fn check_auth_vs_headers<'a>(
+    auth: &AuthView,
+    header_names: impl IntoIterator<Item = &'a String>,
+) -> Result<(), FieldError> {
+    let Some(auth_header) = auth.header_name() else {
+        return Ok(());
+    };
+    for name in header_names {
+        if name.eq_ignore_ascii_case(auth_header.as_str()) {
+            return Err(FieldError::new(
+                header_param("headers", name),
+                format!(
+                    "The {name} header is set by the integration's {} auth; remove it from headers.",
+                    auth.type_name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/integrations", tag = TAG, request_body = CreateIntegration,
+    responses((status = 201, description = "Integration created. Credentials are not shown back.", body = Data<Integration>),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    ApiJson(body): ApiJson<CreateIntegration>,
+) -> ApiResult<(StatusCode, Json<Data<Integration>>)> {
+    let name = fields::parse_name("name", &body.name)?;
+    let method = match body.method.as_deref() {
+        Some(raw) => HttpMethod::parse("method", raw)?,
+        None => HttpMethod::DEFAULT,
+    };
+    let content_type = match body.content_type.as_deref() {
+        Some(raw) => fields::parse_content_type("contentType", raw)?,
+        None => fields::DEFAULT_CONTENT_TYPE.to_string(),
+    };
+    let timeout_ms = match body.timeout_ms {
+        Some(raw) => fields::parse_timeout("timeoutMs", raw)?,
+        None => fields::DEFAULT_TIMEOUT_MS,
+    };
+    let headers: HeaderSecrets = body.headers.unwrap_or_default();
+    HeaderList::parse("headers", &headers)?;
+    let auth_config = match &body.auth {
+        Some(raw) => AuthConfig::parse("auth", raw)?,
+        None => AuthConfig::None,
+    };
+    let auth_view = auth_config.view();
+    check_auth_vs_headers(&auth_view, headers.keys())?;
+    let url = parse_url(&state, &body.url).await?;
+
+    let now = Timestamp::now();
+    let stored = StoredIntegration {
+        integration: Integration {
+            id: IntegrationId::generate(),
+            name,
+            url: url.to_string(),
+            method,
+            headers: header_views(&headers),
+            auth: auth_view,
+            content_type,
+            timeout_ms,
+            created_at: now,
+            updated_at: now,
+        },
+        headers_sealed: state.cipher.seal_json(&headers),
+        auth_sealed: state.cipher.seal_json(&auth_config),
+        disconnected_at: None,
+    };
+    match state.store.insert_integration(&auth.tenant, &stored).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(name_taken(&stored.integration.name)),
+        Err(e) => return Err(e.into()),
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(Data {
+            data: stored.integration,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/integrations", tag = TAG, params(ListIntegrationsQuery),
+    responses((status = 200, body = List<Integration>), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    ApiQuery(query): ApiQuery<ListIntegrationsQuery>,
+) -> ApiResult<Json<List<Integration>>> {
+    let page = page_request(query.limit.as_deref(), query.cursor.as_deref(), |c| {
+        IntegrationId::parse(c).map(|id| id.to_string())
+    })?;
+    let filter = IntegrationFilter { name: query.name };
+    let page = state
+        .store
+        .list_integrations(&auth.tenant, &filter, &page)
+        .await?;
+    Ok(Json(List::from_page(page, |i| i.id.to_string())))
+}
+
+#[utoipa::path(get, path = "/v1/integrations/{id}", tag = TAG, params(("id" = String, Path)),
+    responses((status = 200, body = Data<Integration>), (status = 404, body = ErrorBody),
+              (status = 410, description = "Disconnected (`integration_disconnected`).", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(integration = %id))]
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Data<Integration>>> {
+    let stored = load_connected(&state, &auth.tenant, &id).await?;
+    Ok(Json(Data {
+        data: stored.integration,
+    }))
+}
+
+#[utoipa::path(patch, path = "/v1/integrations/{id}", tag = TAG, params(("id" = String, Path)), request_body = UpdateIntegration,
+    responses((status = 200, body = Data<UpdatedIntegration>), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(integration = %id))]
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateIntegration>,
+) -> ApiResult<Json<Data<UpdatedIntegration>>> {
+    let stored = load_connected(&state, &auth.tenant, &id).await?;
+    let current = &stored.integration;
+    let mut patch = IntegrationPatch {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| fields::parse_name("name", n))
+            .transpose()?,
+        method: body
+            .method
+            .as_deref()
+            .map(|m| HttpMethod::parse("method", m))
+            .transpose()?,
+        content_type: body
+            .content_type
+            .as_deref()
+            .map(|c| fields::parse_content_type("contentType", c))
+            .transpose()?,
+        timeout_ms: body
+            .timeout_ms
+            .map(|t| fields::parse_timeout("timeoutMs", t))
+            .transpose()?,
+        ..IntegrationPatch::default()
+    };
+    if let Some(headers) = &body.headers {
+        HeaderList::parse("headers", headers)?;
+        patch.headers = Some(Sealed {
+            sealed: state.cipher.seal_json(headers),
+            view: header_views(headers),
+        });
+    }
+    if let Some(raw) = &body.auth {
+        let config = AuthConfig::parse("auth", raw)?;
+        patch.auth = Some(Sealed {
+            sealed: state.cipher.seal_json(&config),
+            view: config.view(),
+        });
+    }
+    let auth_view = patch.auth.as_ref().map_or(&current.auth, |a| &a.view);
+    let header_names = patch.headers.as_ref().map_or(&current.headers, |h| &h.view);
+    check_auth_vs_headers(auth_view, header_names.keys())?;
+    if let Some(raw) = body.url.as_deref() {
+        patch.url = Some(parse_url(&state, raw).await?);
+    }
+
+    let credentials_kept = (patch.auth.is_none() && current.auth.has_credentials())
+        || (patch.headers.is_none() && !current.headers.is_empty());
+    let integration_id = parse_id(&id)?;
+    let updated = if patch.is_empty() {
+        stored.integration
+    } else {
+        match state
+            .store
+            .update_integration(&auth.tenant, &integration_id, &patch, Timestamp::now())
+            .await
+        {
+            Ok(Some(updated)) => updated,
+            // Disconnected between our read and the update.
+            Ok(None) => {
+                return Err(load_connected(&state, &auth.tenant, &id)
+                    .await
+                    .err()
+                    .unwrap_or_else(|| ApiError::not_found("integration", &id)))
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(name_taken(patch.name.as_deref().unwrap_or_default()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(Json(Data {
+        data: UpdatedIntegration {
+            integration: updated,
+            credentials_kept,
+        },
+    }))
+}
+
+#[utoipa::path(delete, path = "/v1/integrations/{id}", tag = TAG, params(("id" = String, Path)),
+    responses((status = 200, description = "Disconnected: later requests on this id answer 410.", body = Data<Deleted>),
+              (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(integration = %id))]
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Data<Deleted>>> {
+    let stored = load_connected(&state, &auth.tenant, &id).await?;
+    let integration_id = stored.integration.id.clone();
+    if !state
+        .store
+        .disconnect_integration(&auth.tenant, &integration_id, Timestamp::now())
+        .await?
+    {
+        // Someone else disconnected it first: answer as if we came second.
+        return Err(load_connected(&state, &auth.tenant, &id)
+            .await
+            .err()
+            .unwrap_or_else(|| ApiError::not_found("integration", &id)));
+    }
+    Ok(Json(Data {
+        data: Deleted {
+            id: integration_id.to_string(),
+            deleted: true,
+        },
+    }))
+}

@@ -1,0 +1,223 @@
+//! One call through an integration: build the request from the integration and the caller's
+//! input, send it through the egress client, record it in the call log, and hand back the
+//! upstream's answer or why there was none.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use serde_json::Value;
+use url::Url;
+
+use super::response::CallResult;
+use super::target;
+use crate::domain::ids::{ApiKeyId, CallId};
+use crate::domain::integration::fields::is_json;
+use crate::domain::integration::headers::{header_param, HeaderList};
+use crate::domain::integration::{
+    excerpt, AuthConfig, CallErrorCode, HeaderSecrets, HttpMethod, Integration, IntegrationCall,
+};
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::domain::FieldError;
+use crate::egress::{EgressClient, EgressError, OutboundRequest};
+use crate::store::DynStore;
+
+/// Upstream bodies beyond this are cut off and the answer says `truncated: true`.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The caller's part of a call, as received.
+#[derive(Clone, Debug, Default)]
+pub struct CallInput {
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub query: Option<Value>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub body: Option<Value>,
+}
+
+/// The integration's credentials, opened from their sealed blobs for the duration of one call.
+pub struct Credentials {
+    pub headers: HeaderSecrets,
+    pub auth: AuthConfig,
+}
+
+/// A request ready to send, with what the call log records about it.
+#[derive(Debug)]
+pub struct PreparedCall {
+    pub request: OutboundRequest,
+    pub method: HttpMethod,
+}
+
+/// Validates the caller's input against the integration and builds the outbound request.
+/// Header order: the integration's custom headers, then the call's, then the auth (which
+/// therefore always wins), then `Content-Type` when there is a body.
+pub fn prepare(
+    integration: &Integration,
+    credentials: &Credentials,
+    input: &CallInput,
+) -> Result<PreparedCall, FieldError> {
+    let method = match input.method.as_deref() {
+        Some(raw) => HttpMethod::parse("method", raw)?,
+        None => integration.method,
+    };
+    let base = Url::parse(&integration.url)
+        .map_err(|e| FieldError::new("url", format!("The integration's URL is invalid: {e}")))?;
+    let url = target::build(&base, input.path.as_deref(), input.query.as_ref())?;
+
+    let configured = HeaderList::parse("headers", &credentials.headers).map_err(|e| {
+        FieldError::new(
+            "headers",
+            format!(
+                "The integration's stored headers are no longer accepted ({}); update them with PATCH.",
+                e.message
+            ),
+        )
+    })?;
+    let per_call = match &input.headers {
+        Some(raw) => HeaderList::parse("headers", raw)?,
+        None => HeaderList::default(),
+    };
+    let auth_header = credentials.auth.view().header_name();
+    for name in per_call.names() {
+        let carries_credentials = Some(name) == auth_header.as_ref()
+            || (*name == AUTHORIZATION && configured.contains(&AUTHORIZATION));
+        if carries_credentials {
+            return Err(FieldError::new(
+                header_param("headers", name.as_str()),
+                format!(
+                    "The {name} header carries the integration's credentials and cannot be set \
+                     per call."
+                ),
+            ));
+        }
+    }
+    let mut headers = HeaderMap::new();
+    configured.apply(&mut headers);
+    per_call.apply(&mut headers);
+    if let Some((name, value)) = credentials.auth.header()? {
+        headers.insert(name, value);
+    }
+
+    let body = match &input.body {
+        None => Bytes::new(),
+        // A string for a non-JSON content type is the body itself (text, form data, XML …).
+        Some(Value::String(text)) if !is_json(&integration.content_type) => {
+            Bytes::from(text.clone().into_bytes())
+        }
+        Some(value) => {
+            Bytes::from(serde_json::to_vec(value).expect("serialising a JSON value cannot fail"))
+        }
+    };
+    if input.body.is_some() {
+        let content_type = HeaderValue::from_str(&integration.content_type).map_err(|_| {
+            FieldError::new(
+                "contentType",
+                "The integration's contentType is not a valid header.",
+            )
+        })?;
+        headers.insert(CONTENT_TYPE, content_type);
+    }
+
+    let mut request = OutboundRequest::new(method.to_reqwest(), url);
+    request.headers = headers;
+    request.body = body;
+    request.timeout = Duration::from_millis(u64::from(integration.timeout_ms));
+    request.max_response_bytes = MAX_RESPONSE_BYTES;
+    Ok(PreparedCall { request, method })
+}
+
+/// Why a call has no upstream response, with a message naming the integration.
+#[derive(Debug, Clone)]
+pub struct CallFailure {
+    pub code: CallErrorCode,
+    pub message: String,
+}
+
+/// Sends a prepared call and writes its call-log entry.
+///
+/// Run it in its own task (as the API does): a caller that hangs up mid-call must not cancel the
+/// log write of a request that has already reached the upstream.
+#[tracing::instrument(skip_all, fields(integration = %integration.id, call = tracing::field::Empty))]
+pub async fn execute(
+    egress: EgressClient,
+    store: DynStore,
+    tenant: Tenant,
+    caller: ApiKeyId,
+    integration: Integration,
+    prepared: PreparedCall,
+) -> Result<CallResult, CallFailure> {
+    let id = CallId::generate();
+    tracing::Span::current().record("call", tracing::field::display(&id));
+    let created_at = Timestamp::now();
+    let url = prepared.request.url.clone();
+    let request_body = excerpt(&prepared.request.body);
+    let started = std::time::Instant::now();
+    let outcome = egress.send(prepared.request).await;
+
+    let mut entry = IntegrationCall {
+        id: id.clone(),
+        integration_id: integration.id.clone(),
+        api_key_id: caller,
+        method: prepared.method,
+        url: url.to_string(),
+        status: None,
+        duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        error_code: None,
+        error: None,
+        request_body,
+        response_body: String::new(),
+        truncated: false,
+        created_at,
+    };
+    let result = match outcome {
+        Ok(response) => {
+            entry.status = Some(response.status);
+            entry.duration_ms = i64::try_from(response.duration.as_millis()).unwrap_or(i64::MAX);
+            entry.response_body = excerpt(&response.body);
+            entry.truncated = response.truncated;
+            Ok(CallResult::from_response(id, &response))
+        }
+        Err(error) => {
+            let failure = describe_failure(&integration, prepared.method, &url, &error);
+            entry.error_code = Some(failure.code);
+            entry.error = Some(error.to_string());
+            Err(failure)
+        }
+    };
+    // The upstream has already seen the request: a failed log write must not turn its answer
+    // into an error (the client would retry and repeat the side effect), so it is logged here.
+    if let Err(e) = store.insert_integration_call(&tenant, &entry).await {
+        tracing::error!(error = %e, "could not write the integration call log");
+    }
+    result
+}
+
+fn describe_failure(
+    integration: &Integration,
+    method: HttpMethod,
+    url: &Url,
+    error: &EgressError,
+) -> CallFailure {
+    let name = &integration.name;
+    let method = method.as_str();
+    match error {
+        EgressError::Timeout(limit) => CallFailure {
+            code: CallErrorCode::UpstreamTimeout,
+            message: format!(
+                "The integration {name:?} did not answer {method} {url} within its timeout of \
+                 {} ms.",
+                limit.as_millis()
+            ),
+        },
+        EgressError::Refused(refusal) => CallFailure {
+            code: CallErrorCode::UrlNotAllowed,
+            message: format!("The integration {name:?} cannot be called: {refusal}."),
+        },
+        EgressError::Connect(cause) | EgressError::Protocol(cause) => CallFailure {
+            code: CallErrorCode::UpstreamError,
+            message: format!("The integration {name:?} failed on {method} {url}: {cause}."),
+        },
+    }
+}

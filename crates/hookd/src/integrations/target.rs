@@ -1,0 +1,308 @@
+//! Where a call goes: the integration's URL plus the call's `path` and `query`, without any way
+//! to leave the integration's origin or climb above its path.
+//!
+//! Two layers, because either alone is easy to get subtly wrong:
+//! 1. **Reject tricks up front with a clear 400**: protocol-relative `//host`, a leading `@host`
+//!    (userinfo confusion when naively concatenated), full URLs, backslashes (which URL parsers
+//!    treat as `/`), `?`/`#` (query goes in `query`), control characters, and `.`/`..` segments in
+//!    any percent-encoding (`%2e%2e`, `.%2E`, double-encoded `%252e%252e`), since servers and
+//!    proxies decode them differently.
+//! 2. **Build with the `url` crate and check the result**: the path is set with
+//!    [`Url::set_path`] (never string-concatenated into a URL), and the final URL must have the
+//!    base's scheme, host and port, no userinfo, and a path equal to or under the base path.
+
+use serde_json::Value;
+use url::Url;
+
+use crate::domain::FieldError;
+
+pub const PATH_MAX: usize = 2048;
+pub const QUERY_MAX: usize = 4096;
+
+/// The URL of one call.
+pub fn build(base: &Url, path: Option<&str>, query: Option<&Value>) -> Result<Url, FieldError> {
+    let mut url = base.clone();
+    if let Some(raw) = path {
+        let relative = check_path(raw)?;
+        if !relative.is_empty() {
+            let base_path = base.path().trim_end_matches('/');
+            url.set_path(&format!("{base_path}/{relative}"));
+        }
+    }
+    if let Some(query) = query {
+        append_query(&mut url, query)?;
+    }
+    if !stays_under(base, &url) {
+        return Err(FieldError::new(
+            "path",
+            "path would lead outside the integration's URL; it must name a location under it.",
+        ));
+    }
+    Ok(url)
+}
+
+/// Validates `path` and returns it without its leading `/`.
+fn check_path(raw: &str) -> Result<&str, FieldError> {
+    let reject = |why: &str| Err(FieldError::new("path", format!("path {why}.")));
+    if raw.len() > PATH_MAX {
+        return reject(&format!("must be at most {PATH_MAX} characters"));
+    }
+    if raw.contains("://") {
+        return reject("must be a path relative to the integration's URL, not a full URL");
+    }
+    if raw.contains('?') || raw.contains('#') {
+        return reject("must not contain ? or #; pass query parameters in `query`");
+    }
+    let relative = raw.strip_prefix('/').unwrap_or(raw);
+    if relative.starts_with('/') {
+        return reject("must not start with // (that would name another host)");
+    }
+    if relative.starts_with('@') {
+        return reject("must not start with @ (that would read as a user name in front of a host)");
+    }
+    // Check the text as given and after each round of percent-decoding, so an encoded `..`,
+    // `\`, CR/LF or `://` is caught however many times a server decodes it.
+    let mut form = relative.to_string();
+    for _ in 0..3 {
+        if form.chars().any(char::is_control) {
+            return reject("must not contain control characters such as CR or LF");
+        }
+        if form.contains('\\') {
+            return reject("must not contain backslashes");
+        }
+        if form.contains("://") {
+            return reject("must be a path relative to the integration's URL, not a full URL");
+        }
+        if form
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return reject("must not contain . or .. segments (in any encoding)");
+        }
+        let decoded = percent_decode(&form);
+        if decoded == form {
+            break;
+        }
+        form = decoded;
+    }
+    Ok(relative)
+}
+
+/// Decodes `%XX` escapes; invalid escapes are left as they are, invalid UTF-8 becomes U+FFFD.
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Appends the call's query to the integration URL's own query (which is kept).
+fn append_query(url: &mut Url, query: &Value) -> Result<(), FieldError> {
+    match query {
+        Value::Null => Ok(()),
+        Value::String(raw) => {
+            let raw = raw.strip_prefix('?').unwrap_or(raw);
+            if raw.len() > QUERY_MAX {
+                return Err(FieldError::new(
+                    "query",
+                    format!("query must be at most {QUERY_MAX} characters."),
+                ));
+            }
+            if raw.contains('#') || raw.chars().any(char::is_control) {
+                return Err(FieldError::new(
+                    "query",
+                    "query must not contain # or control characters such as CR or LF.",
+                ));
+            }
+            if !raw.is_empty() {
+                let joined = match url.query() {
+                    Some(existing) if !existing.is_empty() => format!("{existing}&{raw}"),
+                    _ => raw.to_string(),
+                };
+                url.set_query(Some(&joined));
+            }
+            Ok(())
+        }
+        Value::Object(pairs) => {
+            let mut encoded = Vec::new();
+            for (key, value) in pairs {
+                let param = format!("query.{}", key.chars().take(64).collect::<String>());
+                if key.is_empty() {
+                    return Err(FieldError::new("query", "query names must not be empty."));
+                }
+                match value {
+                    Value::Array(items) => {
+                        for item in items {
+                            encoded.push((key.as_str(), scalar(&param, item)?));
+                        }
+                    }
+                    other => encoded.push((key.as_str(), scalar(&param, other)?)),
+                }
+            }
+            if !encoded.is_empty() {
+                let mut serializer = url.query_pairs_mut();
+                for (key, value) in encoded {
+                    serializer.append_pair(key, &value);
+                }
+            }
+            if url.query().map_or(0, str::len) > QUERY_MAX + 1024 {
+                return Err(FieldError::new("query", "query is too long."));
+            }
+            Ok(())
+        }
+        _ => Err(FieldError::new(
+            "query",
+            "query must be an object of name → value, or a query string.",
+        )),
+    }
+}
+
+fn scalar(param: &str, value: &Value) -> Result<String, FieldError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(FieldError::new(
+            param,
+            format!("{param} must be a string, number or boolean (or an array of them)."),
+        )),
+    }
+}
+
+/// The final check: same scheme, host and port as the base, no userinfo, path at or under the
+/// base path.
+fn stays_under(base: &Url, url: &Url) -> bool {
+    let base_path = base.path().trim_end_matches('/');
+    url.scheme() == base.scheme()
+        && url.host() == base.host()
+        && url.port_or_known_default() == base.port_or_known_default()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && (url.path() == base.path()
+            || url.path().trim_end_matches('/') == base_path
+            || url.path().starts_with(&format!("{base_path}/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Url {
+        Url::parse("https://api.example.com:8443/v1/reports?apiVersion=2").unwrap()
+    }
+
+    fn path(p: &str) -> Result<Url, FieldError> {
+        build(&base(), Some(p), None)
+    }
+
+    #[test]
+    fn paths_are_appended_under_the_base_path() {
+        assert_eq!(
+            path("daily").unwrap().as_str(),
+            "https://api.example.com:8443/v1/reports/daily?apiVersion=2"
+        );
+        assert_eq!(
+            path("/daily/2026").unwrap().path(),
+            "/v1/reports/daily/2026"
+        );
+        assert_eq!(path("").unwrap().path(), "/v1/reports");
+        assert_eq!(path("/").unwrap().path(), "/v1/reports");
+        assert_eq!(path("a b/ü").unwrap().path(), "/v1/reports/a%20b/%C3%BC");
+        assert_eq!(path("users/@me").unwrap().path(), "/v1/reports/users/@me");
+        assert_eq!(
+            path("items:batchGet").unwrap().path(),
+            "/v1/reports/items:batchGet"
+        );
+        assert_eq!(
+            path("group%2Fproject").unwrap().path(),
+            "/v1/reports/group%2Fproject"
+        );
+        let root = Url::parse("https://api.example.com").unwrap();
+        assert_eq!(build(&root, Some("x"), None).unwrap().path(), "/x");
+    }
+
+    #[test]
+    fn escapes_are_rejected() {
+        for bad in [
+            "//evil.com",
+            "//evil.com/x",
+            "///evil.com",
+            "@evil.com",
+            "/@evil.com",
+            "../..",
+            "../../admin",
+            "a/../../b",
+            "..",
+            "./x",
+            "%2e%2e/x",
+            "%2E%2e/%2e%2E/x",
+            ".%2e/x",
+            "%252e%252e/x",
+            "a%2f..%2f..%2fb",
+            "a\\..\\b",
+            "\\\\evil.com",
+            "%5c%5cevil.com",
+            "http://evil.com",
+            "https://evil.com/x",
+            "x/http%3A%2F%2Fevil.com",
+            "a\r\nHost: evil.com",
+            "a%0d%0aHost:%20evil.com",
+            "a\nb",
+            "a?b=1",
+            "a#frag",
+        ] {
+            let err = path(bad).expect_err(bad);
+            assert_eq!(err.param, "path", "{bad}");
+        }
+    }
+
+    #[test]
+    fn queries_keep_the_base_query_and_encode_values() {
+        let url = build(
+            &base(),
+            None,
+            Some(&json!({"day": "2026-08-01", "n": 5, "tag": ["a", "b&c"]})),
+        )
+        .unwrap();
+        assert_eq!(
+            url.query(),
+            Some("apiVersion=2&day=2026-08-01&n=5&tag=a&tag=b%26c")
+        );
+        let url = build(&base(), None, Some(&json!("?x=1&y=2"))).unwrap();
+        assert_eq!(url.query(), Some("apiVersion=2&x=1&y=2"));
+        assert_eq!(
+            build(&base(), None, Some(&json!({"a": {"b": 1}})))
+                .unwrap_err()
+                .param,
+            "query.a"
+        );
+        assert!(build(&base(), None, Some(&json!("a=1#x"))).is_err());
+        assert!(build(&base(), None, Some(&json!("a=1\r\nb"))).is_err());
+        assert!(build(&base(), None, Some(&json!(5))).is_err());
+        // Injection attempts inside the query stay inside the query.
+        let url = build(&base(), None, Some(&json!({"x": "1&admin=true#/../../"}))).unwrap();
+        assert_eq!(url.host_str(), Some("api.example.com"));
+        assert_eq!(url.fragment(), None);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%2e%2E"), "..");
+        assert_eq!(percent_decode("%252e"), "%2e");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+}
