@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod delivery;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use hookd::config::Config;
 use hookd::domain::tenant::Mode;
-use hookd::{admin, app, telemetry};
+use hookd::{admin, app, client, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +52,34 @@ enum Command {
         #[arg(long, value_name = "WHSEC")]
         secret: Option<String>,
     },
+    /// Custom webhook integrations, over the API (HOOKD_API_URL, HOOKD_API_KEY).
+    Integrations {
+        #[command(subcommand)]
+        command: IntegrationCommand,
+    },
+    /// Call a custom webhook integration by name over the API (HOOKD_API_URL, HOOKD_API_KEY):
+    /// prints the upstream status on stderr and its body on stdout; exits non-zero unless the
+    /// upstream answered 2xx.
+    Call {
+        /// The integration's name (case-insensitive).
+        name: String,
+        /// Overrides the integration's method (GET, POST, PUT, PATCH, DELETE, HEAD).
+        #[arg(long, short = 'X')]
+        method: Option<String>,
+        /// Appended to the integration's URL path.
+        #[arg(long)]
+        path: Option<String>,
+        /// The JSON body: inline ('{"x": 1}'), or @file.json, or @- for standard input.
+        #[arg(long, short = 'd', value_name = "JSON|@FILE")]
+        data: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntegrationCommand {
+    /// List the integrations of the API key's workspace and mode (tab-separated: id, name,
+    /// method, URL, auth type).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -114,8 +142,37 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Listen { port, secret } = cli.command {
-        return listen(port, secret).await;
+    // These talk to a server over HTTP and need no server configuration.
+    match cli.command {
+        Command::Listen { port, secret } => return listen(port, secret).await,
+        Command::Integrations {
+            command: IntegrationCommand::List,
+        } => {
+            let api = client::ApiClient::from_env()?;
+            let list = api.list_integrations().await?;
+            return client::print_integrations(&list, &mut std::io::stdout().lock());
+        }
+        Command::Call {
+            name,
+            method,
+            path,
+            data,
+        } => {
+            let api = client::ApiClient::from_env()?;
+            let args = client::CallArgs {
+                name,
+                method,
+                path,
+                data,
+            };
+            let result = api.call(&args).await?;
+            return client::print_call_result(
+                &result,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            );
+        }
+        _ => {}
     }
     let mut config = Config::load(cli.config.as_deref())?;
     telemetry::init_logging(config.log_format);
@@ -178,7 +235,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Listen { .. } => unreachable!("handled above"),
+        Command::Listen { .. } | Command::Integrations { .. } | Command::Call { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

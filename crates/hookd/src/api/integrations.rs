@@ -25,7 +25,7 @@ use super::auth::Authed;
 use super::endpoints::{parse_destination, Deleted};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
-use super::pagination::{page_request, Data, List};
+use super::pagination::{page_request, parse_bool, Data, List};
 use super::AppState;
 use crate::domain::endpoint;
 use crate::domain::ids::IntegrationId;
@@ -105,6 +105,8 @@ pub struct ListIntegrationsQuery {
     pub cursor: Option<String>,
     /// Exact name, case-insensitive.
     pub name: Option<String>,
+    /// `true` to include disconnected integrations (with `disconnectedAt` set); default `false`.
+    pub include_disconnected: Option<String>,
 }
 
 fn parse_id(raw: &str) -> ApiResult<IntegrationId> {
@@ -138,7 +140,7 @@ pub(super) async fn load_connected(
         .find_integration(tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("integration", raw_id))?;
-    match stored.disconnected_at {
+    match stored.integration.disconnected_at {
         Some(at) => Err(disconnected(&stored, at)),
         None => Ok(stored),
     }
@@ -233,10 +235,10 @@ pub async fn create(
             timeout_ms,
             created_at: now,
             updated_at: now,
+            disconnected_at: None,
         },
         headers_sealed: state.cipher.seal_json(&headers),
         auth_sealed: state.cipher.seal_json(&auth_config),
-        disconnected_at: None,
     };
     match state.store.insert_integration(&auth.tenant, &stored).await {
         Ok(()) => {}
@@ -262,7 +264,14 @@ pub async fn list(
     let page = page_request(query.limit.as_deref(), query.cursor.as_deref(), |c| {
         IntegrationId::parse(c).map(|id| id.to_string())
     })?;
-    let filter = IntegrationFilter { name: query.name };
+    let filter = IntegrationFilter {
+        name: query.name,
+        include_disconnected: parse_bool(
+            "includeDisconnected",
+            query.include_disconnected.as_deref(),
+        )?
+        .unwrap_or(false),
+    };
     let page = state
         .store
         .list_integrations(&auth.tenant, &filter, &page)

@@ -80,14 +80,14 @@ pub fn prepare(
         None => HeaderList::default(),
     };
     let auth_header = credentials.auth.view().header_name();
-    for name in per_call.names() {
+    for (given, name) in per_call.names() {
         let carries_credentials = Some(name) == auth_header.as_ref()
             || (*name == AUTHORIZATION && configured.contains(&AUTHORIZATION));
         if carries_credentials {
             return Err(FieldError::new(
-                header_param("headers", name.as_str()),
+                header_param("headers", given),
                 format!(
-                    "The {name} header carries the integration's credentials and cannot be set \
+                    "The {given} header carries the integration's credentials and cannot be set \
                      per call."
                 ),
             ));

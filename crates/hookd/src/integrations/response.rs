@@ -1,11 +1,15 @@
 //! Handing the upstream's answer back faithfully: status, headers minus hop-by-hop ones, and the
 //! body as JSON when the upstream said JSON (and it parses), else text, else base64.
+//!
+//! A JSON body is embedded as the raw text the upstream sent (validated, never re-encoded), so
+//! key order and number precision (`12345678901234567890`, `1.10`) survive the trip.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::domain::ids::CallId;
@@ -39,7 +43,7 @@ pub struct CallResult {
     pub headers: BTreeMap<String, String>,
     /// JSON, a string, or base64 text; see `bodyEncoding`.
     #[schema(value_type = Object, example = json!({"ok": true}))]
-    pub body: Value,
+    pub body: Box<RawValue>,
     pub body_encoding: BodyEncoding,
     pub duration_ms: i64,
     /// The body was longer than 1 MiB and was cut off there.
@@ -82,13 +86,26 @@ fn render_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     out
 }
 
-fn render_body(content_type: Option<&str>, body: &[u8], truncated: bool) -> (Value, BodyEncoding) {
+fn render_body(
+    content_type: Option<&str>,
+    body: &[u8],
+    truncated: bool,
+) -> (Box<RawValue>, BodyEncoding) {
     // A truncated JSON document cannot parse; it is returned as text instead.
     if !truncated && content_type.is_some_and(is_json) {
-        if let Ok(value) = serde_json::from_slice::<Value>(body) {
-            return (value, BodyEncoding::Json);
+        let raw = std::str::from_utf8(body)
+            .ok()
+            .and_then(|text| RawValue::from_string(text.trim().to_string()).ok());
+        if let Some(raw) = raw {
+            return (raw, BodyEncoding::Json);
         }
     }
+    let (value, encoding) = render_non_json(body, truncated);
+    let raw = serde_json::value::to_raw_value(&value).expect("a JSON string always serialises");
+    (raw, encoding)
+}
+
+fn render_non_json(body: &[u8], truncated: bool) -> (Value, BodyEncoding) {
     match std::str::from_utf8(body) {
         Ok(text) => (Value::String(text.to_string()), BodyEncoding::Text),
         // The cut at 1 MiB may split a multi-byte character: keep the text up to it.
@@ -107,6 +124,19 @@ fn render_body(content_type: Option<&str>, body: &[u8], truncated: bool) -> (Val
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn render_body(ct: Option<&str>, body: &[u8], truncated: bool) -> (Value, BodyEncoding) {
+        let (raw, encoding) = super::render_body(ct, body, truncated);
+        (serde_json::from_str(raw.get()).unwrap(), encoding)
+    }
+
+    #[test]
+    fn json_bodies_are_passed_through_verbatim() {
+        let body = br#"{"z": 1, "a": 12345678901234567890123, "p": 1.10}"#;
+        let (raw, encoding) = super::render_body(Some("application/json"), body, false);
+        assert_eq!(encoding, BodyEncoding::Json);
+        assert_eq!(raw.get().as_bytes(), body);
+    }
 
     #[test]
     fn bodies_keep_their_kind() {

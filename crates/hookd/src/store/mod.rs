@@ -440,7 +440,7 @@ pub trait Store: Send + Sync + 'static {
         tenant: &Tenant,
         id: &IntegrationId,
     ) -> StoreResult<Option<StoredIntegration>>;
-    /// Connected integrations, newest first.
+    /// Integrations, newest first: connected ones, and disconnected ones too if the filter says so.
     async fn list_integrations(
         &self,
         tenant: &Tenant,
@@ -490,4 +490,6 @@ pub use crate::domain::integration::{
 pub struct IntegrationFilter {
     /// Exact name, compared case-insensitively.
     pub name: Option<String>,
+    /// Also list disconnected integrations (lets a caller tell "disconnected" from "unknown").
+    pub include_disconnected: bool,
 }

@@ -3,4 +3,9 @@
 
 mod harness;
 
+mod cli_call;
 mod conventions;
+mod integration_calls;
+mod integration_safety;
+mod integrations;
+mod upstream;

@@ -131,9 +131,10 @@ fn describe_byte(b: u8) -> String {
     }
 }
 
-/// Validated headers, in the order of their names, with the names as the client wrote them.
+/// Validated headers, in the order of their names, each with its name as the client wrote it
+/// (for error messages).
 #[derive(Clone, Debug, Default)]
-pub struct HeaderList(Vec<(HeaderName, HeaderValue)>);
+pub struct HeaderList(Vec<(String, HeaderName, HeaderValue)>);
 
 impl HeaderList {
     /// Parses a JSON object of name → value under `param` (`headers`). Two names that differ only
@@ -145,11 +146,11 @@ impl HeaderList {
                 format!("At most {MAX_HEADERS} headers are allowed."),
             ));
         }
-        let mut out: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(raw.len());
+        let mut out: Vec<(String, HeaderName, HeaderValue)> = Vec::with_capacity(raw.len());
         for (name, value) in raw {
             let field = header_param(param, name);
             let parsed = parse_name(&field, name)?;
-            if out.iter().any(|(n, _)| *n == parsed) {
+            if out.iter().any(|(_, n, _)| *n == parsed) {
                 return Err(FieldError::new(
                     field,
                     format!(
@@ -157,22 +158,24 @@ impl HeaderList {
                     ),
                 ));
             }
-            out.push((parsed, parse_value(&field, value)?));
+            let value = parse_value(&field, value)?;
+            out.push((name.clone(), parsed, value));
         }
         Ok(Self(out))
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &HeaderName> {
-        self.0.iter().map(|(n, _)| n)
+    /// Each header's name as given, and parsed.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &HeaderName)> {
+        self.0.iter().map(|(given, n, _)| (given.as_str(), n))
     }
 
     pub fn contains(&self, name: &HeaderName) -> bool {
-        self.0.iter().any(|(n, _)| n == name)
+        self.0.iter().any(|(_, n, _)| n == name)
     }
 
     /// Sets every header on `map`, replacing what was there under the same name.
     pub fn apply(&self, map: &mut HeaderMap) {
-        for (name, value) in &self.0 {
+        for (_, name, value) in &self.0 {
             map.insert(name.clone(), value.clone());
         }
     }

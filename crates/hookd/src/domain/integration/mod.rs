@@ -75,6 +75,9 @@ pub struct Integration {
     pub timeout_ms: u32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When DELETE disconnected it; `null` while connected. Disconnected integrations only show
+    /// up in lists with `includeDisconnected=true`.
+    pub disconnected_at: Option<Timestamp>,
 }
 
 /// An integration with its sealed credentials, as stored.
@@ -85,8 +88,6 @@ pub struct StoredIntegration {
     pub headers_sealed: Vec<u8>,
     /// Sealed [`AuthConfig`].
     pub auth_sealed: Vec<u8>,
-    /// Set once the integration was disconnected (DELETE); the row is kept to answer 410.
-    pub disconnected_at: Option<Timestamp>,
 }
 
 /// A replacement for one sealed part and its view, changed together.

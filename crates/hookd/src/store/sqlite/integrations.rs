@@ -45,6 +45,9 @@ fn integration_from_row(row: &SqliteRow) -> StoreResult<Integration> {
         timeout_ms: u32::try_from(timeout).map_err(|e| corrupt("timeout", e))?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        disconnected_at: row
+            .try_get::<Option<i64>, _>("deleted_at")?
+            .map(Timestamp::from_millis),
     })
 }
 
@@ -53,9 +56,6 @@ fn stored_from_row(row: &SqliteRow) -> StoreResult<StoredIntegration> {
         integration: integration_from_row(row)?,
         headers_sealed: row.try_get("headers_sealed")?,
         auth_sealed: row.try_get("auth_sealed")?,
-        disconnected_at: row
-            .try_get::<Option<i64>, _>("deleted_at")?
-            .map(Timestamp::from_millis),
     })
 }
 
@@ -154,7 +154,7 @@ impl SqliteStore {
     ) -> StoreResult<Page<Integration>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM integrations \
-             WHERE workspace_id = ?1 AND mode = ?2 AND deleted_at IS NULL \
+             WHERE workspace_id = ?1 AND mode = ?2 AND (?6 OR deleted_at IS NULL) \
                AND (?3 IS NULL OR name_lower = ?3) AND (?4 IS NULL OR id < ?4) \
              ORDER BY id DESC LIMIT ?5"
         ))
@@ -163,6 +163,7 @@ impl SqliteStore {
         .bind(filter.name.as_deref().map(name_key))
         .bind(&page.cursor)
         .bind(i64::from(page.limit) + 1)
+        .bind(filter.include_disconnected)
         .fetch_all(&self.readers)
         .await?;
         let items = rows

@@ -1,0 +1,310 @@
+//! The HTTP client behind `hookd integrations list` and `hookd call`: these commands talk to a
+//! running hookd over its public API (`HOOKD_API_URL`, `HOOKD_API_KEY`), exactly as a script
+//! would, rather than opening the database, so they work against a remote server and go through
+//! the same auth, tenancy, egress policy and call log as every other caller.
+//!
+//! `call` resolves the name with `GET /v1/integrations?name=…` (exact, case-insensitive). When
+//! no connected integration has that name it looks again including disconnected ones and, if it
+//! finds one, calls it anyway so that the API's own 410 `integration_disconnected` message,
+//! which names the integration, is what the user sees.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use base64::Engine as _;
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+
+pub const DEFAULT_API_URL: &str = "http://127.0.0.1:8080";
+
+/// Longer than the longest integration timeout (60 s), so hookd's own 504 arrives first.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A client of the hookd API, authenticated with one API key.
+pub struct ApiClient {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+/// The arguments of `hookd call`.
+#[derive(Clone, Debug, Default)]
+pub struct CallArgs {
+    pub name: String,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    /// `@file.json` or inline JSON.
+    pub data: Option<String>,
+}
+
+impl ApiClient {
+    /// From `HOOKD_API_URL` (default `http://127.0.0.1:8080`) and `HOOKD_API_KEY` (required).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let base = std::env::var("HOOKD_API_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+        let key = std::env::var("HOOKD_API_KEY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| {
+                anyhow!(
+                    "HOOKD_API_KEY is not set: export an API key (scripe_sk_live_… or \
+                     scripe_sk_test_…), e.g. one made with `hookd keys create --workspace default \
+                     --mode live`"
+                )
+            })?;
+        Self::new(&base, key.trim())
+    }
+
+    pub fn new(base: &str, key: &str) -> anyhow::Result<Self> {
+        let parsed = url::Url::parse(base)
+            .with_context(|| format!("HOOKD_API_URL {base:?} is not a URL"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            bail!("HOOKD_API_URL must be an http:// or https:// URL, got {base:?}");
+        }
+        let http = reqwest::Client::builder()
+            // The API is ours, usually on loopback: never route it through HTTP(S)_PROXY.
+            .no_proxy()
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("hookd-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            key: key.to_string(),
+            http,
+        })
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+    }
+
+    /// Sends a request; a non-2xx answer becomes an error carrying the API's message.
+    async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
+        let response = request.send().await.map_err(|e| {
+            anyhow!(
+                "could not reach the hookd API at {} (set HOOKD_API_URL): {}",
+                self.base,
+                root_cause(&e)
+            )
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .context("reading the hookd API's answer")?;
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(body);
+        }
+        match body["error"]["message"].as_str() {
+            Some(message) => {
+                let code = body["error"]["code"].as_str().unwrap_or("error");
+                bail!("{message} ({code}, HTTP {})", status.as_u16())
+            }
+            None => bail!("the hookd API answered HTTP {status}: {body}"),
+        }
+    }
+
+    async fn find(&self, name: &str, include_disconnected: bool) -> anyhow::Result<Option<Value>> {
+        let include = if include_disconnected {
+            "true"
+        } else {
+            "false"
+        };
+        let page = self
+            .send(self.request(Method::GET, "/v1/integrations").query(&[
+                ("name", name),
+                ("limit", "1"),
+                ("includeDisconnected", include),
+            ]))
+            .await?;
+        Ok(page["data"].as_array().and_then(|d| d.first()).cloned())
+    }
+
+    /// Every integration of the key's workspace and mode, newest first.
+    pub async fn list_integrations(&self) -> anyhow::Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("limit", "100".to_string())];
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.clone()));
+            }
+            let page = self
+                .send(self.request(Method::GET, "/v1/integrations").query(&query))
+                .await?;
+            all.extend(page["data"].as_array().cloned().unwrap_or_default());
+            match page["nextCursor"].as_str() {
+                Some(next) if page["hasMore"] == json!(true) => cursor = Some(next.to_string()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Resolves `args.name` and calls the integration; the `CallResult`.
+    pub async fn call(&self, args: &CallArgs) -> anyhow::Result<Value> {
+        let integration = match self.find(&args.name, false).await? {
+            Some(found) => found,
+            None => self.find(&args.name, true).await?.ok_or_else(|| {
+                anyhow!(
+                    "no integration named {:?} in this workspace and mode (see `hookd \
+                     integrations list`)",
+                    args.name
+                )
+            })?,
+        };
+        let id = integration["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the API returned an integration without an id"))?;
+        let mut body = serde_json::Map::new();
+        if let Some(method) = &args.method {
+            body.insert("method".into(), json!(method));
+        }
+        if let Some(path) = &args.path {
+            body.insert("path".into(), json!(path));
+        }
+        if let Some(data) = &args.data {
+            body.insert("body".into(), parse_data(data)?);
+        }
+        let answer = self
+            .send(
+                self.request(Method::POST, &format!("/v1/integrations/{id}/calls"))
+                    .json(&Value::Object(body)),
+            )
+            .await?;
+        Ok(answer["data"].clone())
+    }
+}
+
+/// `--data`: inline JSON, or `@path` to read JSON from a file (`@-` reads standard input).
+pub fn parse_data(raw: &str) -> anyhow::Result<Value> {
+    let (text, source) = match raw.strip_prefix('@') {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading --data from standard input")?;
+            (text, "standard input".to_string())
+        }
+        Some(path) => (
+            std::fs::read_to_string(path).with_context(|| format!("reading --data file {path}"))?,
+            path.to_string(),
+        ),
+        None => (raw.to_string(), "--data".to_string()),
+    };
+    serde_json::from_str(&text).with_context(|| {
+        format!("{source} is not valid JSON (to send plain text, quote it as a JSON string: '\"text\"')")
+    })
+}
+
+/// Prints a `CallResult`: the status line on `err`, the body on `out` (pretty JSON, text as-is,
+/// base64 bodies decoded to their bytes). Errors when the upstream status is not 2xx.
+pub fn print_call_result(
+    result: &Value,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<()> {
+    let status = result["status"].as_u64().unwrap_or(0);
+    let mut line = format!(
+        "HTTP {status} ({} ms, {})",
+        result["durationMs"].as_u64().unwrap_or(0),
+        result["id"].as_str().unwrap_or("call")
+    );
+    if result["truncated"] == json!(true) {
+        line.push_str(", body cut at 1 MiB");
+    }
+    writeln!(err, "{line}")?;
+    let body = &result["body"];
+    match (result["bodyEncoding"].as_str(), body) {
+        (Some("json"), value) => writeln!(out, "{}", serde_json::to_string_pretty(value)?)?,
+        (Some("base64"), Value::String(encoded)) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .context("the API returned invalid base64")?;
+            out.write_all(&bytes)?;
+        }
+        (_, Value::String(text)) => {
+            out.write_all(text.as_bytes())?;
+            if !text.is_empty() && !text.ends_with('\n') {
+                writeln!(out)?;
+            }
+        }
+        (_, other) => writeln!(out, "{other}")?,
+    }
+    out.flush()?;
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        bail!("the upstream answered HTTP {status}")
+    }
+}
+
+/// Prints integrations as tab-separated lines: id, name, method, URL, auth type.
+pub fn print_integrations(list: &[Value], out: &mut impl Write) -> anyhow::Result<()> {
+    for i in list {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            i["id"].as_str().unwrap_or(""),
+            i["name"].as_str().unwrap_or(""),
+            i["method"].as_str().unwrap_or(""),
+            i["url"].as_str().unwrap_or(""),
+            i["auth"]["type"].as_str().unwrap_or("")
+        )?;
+    }
+    Ok(())
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_is_json_inline_or_from_a_file() {
+        assert_eq!(parse_data(r#"{"x":1}"#).unwrap(), json!({"x": 1}));
+        assert_eq!(parse_data(r#""text""#).unwrap(), json!("text"));
+        assert!(parse_data("{oops").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        std::fs::write(&path, r#"[1, 2]"#).unwrap();
+        assert_eq!(
+            parse_data(&format!("@{}", path.display())).unwrap(),
+            json!([1, 2])
+        );
+        assert!(parse_data("@/definitely/not/here.json").is_err());
+    }
+
+    #[test]
+    fn results_print_status_and_body() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let result = json!({"id": "call_x", "status": 201, "body": {"ok": true},
+                            "bodyEncoding": "json", "durationMs": 5, "truncated": false});
+        print_call_result(&result, &mut out, &mut err).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "{\n  \"ok\": true\n}\n");
+        assert!(String::from_utf8(err).unwrap().starts_with("HTTP 201"));
+
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let failed = json!({"id": "call_y", "status": 500, "body": "boom",
+                            "bodyEncoding": "text", "durationMs": 5, "truncated": false});
+        assert!(print_call_result(&failed, &mut out, &mut err).is_err());
+        assert_eq!(out, b"boom\n");
+
+        let mut out = Vec::new();
+        let binary = json!({"status": 200, "body": "AAH/", "bodyEncoding": "base64"});
+        print_call_result(&binary, &mut out, &mut Vec::new()).unwrap();
+        assert_eq!(out, [0, 1, 255]);
+    }
+}

@@ -1,0 +1,198 @@
+//! The "done when" scenario, run as a new user would: the built `hookd` binary calls an
+//! integration by name over the API (`HOOKD_API_URL`, `HOOKD_API_KEY`), prints the upstream's
+//! answer, and fails with a message naming the integration once it is disconnected.
+
+use std::process::Output;
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+use crate::integrations::create;
+use crate::upstream::{raw, Upstream};
+
+const TOKEN: &str = "tok_reporting_7Hq2Lx9Vb4Nc";
+
+/// Runs `hookd <args>` against `app` with `key` (async, so this test's runtime keeps serving
+/// the API while the child waits for it).
+async fn hookd(app: &TestApp, key: Option<&str>, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
+    command
+        .args(args)
+        .current_dir(dir.path())
+        .env("HOOKD_API_URL", &app.base_url)
+        .env_remove("HOOKD_API_KEY")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY");
+    if let Some(key) = key {
+        command.env("HOOKD_API_KEY", key);
+    }
+    command.output().await.expect("run hookd")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn call_by_name_from_the_cli_then_fail_after_disconnect() {
+    let app = spawn_app().await;
+    let up = Upstream::start(|seen| {
+        let received: Value = serde_json::from_slice(&seen.body).unwrap_or(Value::Null);
+        raw(
+            200,
+            &[("content-type", "application/json")],
+            json!({"stored": true, "received": received}).to_string(),
+        )
+    })
+    .await;
+    let integration = create(
+        &app,
+        &app.live_key,
+        json!({"name": "Internal reporting API", "url": up.url("/v1/runs"),
+               "auth": {"type": "bearer", "token": TOKEN}}),
+    )
+    .await;
+
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["call", "Internal reporting API", "--data", r#"{"x":1}"#],
+    )
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let seen = up.last();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.path, "/v1/runs");
+    assert_eq!(
+        seen.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+    assert_eq!(seen.json(), json!({"x": 1}));
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("stdout is the upstream JSON");
+    assert_eq!(printed, json!({"stored": true, "received": {"x": 1}}));
+    assert!(
+        text(&out.stderr).contains("HTTP 200"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Case-insensitive name, method and path options, data from a file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payload.json");
+    std::fs::write(&file, r#"{"from": "file"}"#).unwrap();
+    let data = format!("@{}", file.display());
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &[
+            "call",
+            "internal REPORTING api",
+            "-X",
+            "PUT",
+            "--path",
+            "/daily",
+            "--data",
+            &data,
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let seen = up.last();
+    assert_eq!(
+        (seen.method.as_str(), seen.path.as_str()),
+        ("PUT", "/v1/runs/daily")
+    );
+    assert_eq!(seen.json(), json!({"from": "file"}));
+
+    let out = hookd(&app, Some(&app.live_key), &["integrations", "list"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("Internal reporting API") && listed.contains("bearer"),
+        "{listed}"
+    );
+    assert!(!listed.contains(TOKEN));
+
+    let id = integration["id"].as_str().unwrap();
+    let (status, _) = app
+        .delete(&app.live_key, &format!("/v1/integrations/{id}"))
+        .await;
+    assert_eq!(status, 200);
+    let before = up.count();
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["call", "Internal reporting API", "--data", r#"{"x":2}"#],
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("Internal reporting API"), "{stderr}");
+    assert!(stderr.contains("disconnected"), "{stderr}");
+    assert_eq!(up.count(), before, "a disconnected integration was called");
+}
+
+#[tokio::test]
+async fn cli_failures_are_clear_and_exit_non_zero() {
+    let app = spawn_app().await;
+    let up = Upstream::start(|_| raw(503, &[("content-type", "text/plain")], "maintenance")).await;
+    create(
+        &app,
+        &app.live_key,
+        json!({"name": "Flaky", "url": up.url("/")}),
+    )
+    .await;
+
+    let out = hookd(&app, None, &["call", "Flaky"]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("HOOKD_API_KEY"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Upstream non-2xx: the body is still printed, the exit code says it failed.
+    let out = hookd(&app, Some(&app.live_key), &["call", "Flaky"]).await;
+    assert!(!out.status.success());
+    assert_eq!(text(&out.stdout), "maintenance\n");
+    assert!(text(&out.stderr).contains("503"), "{}", text(&out.stderr));
+
+    let out = hookd(&app, Some(&app.live_key), &["call", "Nope"]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no integration named \"Nope\""),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["call", "Flaky", "--data", "{oops"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not valid JSON"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The API's validation message comes through.
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["call", "Flaky", "--path", "//evil.com"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("path"), "{}", text(&out.stderr));
+    assert_eq!(up.count(), 1);
+
+    // The test key sees nothing of live mode.
+    let out = hookd(&app, Some(&app.test_key), &["call", "Flaky"]).await;
+    assert!(!out.status.success());
+}
