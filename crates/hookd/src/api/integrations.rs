@@ -9,7 +9,10 @@
 //!   still carries credentials set before this PATCH (e.g. after changing only the URL).
 //! - DELETE disconnects. Afterwards every request on that id (GET, PATCH, DELETE, calls, call
 //!   log) answers 410 `integration_disconnected` naming the integration; an id that never
-//!   existed (or belongs to another workspace or mode) answers 404.
+//!   existed (or belongs to another workspace or mode) answers 404. Disconnected integrations
+//!   are left out of lists unless `includeDisconnected=true` (then `disconnectedAt` is set), which
+//!   is how a caller that knows only the name (the CLI) can still get the 410 rather than "no
+//!   such name". The name of a disconnected integration is free for a new one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

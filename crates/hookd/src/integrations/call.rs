@@ -66,15 +66,18 @@ pub fn prepare(
         .map_err(|e| FieldError::new("url", format!("The integration's URL is invalid: {e}")))?;
     let url = target::build(&base, input.path.as_deref(), input.query.as_ref())?;
 
-    let configured = HeaderList::parse("headers", &credentials.headers).map_err(|e| {
-        FieldError::new(
-            "headers",
-            format!(
-                "The integration's stored headers are no longer accepted ({}); update them with PATCH.",
-                e.message
-            ),
-        )
-    })?;
+    let configured = HeaderList::parse("headers", &credentials.headers)
+        .map_err(|e| {
+            FieldError::new(
+                "headers",
+                format!(
+                    "The integration's stored headers are no longer accepted ({}); update them \
+                     with PATCH.",
+                    e.message
+                ),
+            )
+        })?
+        .into_sensitive();
     let per_call = match &input.headers {
         Some(raw) => HeaderList::parse("headers", raw)?,
         None => HeaderList::default(),
@@ -219,5 +222,100 @@ fn describe_failure(
             code: CallErrorCode::UpstreamError,
             message: format!("The integration {name:?} failed on {method} {url}: {cause}."),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::IntegrationId;
+    use crate::domain::integration::{header_views, AuthView};
+    use serde_json::json;
+
+    fn integration(content_type: &str) -> Integration {
+        Integration {
+            id: IntegrationId::generate(),
+            name: "Reports".into(),
+            url: "https://reports.example.com/v1?apiVersion=2".into(),
+            method: HttpMethod::Post,
+            headers: header_views(&HeaderSecrets::new()),
+            auth: AuthView::None,
+            content_type: content_type.into(),
+            timeout_ms: 1500,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+            disconnected_at: None,
+        }
+    }
+
+    fn credentials() -> Credentials {
+        let mut headers = HeaderSecrets::new();
+        headers.insert("X-Team".into(), "reporting-secret".into());
+        headers.insert("X-Shared".into(), "configured".into());
+        Credentials {
+            headers,
+            auth: AuthConfig::Bearer {
+                token: "tok_1234567890".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn builds_the_request_with_headers_auth_and_bounds() {
+        let mut per_call = BTreeMap::new();
+        per_call.insert("X-Shared".to_string(), "per-call".to_string());
+        let input = CallInput {
+            path: Some("/daily".into()),
+            headers: Some(per_call),
+            body: Some(json!({"x": 1})),
+            ..CallInput::default()
+        };
+        let prepared = prepare(&integration("application/json"), &credentials(), &input).unwrap();
+        let request = &prepared.request;
+        assert_eq!(
+            request.url.as_str(),
+            "https://reports.example.com/v1/daily?apiVersion=2"
+        );
+        assert_eq!(request.headers["x-shared"], "per-call");
+        assert_eq!(request.headers["authorization"], "Bearer tok_1234567890");
+        assert_eq!(request.headers["content-type"], "application/json");
+        assert_eq!(&request.body[..], br#"{"x":1}"#);
+        assert_eq!(request.timeout, Duration::from_millis(1500));
+        assert_eq!(request.max_response_bytes, MAX_RESPONSE_BYTES);
+        // Credentials never show up in debug output.
+        let debug = format!("{prepared:?}");
+        assert!(!debug.contains("tok_1234567890") && !debug.contains("reporting-secret"));
+    }
+
+    #[test]
+    fn per_call_input_cannot_replace_the_credentials() {
+        let mut per_call = BTreeMap::new();
+        per_call.insert("authorization".to_string(), "Bearer mine".to_string());
+        let input = CallInput {
+            headers: Some(per_call),
+            ..CallInput::default()
+        };
+        let err = prepare(&integration("application/json"), &credentials(), &input).unwrap_err();
+        assert_eq!(err.param, "headers.authorization");
+    }
+
+    #[test]
+    fn strings_are_raw_only_for_non_json_content_types() {
+        let input = CallInput {
+            body: Some(json!("a,b")),
+            ..CallInput::default()
+        };
+        let text = prepare(&integration("text/csv"), &credentials(), &input).unwrap();
+        assert_eq!(&text.request.body[..], b"a,b");
+        let json_body = prepare(&integration("application/json"), &credentials(), &input).unwrap();
+        assert_eq!(&json_body.request.body[..], br#""a,b""#);
+        let none = prepare(
+            &integration("text/csv"),
+            &credentials(),
+            &CallInput::default(),
+        )
+        .unwrap();
+        assert!(none.request.body.is_empty());
+        assert!(none.request.headers.get("content-type").is_none());
     }
 }

@@ -387,3 +387,40 @@ async fn oversized_call_bodies_are_413() {
     assert_error(status, &body, 413, "payload_too_large", None);
     assert_eq!(up.count(), 0);
 }
+
+#[tokio::test]
+async fn the_openapi_document_covers_the_integration_routes() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = &doc["paths"];
+    for (path, methods) in [
+        ("/v1/integrations", &["get", "post"][..]),
+        ("/v1/integrations/{id}", &["get", "patch", "delete"][..]),
+        ("/v1/integrations/{id}/calls", &["get", "post"][..]),
+    ] {
+        for method in methods {
+            assert!(
+                paths[path][method].is_object(),
+                "{method} {path} is not documented"
+            );
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    for schema in [
+        "Integration",
+        "CallResult",
+        "IntegrationCall",
+        "AuthInput",
+        "AuthView",
+    ] {
+        assert!(schemas[schema].is_object(), "schema {schema} is missing");
+    }
+}

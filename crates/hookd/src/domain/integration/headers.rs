@@ -173,6 +173,15 @@ impl HeaderList {
         self.0.iter().any(|(_, n, _)| n == name)
     }
 
+    /// Marks every value sensitive, so `Debug` output and HTTP tooling never print it: the
+    /// integration's configured header values are write-only credentials.
+    pub fn into_sensitive(mut self) -> Self {
+        for (_, _, value) in &mut self.0 {
+            value.set_sensitive(true);
+        }
+        self
+    }
+
     /// Sets every header on `map`, replacing what was there under the same name.
     pub fn apply(&self, map: &mut HeaderMap) {
         for (_, name, value) in &self.0 {
