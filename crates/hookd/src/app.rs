@@ -122,6 +122,15 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state;
+        if !state.config.is_postgres() {
+            // SQLite is served by one process, so every lease in the file belongs to a previous
+            // run of this server (e.g. one that was killed): hand that work back to the poller now
+            // instead of waiting for the leases to expire.
+            let released = state.store.release_leases(None).await.context("releasing stale leases")?;
+            if released > 0 {
+                tracing::info!(released, "picked up deliveries left in flight by the previous run");
+            }
+        }
         let maintenance = tokio::spawn(maintenance_loop(Arc::clone(&state)));
         let app = api::router(Arc::clone(&state));
         let result = axum::serve(listener, app)
