@@ -126,9 +126,16 @@ impl Server {
             // SQLite is served by one process, so every lease in the file belongs to a previous
             // run of this server (e.g. one that was killed): hand that work back to the poller now
             // instead of waiting for the leases to expire.
-            let released = state.store.release_leases(None).await.context("releasing stale leases")?;
+            let released = state
+                .store
+                .release_leases(None)
+                .await
+                .context("releasing stale leases")?;
             if released > 0 {
-                tracing::info!(released, "picked up deliveries left in flight by the previous run");
+                tracing::info!(
+                    released,
+                    "picked up deliveries left in flight by the previous run"
+                );
             }
         }
         let maintenance = tokio::spawn(maintenance_loop(Arc::clone(&state)));
