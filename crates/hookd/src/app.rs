@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
@@ -14,6 +14,7 @@ use crate::crypto::Cipher;
 use crate::delivery::Engine;
 use crate::domain::catalog::EventCatalog;
 use crate::egress::EgressClient;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::DynStore;
 use crate::telemetry;
@@ -24,9 +25,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<DynStore> {
         Some(path) => Ok(Arc::new(
             SqliteStore::open(&path, config.database_max_connections).await?,
         )),
-        None => {
-            bail!("PostgreSQL is not supported by this build yet; use a sqlite:// database URL")
-        }
+        None => Ok(Arc::new(
+            PostgresStore::open(&config.database_url, config.database_max_connections).await?,
+        )),
     }
 }
 

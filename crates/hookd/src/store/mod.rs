@@ -6,6 +6,7 @@
 //! mode. Rows come back as domain types; ciphertexts stay opaque bytes (the store never sees a
 //! plaintext secret).
 
+pub mod postgres;
 pub mod rows;
 pub mod sqlite;
 
