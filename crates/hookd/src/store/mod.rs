@@ -220,6 +220,8 @@ pub struct DeliveryJob {
     pub attempt_count: i64,
     /// The exact request body, shared by every delivery of the event.
     pub payload: Arc<bytes::Bytes>,
+    /// Until when this node holds the delivery; past it, another node may have taken it over.
+    pub lease_until: Timestamp,
 }
 
 /// A claim on deliveries: which node holds them in memory, and until when.
@@ -427,6 +429,26 @@ pub trait Store: Send + Sync + 'static {
     async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64>;
     /// Counts for the metrics gauges: pending deliveries, disabled endpoints.
     async fn gauges(&self) -> StoreResult<(i64, i64)>;
+
+    /// A rate limiter shared by every node on this database, or `None` when the backend serves a
+    /// single process (then an in-memory limiter is exact and cheaper).
+    fn shared_rate_limiter(&self) -> Option<&dyn SharedRateLimiter> {
+        None
+    }
+}
+
+/// Rate limiting whose state lives in the database, so N nodes enforce one limit, not N.
+#[async_trait]
+pub trait SharedRateLimiter: Send + Sync {
+    /// Admits one request of `key` under a GCRA with `interval_ms` between requests and a burst
+    /// of `burst`; `Err(wait_ms)` when over the limit.
+    async fn admit(
+        &self,
+        key: &ApiKeyId,
+        now: Timestamp,
+        interval_ms: i64,
+        burst: i64,
+    ) -> StoreResult<Result<(), i64>>;
 }
 
 pub type DynStore = Arc<dyn Store>;

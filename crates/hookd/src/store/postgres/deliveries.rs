@@ -16,6 +16,7 @@ use crate::store::{
 async fn jobs_from_rows(
     conn: &mut PgConnection,
     rows: Vec<sqlx::postgres::PgRow>,
+    lease_until: Timestamp,
 ) -> StoreResult<Vec<DeliveryJob>> {
     let partial = rows
         .iter()
@@ -33,6 +34,7 @@ async fn jobs_from_rows(
                 event_id,
                 attempt_count,
                 payload,
+                lease_until,
             })
         })
         .collect())
@@ -62,7 +64,7 @@ impl PostgresStore {
         .bind(lease.until.as_millis())
         .fetch_all(&mut *conn)
         .await?;
-        Ok(jobs_from_rows(&mut conn, rows).await?.pop())
+        Ok(jobs_from_rows(&mut conn, rows, lease.until).await?.pop())
     }
 
     pub(super) async fn requeue_endpoint_deliveries_impl(
@@ -117,7 +119,7 @@ impl PostgresStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        jobs_from_rows(&mut conn, rows).await
+        jobs_from_rows(&mut conn, rows, lease.until).await
     }
 
     pub(super) async fn dispatch_target_impl(

@@ -121,6 +121,7 @@ impl PostgresStore {
                 event_id: event.id.clone(),
                 attempt_count: 0,
                 payload: Arc::clone(&body),
+                lease_until: lease.until,
             })
             .collect::<Vec<_>>();
         let stored = Event {

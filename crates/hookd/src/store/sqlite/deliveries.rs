@@ -15,6 +15,7 @@ use crate::store::{
 async fn jobs_from_rows(
     conn: &mut sqlx::SqliteConnection,
     rows: Vec<sqlx::sqlite::SqliteRow>,
+    lease_until: Timestamp,
 ) -> StoreResult<Vec<DeliveryJob>> {
     let partial = rows
         .iter()
@@ -31,6 +32,7 @@ async fn jobs_from_rows(
                 event_id,
                 attempt_count,
                 payload,
+                lease_until,
             })
         })
         .collect())
@@ -63,7 +65,7 @@ impl SqliteStore {
                     .bind(lease.until.as_millis())
                     .fetch_all(&mut *conn)
                     .await?;
-                    Ok(jobs_from_rows(conn, rows).await?.pop())
+                    Ok(jobs_from_rows(conn, rows, lease.until).await?.pop())
                 })
             })
             .await
@@ -136,7 +138,7 @@ impl SqliteStore {
                     .bind(i64::from(limit))
                     .fetch_all(&mut *conn)
                     .await?;
-                    jobs_from_rows(conn, rows).await
+                    jobs_from_rows(conn, rows, lease.until).await
                 })
             })
             .await

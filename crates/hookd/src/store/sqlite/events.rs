@@ -113,6 +113,7 @@ impl SqliteStore {
                             event_id: event.id.clone(),
                             attempt_count: 0,
                             payload: Arc::clone(&body),
+                lease_until: lease.until,
                         });
                     }
                     let stored = Event {
