@@ -6,3 +6,6 @@ mod harness;
 
 #[path = "../it/conventions.rs"]
 mod conventions;
+
+#[path = "../it/store_conformance.rs"]
+mod store_conformance;
