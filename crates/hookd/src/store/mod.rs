@@ -126,7 +126,8 @@ impl<T> Page<T> {
 pub enum IdempotencyBegin {
     /// No live record: this request runs, and must later `finish` or `abandon`.
     Started,
-    /// The same key and body completed before: replay this answer.
+    /// The same key and body completed before: replay this answer (`body` as given to
+    /// `idempotency_finish`; the API stores it sealed, since it may carry a secret).
     Replay { status: u16, body: String },
     /// The same key was used with a different request.
     Conflict,
