@@ -10,7 +10,7 @@ use url::Url;
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{double_option, ApiJson, ApiQuery};
+use super::extract::{double_option, non_null, ApiJson, ApiQuery};
 use super::pagination::{page_request, parse_bool, Data, List};
 use super::AppState;
 use crate::domain::endpoint::{self, Endpoint, EndpointPatch, NewEndpoint};
@@ -43,13 +43,22 @@ pub struct CreateEndpoint {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateEndpoint {
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub url: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub events: Option<Vec<String>>,
+    /// `null` removes the project scope.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub project_id: Option<Option<String>>,
     /// `false` disables with `disabledReason: "manual"`; `true` re-enables and resumes delivery.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub is_active: Option<bool>,
 }
 

@@ -140,6 +140,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// For PATCH fields that may be left out but not set to `null` (with `#[serde(default)]`):
+/// absent → `None`, a value → `Some`, `null` → the usual "invalid type: null" error naming the
+/// field. A plain `Option<T>` would read `null` as "unchanged" and answer 200 for a request that
+/// changed nothing it asked for.
+pub fn non_null<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// `Option<Option<T>>` for PATCH bodies: absent → `None`, `null` → `Some(None)`.
 pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -188,6 +200,32 @@ mod tests {
         assert_eq!(param_of(r#"[]"#), None);
         assert_eq!(param_of(""), None);
         assert_eq!(param_of(r#"{"name": "a", "events": []} trailing"#), None);
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Patch {
+        #[serde(default, deserialize_with = "non_null")]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn non_null_fields_may_be_absent_but_not_null() {
+        assert_eq!(parse_json::<Patch>(b"{}").unwrap().name, None);
+        assert_eq!(
+            parse_json::<Patch>(br#"{"name": "a"}"#)
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("a")
+        );
+        match parse_json::<Patch>(br#"{"name": null}"#) {
+            Err(ApiError::InvalidRequest { param, .. }) => {
+                assert_eq!(param.as_deref(), Some("name"))
+            }
+            other => panic!("expected invalid_request, got {:?}", other.map(|_| ())),
+        }
     }
 
     #[test]
