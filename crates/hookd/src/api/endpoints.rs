@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use url::Url;
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{double_option, non_null, ApiJson, ApiQuery};
+use super::extract::{double_option, non_null, ApiJson, ApiPath, ApiQuery};
 use super::pagination::{page_request, parse_bool, Data, List};
 use super::AppState;
 use crate::domain::endpoint::{self, Endpoint, EndpointPatch, NewEndpoint};
@@ -191,7 +191,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Data<Endpoint>>> {
     let stored = load(&state, &auth.tenant, &id).await?;
     Ok(Json(Data {
@@ -204,7 +204,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<Json<Data<Endpoint>>> {
     let endpoint_id = parse_endpoint_id(&id)?;
@@ -251,7 +251,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Data<Deleted>>> {
     let endpoint_id = parse_endpoint_id(&id)?;
     if !state
@@ -276,7 +276,7 @@ pub async fn delete(
 pub async fn rotate_secret(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Data<EndpointWithSecret>>> {
     let endpoint_id = parse_endpoint_id(&id)?;
     let grace_ms =

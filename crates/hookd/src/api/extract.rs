@@ -2,9 +2,12 @@
 //!
 //! `ApiJson` insists on `Content-Type: application/json` (415), honours the body limit (413),
 //! rejects unknown fields and names the offending field of any parse error in `param` (400).
-//! `ApiQuery` does the same for query strings. Both turn every client mistake into a clear 4xx.
+//! `ApiQuery` does the same for query strings; `ApiPath` answers 404 for a path parameter that
+//! cannot be decoded. Every client mistake becomes a clear 4xx in the one error shape.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use bytes::Bytes;
@@ -150,6 +153,38 @@ where
     D: serde::Deserializer<'de>,
 {
     T::deserialize(deserializer).map(Some)
+}
+
+/// Path parameters. A segment that cannot be decoded (e.g. `%FF`, not UTF-8) names no object, so
+/// it is a 404 `not_found` in the usual shape instead of axum's plain-text 400.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) if rejection.status().is_client_error() => Err(ApiError::NotFound {
+                param: rejected_key(&rejection),
+                message: format!("No object matches this path ({}).", rejection.body_text()),
+            }),
+            // Missing or unsupported parameters are mistakes in the route table, not the request.
+            Err(rejection) => Err(ApiError::Internal(anyhow::Error::new(rejection))),
+        }
+    }
+}
+
+fn rejected_key(rejection: &PathRejection) -> Option<String> {
+    let PathRejection::FailedToDeserializePathParams(failed) = rejection else {
+        return None;
+    };
+    match failed.kind() {
+        ErrorKind::InvalidUtf8InPathParam { key }
+        | ErrorKind::ParseErrorAtKey { key, .. }
+        | ErrorKind::DeserializeError { key, .. } => Some(key.clone()),
+        _ => None,
+    }
 }
 
 /// `Option<Option<T>>` for PATCH bodies: absent → `None`, `null` → `Some(None)`.
