@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
@@ -14,6 +14,7 @@ use crate::crypto::Cipher;
 use crate::delivery::Engine;
 use crate::domain::catalog::EventCatalog;
 use crate::egress::EgressClient;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::DynStore;
 use crate::telemetry;
@@ -24,9 +25,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<DynStore> {
         Some(path) => Ok(Arc::new(
             SqliteStore::open(&path, config.database_max_connections).await?,
         )),
-        None => {
-            bail!("PostgreSQL is not supported by this build yet; use a sqlite:// database URL")
-        }
+        None => Ok(Arc::new(
+            PostgresStore::open(&config.database_url, config.database_max_connections).await?,
+        )),
     }
 }
 
@@ -122,6 +123,22 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state;
+        if !state.config.is_postgres() {
+            // SQLite is served by one process, so every lease in the file belongs to a previous
+            // run of this server (e.g. one that was killed): hand that work back to the poller now
+            // instead of waiting for the leases to expire.
+            let released = state
+                .store
+                .release_leases(None)
+                .await
+                .context("releasing stale leases")?;
+            if released > 0 {
+                tracing::info!(
+                    released,
+                    "picked up deliveries left in flight by the previous run"
+                );
+            }
+        }
         let maintenance = tokio::spawn(maintenance_loop(Arc::clone(&state)));
         let app = api::router(Arc::clone(&state));
         let result = axum::serve(listener, app)

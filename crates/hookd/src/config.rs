@@ -326,3 +326,17 @@ mod tests {
         assert!(!format!("{c:?}").contains("abab"));
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The documented example must stay loadable and equal to the compiled-in defaults.
+    #[test]
+    fn example_config_matches_the_defaults() {
+        let text = include_str!("../../../hookd.example.toml");
+        let parsed = Config::from_toml(text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(format!("{parsed:?}"), format!("{defaults:?}"));
+    }
+}

@@ -28,7 +28,7 @@ CREATE TABLE integrations (
 -- a disconnected integration's name may be reused.
 CREATE UNIQUE INDEX integrations_name ON integrations (workspace_id, mode, name_lower)
     WHERE deleted_at IS NULL;
-CREATE INDEX integrations_by_tenant ON integrations (workspace_id, mode, id) WHERE deleted_at IS NULL;
+CREATE INDEX integrations_by_tenant ON integrations (workspace_id, mode, id);
 
 CREATE TABLE integration_calls (
     id              TEXT PRIMARY KEY,

@@ -40,11 +40,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
     }
 }
 
-/// Per-API-key token buckets. Kept in process memory: on several nodes each node enforces the
-/// limit on the requests it serves (documented in the README).
+/// Per-API-key token buckets in process memory: exact for a single process (SQLite). On
+/// PostgreSQL the store's shared limiter is used instead, so several nodes enforce one limit.
 pub struct RateLimiter {
     limiter: DefaultKeyedRateLimiter<ApiKeyId>,
     clock: DefaultClock,
+    per_second: u32,
+    burst: u32,
 }
 
 impl RateLimiter {
@@ -54,7 +56,27 @@ impl RateLimiter {
         Self {
             limiter: governor::RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
             clock: DefaultClock::default(),
+            per_second: per_second.get(),
+            burst: burst.get(),
         }
+    }
+
+    /// Admits a request of `key`, through the store's shared limiter when it has one;
+    /// `Err(seconds to wait)` when the key is over its limit.
+    pub async fn admit(
+        &self,
+        store: &dyn crate::store::Store,
+        key: &ApiKeyId,
+    ) -> Result<Result<(), u64>, crate::store::StoreError> {
+        let Some(shared) = store.shared_rate_limiter() else {
+            return Ok(self.check(key));
+        };
+        let interval_ms = (1000 / i64::from(self.per_second)).max(1);
+        let now = crate::domain::time::Timestamp::now();
+        Ok(shared
+            .admit(key, now, interval_ms, i64::from(self.burst))
+            .await?
+            .map_err(|wait_ms| u64::try_from(wait_ms).unwrap_or(1).div_ceil(1000)))
     }
 
     /// `Err(seconds to wait)` when the key is over its limit.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use url::Url;
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{double_option, ApiJson, ApiQuery};
+use super::extract::{double_option, non_null, ApiJson, ApiPath, ApiQuery};
 use super::pagination::{page_request, parse_bool, Data, List};
 use super::AppState;
 use crate::domain::endpoint::{self, Endpoint, EndpointPatch, NewEndpoint};
@@ -43,13 +43,22 @@ pub struct CreateEndpoint {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateEndpoint {
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub url: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub events: Option<Vec<String>>,
+    /// `null` removes the project scope.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub project_id: Option<Option<String>>,
     /// `false` disables with `disabledReason: "manual"`; `true` re-enables and resumes delivery.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub is_active: Option<bool>,
 }
 
@@ -182,7 +191,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Data<Endpoint>>> {
     let stored = load(&state, &auth.tenant, &id).await?;
     Ok(Json(Data {
@@ -195,7 +204,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<Json<Data<Endpoint>>> {
     let endpoint_id = parse_endpoint_id(&id)?;
@@ -242,7 +251,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Data<Deleted>>> {
     let endpoint_id = parse_endpoint_id(&id)?;
     if !state
@@ -267,7 +276,7 @@ pub async fn delete(
 pub async fn rotate_secret(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Data<EndpointWithSecret>>> {
     let endpoint_id = parse_endpoint_id(&id)?;
     let grace_ms =

@@ -2,9 +2,12 @@
 //!
 //! `ApiJson` insists on `Content-Type: application/json` (415), honours the body limit (413),
 //! rejects unknown fields and names the offending field of any parse error in `param` (400).
-//! `ApiQuery` does the same for query strings. Both turn every client mistake into a clear 4xx.
+//! `ApiQuery` does the same for query strings; `ApiPath` answers 404 for a path parameter that
+//! cannot be decoded. Every client mistake becomes a clear 4xx in the one error shape.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use bytes::Bytes;
@@ -140,6 +143,50 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// For PATCH fields that may be left out but not set to `null` (with `#[serde(default)]`):
+/// absent → `None`, a value → `Some`, `null` → the usual "invalid type: null" error naming the
+/// field. A plain `Option<T>` would read `null` as "unchanged" and answer 200 for a request that
+/// changed nothing it asked for.
+pub fn non_null<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Path parameters. A segment that cannot be decoded (e.g. `%FF`, not UTF-8) names no object, so
+/// it is a 404 `not_found` in the usual shape instead of axum's plain-text 400.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) if rejection.status().is_client_error() => Err(ApiError::NotFound {
+                param: rejected_key(&rejection),
+                message: format!("No object matches this path ({}).", rejection.body_text()),
+            }),
+            // Missing or unsupported parameters are mistakes in the route table, not the request.
+            Err(rejection) => Err(ApiError::Internal(anyhow::Error::new(rejection))),
+        }
+    }
+}
+
+fn rejected_key(rejection: &PathRejection) -> Option<String> {
+    let PathRejection::FailedToDeserializePathParams(failed) = rejection else {
+        return None;
+    };
+    match failed.kind() {
+        ErrorKind::InvalidUtf8InPathParam { key }
+        | ErrorKind::ParseErrorAtKey { key, .. }
+        | ErrorKind::DeserializeError { key, .. } => Some(key.clone()),
+        _ => None,
+    }
+}
+
 /// `Option<Option<T>>` for PATCH bodies: absent → `None`, `null` → `Some(None)`.
 pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -188,6 +235,32 @@ mod tests {
         assert_eq!(param_of(r#"[]"#), None);
         assert_eq!(param_of(""), None);
         assert_eq!(param_of(r#"{"name": "a", "events": []} trailing"#), None);
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Patch {
+        #[serde(default, deserialize_with = "non_null")]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn non_null_fields_may_be_absent_but_not_null() {
+        assert_eq!(parse_json::<Patch>(b"{}").unwrap().name, None);
+        assert_eq!(
+            parse_json::<Patch>(br#"{"name": "a"}"#)
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("a")
+        );
+        match parse_json::<Patch>(br#"{"name": null}"#) {
+            Err(ApiError::InvalidRequest { param, .. }) => {
+                assert_eq!(param.as_deref(), Some("name"))
+            }
+            other => panic!("expected invalid_request, got {:?}", other.map(|_| ())),
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Liveness, readiness and metrics: unauthenticated, outside `/v1`.
+//! Liveness, readiness and metrics: unauthenticated (`security(())` overrides the document's
+//! bearer default), outside `/v1`.
 
 use std::sync::Arc;
 
@@ -11,13 +12,13 @@ use serde_json::json;
 use super::AppState;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "Operations", responses((status = 200, description = "The process is up.")))]
+#[utoipa::path(get, path = "/healthz", tag = "Operations", security(()), responses((status = 200, description = "The process is up.")))]
 pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// The database answers.
-#[utoipa::path(get, path = "/readyz", tag = "Operations",
+#[utoipa::path(get, path = "/readyz", tag = "Operations", security(()),
     responses((status = 200, description = "The database is reachable."), (status = 503, description = "It is not.")))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     match state.store.ping().await {
@@ -33,7 +34,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "Operations", responses((status = 200, description = "Prometheus metrics.")))]
+#[utoipa::path(get, path = "/metrics", tag = "Operations", security(()), responses((status = 200, description = "Prometheus metrics.")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     match state.store.gauges().await {
         Ok((pending, disabled)) => {

@@ -6,6 +6,9 @@
 //! request it is 409 `idempotency_key_conflict`; while the first is still running, 409
 //! `idempotency_key_in_use` (as Stripe does). 5xx answers are not stored, so a retry can succeed.
 //! Keys are scoped to the caller's workspace and mode.
+//!
+//! Stored answers are sealed with the master key like every other secret at rest: the answer to
+//! a create or a rotation carries the endpoint's plaintext signing secret.
 
 use std::sync::Arc;
 
@@ -14,12 +17,15 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::auth::Authed;
 use super::error::ApiError;
 use super::extract::BodyLimit;
 use super::AppState;
+use crate::crypto::Cipher;
 use crate::domain::time::Timestamp;
 use crate::store::IdempotencyBegin;
 
@@ -33,6 +39,20 @@ fn is_valid_key(key: &str) -> bool {
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The stored form of an answer body: base64 of the sealed bytes.
+fn seal(cipher: &Cipher, body: &[u8]) -> String {
+    BASE64.encode(cipher.encrypt(body))
+}
+
+fn open(cipher: &Cipher, stored: &str) -> Result<Vec<u8>, ApiError> {
+    let sealed = BASE64.decode(stored).map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("stored idempotent answer is not base64"))
+    })?;
+    cipher.decrypt(&sealed).map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("opening a stored idempotent answer"))
+    })
 }
 
 pub async fn idempotency(
@@ -94,7 +114,7 @@ pub async fn idempotency(
         IdempotencyBegin::InProgress => return Err(ApiError::IdempotencyInProgress),
         IdempotencyBegin::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let mut response = (status, body).into_response();
+            let mut response = (status, open(&state.cipher, &body)?).into_response();
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,
@@ -121,17 +141,28 @@ pub async fn idempotency(
             "response too large to store for idempotency"
         )));
     };
-    let text = String::from_utf8_lossy(&bytes);
     state
         .store
-        .idempotency_finish(&tenant, &key, status.as_u16(), &text)
+        .idempotency_finish(&tenant, &key, status.as_u16(), &seal(&state.cipher, &bytes))
         .await?;
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_valid_key;
+    use super::{is_valid_key, open, seal};
+    use crate::crypto::Cipher;
+
+    #[test]
+    fn stored_answers_are_sealed() {
+        let cipher = Cipher::new(&[3u8; 32]);
+        let body = br#"{"data":{"secret":"whsec_00"}}"#;
+        let stored = seal(&cipher, body);
+        assert!(!stored.contains("whsec_"));
+        assert_eq!(open(&cipher, &stored).unwrap(), body);
+        assert!(open(&Cipher::new(&[4u8; 32]), &stored).is_err());
+        assert!(open(&cipher, "not base64!").is_err());
+    }
 
     #[test]
     fn key_syntax() {

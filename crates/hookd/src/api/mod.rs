@@ -2,9 +2,12 @@
 //! together and generates the OpenAPI document from the same route list (so the two cannot drift).
 
 pub mod auth;
+pub mod deliveries;
+pub mod endpoint_deliveries;
 pub mod endpoints;
 pub mod error;
 pub mod event_types;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
@@ -73,7 +76,15 @@ fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
             endpoints::delete
         ))
         .routes(routes!(endpoints::rotate_secret))
+        .routes(routes!(endpoint_deliveries::send_test))
+        .routes(routes!(endpoint_deliveries::list))
+        .routes(routes!(endpoint_deliveries::replay))
         .routes(routes!(event_types::list))
+        .routes(routes!(events::publish, events::list))
+        .routes(routes!(events::get))
+        .routes(routes!(events::deliveries))
+        .routes(routes!(deliveries::get))
+        .routes(routes!(deliveries::retry))
         // --- integrations ---
         .routes(routes!(integrations::create, integrations::list))
         .routes(routes!(

@@ -109,6 +109,13 @@ pub async fn send_signed(
 
 /// Makes one attempt of a delivery job and records it.
 pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) {
+    // A job that waited in memory until its lease cannot cover a whole attempt may already belong
+    // to another node (or to our own poller again): leave it to whoever claims it next.
+    let timeout_ms = i64::try_from(shared.timeout.as_millis()).unwrap_or(i64::MAX);
+    if Timestamp::now().plus_millis(timeout_ms) >= job.lease_until {
+        metrics::counter!("hookd_dispatch_lease_expired_total").increment(1);
+        return;
+    }
     let target = match shared.targets.get(&job.endpoint_id).await {
         Ok(Some(target)) => target,
         // Deleted: its pending deliveries were cancelled with it.

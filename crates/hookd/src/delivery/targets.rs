@@ -1,7 +1,7 @@
 //! A short-lived cache of where each endpoint's deliveries go and which secrets sign them.
 //!
 //! Every attempt needs the endpoint's URL and decrypted key ring; reading and decrypting them per
-//! attempt would put a database read on the hot path. Entries live a few seconds and are dropped
+//! attempt would put a database read on the hot path. Entries live a second and are dropped
 //! at once when this node changes the endpoint (another node's change is seen within the TTL).
 
 use std::collections::HashMap;
@@ -15,7 +15,9 @@ use crate::domain::ids::EndpointId;
 use crate::domain::secret::KeyRing;
 use crate::store::DynStore;
 
-const TTL: Duration = Duration::from_secs(5);
+/// Short enough that a change made through another node (URL, secret, disabling) takes effect
+/// within a second; long enough to keep the database off the hot path.
+const TTL: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub struct Target {

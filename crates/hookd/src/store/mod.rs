@@ -6,6 +6,8 @@
 //! mode. Rows come back as domain types; ciphertexts stay opaque bytes (the store never sees a
 //! plaintext secret).
 
+pub mod postgres;
+pub mod rows;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -124,7 +126,8 @@ impl<T> Page<T> {
 pub enum IdempotencyBegin {
     /// No live record: this request runs, and must later `finish` or `abandon`.
     Started,
-    /// The same key and body completed before: replay this answer.
+    /// The same key and body completed before: replay this answer (`body` as given to
+    /// `idempotency_finish`; the API stores it sealed, since it may carry a secret).
     Replay { status: u16, body: String },
     /// The same key was used with a different request.
     Conflict,
@@ -218,6 +221,8 @@ pub struct DeliveryJob {
     pub attempt_count: i64,
     /// The exact request body, shared by every delivery of the event.
     pub payload: Arc<bytes::Bytes>,
+    /// Until when this node holds the delivery; past it, another node may have taken it over.
+    pub lease_until: Timestamp,
 }
 
 /// A claim on deliveries: which node holds them in memory, and until when.
@@ -475,11 +480,33 @@ pub trait Store: Send + Sync + 'static {
         id: &IntegrationId,
         page: &PageRequest,
     ) -> StoreResult<Page<IntegrationCall>>;
+
+    /// A rate limiter shared by every node on this database, or `None` when the backend serves a
+    /// single process (then an in-memory limiter is exact and cheaper).
+    fn shared_rate_limiter(&self) -> Option<&dyn SharedRateLimiter> {
+        None
+    }
+}
+
+/// Rate limiting whose state lives in the database, so N nodes enforce one limit, not N.
+#[async_trait]
+pub trait SharedRateLimiter: Send + Sync {
+    /// Admits one request of `key` under a GCRA with `interval_ms` between requests and a burst
+    /// of `burst`; `Err(wait_ms)` when over the limit.
+    async fn admit(
+        &self,
+        key: &ApiKeyId,
+        now: Timestamp,
+        interval_ms: i64,
+        burst: i64,
+    ) -> StoreResult<Result<(), i64>>;
 }
 
 pub type DynStore = Arc<dyn Store>;
 
 // --- integrations ---
+pub mod integration_rows;
+
 use crate::domain::ids::IntegrationId;
 pub use crate::domain::integration::{
     Integration, IntegrationCall, IntegrationPatch, StoredIntegration,

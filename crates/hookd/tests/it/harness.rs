@@ -15,7 +15,70 @@ use hookd::config::{Config, Secret};
 use hookd::domain::tenant::Mode;
 use hookd::store::DynStore;
 use serde_json::Value;
+use sqlx::Connection;
 use tokio::sync::{oneshot, Notify};
+
+/// Which database the suite runs on (set by the test binary's `main.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database for one test: a file in a temp dir, or a fresh PostgreSQL database that is
+/// dropped when this guard is.
+pub struct TestDatabase {
+    pub url: String,
+    pub dir: Arc<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        match crate::BACKEND {
+            Backend::Sqlite => {
+                Self { url: format!("sqlite://{}", dir.path().join("hookd.db").display()), dir, postgres: None }
+            }
+            Backend::Postgres => {
+                let server = std::env::var("HOOKD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_string());
+                let name = format!("hookd_test_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+                let admin = format!("{server}/postgres");
+                match sqlx::PgConnection::connect(&admin).await {
+                    Ok(mut conn) => {
+                        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+                    }
+                    Err(e) if std::env::var_os("CI").is_some() => {
+                        panic!("CI must run the PostgreSQL suite, but {server} is unreachable: {e}")
+                    }
+                    Err(e) => {
+                        println!("skipping the PostgreSQL suite: no PostgreSQL reachable at {server} ({e}); set HOOKD_TEST_POSTGRES_URL");
+                        std::process::exit(0);
+                    }
+                }
+                Self { url: format!("{server}/{name}"), dir, postgres: Some((admin, name)) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else { return };
+        // Drop may run inside the test's runtime: do the async clean-up on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
 
 pub struct TestApp {
     pub base_url: String,
@@ -26,14 +89,15 @@ pub struct TestApp {
     pub store: DynStore,
     pub config: Config,
     pub dir: Arc<tempfile::TempDir>,
+    pub database: Arc<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-/// A config for tests: fresh SQLite file in `dir`, loopback allowed for egress, fast retries.
-pub fn test_config(dir: &std::path::Path) -> Config {
+/// A config for tests: the given database, loopback allowed for egress, fast retries.
+pub fn test_config(database_url: &str) -> Config {
     Config {
-        database_url: format!("sqlite://{}", dir.join("hookd.db").display()),
+        database_url: database_url.to_string(),
         master_key: Some(Secret("11".repeat(32))),
         egress_allow_http: true,
         egress_allow_nets: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
@@ -51,13 +115,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Boots the app with `adjust` applied to the test config.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let mut config = test_config(dir.path());
+    let database = Arc::new(TestDatabase::create().await);
+    let mut config = test_config(&database.url);
     adjust(&mut config);
-    boot(config, dir).await
+    boot(config, database).await
 }
 
-async fn boot(config: Config, dir: Arc<tempfile::TempDir>) -> TestApp {
+async fn boot(config: Config, database: Arc<TestDatabase>) -> TestApp {
+    let dir = Arc::clone(&database.dir);
     let store = hookd::app::open_store(&config).await.expect("open store");
     let keys = admin::bootstrap_if_empty(&store).await.expect("bootstrap");
     let (live_key, test_key) = match keys {
@@ -89,6 +154,7 @@ async fn boot(config: Config, dir: Arc<tempfile::TempDir>) -> TestApp {
         store,
         config,
         dir,
+        database,
         shutdown: Some(tx),
         server: Some(handle),
     }
@@ -179,6 +245,39 @@ impl TestApp {
             .await
             .unwrap();
         (live, test)
+    }
+
+    /// Every byte the database holds, as the backend stores it: the SQLite file with its WAL,
+    /// or every row of every table as PostgreSQL prints it. For checking no plaintext leaks.
+    pub async fn raw_database_dump(&self) -> Vec<u8> {
+        match crate::BACKEND {
+            Backend::Sqlite => {
+                let mut bytes = Vec::new();
+                for suffix in ["", "-wal"] {
+                    if let Ok(b) = std::fs::read(self.dir.path().join(format!("hookd.db{suffix}"))) {
+                        bytes.extend(b);
+                    }
+                }
+                bytes
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database.url).await.unwrap();
+                let tables: Vec<String> =
+                    sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
+                let mut bytes = Vec::new();
+                for table in tables {
+                    let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
+                    rows.iter().for_each(|r| bytes.extend_from_slice(r.as_bytes()));
+                }
+                bytes
+            }
+        }
     }
 
     /// Stops the server gracefully and waits for it.

@@ -1,11 +1,7 @@
-//! The end-to-end suite: one test binary, each test booting the real app on port 0 with a fresh
-//! database, driving it over HTTP, with real local receivers standing in for customers.
+//! The end-to-end suite on SQLite: each test boots the real app on port 0 with a fresh database
+//! file, drives it over HTTP, with real local receivers standing in for customers. The same
+//! modules run on PostgreSQL from `tests/it_postgres/`.
 
-mod harness;
+const BACKEND: harness::Backend = harness::Backend::Sqlite;
 
-mod cli_call;
-mod conventions;
-mod integration_calls;
-mod integration_safety;
-mod integrations;
-mod upstream;
+include!("modules.rs");

@@ -1,13 +1,12 @@
 //! The delivery engine's queries on SQLite: claiming due work, recording attempts (with endpoint
 //! health), re-queueing and leases.
 
-use sqlx::Row;
-
 use super::events::payloads_for;
 use super::SqliteStore;
-use crate::domain::ids::{DeliveryId, EndpointId, EventId};
+use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::store::rows::{self, RowExt};
 use crate::store::{
     AttemptRecord, DeliveryJob, DeliveryStatus, DispatchTarget, HealthRule, Lease, StoreResult,
 };
@@ -16,16 +15,12 @@ use crate::store::{
 async fn jobs_from_rows(
     conn: &mut sqlx::SqliteConnection,
     rows: Vec<sqlx::sqlite::SqliteRow>,
+    lease_until: Timestamp,
 ) -> StoreResult<Vec<DeliveryJob>> {
-    let mut partial = Vec::with_capacity(rows.len());
-    for row in &rows {
-        partial.push((
-            DeliveryId::from_trusted(row.try_get("id")?),
-            EndpointId::from_trusted(row.try_get("endpoint_id")?),
-            EventId::from_trusted(row.try_get("event_id")?),
-            row.try_get::<i64, _>("attempt_count")?,
-        ));
-    }
+    let partial = rows
+        .iter()
+        .map(rows::job_parts)
+        .collect::<StoreResult<Vec<_>>>()?;
     let payloads = payloads_for(conn, partial.iter().map(|p| &p.2)).await?;
     Ok(partial
         .into_iter()
@@ -37,6 +32,7 @@ async fn jobs_from_rows(
                 event_id,
                 attempt_count,
                 payload,
+                lease_until,
             })
         })
         .collect())
@@ -69,7 +65,7 @@ impl SqliteStore {
                     .bind(lease.until.as_millis())
                     .fetch_all(&mut *conn)
                     .await?;
-                    Ok(jobs_from_rows(conn, rows).await?.pop())
+                    Ok(jobs_from_rows(conn, rows, lease.until).await?.pop())
                 })
             })
             .await
@@ -142,7 +138,7 @@ impl SqliteStore {
                     .bind(i64::from(limit))
                     .fetch_all(&mut *conn)
                     .await?;
-                    jobs_from_rows(conn, rows).await
+                    jobs_from_rows(conn, rows, lease.until).await
                 })
             })
             .await
@@ -158,9 +154,9 @@ impl SqliteStore {
             .await?;
         row.map(|row| {
             Ok(DispatchTarget {
-                url: row.try_get("url")?,
-                signing_keys: row.try_get("signing_keys")?,
-                is_active: row.try_get("is_active")?,
+                url: row.text("url")?,
+                signing_keys: row.blob("signing_keys")?,
+                is_active: row.flag("is_active")?,
             })
         })
         .transpose()
@@ -294,6 +290,6 @@ impl SqliteStore {
         )
         .fetch_one(&self.readers)
         .await?;
-        Ok((row.try_get("pending")?, row.try_get("disabled")?))
+        Ok((row.int("pending")?, row.int("disabled")?))
     }
 }

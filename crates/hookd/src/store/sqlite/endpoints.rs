@@ -1,43 +1,12 @@
 //! Webhook endpoints on SQLite.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-
 use super::SqliteStore;
 use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
-use crate::store::{EndpointFilter, Page, PageRequest, StoreError, StoreResult, StoredEndpoint};
-
-const COLUMNS: &str =
-    "id, url, name, events, is_active, disabled_reason, project_id, secret_last4, \
-                       created_at, updated_at, signing_keys";
-
-pub(super) fn endpoint_from_row(row: &SqliteRow) -> StoreResult<Endpoint> {
-    let events: String = row.try_get("events")?;
-    let disabled: Option<String> = row.try_get("disabled_reason")?;
-    Ok(Endpoint {
-        id: EndpointId::from_trusted(row.try_get("id")?),
-        url: row.try_get("url")?,
-        name: row.try_get("name")?,
-        events: serde_json::from_str(&events)
-            .map_err(|e| StoreError::Corrupt(format!("endpoint events: {e}")))?,
-        is_active: row.try_get("is_active")?,
-        disabled_reason: disabled.as_deref().and_then(DisabledReason::parse),
-        project_id: row.try_get("project_id")?,
-        secret_last4: row.try_get("secret_last4")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-    })
-}
-
-fn stored_from_row(row: &SqliteRow) -> StoreResult<StoredEndpoint> {
-    Ok(StoredEndpoint {
-        endpoint: endpoint_from_row(row)?,
-        signing_keys: row.try_get("signing_keys")?,
-    })
-}
+use crate::store::rows::{self, ENDPOINT_COLUMNS};
+use crate::store::{EndpointFilter, Page, PageRequest, StoreResult, StoredEndpoint};
 
 fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_string())
@@ -87,7 +56,7 @@ impl SqliteStore {
         id: &EndpointId,
     ) -> StoreResult<Option<StoredEndpoint>> {
         sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM endpoints WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL"
+            "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL"
         ))
         .bind(id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -95,7 +64,7 @@ impl SqliteStore {
         .fetch_optional(&self.readers)
         .await?
         .as_ref()
-        .map(stored_from_row)
+        .map(rows::stored_endpoint)
         .transpose()
     }
 
@@ -106,7 +75,7 @@ impl SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Endpoint>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM endpoints \
+            "SELECT {ENDPOINT_COLUMNS} FROM endpoints \
              WHERE workspace_id = ?1 AND mode = ?2 AND deleted_at IS NULL \
                AND (?3 IS NULL OR project_id = ?3) AND (?4 IS NULL OR is_active = ?4) \
                AND (?5 IS NULL OR id < ?5) \
@@ -122,7 +91,7 @@ impl SqliteStore {
         .await?;
         let items = rows
             .iter()
-            .map(endpoint_from_row)
+            .map(rows::endpoint)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit))
     }
@@ -150,7 +119,7 @@ impl SqliteStore {
                            failing_since = CASE WHEN ?9 THEN NULL ELSE failing_since END, \
                            updated_at = ?10 \
                          WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
-                         RETURNING {COLUMNS}"
+                         RETURNING {ENDPOINT_COLUMNS}"
                     ))
                     .bind(id.as_str())
                     .bind(tenant.workspace_id.as_str())
@@ -164,7 +133,7 @@ impl SqliteStore {
                     .bind(now.as_millis())
                     .fetch_optional(&mut *conn)
                     .await?;
-                    row.as_ref().map(endpoint_from_row).transpose()
+                    row.as_ref().map(rows::endpoint).transpose()
                 })
             })
             .await

@@ -3,65 +3,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::SqliteStore;
-use crate::domain::ids::{AttemptId, DeliveryId, EndpointId, EventId};
+use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
-use crate::domain::time::Timestamp;
+use crate::store::rows::{self, RowExt, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::store::{
     Attempt, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus, Event, Lease, NewEvent, Page,
-    PageRequest, StoreError, StoreResult,
+    PageRequest, StoreResult,
 };
-
-const DELIVERY_COLUMNS: &str =
-    "id, event_id, endpoint_id, status, attempt_count, next_attempt_at, \
-                                last_status_code, created_at, updated_at";
-
-fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
-    let data: String = row.try_get("data")?;
-    Ok(Event {
-        id: EventId::from_trusted(row.try_get("id")?),
-        event_type: row.try_get("type")?,
-        project_id: row.try_get("project_id")?,
-        data: RawValue::from_string(data)
-            .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        delivery_count: row.try_get("delivery_count")?,
-    })
-}
-
-pub(super) fn delivery_from_row(row: &SqliteRow) -> StoreResult<Delivery> {
-    let status: String = row.try_get("status")?;
-    Ok(Delivery {
-        id: DeliveryId::from_trusted(row.try_get("id")?),
-        event_id: EventId::from_trusted(row.try_get("event_id")?),
-        endpoint_id: EndpointId::from_trusted(row.try_get("endpoint_id")?),
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status:?}")))?,
-        attempt_count: row.try_get("attempt_count")?,
-        next_attempt_at: row
-            .try_get::<Option<i64>, _>("next_attempt_at")?
-            .map(Timestamp::from_millis),
-        last_status_code: row.try_get("last_status_code")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-    })
-}
-
-fn attempt_from_row(row: &SqliteRow) -> StoreResult<Attempt> {
-    Ok(Attempt {
-        id: AttemptId::from_trusted(row.try_get("id")?),
-        started_at: Timestamp::from_millis(row.try_get("started_at")?),
-        duration_ms: row.try_get("duration_ms")?,
-        status_code: row.try_get("status_code")?,
-        error: row.try_get("error")?,
-        response_body: row.try_get("response_body")?,
-    })
-}
 
 /// Renders the payloads of the given events, one shared buffer per event.
 pub(super) async fn payloads_for(
@@ -73,11 +25,11 @@ pub(super) async fn payloads_for(
         if out.contains_key(id) {
             continue;
         }
-        let row = sqlx::query("SELECT id, type, project_id, data, created_at, delivery_count FROM events WHERE id = ?1")
+        let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))
             .bind(id.as_str())
             .fetch_one(&mut *conn)
             .await?;
-        let e = event_from_row(&row)?;
+        let e = rows::event(&row)?;
         out.insert(
             id.clone(),
             Arc::new(payload::render(
@@ -138,7 +90,7 @@ impl SqliteStore {
                     ));
                     let mut jobs = Vec::with_capacity(endpoints.len());
                     for row in &endpoints {
-                        let endpoint_id = EndpointId::from_trusted(row.try_get("id")?);
+                        let endpoint_id = EndpointId::from_trusted(row.text("id")?);
                         let delivery_id = DeliveryId::generate();
                         sqlx::query(
                             "INSERT INTO deliveries (id, workspace_id, mode, event_id, endpoint_id, status, attempt_count, \
@@ -161,6 +113,7 @@ impl SqliteStore {
                             event_id: event.id.clone(),
                             attempt_count: 0,
                             payload: Arc::clone(&body),
+                lease_until: lease.until,
                         });
                     }
                     let stored = Event {
@@ -182,17 +135,16 @@ impl SqliteStore {
         tenant: &Tenant,
         id: &EventId,
     ) -> StoreResult<Option<Event>> {
-        sqlx::query(
-            "SELECT id, type, project_id, data, created_at, delivery_count FROM events \
-             WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3",
-        )
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3"
+        ))
         .bind(id.as_str())
         .bind(tenant.workspace_id.as_str())
         .bind(tenant.mode.as_str())
         .fetch_optional(&self.readers)
         .await?
         .as_ref()
-        .map(event_from_row)
+        .map(rows::event)
         .transpose()
     }
 
@@ -202,8 +154,10 @@ impl SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Event>> {
         let rows = sqlx::query(
-            "SELECT id, type, project_id, data, created_at, delivery_count FROM events \
-             WHERE workspace_id = ?1 AND mode = ?2 AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
+            &format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE workspace_id = ?1 AND mode = ?2 AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
+        ),
         )
         .bind(tenant.workspace_id.as_str())
         .bind(tenant.mode.as_str())
@@ -213,7 +167,7 @@ impl SqliteStore {
         .await?;
         let items = rows
             .iter()
-            .map(event_from_row)
+            .map(rows::event)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit))
     }
@@ -234,16 +188,15 @@ impl SqliteStore {
         else {
             return Ok(None);
         };
-        let delivery = delivery_from_row(&row)?;
-        let attempts = sqlx::query(
-            "SELECT id, started_at, duration_ms, status_code, error, response_body FROM attempts \
-             WHERE delivery_id = ?1 ORDER BY id",
-        )
+        let delivery = rows::delivery(&row)?;
+        let attempts = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ?1 ORDER BY id"
+        ))
         .bind(id.as_str())
         .fetch_all(&self.readers)
         .await?
         .iter()
-        .map(attempt_from_row)
+        .map(rows::attempt)
         .collect::<StoreResult<Vec<_>>>()?;
         Ok(Some((delivery, attempts)))
     }
@@ -267,7 +220,7 @@ impl SqliteStore {
         .await?;
         let items = rows
             .iter()
-            .map(delivery_from_row)
+            .map(rows::delivery)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit))
     }
@@ -293,7 +246,7 @@ impl SqliteStore {
         .await?;
         let items = rows
             .iter()
-            .map(delivery_from_row)
+            .map(rows::delivery)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit))
     }

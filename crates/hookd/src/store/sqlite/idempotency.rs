@@ -1,7 +1,7 @@
 //! Idempotency keys on SQLite. The check-and-claim runs inside the writer, which serialises all
 //! writes, so two concurrent requests with one key can never both be `Started`.
 
-use sqlx::Row;
+use crate::store::rows::RowExt;
 
 use super::SqliteStore;
 use crate::domain::tenant::Tenant;
@@ -31,16 +31,16 @@ impl SqliteStore {
                     .fetch_optional(&mut *conn)
                     .await?;
                     if let Some(row) = existing {
-                        let created_at: i64 = row.try_get("created_at")?;
+                        let created_at = row.int("created_at")?;
                         if created_at > now.as_millis() - ttl_ms {
-                            let stored_hash: String = row.try_get("request_hash")?;
-                            let status: Option<i64> = row.try_get("status_code")?;
+                            let stored_hash = row.text("request_hash")?;
+                            let status = row.opt_int("status_code")?;
                             return Ok(match status {
                                 _ if stored_hash != hash => IdempotencyBegin::Conflict,
                                 None => IdempotencyBegin::InProgress,
                                 Some(status) => IdempotencyBegin::Replay {
                                     status: u16::try_from(status).unwrap_or(500),
-                                    body: row.try_get::<Option<String>, _>("response_body")?.unwrap_or_default(),
+                                    body: row.opt_text("response_body")?.unwrap_or_default(),
                                 },
                             });
                         }

@@ -4,88 +4,18 @@
 //! `name_lower`, computed in Rust (`fields::name_key`) because SQLite's `lower()` only folds
 //! ASCII; a partial unique index over connected integrations enforces uniqueness.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-
 use super::{conflict_or, SqliteStore};
-use crate::domain::ids::{ApiKeyId, CallId, IntegrationId};
+use crate::domain::ids::IntegrationId;
 use crate::domain::integration::fields::name_key;
 use crate::domain::integration::{
-    AuthView, CallErrorCode, HeaderViews, HttpMethod, Integration, IntegrationCall,
-    IntegrationPatch, StoredIntegration,
+    CallErrorCode, HttpMethod, Integration, IntegrationCall, IntegrationPatch, StoredIntegration,
 };
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
-use crate::store::{IntegrationFilter, Page, PageRequest, StoreError, StoreResult};
-
-const COLUMNS: &str =
-    "id, name, url, method, content_type, timeout_ms, headers_public, auth_public, \
-     headers_sealed, auth_sealed, created_at, updated_at, deleted_at";
-
-const DUPLICATE_NAME: &str = "an integration with this name";
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("integration {what}: {e}"))
-}
-
-fn integration_from_row(row: &SqliteRow) -> StoreResult<Integration> {
-    let method: String = row.try_get("method")?;
-    let headers: String = row.try_get("headers_public")?;
-    let auth: String = row.try_get("auth_public")?;
-    let timeout: i64 = row.try_get("timeout_ms")?;
-    Ok(Integration {
-        id: IntegrationId::from_trusted(row.try_get("id")?),
-        name: row.try_get("name")?,
-        url: row.try_get("url")?,
-        method: HttpMethod::parse("method", &method).map_err(|e| corrupt("method", e))?,
-        headers: serde_json::from_str::<HeaderViews>(&headers)
-            .map_err(|e| corrupt("headers", e))?,
-        auth: serde_json::from_str::<AuthView>(&auth).map_err(|e| corrupt("auth", e))?,
-        content_type: row.try_get("content_type")?,
-        timeout_ms: u32::try_from(timeout).map_err(|e| corrupt("timeout", e))?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-        disconnected_at: row
-            .try_get::<Option<i64>, _>("deleted_at")?
-            .map(Timestamp::from_millis),
-    })
-}
-
-fn stored_from_row(row: &SqliteRow) -> StoreResult<StoredIntegration> {
-    Ok(StoredIntegration {
-        integration: integration_from_row(row)?,
-        headers_sealed: row.try_get("headers_sealed")?,
-        auth_sealed: row.try_get("auth_sealed")?,
-    })
-}
-
-fn call_from_row(row: &SqliteRow) -> StoreResult<IntegrationCall> {
-    let method: String = row.try_get("method")?;
-    let status: Option<i64> = row.try_get("status")?;
-    let error_code: Option<String> = row.try_get("error_code")?;
-    Ok(IntegrationCall {
-        id: CallId::from_trusted(row.try_get("id")?),
-        integration_id: IntegrationId::from_trusted(row.try_get("integration_id")?),
-        api_key_id: ApiKeyId::from_trusted(row.try_get("api_key_id")?),
-        method: HttpMethod::parse("method", &method).map_err(|e| corrupt("call method", e))?,
-        url: row.try_get("url")?,
-        status: status
-            .map(u16::try_from)
-            .transpose()
-            .map_err(|e| corrupt("call status", e))?,
-        duration_ms: row.try_get("duration_ms")?,
-        error_code: error_code.as_deref().and_then(CallErrorCode::parse),
-        error: row.try_get("error")?,
-        request_body: row.try_get("request_body")?,
-        response_body: row.try_get("response_body")?,
-        truncated: row.try_get("truncated")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-    })
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("serialising plain data types cannot fail")
-}
+use crate::store::integration_rows::{
+    self as rows, to_json, CALL_COLUMNS, DUPLICATE_NAME, INTEGRATION_COLUMNS as COLUMNS,
+};
+use crate::store::{IntegrationFilter, Page, PageRequest, StoreResult};
 
 impl SqliteStore {
     pub(super) async fn insert_integration_impl(
@@ -142,7 +72,7 @@ impl SqliteStore {
         .fetch_optional(&self.readers)
         .await?
         .as_ref()
-        .map(stored_from_row)
+        .map(rows::stored_integration)
         .transpose()
     }
 
@@ -168,7 +98,7 @@ impl SqliteStore {
         .await?;
         let items = rows
             .iter()
-            .map(integration_from_row)
+            .map(rows::integration)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit))
     }
@@ -215,7 +145,7 @@ impl SqliteStore {
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(|e| conflict_or(e, DUPLICATE_NAME))?;
-                    row.as_ref().map(integration_from_row).transpose()
+                    row.as_ref().map(rows::integration).transpose()
                 })
             })
             .await
@@ -291,12 +221,12 @@ impl SqliteStore {
         id: &IntegrationId,
         page: &PageRequest,
     ) -> StoreResult<Page<IntegrationCall>> {
-        let rows = sqlx::query(
-            "SELECT * FROM integration_calls \
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_COLUMNS} FROM integration_calls \
              WHERE workspace_id = ?1 AND mode = ?2 AND integration_id = ?3 \
                AND (?4 IS NULL OR id < ?4) \
-             ORDER BY id DESC LIMIT ?5",
-        )
+             ORDER BY id DESC LIMIT ?5"
+        ))
         .bind(tenant.workspace_id.as_str())
         .bind(tenant.mode.as_str())
         .bind(id.as_str())
@@ -306,7 +236,7 @@ impl SqliteStore {
         .await?;
         let items = rows
             .iter()
-            .map(call_from_row)
+            .map(rows::integration_call)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit))
     }

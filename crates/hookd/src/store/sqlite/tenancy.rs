@@ -1,41 +1,11 @@
 //! Workspaces and API keys on SQLite.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-
 use super::{conflict_or, SqliteStore};
 use crate::domain::ids::{ApiKeyId, WorkspaceId};
-use crate::domain::tenant::{Mode, Tenant};
+use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
-use crate::store::{ApiKeyRecord, StoreError, StoreResult, Workspace};
-
-fn workspace_from_row(row: &SqliteRow) -> StoreResult<Workspace> {
-    Ok(Workspace {
-        id: WorkspaceId::from_trusted(row.try_get("id")?),
-        name: row.try_get("name")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-    })
-}
-
-fn mode_from(raw: &str) -> StoreResult<Mode> {
-    Mode::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("unknown mode {raw:?}")))
-}
-
-fn key_from_row(row: &SqliteRow) -> StoreResult<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: ApiKeyId::from_trusted(row.try_get("id")?),
-        workspace_id: WorkspaceId::from_trusted(row.try_get("workspace_id")?),
-        workspace_name: row.try_get("workspace_name")?,
-        mode: mode_from(row.try_get("mode")?)?,
-        key_hash: row.try_get("key_hash")?,
-        prefix: row.try_get("prefix")?,
-        last4: row.try_get("last4")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        revoked_at: row
-            .try_get::<Option<i64>, _>("revoked_at")?
-            .map(Timestamp::from_millis),
-    })
-}
+use crate::store::rows::{self, RowExt};
+use crate::store::{ApiKeyRecord, StoreResult, Workspace};
 
 impl SqliteStore {
     pub(super) async fn create_workspace_impl(&self, name: &str) -> StoreResult<Workspace> {
@@ -70,7 +40,7 @@ impl SqliteStore {
             .fetch_optional(&self.readers)
             .await?
             .as_ref()
-            .map(workspace_from_row)
+            .map(rows::workspace)
             .transpose()
     }
 
@@ -79,7 +49,7 @@ impl SqliteStore {
             .fetch_all(&self.readers)
             .await?
             .iter()
-            .map(workspace_from_row)
+            .map(rows::workspace)
             .collect()
     }
 
@@ -120,7 +90,7 @@ impl SqliteStore {
         .fetch_all(&self.readers)
         .await?
         .iter()
-        .map(key_from_row)
+        .map(rows::api_key)
         .collect()
     }
 
@@ -156,10 +126,10 @@ impl SqliteStore {
             .await?;
         row.map(|row| {
             Ok((
-                ApiKeyId::from_trusted(row.try_get("id")?),
+                ApiKeyId::from_trusted(row.text("id")?),
                 Tenant {
-                    workspace_id: WorkspaceId::from_trusted(row.try_get("workspace_id")?),
-                    mode: mode_from(row.try_get("mode")?)?,
+                    workspace_id: WorkspaceId::from_trusted(row.text("workspace_id")?),
+                    mode: rows::mode(&row.text("mode")?)?,
                 },
             ))
         })

@@ -1,0 +1,84 @@
+//! `/v1/deliveries/{id}` (with its attempts) and `/retry`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+
+use super::auth::Authed;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::pagination::Data;
+use super::AppState;
+use crate::domain::ids::DeliveryId;
+use crate::domain::time::Timestamp;
+use crate::store::{Attempt, Delivery};
+
+pub const TAG: &str = "Deliveries";
+
+/// A delivery with every attempt made, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryWithAttempts {
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    pub attempts: Vec<Attempt>,
+}
+
+fn parse_delivery_id(raw: &str) -> ApiResult<DeliveryId> {
+    DeliveryId::parse(raw).map_err(|_| ApiError::not_found("delivery", raw))
+}
+
+#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = TAG, params(("id" = String, Path)),
+    responses((status = 200, body = Data<DeliveryWithAttempts>), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Data<DeliveryWithAttempts>>> {
+    let delivery_id = parse_delivery_id(&id)?;
+    let (delivery, attempts) = state
+        .store
+        .get_delivery(&auth.tenant, &delivery_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    Ok(Json(Data {
+        data: DeliveryWithAttempts { delivery, attempts },
+    }))
+}
+
+/// Makes one more attempt now, whatever the delivery's status (a disabled endpoint's delivery
+/// waits until the endpoint is re-activated).
+#[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = TAG, params(("id" = String, Path)),
+    responses((status = 202, description = "Queued for an immediate attempt.", body = Data<DeliveryWithAttempts>),
+              (status = 404, body = ErrorBody)))]
+pub async fn retry(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Data<DeliveryWithAttempts>>)> {
+    let delivery_id = parse_delivery_id(&id)?;
+    let job = state
+        .store
+        .requeue_delivery(
+            &auth.tenant,
+            &delivery_id,
+            &state.engine.lease(),
+            Timestamp::now(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    state.engine.submit(vec![job]);
+    let (delivery, attempts) = state
+        .store
+        .get_delivery(&auth.tenant, &delivery_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Data {
+            data: DeliveryWithAttempts { delivery, attempts },
+        }),
+    ))
+}

@@ -1,0 +1,253 @@
+//! The delivery engine's queries on PostgreSQL: claiming due work with `SKIP LOCKED` leases,
+//! recording attempts (with endpoint health), re-queueing and releasing leases.
+
+use sqlx::PgConnection;
+
+use super::events::payloads_for;
+use super::PostgresStore;
+use crate::domain::ids::{DeliveryId, EndpointId};
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::store::rows::{self, RowExt};
+use crate::store::{
+    AttemptRecord, DeliveryJob, DeliveryStatus, DispatchTarget, HealthRule, Lease, StoreResult,
+};
+
+async fn jobs_from_rows(
+    conn: &mut PgConnection,
+    rows: Vec<sqlx::postgres::PgRow>,
+    lease_until: Timestamp,
+) -> StoreResult<Vec<DeliveryJob>> {
+    let partial = rows
+        .iter()
+        .map(rows::job_parts)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let event_ids: Vec<_> = partial.iter().map(|p| p.2.clone()).collect();
+    let payloads = payloads_for(conn, &event_ids).await?;
+    Ok(partial
+        .into_iter()
+        .filter_map(|(delivery_id, endpoint_id, event_id, attempt_count)| {
+            let payload = payloads.get(&event_id)?.clone();
+            Some(DeliveryJob {
+                delivery_id,
+                endpoint_id,
+                event_id,
+                attempt_count,
+                payload,
+                lease_until,
+            })
+        })
+        .collect())
+}
+
+impl PostgresStore {
+    pub(super) async fn requeue_delivery_impl(
+        &self,
+        tenant: &Tenant,
+        id: &DeliveryId,
+        lease: &Lease,
+        now: Timestamp,
+    ) -> StoreResult<Option<DeliveryJob>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $4, updated_at = $4, \
+               lease_owner = $5, lease_until = $6 \
+             WHERE id = $1 AND workspace_id = $2 AND mode = $3 \
+               AND endpoint_id IN (SELECT id FROM endpoints WHERE deleted_at IS NULL) \
+             RETURNING id, endpoint_id, event_id, attempt_count",
+        )
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(now.as_millis())
+        .bind(&lease.owner)
+        .bind(lease.until.as_millis())
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(jobs_from_rows(&mut conn, rows, lease.until).await?.pop())
+    }
+
+    pub(super) async fn requeue_endpoint_deliveries_impl(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        since: Timestamp,
+        status: DeliveryStatus,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $6, updated_at = $6, \
+               lease_owner = NULL, lease_until = NULL \
+             WHERE endpoint_id = $1 AND workspace_id = $2 AND mode = $3 AND created_at >= $4 AND status = $5",
+        )
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(since.as_millis())
+        .bind(status.as_str())
+        .bind(now.as_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub(super) async fn claim_due_impl(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease: &Lease,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        let mut conn = self.pool.acquire().await?;
+        // SKIP LOCKED: rows another node is claiming right now are passed over, not waited for.
+        let rows = sqlx::query(
+            "UPDATE deliveries d SET lease_owner = $1, lease_until = $2 FROM ( \
+               SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+               WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
+                 AND (d.lease_until IS NULL OR d.lease_until < $3) \
+                 AND e.is_active AND e.deleted_at IS NULL \
+               ORDER BY d.next_attempt_at LIMIT $4 \
+               FOR UPDATE OF d SKIP LOCKED) claimed \
+             WHERE d.id = claimed.id \
+             RETURNING d.id, d.endpoint_id, d.event_id, d.attempt_count",
+        )
+        .bind(&lease.owner)
+        .bind(lease.until.as_millis())
+        .bind(now.as_millis())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        jobs_from_rows(&mut conn, rows, lease.until).await
+    }
+
+    pub(super) async fn dispatch_target_impl(
+        &self,
+        endpoint_id: &EndpointId,
+    ) -> StoreResult<Option<DispatchTarget>> {
+        let row = sqlx::query("SELECT url, signing_keys, is_active FROM endpoints WHERE id = $1 AND deleted_at IS NULL")
+            .bind(endpoint_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(DispatchTarget {
+                url: row.text("url")?,
+                signing_keys: row.blob("signing_keys")?,
+                is_active: row.flag("is_active")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn record_attempt_impl(
+        &self,
+        record: &AttemptRecord,
+        rule: HealthRule,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let a = &record.attempt;
+        sqlx::query(
+            "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(a.id.as_str())
+        .bind(record.delivery_id.as_str())
+        .bind(a.started_at.as_millis())
+        .bind(a.duration_ms)
+        .bind(a.status_code)
+        .bind(&a.error)
+        .bind(&a.response_body)
+        .execute(&mut *tx)
+        .await?;
+        let status = match (record.succeeded, record.next_attempt_at) {
+            (true, _) => DeliveryStatus::Succeeded,
+            (false, Some(_)) => DeliveryStatus::Pending,
+            (false, None) => DeliveryStatus::Failed,
+        };
+        sqlx::query(
+            "UPDATE deliveries SET status = $2, attempt_count = attempt_count + 1, next_attempt_at = $3, \
+               last_status_code = COALESCE($4, last_status_code), updated_at = $5, \
+               lease_owner = NULL, lease_until = NULL \
+             WHERE id = $1 AND status != 'cancelled'",
+        )
+        .bind(record.delivery_id.as_str())
+        .bind(status.as_str())
+        .bind(record.next_attempt_at.map(Timestamp::as_millis))
+        .bind(a.status_code)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        let endpoint = record.endpoint_id.as_str();
+        if record.succeeded {
+            sqlx::query("UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
+                .bind(endpoint)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE endpoints SET failing_since = COALESCE(failing_since, $2) WHERE id = $1",
+            )
+            .bind(endpoint)
+            .bind(a.started_at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+            if record.endpoint_gone {
+                sqlx::query(
+                    "UPDATE endpoints SET is_active = FALSE, disabled_reason = 'gone', updated_at = $2 \
+                     WHERE id = $1 AND is_active",
+                )
+                .bind(endpoint)
+                .bind(now.as_millis())
+                .execute(&mut *tx)
+                .await?;
+            }
+            if status == DeliveryStatus::Failed {
+                sqlx::query(
+                    "UPDATE endpoints SET is_active = FALSE, disabled_reason = 'failing', updated_at = $2 \
+                     WHERE id = $1 AND is_active AND failing_since <= $3 \
+                       AND (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = $1 AND d.status = 'failed' \
+                            AND d.updated_at >= endpoints.failing_since) >= $4",
+                )
+                .bind(endpoint)
+                .bind(now.as_millis())
+                .bind(now.as_millis() - rule.failing_for_ms)
+                .bind(rule.min_exhausted)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn release_delivery_impl(&self, id: &DeliveryId) -> StoreResult<()> {
+        sqlx::query("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn release_leases_impl(&self, owner: Option<&str>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
+             WHERE status = 'pending' AND lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1)",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub(super) async fn gauges_impl(&self) -> StoreResult<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
+                    (SELECT COUNT(*) FROM endpoints WHERE NOT is_active AND deleted_at IS NULL) AS disabled",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.int("pending")?, row.int("disabled")?))
+    }
+}

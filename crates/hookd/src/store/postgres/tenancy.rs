@@ -1,0 +1,113 @@
+//! Workspaces and API keys on PostgreSQL.
+
+use super::{conflict_or, PostgresStore};
+use crate::domain::ids::{ApiKeyId, WorkspaceId};
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::store::rows::{self, RowExt};
+use crate::store::{ApiKeyRecord, StoreResult, Workspace};
+
+impl PostgresStore {
+    pub(super) async fn create_workspace_impl(&self, name: &str) -> StoreResult<Workspace> {
+        let workspace = Workspace {
+            id: WorkspaceId::generate(),
+            name: name.to_string(),
+            created_at: Timestamp::now(),
+        };
+        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(workspace.id.as_str())
+            .bind(&workspace.name)
+            .bind(workspace.created_at.as_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or(e, "a workspace with this name"))?;
+        Ok(workspace)
+    }
+
+    pub(super) async fn find_workspace_impl(&self, name: &str) -> StoreResult<Option<Workspace>> {
+        sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(rows::workspace)
+            .transpose()
+    }
+
+    pub(super) async fn list_workspaces_impl(&self) -> StoreResult<Vec<Workspace>> {
+        sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::workspace)
+            .collect()
+    }
+
+    pub(super) async fn insert_api_key_impl(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(key.id.as_str())
+        .bind(key.workspace_id.as_str())
+        .bind(key.mode.as_str())
+        .bind(&key.key_hash)
+        .bind(&key.prefix)
+        .bind(&key.last4)
+        .bind(key.created_at.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, "an API key with this hash"))?;
+        Ok(())
+    }
+
+    pub(super) async fn list_api_keys_impl(
+        &self,
+        workspace: Option<&WorkspaceId>,
+    ) -> StoreResult<Vec<ApiKeyRecord>> {
+        sqlx::query(
+            "SELECT k.*, w.name AS workspace_name FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
+             WHERE ($1::text IS NULL OR k.workspace_id = $1) ORDER BY k.id",
+        )
+        .bind(workspace.map(|w| w.as_str().to_string()))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::api_key)
+        .collect()
+    }
+
+    pub(super) async fn revoke_api_key_impl(
+        &self,
+        id: &ApiKeyId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now.as_millis())
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn authenticate_impl(
+        &self,
+        key_hash: &str,
+    ) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
+        let row = sqlx::query("SELECT id, workspace_id, mode FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok((
+                ApiKeyId::from_trusted(row.text("id")?),
+                Tenant {
+                    workspace_id: WorkspaceId::from_trusted(row.text("workspace_id")?),
+                    mode: rows::mode(&row.text("mode")?)?,
+                },
+            ))
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,180 @@
+//! Row → domain mapping shared by both backends.
+//!
+//! The two schemas use the same column names and compatible types (TEXT ids, BIGINT/INTEGER
+//! millisecond timestamps, a boolean flag, a blob for sealed secrets), so one mapping serves both
+//! through the small [`RowExt`] accessor trait.
+
+use serde_json::value::RawValue;
+
+use super::{
+    ApiKeyRecord, Attempt, Delivery, DeliveryStatus, Event, StoreError, StoreResult, Workspace,
+};
+use crate::domain::endpoint::{DisabledReason, Endpoint};
+use crate::domain::ids::{ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, WorkspaceId};
+use crate::domain::tenant::Mode;
+use crate::domain::time::Timestamp;
+
+/// Typed column access with errors converted to [`StoreError`].
+pub trait RowExt {
+    fn text(&self, column: &str) -> StoreResult<String>;
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
+    fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
+    fn flag(&self, column: &str) -> StoreResult<bool>;
+    fn blob(&self, column: &str) -> StoreResult<Vec<u8>>;
+
+    fn time(&self, column: &str) -> StoreResult<Timestamp> {
+        self.int(column).map(Timestamp::from_millis)
+    }
+
+    fn opt_time(&self, column: &str) -> StoreResult<Option<Timestamp>> {
+        Ok(self.opt_int(column)?.map(Timestamp::from_millis))
+    }
+}
+
+macro_rules! row_ext {
+    ($row:ty) => {
+        impl RowExt for $row {
+            fn text(&self, column: &str) -> StoreResult<String> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn int(&self, column: &str) -> StoreResult<i64> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn flag(&self, column: &str) -> StoreResult<bool> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn blob(&self, column: &str) -> StoreResult<Vec<u8>> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+        }
+    };
+}
+
+row_ext!(sqlx::sqlite::SqliteRow);
+row_ext!(sqlx::postgres::PgRow);
+
+pub fn mode(raw: &str) -> StoreResult<Mode> {
+    Mode::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("unknown mode {raw:?}")))
+}
+
+pub fn workspace(row: &impl RowExt) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: WorkspaceId::from_trusted(row.text("id")?),
+        name: row.text("name")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// Expects the key's columns plus `workspace_name`.
+pub fn api_key(row: &impl RowExt) -> StoreResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::from_trusted(row.text("id")?),
+        workspace_id: WorkspaceId::from_trusted(row.text("workspace_id")?),
+        workspace_name: row.text("workspace_name")?,
+        mode: mode(&row.text("mode")?)?,
+        key_hash: row.text("key_hash")?,
+        prefix: row.text("prefix")?,
+        last4: row.text("last4")?,
+        created_at: row.time("created_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
+}
+
+/// The columns [`endpoint`] reads.
+pub const ENDPOINT_COLUMNS: &str =
+    "id, url, name, events, is_active, disabled_reason, project_id, \
+                                    secret_last4, created_at, updated_at, signing_keys";
+
+pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
+    let events = row.text("events")?;
+    Ok(Endpoint {
+        id: EndpointId::from_trusted(row.text("id")?),
+        url: row.text("url")?,
+        name: row.text("name")?,
+        events: serde_json::from_str(&events)
+            .map_err(|e| StoreError::Corrupt(format!("endpoint events: {e}")))?,
+        is_active: row.flag("is_active")?,
+        disabled_reason: row
+            .opt_text("disabled_reason")?
+            .as_deref()
+            .and_then(DisabledReason::parse),
+        project_id: row.opt_text("project_id")?,
+        secret_last4: row.text("secret_last4")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub fn stored_endpoint(row: &impl RowExt) -> StoreResult<super::StoredEndpoint> {
+    Ok(super::StoredEndpoint {
+        endpoint: endpoint(row)?,
+        signing_keys: row.blob("signing_keys")?,
+    })
+}
+
+/// The columns [`event`] reads.
+pub const EVENT_COLUMNS: &str = "id, type, project_id, data, created_at, delivery_count";
+
+pub fn event(row: &impl RowExt) -> StoreResult<Event> {
+    Ok(Event {
+        id: EventId::from_trusted(row.text("id")?),
+        event_type: row.text("type")?,
+        project_id: row.opt_text("project_id")?,
+        data: RawValue::from_string(row.text("data")?)
+            .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
+        created_at: row.time("created_at")?,
+        delivery_count: row.int("delivery_count")?,
+    })
+}
+
+/// The columns [`delivery`] reads.
+pub const DELIVERY_COLUMNS: &str =
+    "id, event_id, endpoint_id, status, attempt_count, next_attempt_at, \
+                                    last_status_code, created_at, updated_at";
+
+pub fn delivery(row: &impl RowExt) -> StoreResult<Delivery> {
+    let status = row.text("status")?;
+    Ok(Delivery {
+        id: DeliveryId::from_trusted(row.text("id")?),
+        event_id: EventId::from_trusted(row.text("event_id")?),
+        endpoint_id: EndpointId::from_trusted(row.text("endpoint_id")?),
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status:?}")))?,
+        attempt_count: row.int("attempt_count")?,
+        next_attempt_at: row.opt_time("next_attempt_at")?,
+        last_status_code: row.opt_int("last_status_code")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// The columns [`attempt`] reads.
+pub const ATTEMPT_COLUMNS: &str = "id, started_at, duration_ms, status_code, error, response_body";
+
+pub fn attempt(row: &impl RowExt) -> StoreResult<Attempt> {
+    Ok(Attempt {
+        id: AttemptId::from_trusted(row.text("id")?),
+        started_at: row.time("started_at")?,
+        duration_ms: row.int("duration_ms")?,
+        status_code: row.opt_int("status_code")?,
+        error: row.opt_text("error")?,
+        response_body: row.text("response_body")?,
+    })
+}
+
+/// `(delivery id, endpoint id, event id, attempt count)` of a claimed or re-queued delivery.
+pub fn job_parts(row: &impl RowExt) -> StoreResult<(DeliveryId, EndpointId, EventId, i64)> {
+    Ok((
+        DeliveryId::from_trusted(row.text("id")?),
+        EndpointId::from_trusted(row.text("endpoint_id")?),
+        EventId::from_trusted(row.text("event_id")?),
+        row.int("attempt_count")?,
+    ))
+}
