@@ -72,6 +72,39 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// With SQLite, takes an exclusive lock on `<database>.lock` for as long as the returned file is
+/// held: one `hookd serve` per database file (the SQLite design relies on it — it hands every
+/// lease in the file back to the poller at start). `None` with PostgreSQL, where any number of
+/// servers share the work.
+pub fn lock_single_server(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(db_path) = config.sqlite_path() else {
+        return Ok(None);
+    };
+    if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    }
+    let mut lock_path = db_path.into_os_string();
+    lock_path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", Path::new(&lock_path).display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `hookd serve` is already using {}; with SQLite one server owns the database \
+             (use PostgreSQL to run several)",
+            config.database_url
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", Path::new(&lock_path).display()))
+        }
+    }
+}
+
 /// A fully assembled server, not yet listening.
 pub struct Server {
     state: Arc<AppState>,

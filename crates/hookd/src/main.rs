@@ -242,6 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let _single_server = app::lock_single_server(&config)?;
     let store = app::open_store(&config).await?;
     if let Some(keys) = admin::bootstrap_if_empty(&store).await? {
         println!(

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::ApiPath;
 use super::pagination::Data;
 use super::AppState;
 use crate::domain::ids::DeliveryId;
@@ -35,7 +36,7 @@ fn parse_delivery_id(raw: &str) -> ApiResult<DeliveryId> {
 pub async fn get(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Data<DeliveryWithAttempts>>> {
     let delivery_id = parse_delivery_id(&id)?;
     let (delivery, attempts) = state
@@ -56,7 +57,7 @@ pub async fn get(
 pub async fn retry(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Data<DeliveryWithAttempts>>)> {
     let delivery_id = parse_delivery_id(&id)?;
     let job = state

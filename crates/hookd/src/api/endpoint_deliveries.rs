@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::auth::Authed;
 use super::endpoints::{load, TAG};
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{page_request, Data, List};
 use super::AppState;
 use crate::delivery::sender::send_signed;
@@ -73,7 +73,7 @@ fn parse_status(param: &str, raw: &str) -> ApiResult<DeliveryStatus> {
 pub async fn send_test(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TestEvent>,
 ) -> ApiResult<Json<Data<Attempt>>> {
     let event_type = state.catalog.parse_type("event", &body.event)?;
@@ -117,7 +117,7 @@ pub async fn send_test(
 pub async fn list(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<Json<List<Delivery>>> {
     let page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
@@ -145,7 +145,7 @@ pub async fn list(
 pub async fn replay(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Replay>,
 ) -> ApiResult<(StatusCode, Json<Data<Replayed>>)> {
     let status = match body.status.as_deref() {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{page_request, Data, List};
 use super::AppState;
 use crate::domain::endpoint;
@@ -97,7 +97,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Data<Event>>> {
     let event_id = parse_event_id(&id)?;
     let event = state
@@ -113,7 +113,7 @@ pub async fn get(
 pub async fn deliveries(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<List<Delivery>>> {
     let event_id = parse_event_id(&id)?;

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{sender, Shared};
@@ -48,6 +49,9 @@ pub(super) struct Dispatcher {
     per_endpoint: usize,
     tasks: TaskTracker,
     backlog: Arc<AtomicUsize>,
+    /// Once cancelled (shutdown), no new attempt starts; queued jobs stay leased until the engine
+    /// releases this node's leases.
+    stop: CancellationToken,
 }
 
 impl Dispatcher {
@@ -56,6 +60,7 @@ impl Dispatcher {
         commands: mpsc::UnboundedSender<Command>,
         tasks: TaskTracker,
         backlog: Arc<AtomicUsize>,
+        stop: CancellationToken,
     ) -> Self {
         Self {
             global: Arc::new(Semaphore::new(shared.global_max_in_flight)),
@@ -67,6 +72,7 @@ impl Dispatcher {
             known: HashSet::new(),
             tasks,
             backlog,
+            stop,
         }
     }
 
@@ -121,6 +127,9 @@ impl Dispatcher {
 
     /// Starts attempts while slots are free, one endpoint at a time in turn.
     fn pump(&mut self) {
+        if self.stop.is_cancelled() {
+            return;
+        }
         while let Some(endpoint) = self.ready.pop_front() {
             let Some(queue) = self.queues.get_mut(&endpoint) else {
                 continue;

@@ -76,11 +76,13 @@ impl Engine {
         let (commands, receiver) = mpsc::unbounded_channel();
         let tasks = TaskTracker::new();
         let backlog = Arc::new(AtomicUsize::new(0));
+        let stop = CancellationToken::new();
         let dispatcher = Dispatcher::new(
             Arc::clone(&shared),
             commands.clone(),
             tasks.clone(),
             Arc::clone(&backlog),
+            stop.clone(),
         );
         tokio::spawn(dispatcher.run(receiver));
         let owner = format!(
@@ -92,7 +94,6 @@ impl Engine {
             .unwrap_or(i64::MAX / 2)
             .saturating_add(60_000);
         let wake_poller = Arc::new(Notify::new());
-        let stop = CancellationToken::new();
         tokio::spawn(poller::run(poller::Poller {
             store: Arc::clone(&shared.store),
             commands: commands.clone(),
@@ -152,8 +153,9 @@ impl Engine {
         self.shared.timeout
     }
 
-    /// Stops taking work, lets in-flight attempts finish and record, then releases this node's
-    /// remaining leases so the work is immediately available to the next start or another node.
+    /// Stops taking work and starting attempts, lets in-flight attempts finish and record, then
+    /// releases this node's remaining leases (queued jobs included) so the work is immediately
+    /// available to the next start or another node.
     pub async fn shutdown(&self) {
         self.stop.cancel();
         self.tasks.close();

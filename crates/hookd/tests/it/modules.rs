@@ -1,12 +1,33 @@
 // The suite's modules, shared by the SQLite (`tests/it`) and PostgreSQL (`tests/it_postgres`)
 // test binaries. Paths are relative to either binary's directory.
 
+#[path = "../it/fixtures.rs"]
+mod fixtures;
 #[path = "../it/harness.rs"]
 mod harness;
 
+#[path = "../it/at_rest.rs"]
+mod at_rest;
+#[path = "../it/auth.rs"]
+mod auth;
+#[path = "../it/bad_input.rs"]
+mod bad_input;
+#[path = "../it/bad_requests.rs"]
+mod bad_requests;
 #[path = "../it/conventions.rs"]
 mod conventions;
-
+#[path = "../it/endpoints.rs"]
+mod endpoints;
+#[path = "../it/idempotency.rs"]
+mod idempotency;
+#[path = "../it/isolation.rs"]
+mod isolation;
+#[path = "../it/listing.rs"]
+mod listing;
+#[path = "../it/openapi.rs"]
+mod openapi;
+#[path = "../it/protocol.rs"]
+mod protocol;
 #[path = "../it/store_conformance.rs"]
 mod store_conformance;
 

@@ -1,0 +1,156 @@
+//! API keys and rate limits: every way to present a wrong key is a 401 `unauthorized`, a revoked
+//! key stops working on the very next request, and each key has its own rate limit.
+
+use hookd::admin;
+use reqwest::Method;
+
+use crate::fixtures::*;
+use crate::harness::*;
+
+async fn with_authorization(
+    app: &TestApp,
+    value: Option<&str>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    let mut request = app.client.get(app.url(ENDPOINTS));
+    if let Some(value) = value {
+        request = request.header("authorization", value);
+    }
+    into_parts(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn missing_malformed_and_unknown_keys_are_401() {
+    let app = spawn_app().await;
+    let unknown_live = format!("scripe_sk_live_{}", "a".repeat(40));
+    let unknown_test = format!("scripe_sk_test_{}", "Z9".repeat(20));
+    let lowercase_scheme = format!("bearer {}", app.live_key);
+    let cases = [
+        None,
+        Some("".to_string()),
+        Some("Bearer".to_string()),
+        Some("Bearer ".to_string()),
+        Some(format!("Basic {}", "dXNlcjpwYXNz")),
+        Some(format!("Basic {}", app.live_key)),
+        Some(format!("Token {}", app.live_key)),
+        Some(app.live_key.clone()),
+        Some("Bearer scripe_sk_live_short".to_string()),
+        Some("Bearer sk_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_string()),
+        Some(format!("Bearer {}!", app.live_key)),
+        Some(format!(
+            "Bearer {}",
+            &app.live_key[..app.live_key.len() - 1]
+        )),
+        Some(format!("Bearer {unknown_live}")),
+        Some(format!("Bearer {unknown_test}")),
+    ];
+    for value in &cases {
+        let (status, body) = with_authorization(&app, value.as_deref()).await;
+        assert_error(status, &body, 401, "unauthorized", None);
+        assert_eq!(body["error"]["param"], serde_json::Value::Null);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            !message.contains(&app.live_key),
+            "never echo a key: {message}"
+        );
+    }
+    let (status, body) = with_authorization(&app, Some(&lowercase_scheme)).await;
+    assert_eq!(status, 200, "the auth scheme is case-insensitive: {body}");
+}
+
+#[tokio::test]
+async fn writes_without_a_key_change_nothing() {
+    let app = spawn_app().await;
+    let created = app.create_endpoint(URL, &["post.created"]).await;
+    let path = endpoint_path(&created["id"]);
+    let anonymous = [
+        app.client
+            .post(app.url(ENDPOINTS))
+            .json(&new_endpoint("anon")),
+        app.client
+            .patch(app.url(&path))
+            .json(&serde_json::json!({"name": "anon"})),
+        app.client.delete(app.url(&path)),
+        app.client.post(app.url(&format!("{path}/rotate-secret"))),
+        app.client.get(app.url("/v1/event-types")),
+    ];
+    for request in anonymous {
+        let (status, body) = into_parts(request.send().await.unwrap()).await;
+        assert_error(status, &body, 401, "unauthorized", None);
+    }
+    let (_, read) = app.get_json(&app.live_key, &path).await;
+    assert_eq!(read["data"]["name"], created["name"]);
+    assert_eq!(read["data"]["secretLast4"], created["secretLast4"]);
+    assert_eq!(listed_ids(&app, &app.live_key).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_on_the_very_next_request() {
+    let app = spawn_app().await;
+    let (status, _) = app.get_json(&app.live_key, ENDPOINTS).await;
+    assert_eq!(status, 200);
+
+    let keys = admin::list_keys(&app.store, Some(admin::DEFAULT_WORKSPACE))
+        .await
+        .unwrap();
+    let live = keys
+        .iter()
+        .find(|k| app.live_key.starts_with(&k.prefix) && app.live_key.ends_with(&k.last4))
+        .filter(|k| k.mode == hookd::domain::tenant::Mode::Live)
+        .expect("the live key is listed");
+    assert!(live.revoked_at.is_none());
+    admin::revoke_key(&app.store, live.id.as_str())
+        .await
+        .unwrap();
+
+    let (status, body) = app.get_json(&app.live_key, ENDPOINTS).await;
+    assert_error(status, &body, 401, "unauthorized", None);
+    let (status, body) = app
+        .post_json(&app.live_key, ENDPOINTS, &new_endpoint("after revoke"))
+        .await;
+    assert_error(status, &body, 401, "unauthorized", None);
+
+    let (status, _) = app.get_json(&app.test_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "the workspace's other key still works");
+    assert_no_endpoints(&app, &app.test_key).await;
+    let listed = admin::list_keys(&app.store, None).await.unwrap();
+    let revoked = listed.iter().find(|k| k.id == live.id).unwrap();
+    assert!(revoked.revoked_at.is_some());
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_limit_gets_429_with_retry_after() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit_per_sec = 1;
+        c.rate_limit_burst = 2;
+    })
+    .await;
+    for _ in 0..2 {
+        let (status, body) = app.get_json(&app.live_key, ENDPOINTS).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let r = app.req(Method::GET, ENDPOINTS).send().await.unwrap();
+    let retry_after: u64 = r
+        .headers()
+        .get("retry-after")
+        .expect("429 carries Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After is whole seconds");
+    assert!(retry_after >= 1, "{retry_after}");
+    assert!(r.headers().get("x-request-id").is_some());
+    let (status, body) = into_parts(r).await;
+    assert_error(status, &body, 429, "rate_limited", None);
+
+    let (status, body) = app
+        .post_json(&app.live_key, ENDPOINTS, &new_endpoint("limited"))
+        .await;
+    assert_error(status, &body, 429, "rate_limited", None);
+
+    let (status, body) = app.get_json(&app.test_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "another key has its own budget: {body}");
+    assert_no_endpoints(&app, &app.test_key).await;
+    let (b_live, _) = app.new_workspace("b").await;
+    let (status, _) = app.get_json(&b_live, ENDPOINTS).await;
+    assert_eq!(status, 200);
+}
