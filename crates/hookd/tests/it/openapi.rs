@@ -30,6 +30,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/events/{id}/deliveries"),
     ("get", "/v1/deliveries/{id}"),
     ("post", "/v1/deliveries/{id}/retry"),
+    ("get", "/v1/integrations"),
+    ("post", "/v1/integrations"),
+    ("delete", "/v1/integrations/{id}"),
+    ("get", "/v1/integrations/{id}"),
+    ("patch", "/v1/integrations/{id}"),
+    ("get", "/v1/integrations/{id}/calls"),
+    ("post", "/v1/integrations/{id}/calls"),
 ];
 
 const UNAUTHENTICATED: &[&str] = &["/healthz", "/metrics", "/readyz"];
@@ -132,6 +139,15 @@ async fn every_documented_route_is_served() {
     let event_id = event["data"]["id"].as_str().unwrap().to_string();
     let (_, deliveries) = app.get_json(&app.live_key, &format!("/v1/events/{event_id}/deliveries")).await;
     let delivery_id = deliveries["data"][0]["id"].as_str().unwrap().to_string();
+    let (status, integration) = app
+        .post_json(
+            &app.live_key,
+            "/v1/integrations",
+            &serde_json::json!({"name": "served", "url": "http://127.0.0.1:9/"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{integration}");
+    let integration_id = integration["data"]["id"].as_str().unwrap().to_string();
     // DELETE last, so the other routes still find the endpoint.
     let mut routes = ROUTES.to_vec();
     routes.sort_by_key(|(method, _)| *method == "delete");
@@ -140,6 +156,8 @@ async fn every_documented_route_is_served() {
             event_id.as_str()
         } else if path.starts_with("/v1/deliveries/") {
             delivery_id.as_str()
+        } else if path.starts_with("/v1/integrations/") {
+            integration_id.as_str()
         } else {
             id
         };
