@@ -275,12 +275,12 @@ pub struct DeliveryFilter {
     pub status: Option<DeliveryStatus>,
 }
 
+/// Workspaces, API keys and request admission: administrative, not tenant-scoped.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait AdminStore: Send + Sync + 'static {
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 
-    // --- workspaces and keys (administrative, not tenant-scoped) ---
     async fn create_workspace(&self, name: &str) -> StoreResult<Workspace>;
     async fn find_workspace(&self, name: &str) -> StoreResult<Option<Workspace>>;
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>>;
@@ -294,7 +294,16 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant of an unrevoked key with this hash.
     async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>>;
 
-    // --- webhook endpoints ---
+    /// A rate limiter shared by every node on this database, or `None` when the backend serves a
+    /// single process (then an in-memory limiter is exact and cheaper).
+    fn shared_rate_limiter(&self) -> Option<&dyn SharedRateLimiter> {
+        None
+    }
+}
+
+/// Webhook endpoints, scoped by tenant.
+#[async_trait]
+pub trait EndpointStore: Send + Sync + 'static {
     async fn insert_endpoint(&self, tenant: &Tenant, endpoint: &StoredEndpoint) -> StoreResult<()>;
     async fn get_endpoint(
         &self,
@@ -333,8 +342,11 @@ pub trait Store: Send + Sync + 'static {
         secret_last4: &str,
         now: Timestamp,
     ) -> StoreResult<bool>;
+}
 
-    // --- idempotency keys ---
+/// Idempotency keys, scoped by tenant.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
     async fn idempotency_begin(
         &self,
         tenant: &Tenant,
@@ -354,8 +366,11 @@ pub trait Store: Send + Sync + 'static {
     async fn idempotency_abandon(&self, tenant: &Tenant, key: &str) -> StoreResult<()>;
     /// Deletes idempotency records older than `before`.
     async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64>;
+}
 
-    // --- events and deliveries ---
+/// Events and what the API shows of their deliveries, scoped by tenant.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
     /// Stores the event and one pending delivery per matching active endpoint, leased to the
     /// publishing node, in one durable commit; returns the jobs to dispatch right away.
     async fn publish_event(
@@ -384,6 +399,11 @@ pub trait Store: Send + Sync + 'static {
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Delivery>>;
+}
+
+/// The delivery engine's side: re-queueing, claiming, recording attempts, leases.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync + 'static {
     /// Makes a delivery pending and due now, leased to the caller; its job, or `None` if absent
     /// (or its endpoint is deleted).
     async fn requeue_delivery(
@@ -403,7 +423,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<u64>;
 
-    // --- the delivery engine (not tenant-scoped: a job already belongs to its tenant) ---
+    // Not tenant-scoped below: a job already belongs to its tenant.
     /// Leases up to `limit` pending deliveries that are due, of active endpoints, not leased by
     /// a living node.
     async fn claim_due(
@@ -430,12 +450,17 @@ pub trait Store: Send + Sync + 'static {
     async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64>;
     /// Counts for the metrics gauges: pending deliveries, disabled endpoints.
     async fn gauges(&self) -> StoreResult<(i64, i64)>;
+}
 
-    /// A rate limiter shared by every node on this database, or `None` when the backend serves a
-    /// single process (then an in-memory limiter is exact and cheaper).
-    fn shared_rate_limiter(&self) -> Option<&dyn SharedRateLimiter> {
-        None
-    }
+/// Everything a backend provides. Each part is implemented in its own file per backend.
+pub trait Store:
+    AdminStore + EndpointStore + IdempotencyStore + EventStore + DeliveryStore
+{
+}
+
+impl<T> Store for T where
+    T: AdminStore + EndpointStore + IdempotencyStore + EventStore + DeliveryStore
+{
 }
 
 /// Rate limiting whose state lives in the database, so N nodes enforce one limit, not N.
