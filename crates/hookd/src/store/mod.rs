@@ -275,12 +275,12 @@ pub struct DeliveryFilter {
     pub status: Option<DeliveryStatus>,
 }
 
+/// Workspaces, API keys and request admission: administrative, not tenant-scoped.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait AdminStore: Send + Sync + 'static {
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 
-    // --- workspaces and keys (administrative, not tenant-scoped) ---
     async fn create_workspace(&self, name: &str) -> StoreResult<Workspace>;
     async fn find_workspace(&self, name: &str) -> StoreResult<Option<Workspace>>;
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>>;
@@ -294,7 +294,16 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant of an unrevoked key with this hash.
     async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>>;
 
-    // --- webhook endpoints ---
+    /// A rate limiter shared by every node on this database, or `None` when the backend serves a
+    /// single process (then an in-memory limiter is exact and cheaper).
+    fn shared_rate_limiter(&self) -> Option<&dyn SharedRateLimiter> {
+        None
+    }
+}
+
+/// Webhook endpoints, scoped by tenant.
+#[async_trait]
+pub trait EndpointStore: Send + Sync + 'static {
     async fn insert_endpoint(&self, tenant: &Tenant, endpoint: &StoredEndpoint) -> StoreResult<()>;
     async fn get_endpoint(
         &self,
@@ -333,8 +342,11 @@ pub trait Store: Send + Sync + 'static {
         secret_last4: &str,
         now: Timestamp,
     ) -> StoreResult<bool>;
+}
 
-    // --- idempotency keys ---
+/// Idempotency keys, scoped by tenant.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
     async fn idempotency_begin(
         &self,
         tenant: &Tenant,
@@ -354,8 +366,11 @@ pub trait Store: Send + Sync + 'static {
     async fn idempotency_abandon(&self, tenant: &Tenant, key: &str) -> StoreResult<()>;
     /// Deletes idempotency records older than `before`.
     async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64>;
+}
 
-    // --- events and deliveries ---
+/// Events and what the API shows of their deliveries, scoped by tenant.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
     /// Stores the event and one pending delivery per matching active endpoint, leased to the
     /// publishing node, in one durable commit; returns the jobs to dispatch right away.
     async fn publish_event(
@@ -384,6 +399,11 @@ pub trait Store: Send + Sync + 'static {
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Delivery>>;
+}
+
+/// The delivery engine's side: re-queueing, claiming, recording attempts, leases.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync + 'static {
     /// Makes a delivery pending and due now, leased to the caller; its job, or `None` if absent
     /// (or its endpoint is deleted).
     async fn requeue_delivery(
@@ -403,7 +423,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<u64>;
 
-    // --- the delivery engine (not tenant-scoped: a job already belongs to its tenant) ---
+    // Not tenant-scoped below: a job already belongs to its tenant.
     /// Leases up to `limit` pending deliveries that are due, of active endpoints, not leased by
     /// a living node.
     async fn claim_due(
@@ -430,62 +450,22 @@ pub trait Store: Send + Sync + 'static {
     async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64>;
     /// Counts for the metrics gauges: pending deliveries, disabled endpoints.
     async fn gauges(&self) -> StoreResult<(i64, i64)>;
+}
 
-    // --- integrations ---
-    /// Inserts a new integration; `Conflict` when a connected one of the tenant has the same
-    /// name, ignoring case.
-    async fn insert_integration(
-        &self,
-        tenant: &Tenant,
-        integration: &StoredIntegration,
-    ) -> StoreResult<()>;
-    /// One integration, disconnected ones included (so the API can tell 410 from 404).
-    async fn find_integration(
-        &self,
-        tenant: &Tenant,
-        id: &IntegrationId,
-    ) -> StoreResult<Option<StoredIntegration>>;
-    /// Integrations, newest first: connected ones, and disconnected ones too if the filter says so.
-    async fn list_integrations(
-        &self,
-        tenant: &Tenant,
-        filter: &IntegrationFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Integration>>;
-    /// Applies a validated patch to a connected integration; `None` when there is none with
-    /// that id; `Conflict` on a duplicate name.
-    async fn update_integration(
-        &self,
-        tenant: &Tenant,
-        id: &IntegrationId,
-        patch: &IntegrationPatch,
-        now: Timestamp,
-    ) -> StoreResult<Option<Integration>>;
-    /// Disconnects (soft-deletes) an integration; false when no connected one has that id.
-    async fn disconnect_integration(
-        &self,
-        tenant: &Tenant,
-        id: &IntegrationId,
-        now: Timestamp,
-    ) -> StoreResult<bool>;
-    async fn insert_integration_call(
-        &self,
-        tenant: &Tenant,
-        call: &IntegrationCall,
-    ) -> StoreResult<()>;
-    /// An integration's call log, newest first.
-    async fn list_integration_calls(
-        &self,
-        tenant: &Tenant,
-        id: &IntegrationId,
-        page: &PageRequest,
-    ) -> StoreResult<Page<IntegrationCall>>;
+/// Everything a backend provides. Each part is implemented in its own file per backend.
+pub trait Store:
+    AdminStore + EndpointStore + IdempotencyStore + EventStore + DeliveryStore + IntegrationStore
+{
+}
 
-    /// A rate limiter shared by every node on this database, or `None` when the backend serves a
-    /// single process (then an in-memory limiter is exact and cheaper).
-    fn shared_rate_limiter(&self) -> Option<&dyn SharedRateLimiter> {
-        None
-    }
+impl<T> Store for T where
+    T: AdminStore
+        + EndpointStore
+        + IdempotencyStore
+        + EventStore
+        + DeliveryStore
+        + IntegrationStore
+{
 }
 
 /// Rate limiting whose state lives in the database, so N nodes enforce one limit, not N.
@@ -506,17 +486,6 @@ pub type DynStore = Arc<dyn Store>;
 
 // --- integrations ---
 pub mod integration_rows;
+mod integrations;
 
-use crate::domain::ids::IntegrationId;
-pub use crate::domain::integration::{
-    Integration, IntegrationCall, IntegrationPatch, StoredIntegration,
-};
-
-/// Filters of `GET /v1/integrations`.
-#[derive(Clone, Debug, Default)]
-pub struct IntegrationFilter {
-    /// Exact name, compared case-insensitively.
-    pub name: Option<String>,
-    /// Also list disconnected integrations (lets a caller tell "disconnected" from "unknown").
-    pub include_disconnected: bool,
-}
+pub use integrations::{IntegrationFilter, IntegrationStore};

@@ -9,9 +9,11 @@ use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
+use crate::store::DeliveryStore;
 use crate::store::{
     AttemptRecord, DeliveryJob, DeliveryStatus, DispatchTarget, HealthRule, Lease, StoreResult,
 };
+use async_trait::async_trait;
 
 async fn jobs_from_rows(
     conn: &mut PgConnection,
@@ -40,8 +42,9 @@ async fn jobs_from_rows(
         .collect())
 }
 
-impl PostgresStore {
-    pub(super) async fn requeue_delivery_impl(
+#[async_trait]
+impl DeliveryStore for PostgresStore {
+    async fn requeue_delivery(
         &self,
         tenant: &Tenant,
         id: &DeliveryId,
@@ -67,7 +70,7 @@ impl PostgresStore {
         Ok(jobs_from_rows(&mut conn, rows, lease.until).await?.pop())
     }
 
-    pub(super) async fn requeue_endpoint_deliveries_impl(
+    async fn requeue_endpoint_deliveries(
         &self,
         tenant: &Tenant,
         id: &EndpointId,
@@ -91,7 +94,7 @@ impl PostgresStore {
         Ok(done.rows_affected())
     }
 
-    pub(super) async fn claim_due_impl(
+    async fn claim_due(
         &self,
         now: Timestamp,
         limit: u32,
@@ -122,7 +125,7 @@ impl PostgresStore {
         jobs_from_rows(&mut conn, rows, lease.until).await
     }
 
-    pub(super) async fn dispatch_target_impl(
+    async fn dispatch_target(
         &self,
         endpoint_id: &EndpointId,
     ) -> StoreResult<Option<DispatchTarget>> {
@@ -140,7 +143,7 @@ impl PostgresStore {
         .transpose()
     }
 
-    pub(super) async fn record_attempt_impl(
+    async fn record_attempt(
         &self,
         record: &AttemptRecord,
         rule: HealthRule,
@@ -222,7 +225,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn release_delivery_impl(&self, id: &DeliveryId) -> StoreResult<()> {
+    async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()> {
         sqlx::query("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = $1")
             .bind(id.as_str())
             .execute(&self.pool)
@@ -230,7 +233,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn release_leases_impl(&self, owner: Option<&str>) -> StoreResult<u64> {
+    async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64> {
         let done = sqlx::query(
             "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
              WHERE status = 'pending' AND lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1)",
@@ -241,7 +244,7 @@ impl PostgresStore {
         Ok(done.rows_affected())
     }
 
-    pub(super) async fn gauges_impl(&self) -> StoreResult<(i64, i64)> {
+    async fn gauges(&self) -> StoreResult<(i64, i64)> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
                     (SELECT COUNT(*) FROM endpoints WHERE NOT is_active AND deleted_at IS NULL) AS disabled",

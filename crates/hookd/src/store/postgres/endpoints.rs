@@ -6,7 +6,9 @@ use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, ENDPOINT_COLUMNS};
+use crate::store::EndpointStore;
 use crate::store::{EndpointFilter, Page, PageRequest, StoreResult, StoredEndpoint};
+use async_trait::async_trait;
 
 fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_string())
@@ -17,12 +19,9 @@ fn columns() -> String {
     ENDPOINT_COLUMNS.replace("events,", "events::text AS events,")
 }
 
-impl PostgresStore {
-    pub(super) async fn insert_endpoint_impl(
-        &self,
-        tenant: &Tenant,
-        stored: &StoredEndpoint,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl EndpointStore for PostgresStore {
+    async fn insert_endpoint(&self, tenant: &Tenant, stored: &StoredEndpoint) -> StoreResult<()> {
         let e = &stored.endpoint;
         sqlx::query(
             "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
@@ -47,7 +46,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn get_endpoint_impl(
+    async fn get_endpoint(
         &self,
         tenant: &Tenant,
         id: &EndpointId,
@@ -66,7 +65,7 @@ impl PostgresStore {
         .transpose()
     }
 
-    pub(super) async fn list_endpoints_impl(
+    async fn list_endpoints(
         &self,
         tenant: &Tenant,
         filter: &EndpointFilter,
@@ -95,7 +94,7 @@ impl PostgresStore {
         Ok(Page::from_rows(items, page.limit))
     }
 
-    pub(super) async fn update_endpoint_impl(
+    async fn update_endpoint(
         &self,
         tenant: &Tenant,
         id: &EndpointId,
@@ -132,7 +131,7 @@ impl PostgresStore {
         row.as_ref().map(rows::endpoint).transpose()
     }
 
-    pub(super) async fn delete_endpoint_impl(
+    async fn delete_endpoint(
         &self,
         tenant: &Tenant,
         id: &EndpointId,
@@ -164,7 +163,7 @@ impl PostgresStore {
         Ok(true)
     }
 
-    pub(super) async fn swap_signing_keys_impl(
+    async fn swap_signing_keys(
         &self,
         tenant: &Tenant,
         id: &EndpointId,

@@ -10,10 +10,12 @@ use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
 use crate::store::rows::{self, RowExt, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
+use crate::store::EventStore;
 use crate::store::{
     Attempt, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus, Event, Lease, NewEvent, Page,
     PageRequest, StoreResult,
 };
+use async_trait::async_trait;
 
 /// Renders the payloads of the given events, one shared buffer per event.
 pub(super) async fn payloads_for(
@@ -44,8 +46,9 @@ pub(super) async fn payloads_for(
     Ok(out)
 }
 
-impl PostgresStore {
-    pub(super) async fn publish_event_impl(
+#[async_trait]
+impl EventStore for PostgresStore {
+    async fn publish_event(
         &self,
         tenant: &Tenant,
         event: &NewEvent,
@@ -135,11 +138,7 @@ impl PostgresStore {
         Ok((stored, jobs))
     }
 
-    pub(super) async fn get_event_impl(
-        &self,
-        tenant: &Tenant,
-        id: &EventId,
-    ) -> StoreResult<Option<Event>> {
+    async fn get_event(&self, tenant: &Tenant, id: &EventId) -> StoreResult<Option<Event>> {
         sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND workspace_id = $2 AND mode = $3"
         ))
@@ -153,11 +152,7 @@ impl PostgresStore {
         .transpose()
     }
 
-    pub(super) async fn list_events_impl(
-        &self,
-        tenant: &Tenant,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Event>> {
+    async fn list_events(&self, tenant: &Tenant, page: &PageRequest) -> StoreResult<Page<Event>> {
         let rows = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND mode = $2 \
              AND ($3::text IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
@@ -175,7 +170,7 @@ impl PostgresStore {
         Ok(Page::from_rows(items, page.limit))
     }
 
-    pub(super) async fn get_delivery_impl(
+    async fn get_delivery(
         &self,
         tenant: &Tenant,
         id: &DeliveryId,
@@ -204,7 +199,7 @@ impl PostgresStore {
         Ok(Some((delivery, attempts)))
     }
 
-    pub(super) async fn list_deliveries_of_event_impl(
+    async fn list_deliveries_of_event(
         &self,
         tenant: &Tenant,
         id: &EventId,
@@ -228,7 +223,7 @@ impl PostgresStore {
         Ok(Page::from_rows(items, page.limit))
     }
 
-    pub(super) async fn list_deliveries_of_endpoint_impl(
+    async fn list_deliveries_of_endpoint(
         &self,
         tenant: &Tenant,
         id: &EndpointId,

@@ -5,10 +5,13 @@ use super::PostgresStore;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::RowExt;
+use crate::store::IdempotencyStore;
 use crate::store::{IdempotencyBegin, StoreResult};
+use async_trait::async_trait;
 
-impl PostgresStore {
-    pub(super) async fn idempotency_begin_impl(
+#[async_trait]
+impl IdempotencyStore for PostgresStore {
+    async fn idempotency_begin(
         &self,
         tenant: &Tenant,
         key: &str,
@@ -70,7 +73,7 @@ impl PostgresStore {
         Ok(outcome)
     }
 
-    pub(super) async fn idempotency_finish_impl(
+    async fn idempotency_finish(
         &self,
         tenant: &Tenant,
         key: &str,
@@ -91,11 +94,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn idempotency_abandon_impl(
-        &self,
-        tenant: &Tenant,
-        key: &str,
-    ) -> StoreResult<()> {
+    async fn idempotency_abandon(&self, tenant: &Tenant, key: &str) -> StoreResult<()> {
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND mode = $2 AND key = $3 AND status_code IS NULL",
         )
@@ -107,7 +106,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn purge_idempotency_keys_impl(&self, before: Timestamp) -> StoreResult<u64> {
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(before.as_millis())
             .execute(&self.pool)

@@ -13,10 +13,12 @@ use crate::domain::time::Timestamp;
 use crate::store::integration_rows::{
     self as rows, to_json, CALL_COLUMNS, DUPLICATE_NAME, INTEGRATION_COLUMNS as COLUMNS,
 };
-use crate::store::{IntegrationFilter, Page, PageRequest, StoreResult};
+use crate::store::{IntegrationFilter, IntegrationStore, Page, PageRequest, StoreResult};
+use async_trait::async_trait;
 
-impl PostgresStore {
-    pub(super) async fn insert_integration_impl(
+#[async_trait]
+impl IntegrationStore for PostgresStore {
+    async fn insert_integration(
         &self,
         tenant: &Tenant,
         stored: &StoredIntegration,
@@ -49,7 +51,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn find_integration_impl(
+    async fn find_integration(
         &self,
         tenant: &Tenant,
         id: &IntegrationId,
@@ -67,7 +69,7 @@ impl PostgresStore {
         .transpose()
     }
 
-    pub(super) async fn list_integrations_impl(
+    async fn list_integrations(
         &self,
         tenant: &Tenant,
         filter: &IntegrationFilter,
@@ -94,7 +96,7 @@ impl PostgresStore {
         Ok(Page::from_rows(items, page.limit))
     }
 
-    pub(super) async fn update_integration_impl(
+    async fn update_integration(
         &self,
         tenant: &Tenant,
         id: &IntegrationId,
@@ -135,7 +137,7 @@ impl PostgresStore {
         row.as_ref().map(rows::integration).transpose()
     }
 
-    pub(super) async fn disconnect_integration_impl(
+    async fn disconnect_integration(
         &self,
         tenant: &Tenant,
         id: &IntegrationId,
@@ -154,7 +156,7 @@ impl PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn insert_integration_call_impl(
+    async fn insert_integration_call(
         &self,
         tenant: &Tenant,
         call: &IntegrationCall,
@@ -185,7 +187,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn list_integration_calls_impl(
+    async fn list_integration_calls(
         &self,
         tenant: &Tenant,
         id: &IntegrationId,

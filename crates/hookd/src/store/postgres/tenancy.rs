@@ -5,10 +5,22 @@ use crate::domain::ids::{ApiKeyId, WorkspaceId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
+use crate::store::AdminStore;
 use crate::store::{ApiKeyRecord, StoreResult, Workspace};
+use async_trait::async_trait;
 
-impl PostgresStore {
-    pub(super) async fn create_workspace_impl(&self, name: &str) -> StoreResult<Workspace> {
+#[async_trait]
+impl AdminStore for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn shared_rate_limiter(&self) -> Option<&dyn crate::store::SharedRateLimiter> {
+        Some(self)
+    }
+
+    async fn create_workspace(&self, name: &str) -> StoreResult<Workspace> {
         let workspace = Workspace {
             id: WorkspaceId::generate(),
             name: name.to_string(),
@@ -24,7 +36,7 @@ impl PostgresStore {
         Ok(workspace)
     }
 
-    pub(super) async fn find_workspace_impl(&self, name: &str) -> StoreResult<Option<Workspace>> {
+    async fn find_workspace(&self, name: &str) -> StoreResult<Option<Workspace>> {
         sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
@@ -34,7 +46,7 @@ impl PostgresStore {
             .transpose()
     }
 
-    pub(super) async fn list_workspaces_impl(&self) -> StoreResult<Vec<Workspace>> {
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
         sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY id")
             .fetch_all(&self.pool)
             .await?
@@ -43,7 +55,7 @@ impl PostgresStore {
             .collect()
     }
 
-    pub(super) async fn insert_api_key_impl(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -61,7 +73,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn list_api_keys_impl(
+    async fn list_api_keys(
         &self,
         workspace: Option<&WorkspaceId>,
     ) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -77,11 +89,7 @@ impl PostgresStore {
         .collect()
     }
 
-    pub(super) async fn revoke_api_key_impl(
-        &self,
-        id: &ApiKeyId,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
+    async fn revoke_api_key(&self, id: &ApiKeyId, now: Timestamp) -> StoreResult<bool> {
         let done =
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now.as_millis())
@@ -91,10 +99,7 @@ impl PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn authenticate_impl(
-        &self,
-        key_hash: &str,
-    ) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
+    async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
         let row = sqlx::query("SELECT id, workspace_id, mode FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(key_hash)
             .fetch_optional(&self.pool)

@@ -7,9 +7,11 @@ use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
+use crate::store::DeliveryStore;
 use crate::store::{
     AttemptRecord, DeliveryJob, DeliveryStatus, DispatchTarget, HealthRule, Lease, StoreResult,
 };
+use async_trait::async_trait;
 
 /// Turns `(delivery, endpoint, event, attempt_count)` rows into jobs with their payloads.
 async fn jobs_from_rows(
@@ -38,8 +40,9 @@ async fn jobs_from_rows(
         .collect())
 }
 
-impl SqliteStore {
-    pub(super) async fn requeue_delivery_impl(
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn requeue_delivery(
         &self,
         tenant: &Tenant,
         id: &DeliveryId,
@@ -71,7 +74,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn requeue_endpoint_deliveries_impl(
+    async fn requeue_endpoint_deliveries(
         &self,
         tenant: &Tenant,
         id: &EndpointId,
@@ -102,7 +105,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn claim_due_impl(
+    async fn claim_due(
         &self,
         now: Timestamp,
         limit: u32,
@@ -144,7 +147,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn dispatch_target_impl(
+    async fn dispatch_target(
         &self,
         endpoint_id: &EndpointId,
     ) -> StoreResult<Option<DispatchTarget>> {
@@ -162,7 +165,7 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(super) async fn record_attempt_impl(
+    async fn record_attempt(
         &self,
         record: &AttemptRecord,
         rule: HealthRule,
@@ -250,7 +253,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn release_delivery_impl(&self, id: &DeliveryId) -> StoreResult<()> {
+    async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()> {
         let id = id.clone();
         self.writer
             .write(move |conn| {
@@ -265,7 +268,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn release_leases_impl(&self, owner: Option<&str>) -> StoreResult<u64> {
+    async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64> {
         let owner = owner.map(str::to_string);
         self.writer
             .write(move |conn| {
@@ -283,7 +286,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn gauges_impl(&self) -> StoreResult<(i64, i64)> {
+    async fn gauges(&self) -> StoreResult<(i64, i64)> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
                     (SELECT COUNT(*) FROM endpoints WHERE is_active = 0 AND deleted_at IS NULL) AS disabled",

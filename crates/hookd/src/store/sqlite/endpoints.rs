@@ -6,18 +6,17 @@ use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, ENDPOINT_COLUMNS};
+use crate::store::EndpointStore;
 use crate::store::{EndpointFilter, Page, PageRequest, StoreResult, StoredEndpoint};
+use async_trait::async_trait;
 
 fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_string())
 }
 
-impl SqliteStore {
-    pub(super) async fn insert_endpoint_impl(
-        &self,
-        tenant: &Tenant,
-        stored: &StoredEndpoint,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl EndpointStore for SqliteStore {
+    async fn insert_endpoint(&self, tenant: &Tenant, stored: &StoredEndpoint) -> StoreResult<()> {
         let tenant = tenant.clone();
         let stored = stored.clone();
         self.writer
@@ -50,7 +49,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn get_endpoint_impl(
+    async fn get_endpoint(
         &self,
         tenant: &Tenant,
         id: &EndpointId,
@@ -68,7 +67,7 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(super) async fn list_endpoints_impl(
+    async fn list_endpoints(
         &self,
         tenant: &Tenant,
         filter: &EndpointFilter,
@@ -96,7 +95,7 @@ impl SqliteStore {
         Ok(Page::from_rows(items, page.limit))
     }
 
-    pub(super) async fn update_endpoint_impl(
+    async fn update_endpoint(
         &self,
         tenant: &Tenant,
         id: &EndpointId,
@@ -139,7 +138,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn delete_endpoint_impl(
+    async fn delete_endpoint(
         &self,
         tenant: &Tenant,
         id: &EndpointId,
@@ -176,7 +175,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn swap_signing_keys_impl(
+    async fn swap_signing_keys(
         &self,
         tenant: &Tenant,
         id: &EndpointId,

@@ -6,10 +6,13 @@ use crate::store::rows::RowExt;
 use super::SqliteStore;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::store::IdempotencyStore;
 use crate::store::{IdempotencyBegin, StoreResult};
+use async_trait::async_trait;
 
-impl SqliteStore {
-    pub(super) async fn idempotency_begin_impl(
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn idempotency_begin(
         &self,
         tenant: &Tenant,
         key: &str,
@@ -64,7 +67,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn idempotency_finish_impl(
+    async fn idempotency_finish(
         &self,
         tenant: &Tenant,
         key: &str,
@@ -92,11 +95,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn idempotency_abandon_impl(
-        &self,
-        tenant: &Tenant,
-        key: &str,
-    ) -> StoreResult<()> {
+    async fn idempotency_abandon(&self, tenant: &Tenant, key: &str) -> StoreResult<()> {
         let (tenant, key) = (tenant.clone(), key.to_string());
         self.writer
             .write(move |conn| {
@@ -116,7 +115,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn purge_idempotency_keys_impl(&self, before: Timestamp) -> StoreResult<u64> {
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {

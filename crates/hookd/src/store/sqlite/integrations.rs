@@ -15,10 +15,12 @@ use crate::domain::time::Timestamp;
 use crate::store::integration_rows::{
     self as rows, to_json, CALL_COLUMNS, DUPLICATE_NAME, INTEGRATION_COLUMNS as COLUMNS,
 };
-use crate::store::{IntegrationFilter, Page, PageRequest, StoreResult};
+use crate::store::{IntegrationFilter, IntegrationStore, Page, PageRequest, StoreResult};
+use async_trait::async_trait;
 
-impl SqliteStore {
-    pub(super) async fn insert_integration_impl(
+#[async_trait]
+impl IntegrationStore for SqliteStore {
+    async fn insert_integration(
         &self,
         tenant: &Tenant,
         stored: &StoredIntegration,
@@ -58,7 +60,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn find_integration_impl(
+    async fn find_integration(
         &self,
         tenant: &Tenant,
         id: &IntegrationId,
@@ -76,7 +78,7 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(super) async fn list_integrations_impl(
+    async fn list_integrations(
         &self,
         tenant: &Tenant,
         filter: &IntegrationFilter,
@@ -103,7 +105,7 @@ impl SqliteStore {
         Ok(Page::from_rows(items, page.limit))
     }
 
-    pub(super) async fn update_integration_impl(
+    async fn update_integration(
         &self,
         tenant: &Tenant,
         id: &IntegrationId,
@@ -151,7 +153,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn disconnect_integration_impl(
+    async fn disconnect_integration(
         &self,
         tenant: &Tenant,
         id: &IntegrationId,
@@ -177,7 +179,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn insert_integration_call_impl(
+    async fn insert_integration_call(
         &self,
         tenant: &Tenant,
         call: &IntegrationCall,
@@ -215,7 +217,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn list_integration_calls_impl(
+    async fn list_integration_calls(
         &self,
         tenant: &Tenant,
         id: &IntegrationId,

@@ -5,10 +5,18 @@ use crate::domain::ids::{ApiKeyId, WorkspaceId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
+use crate::store::AdminStore;
 use crate::store::{ApiKeyRecord, StoreResult, Workspace};
+use async_trait::async_trait;
 
-impl SqliteStore {
-    pub(super) async fn create_workspace_impl(&self, name: &str) -> StoreResult<Workspace> {
+#[async_trait]
+impl AdminStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn create_workspace(&self, name: &str) -> StoreResult<Workspace> {
         let workspace = Workspace {
             id: WorkspaceId::generate(),
             name: name.to_string(),
@@ -34,7 +42,7 @@ impl SqliteStore {
         Ok(workspace)
     }
 
-    pub(super) async fn find_workspace_impl(&self, name: &str) -> StoreResult<Option<Workspace>> {
+    async fn find_workspace(&self, name: &str) -> StoreResult<Option<Workspace>> {
         sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = ?1")
             .bind(name)
             .fetch_optional(&self.readers)
@@ -44,7 +52,7 @@ impl SqliteStore {
             .transpose()
     }
 
-    pub(super) async fn list_workspaces_impl(&self) -> StoreResult<Vec<Workspace>> {
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
         sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY id")
             .fetch_all(&self.readers)
             .await?
@@ -53,7 +61,7 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(super) async fn insert_api_key_impl(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         let key = key.clone();
         self.writer
             .write(move |conn| {
@@ -78,7 +86,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn list_api_keys_impl(
+    async fn list_api_keys(
         &self,
         workspace: Option<&WorkspaceId>,
     ) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -94,11 +102,7 @@ impl SqliteStore {
         .collect()
     }
 
-    pub(super) async fn revoke_api_key_impl(
-        &self,
-        id: &ApiKeyId,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
+    async fn revoke_api_key(&self, id: &ApiKeyId, now: Timestamp) -> StoreResult<bool> {
         let id = id.clone();
         self.writer
             .write(move |conn| {
@@ -116,10 +120,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn authenticate_impl(
-        &self,
-        key_hash: &str,
-    ) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
+    async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
         let row = sqlx::query("SELECT id, workspace_id, mode FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
             .bind(key_hash)
             .fetch_optional(&self.readers)
