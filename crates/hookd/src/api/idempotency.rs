@@ -32,7 +32,8 @@ use crate::store::IdempotencyBegin;
 pub const HEADER: &str = "idempotency-key";
 const REPLAYED: &str = "idempotent-replayed";
 /// Stored answers larger than this are not kept (the request still succeeds).
-const MAX_STORED_RESPONSE: usize = 1024 * 1024;
+/// Integration call answers can reach a few MiB (a 1 MiB upstream body, escaped or base64).
+const MAX_STORED_RESPONSE: usize = 16 * 1024 * 1024;
 
 fn is_valid_key(key: &str) -> bool {
     (1..=64).contains(&key.len())
@@ -135,12 +136,25 @@ pub async fn idempotency(
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_STORED_RESPONSE).await else {
-        state.store.idempotency_abandon(&tenant, &key).await?;
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "response too large to store for idempotency"
-        )));
+    // Every handler builds its answer in memory, so collecting it costs nothing extra. The request
+    // has run by now: whatever happens below, the client gets its real answer.
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            state.store.idempotency_abandon(&tenant, &key).await?;
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "reading the response body: {e}"
+            )));
+        }
     };
+    if bytes.len() > MAX_STORED_RESPONSE {
+        tracing::warn!(
+            size = bytes.len(),
+            "answer too large to keep for idempotent replay; the key is released"
+        );
+        state.store.idempotency_abandon(&tenant, &key).await?;
+        return Ok(Response::from_parts(parts, Body::from(bytes)));
+    }
     state
         .store
         .idempotency_finish(&tenant, &key, status.as_u16(), &seal(&state.cipher, &bytes))
