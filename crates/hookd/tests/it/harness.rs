@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
 use hookd::admin;
 use hookd::app::Server;
 use hookd::config::{Config, Secret};
@@ -322,6 +324,8 @@ pub fn assert_error(
 /// One request a receiver got.
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub method: Method,
+    pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub at: std::time::Instant,
@@ -343,28 +347,44 @@ impl Receiver {
     }
 
     pub async fn scripted(script: impl Fn(usize) -> (u16, String) + Send + Sync + 'static) -> Self {
+        Self::responding(move |n| {
+            let (status, body) = script(n);
+            let status = StatusCode::from_u16(status).unwrap();
+            Box::pin(async move { (status, body).into_response() })
+        })
+        .await
+    }
+
+    /// Like [`Receiver::scripted`], for answers that need headers or take their time: `respond`
+    /// builds the whole response to the n-th request (0-based).
+    pub async fn responding(
+        respond: impl Fn(usize) -> BoxFuture<'static, Response> + Send + Sync + 'static,
+    ) -> Self {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let arrived = Arc::new(Notify::new());
-        let script = Arc::new(script);
+        let respond = Arc::new(respond);
         let (rec, notify) = (Arc::clone(&received), Arc::clone(&arrived));
-        let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
-            let (rec, notify, script) =
-                (Arc::clone(&rec), Arc::clone(&notify), Arc::clone(&script));
-            async move {
-                let n = {
-                    let mut list = rec.lock().unwrap();
-                    list.push(Received {
-                        headers,
-                        body,
-                        at: std::time::Instant::now(),
-                    });
-                    list.len() - 1
-                };
-                notify.notify_waiters();
-                let (status, body) = script(n);
-                (StatusCode::from_u16(status).unwrap(), body)
-            }
-        });
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let (rec, notify, respond) =
+                    (Arc::clone(&rec), Arc::clone(&notify), Arc::clone(&respond));
+                async move {
+                    let n = {
+                        let mut list = rec.lock().unwrap();
+                        list.push(Received {
+                            method,
+                            path: uri.path().to_string(),
+                            headers,
+                            body,
+                            at: std::time::Instant::now(),
+                        });
+                        list.len() - 1
+                    };
+                    notify.notify_waiters();
+                    respond(n).await
+                }
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
