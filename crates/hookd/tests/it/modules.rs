@@ -16,6 +16,8 @@ mod bad_input;
 mod bad_requests;
 #[path = "../it/conventions.rs"]
 mod conventions;
+#[path = "../it/delivery/mod.rs"]
+mod delivery;
 #[path = "../it/endpoints.rs"]
 mod endpoints;
 #[path = "../it/idempotency.rs"]
