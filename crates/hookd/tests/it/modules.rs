@@ -20,6 +20,8 @@ mod conventions;
 mod delivery;
 #[path = "../it/endpoints.rs"]
 mod endpoints;
+#[path = "../it/hostile.rs"]
+mod hostile;
 #[path = "../it/idempotency.rs"]
 mod idempotency;
 #[path = "../it/isolation.rs"]
