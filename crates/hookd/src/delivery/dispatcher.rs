@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -28,6 +28,9 @@ pub(super) enum Command {
         endpoint: EndpointId,
         delivery: DeliveryId,
     },
+    /// Answered when handled. Sent after the stop token is cancelled, the answer means no
+    /// `pump` that missed the cancellation is still running, so no attempt can start anymore.
+    Barrier(oneshot::Sender<()>),
 }
 
 #[derive(Default)]
@@ -91,6 +94,9 @@ impl Dispatcher {
     fn handle(&mut self, command: Command) {
         match command {
             Command::Submit(jobs) => jobs.into_iter().for_each(|job| self.enqueue(job)),
+            Command::Barrier(done) => {
+                let _ = done.send(());
+            }
             Command::Finished { endpoint, delivery } => {
                 self.known.remove(&delivery);
                 if let Some(queue) = self.queues.get_mut(&endpoint) {

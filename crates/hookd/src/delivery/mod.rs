@@ -19,7 +19,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -94,7 +94,8 @@ impl Engine {
             .unwrap_or(i64::MAX / 2)
             .saturating_add(60_000);
         let wake_poller = Arc::new(Notify::new());
-        tokio::spawn(poller::run(poller::Poller {
+        // Tracked with the attempts, so `shutdown` knows when no claim can land anymore.
+        tasks.spawn(poller::run(poller::Poller {
             store: Arc::clone(&shared.store),
             commands: commands.clone(),
             backlog,
@@ -158,7 +159,16 @@ impl Engine {
     /// available to the next start or another node.
     pub async fn shutdown(&self) {
         self.stop.cancel();
+        // The dispatcher may be inside a `pump` that checked the token just before the cancel;
+        // once it answers, it has left it. Otherwise an attempt spawned after `wait` returned
+        // would be cut off at exit: sent, never recorded.
+        let (barrier, passed) = oneshot::channel();
+        if self.commands.send(Command::Barrier(barrier)).is_ok() {
+            let _ = passed.await;
+        }
         self.tasks.close();
+        // In-flight attempts, and the poller: a claim it is committing must land before the
+        // leases are released, or it would stay leased after the stop.
         self.tasks.wait().await;
         match self.shared.store.release_leases(Some(&self.owner)).await {
             Ok(released) => tracing::info!(released, "delivery engine stopped"),
