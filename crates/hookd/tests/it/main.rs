@@ -5,3 +5,6 @@
 const BACKEND: harness::Backend = harness::Backend::Sqlite;
 
 include!("modules.rs");
+
+// Backend-independent, so run once: the real binary on a SQLite data directory.
+mod durability;
