@@ -6,5 +6,7 @@ const BACKEND: harness::Backend = harness::Backend::Sqlite;
 
 include!("modules.rs");
 
-// Backend-independent, so run once: the real binary on a SQLite data directory.
+// Backend-independent, so run once.
+mod cross_language;
+// The real binary on a SQLite data directory.
 mod durability;

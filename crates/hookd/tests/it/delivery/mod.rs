@@ -1,6 +1,6 @@
 //! The delivery engine end to end: events published over the API reach real loopback receivers
 //! signed, filtered, retried and logged as the contract says. One submodule per concern; the
-//! helpers below are shared with `hostile` and `cross_language`.
+//! helpers below are shared with `hostile`, `durability` and `cross_language`.
 
 mod fanout;
 mod input;
