@@ -9,7 +9,7 @@ use super::SqliteStore;
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
-use crate::store::rows::{self, RowExt, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
+use crate::store::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::store::EventStore;
 use crate::store::{
     Attempt, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus, Event, Lease, NewEvent, Page,
@@ -54,82 +54,8 @@ impl EventStore for SqliteStore {
         event: &NewEvent,
         lease: &Lease,
     ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
-        let (tenant, event, lease) = (tenant.clone(), event.clone(), lease.clone());
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let needle = format!("\"{}\"", event.event_type);
-                    let endpoints = sqlx::query(
-                        "SELECT id FROM endpoints WHERE workspace_id = ?1 AND mode = ?2 AND is_active = 1 \
-                         AND deleted_at IS NULL AND (project_id IS NULL OR project_id = ?3) AND instr(events, ?4) > 0",
-                    )
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&event.project_id)
-                    .bind(&needle)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                    let created = event.created_at.as_millis();
-                    sqlx::query(
-                        "INSERT INTO events (id, workspace_id, mode, type, project_id, data, created_at, delivery_count) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .bind(event.id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&event.event_type)
-                    .bind(&event.project_id)
-                    .bind(event.data.get())
-                    .bind(created)
-                    .bind(endpoints.len() as i64)
-                    .execute(&mut *conn)
-                    .await?;
-                    let body = Arc::new(payload::render(
-                        &event.id,
-                        &event.event_type,
-                        event.created_at,
-                        event.project_id.as_deref(),
-                        &event.data,
-                    ));
-                    let mut jobs = Vec::with_capacity(endpoints.len());
-                    for row in &endpoints {
-                        let endpoint_id = EndpointId::from_trusted(row.text("id")?);
-                        let delivery_id = DeliveryId::generate();
-                        sqlx::query(
-                            "INSERT INTO deliveries (id, workspace_id, mode, event_id, endpoint_id, status, attempt_count, \
-                             next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6, ?7, ?8)",
-                        )
-                        .bind(delivery_id.as_str())
-                        .bind(tenant.workspace_id.as_str())
-                        .bind(tenant.mode.as_str())
-                        .bind(event.id.as_str())
-                        .bind(endpoint_id.as_str())
-                        .bind(created)
-                        .bind(&lease.owner)
-                        .bind(lease.until.as_millis())
-                        .execute(&mut *conn)
-                        .await?;
-                        jobs.push(DeliveryJob {
-                            delivery_id,
-                            endpoint_id,
-                            event_id: event.id.clone(),
-                            attempt_count: 0,
-                            payload: Arc::clone(&body),
-                lease_until: lease.until,
-                        });
-                    }
-                    let stored = Event {
-                        id: event.id,
-                        event_type: event.event_type,
-                        project_id: event.project_id,
-                        data: event.data,
-                        created_at: event.created_at,
-                        delivery_count: jobs.len() as i64,
-                    };
-                    Ok((stored, jobs))
-                })
-            })
+        self.publisher
+            .submit((tenant.clone(), event.clone(), lease.clone()))
             .await
     }
 

@@ -2,6 +2,7 @@
 //! when it returns), one writer task doing group commit, and a pool of readers that never wait
 //! for it (WAL readers see the last commit without locking).
 
+mod batching;
 mod deliveries;
 mod endpoints;
 mod events;
@@ -25,6 +26,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     writer: Writer,
     readers: SqlitePool,
+    publisher: batching::Batcher<batching::PublishInput, batching::PublishOutput>,
+    recorder: batching::Batcher<batching::RecordInput, ()>,
 }
 
 impl SqliteStore {
@@ -59,8 +62,11 @@ impl SqliteStore {
             .await
             .context("opening SQLite readers")?;
         write_conn.ping().await.context("pinging SQLite")?;
+        let writer = Writer::start(write_conn);
         Ok(Self {
-            writer: Writer::start(write_conn),
+            publisher: batching::Batcher::start(writer.clone(), batching::publish_batch),
+            recorder: batching::Batcher::start(writer.clone(), batching::record_batch),
+            writer,
             readers,
         })
     }
