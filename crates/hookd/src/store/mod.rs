@@ -46,11 +46,22 @@ impl StoreError {
             StoreError::WriterGone => return true,
             _ => return false,
         };
-        matches!(
-            sqlx_err,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-        )
+        match sqlx_err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // A server that is shutting down ends the statements in flight with an error of its
+            // own rather than a dropped socket.
+            sqlx::Error::Database(db) => db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some_and(|pg| is_connection_lost(pg.code())),
+            _ => false,
+        }
     }
+}
+
+/// PostgreSQL SQLSTATEs meaning the server went away or is not taking connections: the
+/// connection exception class (08…), and admin shutdown, crash shutdown, cannot connect now.
+fn is_connection_lost(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03")
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
