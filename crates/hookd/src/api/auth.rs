@@ -118,7 +118,8 @@ pub async fn authenticate(
         .ok_or_else(|| ApiError::Unauthorized("The API key is unknown or revoked.".into()))?;
     state
         .rate_limiter
-        .check(&key_id)
+        .admit(state.store.as_ref(), &key_id)
+        .await?
         .map_err(|retry_after_secs| ApiError::RateLimited {
             retry_after_secs: retry_after_secs.max(1),
         })?;
