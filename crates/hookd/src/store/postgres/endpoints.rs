@@ -137,7 +137,20 @@ impl EndpointStore for PostgresStore {
         id: &EndpointId,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        // Deliveries first, then the endpoint: the order in which recording an attempt locks
+        // them. The other order deadlocks with attempts being recorded for this endpoint.
         let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL, \
+             lease_until = NULL, updated_at = $4 \
+             WHERE endpoint_id = $1 AND workspace_id = $2 AND mode = $3 AND status = 'pending'",
+        )
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
         let done = sqlx::query(
             "UPDATE endpoints SET deleted_at = $4, is_active = FALSE, updated_at = $4 \
              WHERE id = $1 AND workspace_id = $2 AND mode = $3 AND deleted_at IS NULL",
@@ -149,16 +162,9 @@ impl EndpointStore for PostgresStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
+            // Absent or already deleted: roll back (nothing of another tenant was touched).
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL, \
-             lease_until = NULL, updated_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
-        )
-        .bind(id.as_str())
-        .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(true)
     }
