@@ -64,6 +64,13 @@ impl TestDatabase {
             }
         }
     }
+
+    /// A database someone else owns and cleans up (e.g. a private PostgreSQL instance): nothing
+    /// is dropped with this guard.
+    pub fn existing(url: &str) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        Self { url: url.to_string(), dir, postgres: None }
+    }
 }
 
 impl Drop for TestDatabase {
@@ -120,15 +127,33 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let database = Arc::new(TestDatabase::create().await);
     let mut config = test_config(&database.url);
     adjust(&mut config);
-    boot(config, database).await
+    boot(config, database, None).await
 }
 
-async fn boot(config: Config, database: Arc<TestDatabase>) -> TestApp {
+/// Boots the app on a database the caller provides, with `adjust` applied to the test config.
+pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(&database.url);
+    adjust(&mut config);
+    boot(config, Arc::new(database), None).await
+}
+
+/// Boots a server; `keys` (live, test) are used when given, else the first start's or new ones.
+async fn boot(
+    config: Config,
+    database: Arc<TestDatabase>,
+    keys: Option<(String, String)>,
+) -> TestApp {
     let dir = Arc::clone(&database.dir);
     let store = hookd::app::open_store(&config).await.expect("open store");
-    let keys = admin::bootstrap_if_empty(&store).await.expect("bootstrap");
+    let keys = match keys {
+        Some(keys) => Some(keys),
+        None => admin::bootstrap_if_empty(&store)
+            .await
+            .expect("bootstrap")
+            .map(|k| (k.live, k.test)),
+    };
     let (live_key, test_key) = match keys {
-        Some(k) => (k.live, k.test),
+        Some(keys) => keys,
         None => {
             let (_, live) = admin::create_key(&store, admin::DEFAULT_WORKSPACE, Mode::Live)
                 .await
@@ -280,6 +305,13 @@ impl TestApp {
                 bytes
             }
         }
+    }
+
+    /// A second node of the same deployment: another server on this app's database, with its
+    /// config and keys (PostgreSQL; on SQLite only one process serves a database).
+    pub async fn spawn_peer(&self) -> TestApp {
+        let keys = (self.live_key.clone(), self.test_key.clone());
+        boot(self.config.clone(), Arc::clone(&self.database), Some(keys)).await
     }
 
     /// Stops the server gracefully and waits for it.

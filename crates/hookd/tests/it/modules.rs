@@ -16,6 +16,8 @@ mod bad_input;
 mod bad_requests;
 #[path = "../it/conventions.rs"]
 mod conventions;
+#[path = "../it/cross_node.rs"]
+mod cross_node;
 #[path = "../it/delivery/mod.rs"]
 mod delivery;
 #[path = "../it/endpoints.rs"]
