@@ -5,6 +5,8 @@
 mod fixtures;
 #[path = "../it/harness.rs"]
 mod harness;
+#[path = "../it/cluster.rs"]
+mod cluster;
 
 #[path = "../it/at_rest.rs"]
 mod at_rest;
@@ -34,6 +36,8 @@ mod listing;
 mod openapi;
 #[path = "../it/protocol.rs"]
 mod protocol;
+#[path = "../it/scale_out.rs"]
+mod scale_out;
 #[path = "../it/store_conformance.rs"]
 mod store_conformance;
 
