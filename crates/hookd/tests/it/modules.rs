@@ -34,6 +34,8 @@ mod isolation;
 mod listing;
 #[path = "../it/openapi.rs"]
 mod openapi;
+#[path = "../it/pg_restart.rs"]
+mod pg_restart;
 #[path = "../it/protocol.rs"]
 mod protocol;
 #[path = "../it/scale_out.rs"]
