@@ -79,13 +79,25 @@ pub async fn backdate_endpoint(app: &TestApp, id: &str) {
                 .filename(app.dir.path().join("hookd.db"))
                 .busy_timeout(std::time::Duration::from_secs(10));
             let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-            let done = sqlx::query(sql).bind(1_577_836_800_000_i64).bind(id).execute(&pool).await.unwrap();
+            let done = sqlx::query(sql)
+                .bind(1_577_836_800_000_i64)
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
             pool.close().await;
             done.rows_affected()
         }
         Backend::Postgres => {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url).await.unwrap();
-            let done = sqlx::query(sql).bind(1_577_836_800_000_i64).bind(id).execute(&mut conn).await.unwrap();
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url)
+                .await
+                .unwrap();
+            let done = sqlx::query(sql)
+                .bind(1_577_836_800_000_i64)
+                .bind(id)
+                .execute(&mut conn)
+                .await
+                .unwrap();
             done.rows_affected()
         }
     };

@@ -41,16 +41,25 @@ impl TestDatabase {
     pub async fn create() -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         match crate::BACKEND {
-            Backend::Sqlite => {
-                Self { url: format!("sqlite://{}", dir.path().join("hookd.db").display()), dir, postgres: None }
-            }
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("hookd.db").display()),
+                dir,
+                postgres: None,
+            },
             Backend::Postgres => {
-                let server = std::env::var("HOOKD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_string());
-                let name = format!("hookd_test_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+                let server = std::env::var("HOOKD_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| DEFAULT_POSTGRES.to_string());
+                let name = format!(
+                    "hookd_test_{}",
+                    ulid::Ulid::new().to_string().to_ascii_lowercase()
+                );
                 let admin = format!("{server}/postgres");
                 match sqlx::PgConnection::connect(&admin).await {
                     Ok(mut conn) => {
-                        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+                        sqlx::query(&format!("CREATE DATABASE {name}"))
+                            .execute(&mut conn)
+                            .await
+                            .expect("create test database");
                     }
                     Err(e) if std::env::var_os("CI").is_some() => {
                         panic!("CI must run the PostgreSQL suite, but {server} is unreachable: {e}")
@@ -60,7 +69,11 @@ impl TestDatabase {
                         std::process::exit(0);
                     }
                 }
-                Self { url: format!("{server}/{name}"), dir, postgres: Some((admin, name)) }
+                Self {
+                    url: format!("{server}/{name}"),
+                    dir,
+                    postgres: Some((admin, name)),
+                }
             }
         }
     }
@@ -69,19 +82,30 @@ impl TestDatabase {
     /// is dropped with this guard.
     pub fn existing(url: &str) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        Self { url: url.to_string(), dir, postgres: None }
+        Self {
+            url: url.to_string(),
+            dir,
+            postgres: None,
+        }
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Some((admin, name)) = self.postgres.take() else { return };
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
         // Drop may run inside the test's runtime: do the async clean-up on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -281,26 +305,32 @@ impl TestApp {
             Backend::Sqlite => {
                 let mut bytes = Vec::new();
                 for suffix in ["", "-wal"] {
-                    if let Ok(b) = std::fs::read(self.dir.path().join(format!("hookd.db{suffix}"))) {
+                    if let Ok(b) = std::fs::read(self.dir.path().join(format!("hookd.db{suffix}")))
+                    {
                         bytes.extend(b);
                     }
                 }
                 bytes
             }
             Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.database.url).await.unwrap();
-                let tables: Vec<String> =
-                    sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
-                        .fetch_all(&mut conn)
-                        .await
-                        .unwrap();
+                let mut conn = sqlx::PgConnection::connect(&self.database.url)
+                    .await
+                    .unwrap();
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
                 let mut bytes = Vec::new();
                 for table in tables {
-                    let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
-                        .fetch_all(&mut conn)
-                        .await
-                        .unwrap();
-                    rows.iter().for_each(|r| bytes.extend_from_slice(r.as_bytes()));
+                    let rows: Vec<String> =
+                        sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+                            .fetch_all(&mut conn)
+                            .await
+                            .unwrap();
+                    rows.iter()
+                        .for_each(|r| bytes.extend_from_slice(r.as_bytes()));
                 }
                 bytes
             }

@@ -274,13 +274,23 @@ async fn bodies_over_1_mib_are_cut_and_endless_streams_end() {
 async fn a_large_answer_with_an_idempotency_key_is_answered_and_replayed_without_a_second_call() {
     let app = spawn_app().await;
     // Binary, so the answer is base64: about 1.4 MiB of JSON for a 1 MiB upstream body.
-    let up = Upstream::start(|_| raw(200, &[("content-type", "application/octet-stream")], vec![0xffu8; 1024 * 1024])).await;
+    let up = Upstream::start(|_| {
+        raw(
+            200,
+            &[("content-type", "application/octet-stream")],
+            vec![0xffu8; 1024 * 1024],
+        )
+    })
+    .await;
     let id = integration(&app, &up.origin, json!({})).await;
     let send = || {
-        app.req(reqwest::Method::POST, &format!("/v1/integrations/{id}/calls"))
-            .header("Idempotency-Key", "big-answer-1")
-            .json(&json!({}))
-            .send()
+        app.req(
+            reqwest::Method::POST,
+            &format!("/v1/integrations/{id}/calls"),
+        )
+        .header("Idempotency-Key", "big-answer-1")
+        .json(&json!({}))
+        .send()
     };
     let first = send().await.unwrap();
     assert_eq!(first.status(), 200);
@@ -290,7 +300,11 @@ async fn a_large_answer_with_an_idempotency_key_is_answered_and_replayed_without
     assert_eq!(again.status(), 200);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.text().await.unwrap(), first_body);
-    assert_eq!(up.seen().len(), 1, "the replay must not call the upstream again");
+    assert_eq!(
+        up.seen().len(),
+        1,
+        "the replay must not call the upstream again"
+    );
 }
 
 #[tokio::test]

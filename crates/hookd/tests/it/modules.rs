@@ -1,12 +1,12 @@
 // The suite's modules, shared by the SQLite (`tests/it`) and PostgreSQL (`tests/it_postgres`)
 // test binaries. Paths are relative to either binary's directory.
 
+#[path = "../it/cluster.rs"]
+mod cluster;
 #[path = "../it/fixtures.rs"]
 mod fixtures;
 #[path = "../it/harness.rs"]
 mod harness;
-#[path = "../it/cluster.rs"]
-mod cluster;
 
 #[path = "../it/at_rest.rs"]
 mod at_rest;
@@ -52,7 +52,7 @@ mod integration_calls;
 mod integration_safety;
 #[path = "../it/integrations.rs"]
 mod integrations;
-#[path = "../it/upstream.rs"]
-mod upstream;
 #[path = "../it/store_conformance_integrations.rs"]
 mod store_conformance_integrations;
+#[path = "../it/upstream.rs"]
+mod upstream;

@@ -133,11 +133,17 @@ async fn every_documented_route_is_served() {
         .await;
     let id = created["id"].as_str().unwrap();
     let (status, event) = app
-        .post_json(&app.live_key, "/v1/events", &serde_json::json!({"type": "post.created", "data": {}}))
+        .post_json(
+            &app.live_key,
+            "/v1/events",
+            &serde_json::json!({"type": "post.created", "data": {}}),
+        )
         .await;
     assert_eq!(status, 202, "{event}");
     let event_id = event["data"]["id"].as_str().unwrap().to_string();
-    let (_, deliveries) = app.get_json(&app.live_key, &format!("/v1/events/{event_id}/deliveries")).await;
+    let (_, deliveries) = app
+        .get_json(&app.live_key, &format!("/v1/events/{event_id}/deliveries"))
+        .await;
     let delivery_id = deliveries["data"][0]["id"].as_str().unwrap().to_string();
     let (status, integration) = app
         .post_json(

@@ -10,8 +10,8 @@ use hookd::domain::ids::{AttemptId, EndpointId, EventId};
 use hookd::domain::tenant::{Mode, Tenant};
 use hookd::domain::time::Timestamp;
 use hookd::store::{
-    Attempt, AttemptRecord, DeliveryStatus, DynStore, HealthRule, IdempotencyBegin, Lease, NewEvent, PageRequest, StoreError,
-    StoredEndpoint,
+    Attempt, AttemptRecord, DeliveryStatus, DynStore, HealthRule, IdempotencyBegin, Lease,
+    NewEvent, PageRequest, StoreError, StoredEndpoint,
 };
 use serde_json::value::RawValue;
 
@@ -26,7 +26,10 @@ async fn open() -> (DynStore, TestDatabase) {
 
 async fn tenant(store: &DynStore, name: &str, mode: Mode) -> Tenant {
     let ws = store.create_workspace(name).await.unwrap();
-    Tenant { workspace_id: ws.id, mode }
+    Tenant {
+        workspace_id: ws.id,
+        mode,
+    }
 }
 
 fn endpoint(events: &[&str], project: Option<&str>) -> StoredEndpoint {
@@ -59,7 +62,10 @@ fn event(event_type: &str, project: Option<&str>) -> NewEvent {
 }
 
 fn lease(owner: &str, ms: i64) -> Lease {
-    Lease { owner: owner.into(), until: Timestamp::now().plus_millis(ms) }
+    Lease {
+        owner: owner.into(),
+        until: Timestamp::now().plus_millis(ms),
+    }
 }
 
 fn failed_attempt(status: i64) -> Attempt {
@@ -73,13 +79,19 @@ fn failed_attempt(status: i64) -> Attempt {
     }
 }
 
-const RULE: HealthRule = HealthRule { failing_for_ms: 0, min_exhausted: 2 };
+const RULE: HealthRule = HealthRule {
+    failing_for_ms: 0,
+    min_exhausted: 2,
+};
 
 #[tokio::test]
 async fn publish_fans_out_by_type_project_and_tenant() {
     let (store, _db) = open().await;
     let live = tenant(&store, "a", Mode::Live).await;
-    let test = Tenant { workspace_id: live.workspace_id.clone(), mode: Mode::Test };
+    let test = Tenant {
+        workspace_id: live.workspace_id.clone(),
+        mode: Mode::Test,
+    };
     let other = tenant(&store, "b", Mode::Live).await;
     let all = endpoint(&["post.created"], None);
     let scoped = endpoint(&["post.created"], Some("p1"));
@@ -87,56 +99,127 @@ async fn publish_fans_out_by_type_project_and_tenant() {
     for e in [&all, &scoped, &wrong_type] {
         store.insert_endpoint(&live, e).await.unwrap();
     }
-    store.insert_endpoint(&test, &endpoint(&["post.created"], None)).await.unwrap();
-    store.insert_endpoint(&other, &endpoint(&["post.created"], None)).await.unwrap();
+    store
+        .insert_endpoint(&test, &endpoint(&["post.created"], None))
+        .await
+        .unwrap();
+    store
+        .insert_endpoint(&other, &endpoint(&["post.created"], None))
+        .await
+        .unwrap();
 
-    let (stored, jobs) = store.publish_event(&live, &event("post.created", Some("p2")), &lease("n1", 60_000)).await.unwrap();
+    let (stored, jobs) = store
+        .publish_event(
+            &live,
+            &event("post.created", Some("p2")),
+            &lease("n1", 60_000),
+        )
+        .await
+        .unwrap();
     assert_eq!(stored.delivery_count, 1);
-    assert_eq!(jobs.iter().map(|j| &j.endpoint_id).collect::<Vec<_>>(), vec![&all.endpoint.id]);
-    let (_, jobs) = store.publish_event(&live, &event("post.created", Some("p1")), &lease("n1", 60_000)).await.unwrap();
+    assert_eq!(
+        jobs.iter().map(|j| &j.endpoint_id).collect::<Vec<_>>(),
+        vec![&all.endpoint.id]
+    );
+    let (_, jobs) = store
+        .publish_event(
+            &live,
+            &event("post.created", Some("p1")),
+            &lease("n1", 60_000),
+        )
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 2);
     let body: serde_json::Value = serde_json::from_slice(&jobs[0].payload).unwrap();
     assert_eq!(body["data"]["k"][1], 2);
     assert_eq!(body["projectId"], "p1");
-    assert!(Arc::ptr_eq(&jobs[0].payload, &jobs[1].payload), "one payload buffer per event");
+    assert!(
+        Arc::ptr_eq(&jobs[0].payload, &jobs[1].payload),
+        "one payload buffer per event"
+    );
 }
 
 #[tokio::test]
 async fn leases_make_a_delivery_claimable_by_one_node_at_a_time() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
-    store.insert_endpoint(&t, &endpoint(&["post.created"], None)).await.unwrap();
-    let (_, jobs) = store.publish_event(&t, &event("post.created", None), &lease("n1", 60_000)).await.unwrap();
+    store
+        .insert_endpoint(&t, &endpoint(&["post.created"], None))
+        .await
+        .unwrap();
+    let (_, jobs) = store
+        .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+        .await
+        .unwrap();
     let now = Timestamp::now();
-    assert!(store.claim_due(now, 10, &lease("n2", 60_000)).await.unwrap().is_empty(), "leased to n1");
+    assert!(
+        store
+            .claim_due(now, 10, &lease("n2", 60_000))
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased to n1"
+    );
     store.release_leases(Some("n1")).await.unwrap();
-    let claimed = store.claim_due(Timestamp::now(), 10, &lease("n2", 60_000)).await.unwrap();
+    let claimed = store
+        .claim_due(Timestamp::now(), 10, &lease("n2", 60_000))
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].delivery_id, jobs[0].delivery_id);
-    assert!(store.claim_due(Timestamp::now(), 10, &lease("n3", 60_000)).await.unwrap().is_empty(), "leased to n2");
+    assert!(
+        store
+            .claim_due(Timestamp::now(), 10, &lease("n3", 60_000))
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased to n2"
+    );
     // An expired lease is claimable again.
     let later = Timestamp::now().plus_millis(61_000);
-    assert_eq!(store.claim_due(later, 10, &lease("n3", 60_000)).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .claim_due(later, 10, &lease("n3", 60_000))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn concurrent_claims_never_hand_out_a_delivery_twice() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
-    store.insert_endpoint(&t, &endpoint(&["post.created"], None)).await.unwrap();
+    store
+        .insert_endpoint(&t, &endpoint(&["post.created"], None))
+        .await
+        .unwrap();
     for _ in 0..40 {
-        store.publish_event(&t, &event("post.created", None), &lease("publisher", -1)).await.unwrap();
+        store
+            .publish_event(&t, &event("post.created", None), &lease("publisher", -1))
+            .await
+            .unwrap();
     }
     let claims = (0..4).map(|n| {
         let store = Arc::clone(&store);
-        tokio::spawn(async move { store.claim_due(Timestamp::now(), 15, &lease(&format!("n{n}"), 60_000)).await.unwrap() })
+        tokio::spawn(async move {
+            store
+                .claim_due(Timestamp::now(), 15, &lease(&format!("n{n}"), 60_000))
+                .await
+                .unwrap()
+        })
     });
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
     for claim in claims {
         for job in claim.await.unwrap() {
             total += 1;
-            assert!(seen.insert(job.delivery_id.clone()), "claimed twice: {}", job.delivery_id);
+            assert!(
+                seen.insert(job.delivery_id.clone()),
+                "claimed twice: {}",
+                job.delivery_id
+            );
         }
     }
     assert_eq!(total, 40);
@@ -151,7 +234,10 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
     let id = &e.endpoint.id;
     let mut delivery_ids = Vec::new();
     for _ in 0..2 {
-        let (_, jobs) = store.publish_event(&t, &event("post.created", None), &lease("n1", 60_000)).await.unwrap();
+        let (_, jobs) = store
+            .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+            .await
+            .unwrap();
         delivery_ids.push(jobs[0].delivery_id.clone());
     }
     let retry_at = Timestamp::now().plus_millis(5_000);
@@ -163,26 +249,71 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
         next_attempt_at: next,
         endpoint_gone: false,
     };
-    store.record_attempt(&record(0, Some(retry_at)), RULE, Timestamp::now()).await.unwrap();
-    let (d, attempts) = store.get_delivery(&t, &delivery_ids[0]).await.unwrap().unwrap();
-    assert_eq!((d.status, d.attempt_count, d.last_status_code), (DeliveryStatus::Pending, 1, Some(500)));
+    store
+        .record_attempt(&record(0, Some(retry_at)), RULE, Timestamp::now())
+        .await
+        .unwrap();
+    let (d, attempts) = store
+        .get_delivery(&t, &delivery_ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d.status, d.attempt_count, d.last_status_code),
+        (DeliveryStatus::Pending, 1, Some(500))
+    );
     assert_eq!(d.next_attempt_at, Some(retry_at));
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].response_body, "nope");
     // Not due yet, so not claimable; due later, claimable.
-    assert!(store.claim_due(Timestamp::now(), 10, &lease("n2", 60_000)).await.unwrap().iter().all(|j| j.delivery_id != delivery_ids[0]));
+    assert!(store
+        .claim_due(Timestamp::now(), 10, &lease("n2", 60_000))
+        .await
+        .unwrap()
+        .iter()
+        .all(|j| j.delivery_id != delivery_ids[0]));
     // Two exhausted deliveries with the rule's minimum of 2 disable the endpoint as failing.
-    store.record_attempt(&record(0, None), RULE, Timestamp::now()).await.unwrap();
-    assert!(store.get_endpoint(&t, id).await.unwrap().unwrap().endpoint.is_active);
-    store.record_attempt(&record(1, None), RULE, Timestamp::now()).await.unwrap();
+    store
+        .record_attempt(&record(0, None), RULE, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_endpoint(&t, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .endpoint
+            .is_active
+    );
+    store
+        .record_attempt(&record(1, None), RULE, Timestamp::now())
+        .await
+        .unwrap();
     let after = store.get_endpoint(&t, id).await.unwrap().unwrap().endpoint;
     assert!(!after.is_active);
     assert_eq!(after.disabled_reason.map(|r| r.as_str()), Some("failing"));
-    assert_eq!(store.get_delivery(&t, &delivery_ids[1]).await.unwrap().unwrap().0.status, DeliveryStatus::Failed);
+    assert_eq!(
+        store
+            .get_delivery(&t, &delivery_ids[1])
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .status,
+        DeliveryStatus::Failed
+    );
     assert_eq!(store.gauges().await.unwrap().1, 1, "one disabled endpoint");
     // Re-activation clears the reason.
-    let patch = EndpointPatch { is_active: Some(true), ..Default::default() };
-    let back = store.update_endpoint(&t, id, &patch, Timestamp::now()).await.unwrap().unwrap();
+    let patch = EndpointPatch {
+        is_active: Some(true),
+        ..Default::default()
+    };
+    let back = store
+        .update_endpoint(&t, id, &patch, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(back.is_active && back.disabled_reason.is_none());
 }
 
@@ -192,7 +323,10 @@ async fn gone_disables_at_once_and_delete_cancels_pending() {
     let t = tenant(&store, "a", Mode::Live).await;
     let e = endpoint(&["post.created"], None);
     store.insert_endpoint(&t, &e).await.unwrap();
-    let (_, jobs) = store.publish_event(&t, &event("post.created", None), &lease("n1", 60_000)).await.unwrap();
+    let (_, jobs) = store
+        .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+        .await
+        .unwrap();
     let gone = AttemptRecord {
         delivery_id: jobs[0].delivery_id.clone(),
         endpoint_id: e.endpoint.id.clone(),
@@ -201,37 +335,104 @@ async fn gone_disables_at_once_and_delete_cancels_pending() {
         next_attempt_at: Some(Timestamp::now()),
         endpoint_gone: true,
     };
-    store.record_attempt(&gone, RULE, Timestamp::now()).await.unwrap();
-    let disabled = store.get_endpoint(&t, &e.endpoint.id).await.unwrap().unwrap().endpoint;
+    store
+        .record_attempt(&gone, RULE, Timestamp::now())
+        .await
+        .unwrap();
+    let disabled = store
+        .get_endpoint(&t, &e.endpoint.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .endpoint;
     assert_eq!(disabled.disabled_reason.map(|r| r.as_str()), Some("gone"));
     // Parked: due, but its endpoint is inactive, so nobody claims it.
-    assert!(store.claim_due(Timestamp::now().plus_millis(1), 10, &lease("n2", 60_000)).await.unwrap().is_empty());
-    assert!(store.delete_endpoint(&t, &e.endpoint.id, Timestamp::now()).await.unwrap());
-    let (d, _) = store.get_delivery(&t, &jobs[0].delivery_id).await.unwrap().unwrap();
+    assert!(store
+        .claim_due(Timestamp::now().plus_millis(1), 10, &lease("n2", 60_000))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .delete_endpoint(&t, &e.endpoint.id, Timestamp::now())
+        .await
+        .unwrap());
+    let (d, _) = store
+        .get_delivery(&t, &jobs[0].delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.status, DeliveryStatus::Cancelled);
-    assert!(store.get_endpoint(&t, &e.endpoint.id).await.unwrap().is_none());
-    assert!(!store.delete_endpoint(&t, &e.endpoint.id, Timestamp::now()).await.unwrap());
+    assert!(store
+        .get_endpoint(&t, &e.endpoint.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!store
+        .delete_endpoint(&t, &e.endpoint.id, Timestamp::now())
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
 async fn tenant_scoping_hides_other_workspaces_and_modes() {
     let (store, _db) = open().await;
     let a = tenant(&store, "a", Mode::Live).await;
-    let a_test = Tenant { workspace_id: a.workspace_id.clone(), mode: Mode::Test };
+    let a_test = Tenant {
+        workspace_id: a.workspace_id.clone(),
+        mode: Mode::Test,
+    };
     let b = tenant(&store, "b", Mode::Live).await;
     let e = endpoint(&["post.created"], None);
     store.insert_endpoint(&a, &e).await.unwrap();
-    let (ev, jobs) = store.publish_event(&a, &event("post.created", None), &lease("n1", 60_000)).await.unwrap();
+    let (ev, jobs) = store
+        .publish_event(&a, &event("post.created", None), &lease("n1", 60_000))
+        .await
+        .unwrap();
     for other in [&a_test, &b] {
-        assert!(store.get_endpoint(other, &e.endpoint.id).await.unwrap().is_none());
+        assert!(store
+            .get_endpoint(other, &e.endpoint.id)
+            .await
+            .unwrap()
+            .is_none());
         assert!(store.get_event(other, &ev.id).await.unwrap().is_none());
-        assert!(store.get_delivery(other, &jobs[0].delivery_id).await.unwrap().is_none());
-        let page = PageRequest { limit: 10, cursor: None };
-        assert!(store.list_events(other, &page).await.unwrap().items.is_empty());
-        let patch = EndpointPatch { name: Some("x".into()), ..Default::default() };
-        assert!(store.update_endpoint(other, &e.endpoint.id, &patch, Timestamp::now()).await.unwrap().is_none());
-        assert!(!store.delete_endpoint(other, &e.endpoint.id, Timestamp::now()).await.unwrap());
-        assert!(store.requeue_delivery(other, &jobs[0].delivery_id, &lease("n", 1000), Timestamp::now()).await.unwrap().is_none());
+        assert!(store
+            .get_delivery(other, &jobs[0].delivery_id)
+            .await
+            .unwrap()
+            .is_none());
+        let page = PageRequest {
+            limit: 10,
+            cursor: None,
+        };
+        assert!(store
+            .list_events(other, &page)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
+        let patch = EndpointPatch {
+            name: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(store
+            .update_endpoint(other, &e.endpoint.id, &patch, Timestamp::now())
+            .await
+            .unwrap()
+            .is_none());
+        assert!(!store
+            .delete_endpoint(other, &e.endpoint.id, Timestamp::now())
+            .await
+            .unwrap());
+        assert!(store
+            .requeue_delivery(
+                other,
+                &jobs[0].delivery_id,
+                &lease("n", 1000),
+                Timestamp::now()
+            )
+            .await
+            .unwrap()
+            .is_none());
     }
 }
 
@@ -242,8 +443,17 @@ async fn signing_keys_swap_only_from_the_expected_value() {
     let e = endpoint(&["post.created"], None);
     store.insert_endpoint(&t, &e).await.unwrap();
     let id = &e.endpoint.id;
-    assert!(store.swap_signing_keys(&t, id, &[1, 2, 3], &[4, 5], "wxyz", Timestamp::now()).await.unwrap());
-    assert!(!store.swap_signing_keys(&t, id, &[1, 2, 3], &[6], "zzzz", Timestamp::now()).await.unwrap(), "stale expectation");
+    assert!(store
+        .swap_signing_keys(&t, id, &[1, 2, 3], &[4, 5], "wxyz", Timestamp::now())
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .swap_signing_keys(&t, id, &[1, 2, 3], &[6], "zzzz", Timestamp::now())
+            .await
+            .unwrap(),
+        "stale expectation"
+    );
     let now = store.get_endpoint(&t, id).await.unwrap().unwrap();
     assert_eq!(now.signing_keys, vec![4, 5]);
     assert_eq!(now.endpoint.secret_last4, "wxyz");
@@ -256,7 +466,12 @@ async fn idempotency_keys_start_once_replay_and_conflict() {
     let now = Timestamp::now();
     let begins = (0..8).map(|_| {
         let (store, t) = (Arc::clone(&store), t.clone());
-        tokio::spawn(async move { store.idempotency_begin(&t, "k1", "h1", now, 86_400_000).await.unwrap() })
+        tokio::spawn(async move {
+            store
+                .idempotency_begin(&t, "k1", "h1", now, 86_400_000)
+                .await
+                .unwrap()
+        })
     });
     let mut started = 0;
     for b in begins {
@@ -267,23 +482,59 @@ async fn idempotency_keys_start_once_replay_and_conflict() {
         }
     }
     assert_eq!(started, 1, "exactly one request may run");
-    store.idempotency_finish(&t, "k1", 201, "{\"ok\":true}").await.unwrap();
+    store
+        .idempotency_finish(&t, "k1", 201, "{\"ok\":true}")
+        .await
+        .unwrap();
     assert_eq!(
-        store.idempotency_begin(&t, "k1", "h1", now, 86_400_000).await.unwrap(),
-        IdempotencyBegin::Replay { status: 201, body: "{\"ok\":true}".into() }
+        store
+            .idempotency_begin(&t, "k1", "h1", now, 86_400_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Replay {
+            status: 201,
+            body: "{\"ok\":true}".into()
+        }
     );
-    assert_eq!(store.idempotency_begin(&t, "k1", "h2", now, 86_400_000).await.unwrap(), IdempotencyBegin::Conflict);
+    assert_eq!(
+        store
+            .idempotency_begin(&t, "k1", "h2", now, 86_400_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Conflict
+    );
     // Expired keys start over; abandoned keys can be retried.
     let later = now.plus_millis(86_400_001);
-    assert_eq!(store.idempotency_begin(&t, "k1", "h2", later, 86_400_000).await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(
+        store
+            .idempotency_begin(&t, "k1", "h2", later, 86_400_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
     store.idempotency_abandon(&t, "k1").await.unwrap();
-    assert_eq!(store.idempotency_begin(&t, "k1", "h3", later, 86_400_000).await.unwrap(), IdempotencyBegin::Started);
-    assert_eq!(store.purge_idempotency_keys(later.plus_millis(1)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .idempotency_begin(&t, "k1", "h3", later, 86_400_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+    assert_eq!(
+        store
+            .purge_idempotency_keys(later.plus_millis(1))
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn duplicate_workspace_names_and_key_hashes_conflict() {
     let (store, _db) = open().await;
     store.create_workspace("a").await.unwrap();
-    assert!(matches!(store.create_workspace("a").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.create_workspace("a").await,
+        Err(StoreError::Conflict(_))
+    ));
 }

@@ -91,7 +91,10 @@ async fn integrations_round_trip_and_names_are_unique_ignoring_case() {
     let duplicate = store
         .insert_integration(&t, &integration("über REPORTS"))
         .await;
-    assert!(matches!(duplicate, Err(StoreError::Conflict(_))), "{duplicate:?}");
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{duplicate:?}"
+    );
     let listed = store
         .list_integrations(&t, &by_name("ÜBER reports", false), &page(10))
         .await
@@ -114,7 +117,12 @@ async fn integrations_round_trip_and_names_are_unique_ignoring_case() {
         .unwrap();
     assert!(gone.integration.disconnected_at.is_some());
     assert!(store
-        .update_integration(&t, &first.integration.id, &IntegrationPatch::default(), Timestamp::now())
+        .update_integration(
+            &t,
+            &first.integration.id,
+            &IntegrationPatch::default(),
+            Timestamp::now()
+        )
         .await
         .unwrap()
         .is_none());
@@ -166,7 +174,10 @@ async fn patches_change_only_what_they_name() {
     assert_eq!(updated.name, "Orders");
     assert_eq!(updated.headers, stored.integration.headers);
     let reread = store.find_integration(&t, &id).await.unwrap().unwrap();
-    assert_eq!((reread.headers_sealed, reread.auth_sealed), (vec![1, 2, 3], vec![9, 9]));
+    assert_eq!(
+        (reread.headers_sealed, reread.auth_sealed),
+        (vec![1, 2, 3], vec![9, 9])
+    );
 
     let rename = IntegrationPatch {
         name: Some("BILLING".into()),
@@ -211,7 +222,9 @@ async fn integrations_and_call_logs_are_scoped_to_their_tenant() {
             status,
             duration_ms: 12,
             error_code: status.is_none().then_some(CallErrorCode::UpstreamTimeout),
-            error: status.is_none().then(|| "timed out after 500 ms".to_string()),
+            error: status
+                .is_none()
+                .then(|| "timed out after 500 ms".to_string()),
             request_body: "{}".into(),
             response_body: "ok".into(),
             truncated: false,
@@ -228,7 +241,11 @@ async fn integrations_and_call_logs_are_scoped_to_their_tenant() {
     assert_eq!(log.items, vec![calls[1].clone()], "newest first");
 
     for foreign in [&test, &other] {
-        assert!(store.find_integration(foreign, &id).await.unwrap().is_none());
+        assert!(store
+            .find_integration(foreign, &id)
+            .await
+            .unwrap()
+            .is_none());
         assert!(store
             .update_integration(foreign, &id, &IntegrationPatch::default(), Timestamp::now())
             .await
