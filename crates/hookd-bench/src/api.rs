@@ -95,11 +95,13 @@ impl Api {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status != StatusCode::CREATED {
-            bail!(
-                "creating endpoint {url} answered {status}: {text}\n\
-                 (a --target server must allow plain-http loopback egress: \
+            let hint = if text.contains("url_not_allowed") {
+                "\n(a --target server must allow plain-http loopback egress: \
                  HOOKD_EGRESS_ALLOW_HTTP=true HOOKD_EGRESS_ALLOW_NETS=127.0.0.0/8)"
-            );
+            } else {
+                ""
+            };
+            bail!("creating endpoint {url} answered {status}: {text}{hint}");
         }
         let created: Envelope<CreatedEndpoint> =
             serde_json::from_str(&text).context("reading the created endpoint")?;

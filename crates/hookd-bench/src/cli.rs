@@ -10,6 +10,11 @@ use anyhow::{bail, ensure};
 use clap::{Parser, ValueEnum};
 use url::Url;
 
+/// Bounds of the raw phase's default size: long enough (about a second here) to be stable,
+/// short enough not to dominate the run.
+const RAW_MIN: usize = 20_000;
+const RAW_MAX: usize = 100_000;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hookd-bench",
@@ -44,7 +49,7 @@ pub struct Args {
     /// Seconds to wait for the deliveries after the last publish before giving up.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
-    /// Requests the raw-limit phase sends [default: the expected deliveries, clamped to 5000..=50000].
+    /// Requests the raw-limit phase sends [default: the expected deliveries, clamped to 20000..=100000].
     #[arg(long)]
     pub raw_requests: Option<usize>,
     /// Worker threads of the receiver's own runtime.
@@ -182,7 +187,7 @@ impl Plan {
         plan.raw_requests = args.raw_requests.unwrap_or_else(|| {
             usize::try_from(plan.expected_deliveries())
                 .unwrap_or(usize::MAX)
-                .clamp(5_000, 50_000)
+                .clamp(RAW_MIN, RAW_MAX)
         });
         Ok(plan)
     }
@@ -231,7 +236,7 @@ mod tests {
         let steady = plan(&["--scenario", "steady", "--rate", "250", "--events", "10"]).unwrap();
         assert_eq!(
             (steady.rate, steady.events, steady.raw_requests),
-            (Some(250.0), 10, 5_000)
+            (Some(250.0), 10, RAW_MIN)
         );
     }
 

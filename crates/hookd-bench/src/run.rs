@@ -66,7 +66,7 @@ pub async fn run(args: &Args, plan: &Plan) -> anyhow::Result<Report> {
 
     let result = measure_hookd(&display, plan, &server, &ledger, receiver, &project_id, raw).await;
     let (tail, warnings) = server.log_tail();
-    if result.is_err() || warnings > 0 {
+    if (result.is_err() || warnings > 0) && !tail.is_empty() {
         display.note(&format!(
             "hookd logged {warnings} warnings/errors; its last lines:"
         ));

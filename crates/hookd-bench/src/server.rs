@@ -221,10 +221,10 @@ async fn start_child(
             let tail = log
                 .lock()
                 .map(|l| l.lines.iter().cloned().collect::<Vec<_>>().join("\n"));
-            Err(e.context(format!(
-                "hookd serve failed to start; its last output:\n{}",
+            Err(anyhow::anyhow!(
+                "hookd serve failed to start: {e:#}\nits last output:\n{}",
                 tail.unwrap_or_default()
-            )))
+            ))
         }
     }
 }
