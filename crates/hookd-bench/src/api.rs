@@ -71,6 +71,10 @@ impl Api {
         })
     }
 
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Creates an endpoint for `post.created` events of `project_id`; returns its id and secret.
     pub async fn create_endpoint(
         &self,

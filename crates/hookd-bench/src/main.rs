@@ -14,6 +14,7 @@ mod body;
 mod cli;
 mod ledger;
 mod locate;
+mod metrics;
 mod postgres;
 mod progress;
 mod publish;

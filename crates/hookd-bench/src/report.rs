@@ -11,6 +11,8 @@
 //!
 //! The first twelve fields are the contract; the rest explain a surprising number.
 
+use std::collections::BTreeMap;
+
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -49,6 +51,8 @@ pub struct Report {
     pub raw_requests: u64,
     pub raw_errors: u64,
     pub server_warnings: u64,
+    /// A few of hookd's own counters at the end of the run (see `metrics.rs`).
+    pub server_metrics: BTreeMap<String, f64>,
 }
 
 #[derive(Serialize, Debug, Default, PartialEq)]
@@ -90,6 +94,7 @@ pub struct Measured {
     pub timed_out: bool,
     pub server_peak_rss_mb: Option<f64>,
     pub server_warnings: u64,
+    pub server_metrics: BTreeMap<String, f64>,
 }
 
 impl Report {
@@ -133,6 +138,7 @@ impl Report {
             raw_requests: m.raw_requests,
             raw_errors: m.raw_errors,
             server_warnings: m.server_warnings,
+            server_metrics: m.server_metrics,
         }
     }
 

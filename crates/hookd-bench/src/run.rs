@@ -17,7 +17,7 @@ use crate::progress::Display;
 use crate::report::{Measured, Report};
 use crate::rss::RssSampler;
 use crate::server::{Server, SpawnOptions};
-use crate::{blackhole, locate, publish, raw, receiver};
+use crate::{blackhole, locate, metrics, publish, raw, receiver};
 
 const POLL: Duration = Duration::from_millis(10);
 
@@ -188,6 +188,7 @@ async fn measure_hookd(
     deliver_bar.finish(ledger.unique());
 
     let peak = rss.as_ref().and_then(RssSampler::peak_mb);
+    let server_metrics = metrics::scrape(api.client(), &server.base_url).await;
     let tally = ledger.tally(|i| !plan.is_blackholed(i));
     let last = ledger.last_receipt_ns();
     let delivery_secs = if last > timing.started_ns {
@@ -225,6 +226,7 @@ async fn measure_hookd(
             timed_out,
             server_peak_rss_mb: peak,
             server_warnings: 0,
+            server_metrics,
         },
     ))
 }
