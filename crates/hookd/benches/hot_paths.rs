@@ -87,9 +87,9 @@ fn endpoints() -> Vec<Endpoint> {
             events: (0..1 + i % 4)
                 .map(|k| CATALOG[(i + k * 2) % CATALOG.len()].to_string())
                 .collect(),
-            is_active: i % 10 != 0,
+            is_active: !i.is_multiple_of(10),
             disabled_reason: None,
-            project_id: (i % 3 == 0).then(|| format!("proj_{}", i % 5)),
+            project_id: i.is_multiple_of(3).then(|| format!("proj_{}", i % 5)),
             secret_last4: "abcd".into(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
