@@ -1,0 +1,262 @@
+//! One benchmark run, phase by phase: receiver → raw limit → server → endpoints → publish →
+//! wait for deliveries → report. The server is stopped (and its temporary database dropped)
+//! whether or not the measurement succeeded.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hookd::domain::ids::EventId;
+
+use crate::api::Api;
+use crate::cli::{Args, Plan};
+use crate::ledger::Ledger;
+use crate::progress::Display;
+use crate::report::{Measured, Report};
+use crate::rss::RssSampler;
+use crate::server::{Server, SpawnOptions};
+use crate::{blackhole, locate, metrics, publish, raw, receiver};
+
+const POLL: Duration = Duration::from_millis(10);
+
+pub async fn run(args: &Args, plan: &Plan) -> anyhow::Result<Report> {
+    let display = Display::new();
+    let needs_binary = args.target.is_none() || args.database_url.is_some();
+    let hookd_bin = needs_binary
+        .then(|| locate::hookd_binary(args.hookd_bin.as_deref(), !args.no_build))
+        .transpose()?;
+
+    let ledger = Arc::new(Ledger::new(plan.events, plan.endpoints));
+    let receiver = receiver::start(Arc::clone(&ledger), args.receiver_threads)?;
+    // Isolates this run's endpoints and events from anything else on a shared server.
+    let project_id = format!("bench_{}", &EventId::generate().as_str()[4..]);
+
+    let raw = measure_raw(&display, plan, receiver, &ledger, &project_id).await?;
+
+    let server = match &args.target {
+        Some(target) => {
+            Server::external(
+                target.clone(),
+                args.api_key.clone(),
+                args.database_url.as_deref(),
+                hookd_bin,
+                args.server_pid,
+            )
+            .await?
+        }
+        None => {
+            let binary = hookd_bin.expect("a started server needs the binary");
+            Server::spawn(SpawnOptions {
+                binary: &binary,
+                backend: plan.backend,
+                postgres_url: &args.postgres_url,
+                extra_env: &args.server_env,
+            })
+            .await?
+        }
+    };
+    display.note(&format!(
+        "hookd: {} ({}{})",
+        server.base_url,
+        plan.backend.name(),
+        server.pid.map(|p| format!(", pid {p}")).unwrap_or_default()
+    ));
+
+    let result = measure_hookd(&display, plan, &server, &ledger, receiver, &project_id, raw).await;
+    let (tail, warnings) = server.log_tail();
+    if (result.is_err() || warnings > 0) && !tail.is_empty() {
+        display.note(&format!(
+            "hookd logged {warnings} warnings/errors; its last lines:"
+        ));
+        for line in tail.iter().rev().take(10).rev() {
+            display.note(&format!("  {line}"));
+        }
+    }
+    let stopped = server.stop().await;
+    let mut report = result?;
+    report.server_warnings = warnings;
+    stopped.context("stopping the server")?;
+    Ok(report)
+}
+
+struct RawResult {
+    requests: u64,
+    errors: u64,
+    secs: f64,
+}
+
+async fn measure_raw(
+    display: &Display,
+    plan: &Plan,
+    receiver: SocketAddr,
+    ledger: &Arc<Ledger>,
+    project_id: &str,
+) -> anyhow::Result<RawResult> {
+    let done = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&done);
+    let bar = display.track("raw", plan.raw_requests as u64, move || {
+        counter.load(Relaxed)
+    });
+    let outcome = raw::run(
+        receiver,
+        Arc::clone(ledger),
+        plan.raw_requests,
+        plan.concurrency,
+        plan.data_bytes,
+        project_id,
+        Arc::clone(&done),
+    )
+    .await?;
+    bar.finish(outcome.requests);
+    display.note(&format!(
+        "raw limit: {:.0} req/s ({} requests, {} failed, receiver verified {})",
+        outcome.rps(),
+        outcome.requests,
+        outcome.failed,
+        ledger.raw_received()
+    ));
+    Ok(RawResult {
+        requests: outcome.requests,
+        errors: outcome.failed,
+        secs: outcome.elapsed.as_secs_f64(),
+    })
+}
+
+async fn measure_hookd(
+    display: &Display,
+    plan: &Plan,
+    server: &Server,
+    ledger: &Arc<Ledger>,
+    receiver: SocketAddr,
+    project_id: &str,
+    raw: RawResult,
+) -> anyhow::Result<Report> {
+    let api = Arc::new(Api::new(
+        &server.base_url,
+        &server.api_key,
+        plan.concurrency,
+    )?);
+    let endpoint_ids = create_endpoints(plan, &api, ledger, receiver, project_id).await?;
+    let rss = server.pid.map(RssSampler::start);
+
+    let counters = Arc::new(publish::Counters::default());
+    let published = Arc::clone(&counters);
+    let publish_bar = display.track("publish", plan.events as u64, move || {
+        published.accepted.load(Relaxed) + published.failed.load(Relaxed)
+    });
+    let received = Arc::clone(ledger);
+    let deliver_bar = display.track("deliver", plan.expected_deliveries(), move || {
+        received.unique()
+    });
+    let timing = publish::run(
+        Arc::clone(&api),
+        Arc::clone(ledger),
+        Arc::clone(&counters),
+        publish::Settings {
+            events: plan.events,
+            concurrency: plan.concurrency,
+            rate: plan.rate,
+            data_bytes: plan.data_bytes,
+            project_id: project_id.to_string(),
+        },
+    )
+    .await;
+    let accepted = counters.accepted.load(Relaxed);
+    let failed = counters.failed.load(Relaxed);
+    publish_bar.finish(accepted + failed);
+    display.note(&format!(
+        "published {accepted} events in {:.2}s ({:.0}/s), {failed} failed",
+        timing.elapsed.as_secs_f64(),
+        accepted as f64 / timing.elapsed.as_secs_f64().max(1e-9)
+    ));
+    if let Some(error) = counters.first_error() {
+        display.note(&format!("first publish error: {error}"));
+    }
+
+    let expected = accepted * plan.healthy_endpoints() as u64;
+    deliver_bar.set_len(expected);
+    let deadline = Instant::now() + Duration::from_secs(plan.timeout_secs);
+    while ledger.unique() < expected && Instant::now() < deadline {
+        tokio::time::sleep(POLL).await;
+    }
+    let timed_out = ledger.unique() < expected;
+    if !timed_out {
+        tokio::time::sleep(Duration::from_millis(plan.settle_ms)).await;
+    }
+    deliver_bar.finish(ledger.unique());
+
+    let peak = rss.as_ref().and_then(RssSampler::peak_mb);
+    let server_metrics = metrics::scrape(api.client(), &server.base_url).await;
+    let tally = ledger.tally(|i| !plan.is_blackholed(i));
+    let last = ledger.last_receipt_ns();
+    let delivery_secs = if last > timing.started_ns {
+        (last - timing.started_ns) as f64 / 1e9
+    } else {
+        0.0
+    };
+    display.note(&format!(
+        "delivered {} of {expected} in {delivery_secs:.2}s; missing {}, duplicates {}, bad signatures {}{}",
+        tally.unique,
+        tally.missing,
+        tally.duplicates,
+        tally.bad_signatures,
+        if timed_out { " (timed out)" } else { "" }
+    ));
+    if !server.is_spawned() {
+        for id in &endpoint_ids {
+            if let Err(e) = api.delete_endpoint(id).await {
+                display.note(&format!("could not delete endpoint {id}: {e:#}"));
+            }
+        }
+    }
+    Ok(Report::new(
+        plan,
+        Measured {
+            raw_requests: raw.requests,
+            raw_errors: raw.errors,
+            raw_secs: raw.secs,
+            publish_secs: timing.elapsed.as_secs_f64(),
+            publish_errors: failed,
+            publish_retries: counters.retries.load(Relaxed),
+            delivery_secs,
+            tally,
+            latency: ledger.latency(),
+            timed_out,
+            server_peak_rss_mb: peak,
+            server_warnings: 0,
+            server_metrics,
+        },
+    ))
+}
+
+/// Creates the plan's endpoints (healthy ones at the receiver, blackholed ones at the
+/// blackhole) and hands their secrets to the ledger; returns their ids.
+async fn create_endpoints(
+    plan: &Plan,
+    api: &Api,
+    ledger: &Ledger,
+    receiver: SocketAddr,
+    project_id: &str,
+) -> anyhow::Result<Vec<String>> {
+    let blackhole = if (0..plan.endpoints).any(|i| plan.is_blackholed(i)) {
+        Some(blackhole::start().await?)
+    } else {
+        None
+    };
+    let mut ids = Vec::with_capacity(plan.endpoints);
+    for index in 0..plan.endpoints {
+        let host = match blackhole {
+            Some(addr) if plan.is_blackholed(index) => addr,
+            _ => receiver,
+        };
+        let url = format!("http://{host}/e/{index}");
+        let (id, secret) = api
+            .create_endpoint(&format!("bench {index}"), &url, project_id)
+            .await?;
+        ledger.set_secret(index, secret);
+        ids.push(id);
+    }
+    Ok(ids)
+}
