@@ -19,8 +19,9 @@ use super::{sender, Shared};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::store::DeliveryJob;
 
-/// Most jobs held in memory for one endpoint.
-const QUEUE_CAP_PER_ENDPOINT: usize = 10_000;
+/// Most jobs held in memory for one endpoint (a job is a few hundred bytes; its payload is
+/// shared with the event's other deliveries).
+const QUEUE_CAP_PER_ENDPOINT: usize = 50_000;
 
 pub(super) enum Command {
     Submit(Vec<DeliveryJob>),
@@ -52,6 +53,8 @@ pub(super) struct Dispatcher {
     per_endpoint: usize,
     tasks: TaskTracker,
     backlog: Arc<AtomicUsize>,
+    /// Jobs that did not fit, whose leases are to be released.
+    overflowed: Vec<DeliveryId>,
     /// Once cancelled (shutdown), no new attempt starts; queued jobs stay leased until the engine
     /// releases this node's leases.
     stop: CancellationToken,
@@ -75,6 +78,7 @@ impl Dispatcher {
             known: HashSet::new(),
             tasks,
             backlog,
+            overflowed: Vec::new(),
             stop,
         }
     }
@@ -87,6 +91,7 @@ impl Dispatcher {
             while let Ok(command) = commands.try_recv() {
                 self.handle(command);
             }
+            self.release_overflow();
             self.pump();
         }
     }
@@ -118,7 +123,10 @@ impl Dispatcher {
         }
         let queue = self.queues.entry(job.endpoint_id.clone()).or_default();
         if queue.pending.len() >= QUEUE_CAP_PER_ENDPOINT {
+            // Hand it back to the database now rather than when its lease expires: the poller
+            // claims it again once the backlog has room.
             metrics::counter!("hookd_dispatch_overflow_total").increment(1);
+            self.overflowed.push(job.delivery_id);
             return;
         }
         self.known.insert(job.delivery_id.clone());
@@ -129,6 +137,21 @@ impl Dispatcher {
             queue.scheduled = true;
             self.ready.push_back(endpoint);
         }
+    }
+
+    fn release_overflow(&mut self) {
+        if self.overflowed.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.overflowed);
+        let store = Arc::clone(&self.shared.store);
+        self.tasks.spawn(async move {
+            for id in ids {
+                if let Err(e) = store.release_delivery(&id).await {
+                    tracing::warn!(error = %e, delivery = %id, "could not release an overflowed delivery; its lease will expire");
+                }
+            }
+        });
     }
 
     /// Starts attempts while slots are free, one endpoint at a time in turn.

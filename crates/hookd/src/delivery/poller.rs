@@ -15,7 +15,7 @@ use crate::store::{DynStore, Lease};
 const INTERVAL: Duration = Duration::from_millis(250);
 const BATCH: u32 = 256;
 /// Stop claiming while this many jobs wait in memory; the database holds the rest.
-const MAX_BACKLOG: usize = 20_000;
+const MAX_BACKLOG: usize = 50_000;
 
 pub(super) struct Poller {
     pub store: DynStore,
