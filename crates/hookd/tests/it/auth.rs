@@ -117,6 +117,47 @@ async fn a_revoked_key_is_refused_on_the_very_next_request() {
     assert!(revoked.revoked_at.is_some());
 }
 
+/// The server caches authenticated keys; a revocation by the CLI, a separate process, must still
+/// take effect on the very next request.
+#[tokio::test]
+async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        let (status, _) = app.get_json(&app.live_key, ENDPOINTS).await;
+        assert_eq!(status, 200);
+    }
+    let keys = admin::list_keys(&app.store, Some(admin::DEFAULT_WORKSPACE))
+        .await
+        .unwrap();
+    let live = keys
+        .iter()
+        .find(|k| k.mode == hookd::domain::tenant::Mode::Live && app.live_key.ends_with(&k.last4))
+        .expect("the live key is listed");
+    let master_key = app
+        .config
+        .master_key
+        .as_ref()
+        .map(|k| k.0.clone())
+        .unwrap_or_default();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .args(["keys", "revoke", live.id.as_str()])
+        .current_dir(app.dir.path())
+        .env("HOOKD_DATABASE_URL", &app.config.database_url)
+        .env("HOOKD_MASTER_KEY", master_key)
+        .output()
+        .expect("run hookd keys revoke");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let (status, body) = app.get_json(&app.live_key, ENDPOINTS).await;
+    assert_error(status, &body, 401, "unauthorized", None);
+    let (status, _) = app.get_json(&app.test_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "the workspace's other key still works");
+}
+
 #[tokio::test]
 async fn a_key_over_its_rate_limit_gets_429_with_retry_after() {
     let app = spawn_app_with(|c| {

@@ -8,6 +8,7 @@ mod endpoints;
 mod events;
 mod idempotency;
 mod integrations;
+mod key_cache;
 mod tenancy;
 mod writer;
 
@@ -28,6 +29,7 @@ pub struct SqliteStore {
     readers: SqlitePool,
     publisher: batching::Batcher<batching::PublishInput, batching::PublishOutput>,
     recorder: batching::Batcher<batching::RecordInput, ()>,
+    key_cache: key_cache::KeyCache,
 }
 
 impl SqliteStore {
@@ -68,6 +70,7 @@ impl SqliteStore {
             recorder: batching::Batcher::start(writer.clone(), batching::record_batch),
             writer,
             readers,
+            key_cache: key_cache::KeyCache::new(path),
         })
     }
 }

@@ -118,9 +118,14 @@ impl AdminStore for SqliteStore {
                 })
             })
             .await
+            .inspect(|_| self.key_cache.revoked())
     }
 
     async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
+        let ticket = match self.key_cache.get(key_hash) {
+            Ok(hit) => return Ok(Some(hit)),
+            Err(ticket) => ticket,
+        };
         let row = sqlx::query("SELECT id, workspace_id, mode FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
             .bind(key_hash)
             .fetch_optional(&self.readers)
@@ -135,5 +140,10 @@ impl AdminStore for SqliteStore {
             ))
         })
         .transpose()
+        .inspect(|found| {
+            if let Some(found) = found {
+                self.key_cache.put(key_hash, found, ticket);
+            }
+        })
     }
 }
