@@ -94,7 +94,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             rate_limit_per_sec: 1000,
             rate_limit_burst: 2000,
-            endpoint_max_in_flight: 16,
+            endpoint_max_in_flight: 64,
             global_max_in_flight: 512,
             auto_disable_after_secs: 5 * 86_400,
             auto_disable_min_failures: 15,

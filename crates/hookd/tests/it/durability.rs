@@ -73,6 +73,8 @@ impl Hookd {
             .env("HOOKD_EGRESS_ALLOW_NETS", "127.0.0.0/8")
             .env("HOOKD_RETRY_SCHEDULE", "1,1,1,1,1,1,1,1,1,1")
             .env("HOOKD_DELIVERY_TIMEOUT_MS", "5000")
+            // The load shapes below (and the bound on attempts after SIGTERM) assume 16.
+            .env("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "16")
             .env("RUST_LOG", "info,sqlx=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
