@@ -64,6 +64,8 @@ async fn drive<I: Clone + Send + Sync + 'static, O: Send + 'static>(
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
         let (inputs, replies): (Vec<I>, Vec<_>) = waiting.drain(..).unzip();
+        // Requests coalesced per batch (the writer's group-commit metric counts batches).
+        metrics::histogram!("hookd_store_write_batch_size").record(inputs.len() as f64);
         let inputs = Arc::new(inputs);
         let batch = Arc::clone(&inputs);
         match writer.write(move |conn| run(conn, batch)).await {

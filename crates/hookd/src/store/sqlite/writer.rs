@@ -95,6 +95,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
         let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
         let size = jobs.len();
         commit_batch(&mut conn, jobs).await;
+        // Jobs per commit; a job may itself be a batch of requests (see `batching.rs`).
         metrics::histogram!("hookd_store_group_commit_size").record(size as f64);
     }
     let _ = conn.close().await;
