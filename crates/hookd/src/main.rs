@@ -10,6 +10,11 @@ use hookd::config::Config;
 use hookd::domain::tenant::Mode;
 use hookd::{admin, app, client, telemetry};
 
+/// mimalloc instead of the system allocator: under load glibc's malloc showed up in profiles
+/// with lock contention between the runtime's threads (see README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "hookd",
