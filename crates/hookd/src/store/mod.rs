@@ -25,9 +25,12 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A whole group commit failed; every request in the batch sees the same cause.
+    /// A statement of the SQLite writer thread failed.
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A whole SQLite group commit failed; every request in the batch sees the same cause.
     #[error("group commit failed")]
-    Commit(#[source] Arc<sqlx::Error>),
+    Commit(#[source] Arc<rusqlite::Error>),
     /// A uniqueness rule was violated (duplicate name, duplicate key).
     #[error("{0} already exists")]
     Conflict(&'static str),
@@ -42,7 +45,8 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         let sqlx_err = match self {
             StoreError::Database(e) => e,
-            StoreError::Commit(e) => e.as_ref(),
+            StoreError::Sqlite(e) => return sqlite_unavailable(e),
+            StoreError::Commit(e) => return sqlite_unavailable(e),
             StoreError::WriterGone => return true,
             _ => return false,
         };
@@ -56,6 +60,22 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// SQLite failures that mean the file cannot be written right now (another process holds the
+/// lock past the busy timeout, the disk or file is unusable), not that the request was wrong.
+fn sqlite_unavailable(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+        )
+    )
 }
 
 /// PostgreSQL SQLSTATEs meaning the server went away or is not taking connections: the

@@ -60,6 +60,28 @@ macro_rules! row_ext {
 row_ext!(sqlx::sqlite::SqliteRow);
 row_ext!(sqlx::postgres::PgRow);
 
+/// Rows read by the SQLite writer thread.
+impl RowExt for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        Ok(self.get(column)?)
+    }
+    fn flag(&self, column: &str) -> StoreResult<bool> {
+        Ok(self.get(column)?)
+    }
+    fn blob(&self, column: &str) -> StoreResult<Vec<u8>> {
+        Ok(self.get(column)?)
+    }
+}
+
 pub fn mode(raw: &str) -> StoreResult<Mode> {
     Mode::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("unknown mode {raw:?}")))
 }

@@ -1,8 +1,10 @@
 //! The delivery engine's queries on SQLite: claiming due work, recording attempts (with endpoint
 //! health), re-queueing and leases.
 
+use rusqlite::{params, Connection};
+
 use super::events::payloads_for;
-use super::SqliteStore;
+use super::{execute, publish, query_all, SqliteStore};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
@@ -13,17 +15,16 @@ use crate::store::{
 };
 use async_trait::async_trait;
 
-/// Turns `(delivery, endpoint, event, attempt_count)` rows into jobs with their payloads.
-async fn jobs_from_rows(
-    conn: &mut sqlx::SqliteConnection,
-    rows: Vec<sqlx::sqlite::SqliteRow>,
+/// Runs an `UPDATE … RETURNING id, endpoint_id, event_id, attempt_count` and turns its rows into
+/// jobs with their payloads.
+fn leased_jobs(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
     lease_until: Timestamp,
 ) -> StoreResult<Vec<DeliveryJob>> {
-    let partial = rows
-        .iter()
-        .map(rows::job_parts)
-        .collect::<StoreResult<Vec<_>>>()?;
-    let payloads = payloads_for(conn, partial.iter().map(|p| &p.2)).await?;
+    let partial = query_all(conn, sql, params, |row| rows::job_parts(row))?;
+    let payloads = payloads_for(conn, partial.iter().map(|p| &p.2))?;
     Ok(partial
         .into_iter()
         .filter_map(|(delivery_id, endpoint_id, event_id, attempt_count)| {
@@ -52,24 +53,24 @@ impl DeliveryStore for SqliteStore {
         let (tenant, id, lease) = (tenant.clone(), id.clone(), lease.clone());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let rows = sqlx::query(
-                        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?4, updated_at = ?4, \
-                           lease_owner = ?5, lease_until = ?6 \
-                         WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 \
-                           AND endpoint_id IN (SELECT id FROM endpoints WHERE deleted_at IS NULL) \
-                         RETURNING id, endpoint_id, event_id, attempt_count",
-                    )
-                    .bind(id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(now.as_millis())
-                    .bind(&lease.owner)
-                    .bind(lease.until.as_millis())
-                    .fetch_all(&mut *conn)
-                    .await?;
-                    Ok(jobs_from_rows(conn, rows, lease.until).await?.pop())
-                })
+                let jobs = leased_jobs(
+                    conn,
+                    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?4, updated_at = ?4, \
+                       lease_owner = ?5, lease_until = ?6 \
+                     WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 \
+                       AND endpoint_id IN (SELECT id FROM endpoints WHERE deleted_at IS NULL) \
+                     RETURNING id, endpoint_id, event_id, attempt_count",
+                    params![
+                        id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        now.as_millis(),
+                        lease.owner,
+                        lease.until.as_millis(),
+                    ],
+                    lease.until,
+                )?;
+                Ok(jobs.into_iter().next())
             })
             .await
     }
@@ -85,22 +86,21 @@ impl DeliveryStore for SqliteStore {
         let (tenant, id) = (tenant.clone(), id.clone());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?6, updated_at = ?6, \
-                           lease_owner = NULL, lease_until = NULL \
-                         WHERE endpoint_id = ?1 AND workspace_id = ?2 AND mode = ?3 AND created_at >= ?4 AND status = ?5",
-                    )
-                    .bind(id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(since.as_millis())
-                    .bind(status.as_str())
-                    .bind(now.as_millis())
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected())
-                })
+                let done = execute(
+                    conn,
+                    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?6, updated_at = ?6, \
+                       lease_owner = NULL, lease_until = NULL \
+                     WHERE endpoint_id = ?1 AND workspace_id = ?2 AND mode = ?3 AND created_at >= ?4 AND status = ?5",
+                    params![
+                        id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        since.as_millis(),
+                        status.as_str(),
+                        now.as_millis(),
+                    ],
+                )?;
+                Ok(done as u64)
             })
             .await
     }
@@ -125,24 +125,23 @@ impl DeliveryStore for SqliteStore {
         let lease = lease.clone();
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let rows = sqlx::query(
-                        "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2 WHERE id IN ( \
-                           SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-                           WHERE d.status = 'pending' AND d.next_attempt_at <= ?3 \
-                             AND (d.lease_until IS NULL OR d.lease_until < ?3) \
-                             AND e.is_active = 1 AND e.deleted_at IS NULL \
-                           ORDER BY d.next_attempt_at LIMIT ?4) \
-                         RETURNING id, endpoint_id, event_id, attempt_count",
-                    )
-                    .bind(&lease.owner)
-                    .bind(lease.until.as_millis())
-                    .bind(now.as_millis())
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *conn)
-                    .await?;
-                    jobs_from_rows(conn, rows, lease.until).await
-                })
+                leased_jobs(
+                    conn,
+                    "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2 WHERE id IN ( \
+                       SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+                       WHERE d.status = 'pending' AND d.next_attempt_at <= ?3 \
+                         AND (d.lease_until IS NULL OR d.lease_until < ?3) \
+                         AND e.is_active = 1 AND e.deleted_at IS NULL \
+                       ORDER BY d.next_attempt_at LIMIT ?4) \
+                     RETURNING id, endpoint_id, event_id, attempt_count",
+                    params![
+                        lease.owner,
+                        lease.until.as_millis(),
+                        now.as_millis(),
+                        i64::from(limit),
+                    ],
+                    lease.until,
+                )
             })
             .await
     }
@@ -171,20 +170,22 @@ impl DeliveryStore for SqliteStore {
         rule: HealthRule,
         now: Timestamp,
     ) -> StoreResult<()> {
-        self.recorder.submit((record.clone(), rule, now)).await
+        let record = record.clone();
+        self.writer
+            .write(move |conn| publish::record(conn, &record, rule, now))
+            .await
     }
 
     async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()> {
         let id = id.clone();
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ?1")
-                        .bind(id.as_str())
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
+                execute(
+                    conn,
+                    "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ?1",
+                    [id.as_str()],
+                )?;
+                Ok(())
             })
             .await
     }
@@ -193,16 +194,13 @@ impl DeliveryStore for SqliteStore {
         let owner = owner.map(str::to_string);
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
-                         WHERE status = 'pending' AND lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)",
-                    )
-                    .bind(&owner)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected())
-                })
+                let done = execute(
+                    conn,
+                    "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
+                     WHERE status = 'pending' AND lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)",
+                    [owner],
+                )?;
+                Ok(done as u64)
             })
             .await
     }

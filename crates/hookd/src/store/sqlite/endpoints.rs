@@ -1,6 +1,8 @@
 //! Webhook endpoints on SQLite.
 
-use super::SqliteStore;
+use rusqlite::params;
+
+use super::{execute, query_opt, SqliteStore};
 use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
@@ -21,30 +23,29 @@ impl EndpointStore for SqliteStore {
         let stored = stored.clone();
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let e = &stored.endpoint;
-                    sqlx::query(
-                        "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-                         disabled_reason, signing_keys, secret_last4, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                    )
-                    .bind(e.id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&e.name)
-                    .bind(&e.url)
-                    .bind(events_json(&e.events))
-                    .bind(&e.project_id)
-                    .bind(e.is_active)
-                    .bind(e.disabled_reason.map(DisabledReason::as_str))
-                    .bind(&stored.signing_keys)
-                    .bind(&e.secret_last4)
-                    .bind(e.created_at.as_millis())
-                    .bind(e.updated_at.as_millis())
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
-                })
+                let e = &stored.endpoint;
+                execute(
+                    conn,
+                    "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
+                     disabled_reason, signing_keys, secret_last4, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    params![
+                        e.id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        e.name,
+                        e.url,
+                        events_json(&e.events),
+                        e.project_id,
+                        e.is_active,
+                        e.disabled_reason.map(DisabledReason::as_str),
+                        stored.signing_keys,
+                        e.secret_last4,
+                        e.created_at.as_millis(),
+                        e.updated_at.as_millis(),
+                    ],
+                )?;
+                Ok(())
             })
             .await
     }
@@ -105,8 +106,9 @@ impl EndpointStore for SqliteStore {
         let (tenant, id, patch) = (tenant.clone(), id.clone(), patch.clone());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let row = sqlx::query(&format!(
+                query_opt(
+                    conn,
+                    &format!(
                         "UPDATE endpoints SET \
                            name = COALESCE(?4, name), \
                            url = COALESCE(?5, url), \
@@ -119,21 +121,21 @@ impl EndpointStore for SqliteStore {
                            updated_at = ?10 \
                          WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
                          RETURNING {ENDPOINT_COLUMNS}"
-                    ))
-                    .bind(id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&patch.name)
-                    .bind(patch.url.as_ref().map(|u| u.to_string()))
-                    .bind(patch.events.as_deref().map(events_json))
-                    .bind(patch.project_id.is_some())
-                    .bind(patch.project_id.clone().flatten())
-                    .bind(patch.is_active)
-                    .bind(now.as_millis())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    row.as_ref().map(rows::endpoint).transpose()
-                })
+                    ),
+                    params![
+                        id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        patch.name,
+                        patch.url.as_ref().map(|u| u.to_string()),
+                        patch.events.as_deref().map(events_json),
+                        patch.project_id.is_some(),
+                        patch.project_id.clone().flatten(),
+                        patch.is_active,
+                        now.as_millis(),
+                    ],
+                    |row| rows::endpoint(row),
+                )
             })
             .await
     }
@@ -147,30 +149,27 @@ impl EndpointStore for SqliteStore {
         let (tenant, id) = (tenant.clone(), id.clone());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE endpoints SET deleted_at = ?4, is_active = 0, updated_at = ?4 \
-                         WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL",
-                    )
-                    .bind(id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(now.as_millis())
-                    .execute(&mut *conn)
-                    .await?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    sqlx::query(
-                        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL, \
-                         lease_until = NULL, updated_at = ?2 WHERE endpoint_id = ?1 AND status = 'pending'",
-                    )
-                    .bind(id.as_str())
-                    .bind(now.as_millis())
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(true)
-                })
+                let done = execute(
+                    conn,
+                    "UPDATE endpoints SET deleted_at = ?4, is_active = 0, updated_at = ?4 \
+                     WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL",
+                    params![
+                        id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        now.as_millis(),
+                    ],
+                )?;
+                if done == 0 {
+                    return Ok(false);
+                }
+                execute(
+                    conn,
+                    "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL, \
+                     lease_until = NULL, updated_at = ?2 WHERE endpoint_id = ?1 AND status = 'pending'",
+                    params![id.as_str(), now.as_millis()],
+                )?;
+                Ok(true)
             })
             .await
     }
@@ -192,23 +191,22 @@ impl EndpointStore for SqliteStore {
         );
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE endpoints SET signing_keys = ?4, secret_last4 = ?5, updated_at = ?6 \
-                         WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
-                           AND signing_keys = ?7",
-                    )
-                    .bind(id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&replacement)
-                    .bind(&last4)
-                    .bind(now.as_millis())
-                    .bind(&expected)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected() == 1)
-                })
+                let done = execute(
+                    conn,
+                    "UPDATE endpoints SET signing_keys = ?4, secret_last4 = ?5, updated_at = ?6 \
+                     WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
+                       AND signing_keys = ?7",
+                    params![
+                        id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        replacement,
+                        last4,
+                        now.as_millis(),
+                        expected,
+                    ],
+                )?;
+                Ok(done == 1)
             })
             .await
     }

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 
-use super::SqliteStore;
+use super::{publish, query_opt, SqliteStore};
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
@@ -13,25 +13,23 @@ use crate::store::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS}
 use crate::store::EventStore;
 use crate::store::{
     Attempt, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus, Event, Lease, NewEvent, Page,
-    PageRequest, StoreResult,
+    PageRequest, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 
-/// Renders the payloads of the given events, one shared buffer per event.
-pub(super) async fn payloads_for(
-    conn: &mut SqliteConnection,
-    event_ids: impl Iterator<Item = &EventId>,
+/// Renders the payloads of the given events, one shared buffer per event (on the writer thread).
+pub(super) fn payloads_for<'a>(
+    conn: &Connection,
+    event_ids: impl Iterator<Item = &'a EventId>,
 ) -> StoreResult<HashMap<EventId, Arc<bytes::Bytes>>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
     let mut out = HashMap::new();
     for id in event_ids {
         if out.contains_key(id) {
             continue;
         }
-        let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))
-            .bind(id.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-        let e = rows::event(&row)?;
+        let e = query_opt(conn, &sql, [id.as_str()], |row| rows::event(row))?
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery of a missing event {id}")))?;
         out.insert(
             id.clone(),
             Arc::new(payload::render(
@@ -54,8 +52,16 @@ impl EventStore for SqliteStore {
         event: &NewEvent,
         lease: &Lease,
     ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
-        self.publisher
-            .submit((tenant.clone(), event.clone(), lease.clone()))
+        let payload = Arc::new(payload::render(
+            &event.id,
+            &event.event_type,
+            event.created_at,
+            event.project_id.as_deref(),
+            &event.data,
+        ));
+        let (tenant, event, lease) = (tenant.clone(), event.clone(), lease.clone());
+        self.writer
+            .write(move |conn| publish::publish(conn, &tenant, &event, &lease, payload))
             .await
     }
 

@@ -3,7 +3,9 @@
 
 use crate::store::rows::RowExt;
 
-use super::SqliteStore;
+use rusqlite::params;
+
+use super::{execute, query_opt, SqliteStore};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::IdempotencyStore;
@@ -23,46 +25,48 @@ impl IdempotencyStore for SqliteStore {
         let (tenant, key, hash) = (tenant.clone(), key.to_string(), request_hash.to_string());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let existing = sqlx::query(
-                        "SELECT request_hash, status_code, response_body, created_at FROM idempotency_keys \
-                         WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3",
-                    )
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&key)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    if let Some(row) = existing {
-                        let created_at = row.int("created_at")?;
-                        if created_at > now.as_millis() - ttl_ms {
-                            let stored_hash = row.text("request_hash")?;
-                            let status = row.opt_int("status_code")?;
-                            return Ok(match status {
-                                _ if stored_hash != hash => IdempotencyBegin::Conflict,
-                                None => IdempotencyBegin::InProgress,
-                                Some(status) => IdempotencyBegin::Replay {
-                                    status: u16::try_from(status).unwrap_or(500),
-                                    body: row.opt_text("response_body")?.unwrap_or_default(),
-                                },
-                            });
-                        }
+                let scope = params![tenant.workspace_id.as_str(), tenant.mode.as_str(), key];
+                let existing = query_opt(
+                    conn,
+                    "SELECT request_hash, status_code, response_body, created_at FROM idempotency_keys \
+                     WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3",
+                    scope,
+                    |row| {
+                        Ok((
+                            row.int("created_at")?,
+                            row.text("request_hash")?,
+                            row.opt_int("status_code")?,
+                            row.opt_text("response_body")?,
+                        ))
+                    },
+                )?;
+                if let Some((created_at, stored_hash, status, body)) = existing {
+                    if created_at > now.as_millis() - ttl_ms {
+                        return Ok(match status {
+                            _ if stored_hash != hash => IdempotencyBegin::Conflict,
+                            None => IdempotencyBegin::InProgress,
+                            Some(status) => IdempotencyBegin::Replay {
+                                status: u16::try_from(status).unwrap_or(500),
+                                body: body.unwrap_or_default(),
+                            },
+                        });
                     }
-                    sqlx::query(
-                        "INSERT INTO idempotency_keys (workspace_id, mode, key, request_hash, created_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5) \
-                         ON CONFLICT (workspace_id, mode, key) DO UPDATE SET request_hash = ?4, \
-                           status_code = NULL, response_body = NULL, created_at = ?5",
-                    )
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&key)
-                    .bind(&hash)
-                    .bind(now.as_millis())
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(IdempotencyBegin::Started)
-                })
+                }
+                execute(
+                    conn,
+                    "INSERT INTO idempotency_keys (workspace_id, mode, key, request_hash, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (workspace_id, mode, key) DO UPDATE SET request_hash = ?4, \
+                       status_code = NULL, response_body = NULL, created_at = ?5",
+                    params![
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        key,
+                        hash,
+                        now.as_millis(),
+                    ],
+                )?;
+                Ok(IdempotencyBegin::Started)
             })
             .await
     }
@@ -77,20 +81,19 @@ impl IdempotencyStore for SqliteStore {
         let (tenant, key, body) = (tenant.clone(), key.to_string(), body.to_string());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "UPDATE idempotency_keys SET status_code = ?4, response_body = ?5 \
-                         WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3",
-                    )
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&key)
-                    .bind(i64::from(status))
-                    .bind(&body)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
-                })
+                execute(
+                    conn,
+                    "UPDATE idempotency_keys SET status_code = ?4, response_body = ?5 \
+                     WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3",
+                    params![
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        key,
+                        i64::from(status),
+                        body,
+                    ],
+                )?;
+                Ok(())
             })
             .await
     }
@@ -99,18 +102,13 @@ impl IdempotencyStore for SqliteStore {
         let (tenant, key) = (tenant.clone(), key.to_string());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3 \
-                         AND status_code IS NULL",
-                    )
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&key)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
-                })
+                execute(
+                    conn,
+                    "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND mode = ?2 AND key = ?3 \
+                     AND status_code IS NULL",
+                    params![tenant.workspace_id.as_str(), tenant.mode.as_str(), key],
+                )?;
+                Ok(())
             })
             .await
     }
@@ -118,13 +116,12 @@ impl IdempotencyStore for SqliteStore {
     async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?1")
-                        .bind(before.as_millis())
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(done.rows_affected())
-                })
+                let done = execute(
+                    conn,
+                    "DELETE FROM idempotency_keys WHERE created_at < ?1",
+                    [before.as_millis()],
+                )?;
+                Ok(done as u64)
             })
             .await
     }

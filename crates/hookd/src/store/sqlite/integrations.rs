@@ -4,7 +4,9 @@
 //! `name_lower`, computed in Rust (`fields::name_key`) because SQLite's `lower()` only folds
 //! ASCII; a partial unique index over connected integrations enforces uniqueness.
 
-use super::{conflict_or, SqliteStore};
+use rusqlite::params;
+
+use super::{conflict_or, execute, query_opt, SqliteStore};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::fields::name_key;
 use crate::domain::integration::{
@@ -28,34 +30,33 @@ impl IntegrationStore for SqliteStore {
         let (tenant, stored) = (tenant.clone(), stored.clone());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let i = &stored.integration;
-                    sqlx::query(
-                        "INSERT INTO integrations (id, workspace_id, mode, name, name_lower, url, method, \
-                         content_type, timeout_ms, headers_sealed, headers_public, auth_sealed, auth_public, \
-                         created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                    )
-                    .bind(i.id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&i.name)
-                    .bind(name_key(&i.name))
-                    .bind(&i.url)
-                    .bind(i.method.as_str())
-                    .bind(&i.content_type)
-                    .bind(i64::from(i.timeout_ms))
-                    .bind(&stored.headers_sealed)
-                    .bind(to_json(&i.headers))
-                    .bind(&stored.auth_sealed)
-                    .bind(to_json(&i.auth))
-                    .bind(i.created_at.as_millis())
-                    .bind(i.updated_at.as_millis())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| conflict_or(e, DUPLICATE_NAME))?;
-                    Ok(())
-                })
+                let i = &stored.integration;
+                execute(
+                    conn,
+                    "INSERT INTO integrations (id, workspace_id, mode, name, name_lower, url, method, \
+                     content_type, timeout_ms, headers_sealed, headers_public, auth_sealed, auth_public, \
+                     created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    params![
+                        i.id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        i.name,
+                        name_key(&i.name),
+                        i.url,
+                        i.method.as_str(),
+                        i.content_type,
+                        i64::from(i.timeout_ms),
+                        stored.headers_sealed,
+                        to_json(&i.headers),
+                        stored.auth_sealed,
+                        to_json(&i.auth),
+                        i.created_at.as_millis(),
+                        i.updated_at.as_millis(),
+                    ],
+                )
+                .map_err(|e| conflict_or(e, DUPLICATE_NAME))?;
+                Ok(())
             })
             .await
     }
@@ -115,8 +116,9 @@ impl IntegrationStore for SqliteStore {
         let (tenant, id, patch) = (tenant.clone(), id.clone(), patch.clone());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let row = sqlx::query(&format!(
+                query_opt(
+                    conn,
+                    &format!(
                         "UPDATE integrations SET \
                            name = COALESCE(?4, name), name_lower = COALESCE(?5, name_lower), \
                            url = COALESCE(?6, url), method = COALESCE(?7, method), \
@@ -129,26 +131,26 @@ impl IntegrationStore for SqliteStore {
                            updated_at = ?14 \
                          WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
                          RETURNING {COLUMNS}"
-                    ))
-                    .bind(id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(&patch.name)
-                    .bind(patch.name.as_deref().map(name_key))
-                    .bind(patch.url.as_ref().map(|u| u.to_string()))
-                    .bind(patch.method.map(HttpMethod::as_str))
-                    .bind(&patch.content_type)
-                    .bind(patch.timeout_ms.map(i64::from))
-                    .bind(patch.headers.as_ref().map(|h| h.sealed.clone()))
-                    .bind(patch.headers.as_ref().map(|h| to_json(&h.view)))
-                    .bind(patch.auth.as_ref().map(|a| a.sealed.clone()))
-                    .bind(patch.auth.as_ref().map(|a| to_json(&a.view)))
-                    .bind(now.as_millis())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(|e| conflict_or(e, DUPLICATE_NAME))?;
-                    row.as_ref().map(rows::integration).transpose()
-                })
+                    ),
+                    params![
+                        id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        patch.name,
+                        patch.name.as_deref().map(name_key),
+                        patch.url.as_ref().map(|u| u.to_string()),
+                        patch.method.map(HttpMethod::as_str),
+                        patch.content_type,
+                        patch.timeout_ms.map(i64::from),
+                        patch.headers.as_ref().map(|h| &h.sealed),
+                        patch.headers.as_ref().map(|h| to_json(&h.view)),
+                        patch.auth.as_ref().map(|a| &a.sealed),
+                        patch.auth.as_ref().map(|a| to_json(&a.view)),
+                        now.as_millis(),
+                    ],
+                    |row| rows::integration(row),
+                )
+                .map_err(|e| conflict_or(e, DUPLICATE_NAME))
             })
             .await
     }
@@ -162,19 +164,18 @@ impl IntegrationStore for SqliteStore {
         let (tenant, id) = (tenant.clone(), id.clone());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE integrations SET deleted_at = ?4, updated_at = ?4 \
-                         WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL",
-                    )
-                    .bind(id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(now.as_millis())
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected() == 1)
-                })
+                let done = execute(
+                    conn,
+                    "UPDATE integrations SET deleted_at = ?4, updated_at = ?4 \
+                     WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL",
+                    params![
+                        id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        now.as_millis(),
+                    ],
+                )?;
+                Ok(done == 1)
             })
             .await
     }
@@ -187,32 +188,31 @@ impl IntegrationStore for SqliteStore {
         let (tenant, call) = (tenant.clone(), call.clone());
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO integration_calls (id, integration_id, workspace_id, mode, api_key_id, \
-                         method, url, status, duration_ms, error_code, error, request_body, response_body, \
-                         truncated, created_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                    )
-                    .bind(call.id.as_str())
-                    .bind(call.integration_id.as_str())
-                    .bind(tenant.workspace_id.as_str())
-                    .bind(tenant.mode.as_str())
-                    .bind(call.api_key_id.as_str())
-                    .bind(call.method.as_str())
-                    .bind(&call.url)
-                    .bind(call.status.map(i64::from))
-                    .bind(call.duration_ms)
-                    .bind(call.error_code.map(CallErrorCode::as_str))
-                    .bind(&call.error)
-                    .bind(&call.request_body)
-                    .bind(&call.response_body)
-                    .bind(call.truncated)
-                    .bind(call.created_at.as_millis())
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
-                })
+                execute(
+                    conn,
+                    "INSERT INTO integration_calls (id, integration_id, workspace_id, mode, api_key_id, \
+                     method, url, status, duration_ms, error_code, error, request_body, response_body, \
+                     truncated, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    params![
+                        call.id.as_str(),
+                        call.integration_id.as_str(),
+                        tenant.workspace_id.as_str(),
+                        tenant.mode.as_str(),
+                        call.api_key_id.as_str(),
+                        call.method.as_str(),
+                        call.url,
+                        call.status.map(i64::from),
+                        call.duration_ms,
+                        call.error_code.map(CallErrorCode::as_str),
+                        call.error,
+                        call.request_body,
+                        call.response_body,
+                        call.truncated,
+                        call.created_at.as_millis(),
+                    ],
+                )?;
+                Ok(())
             })
             .await
     }

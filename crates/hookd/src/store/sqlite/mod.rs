@@ -1,14 +1,17 @@
 //! The embedded SQLite backend: one file in WAL mode, `synchronous = FULL` (a commit is on disk
-//! when it returns), one writer task doing group commit, and a pool of readers that never wait
+//! when it returns), one writer thread doing group commit, and a pool of readers that never wait
 //! for it (WAL readers see the last commit without locking).
+//!
+//! Writes run on the writer thread with `rusqlite` (see `writer.rs` for why); reads go through
+//! an async `sqlx` pool. Both link the one bundled SQLite library.
 
-mod batching;
 mod deliveries;
 mod endpoints;
 mod events;
 mod idempotency;
 mod integrations;
 mod key_cache;
+mod publish;
 mod tenancy;
 mod writer;
 
@@ -20,6 +23,7 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 
+use crate::store::{StoreError, StoreResult};
 use writer::Writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -27,8 +31,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     writer: Writer,
     readers: SqlitePool,
-    publisher: batching::Batcher<batching::PublishInput, batching::PublishOutput>,
-    recorder: batching::Batcher<batching::RecordInput, ()>,
     key_cache: key_cache::KeyCache,
 }
 
@@ -49,25 +51,28 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .log_statements(tracing::log::LevelFilter::Trace);
-        let mut write_conn = options
+        let mut migrate_conn = options
             .clone()
             .connect()
             .await
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
         MIGRATOR
-            .run(&mut write_conn)
+            .run(&mut migrate_conn)
             .await
             .with_context(|| format!("migrating SQLite database {}", path.display()))?;
+        migrate_conn
+            .close()
+            .await
+            .context("closing the migration connection")?;
         let readers = SqlitePoolOptions::new()
             .max_connections(readers.max(2))
             .connect_with(options.read_only(true))
             .await
             .context("opening SQLite readers")?;
-        write_conn.ping().await.context("pinging SQLite")?;
-        let writer = Writer::start(write_conn);
+        let write_conn = open_writer(path)
+            .with_context(|| format!("opening SQLite database {} for writing", path.display()))?;
+        let writer = Writer::start(write_conn).context("starting the SQLite writer thread")?;
         Ok(Self {
-            publisher: batching::Batcher::start(writer.clone(), batching::publish_batch),
-            recorder: batching::Batcher::start(writer.clone(), batching::record_batch),
             writer,
             readers,
             key_cache: key_cache::KeyCache::new(path),
@@ -75,12 +80,67 @@ impl SqliteStore {
     }
 }
 
+/// The writer thread's connection, with the same durability settings as the readers'.
+fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Every statement the writer runs stays prepared.
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+/// Runs a cached statement on the writer connection; the number of rows it changed.
+pub(super) fn execute(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<usize> {
+    Ok(conn.prepare_cached(sql)?.execute(params)?)
+}
+
+/// Runs a cached query on the writer connection and maps every row.
+pub(super) fn query_all<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    mut map: impl FnMut(&rusqlite::Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+/// Like [`query_all`], for at most one row. Every row is still stepped through, so an
+/// `UPDATE … RETURNING` always completes.
+pub(super) fn query_opt<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnMut(&rusqlite::Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    Ok(query_all(conn, sql, params, map)?.into_iter().next())
+}
+
 /// Maps a unique-constraint failure to `Conflict(what)`, anything else to a database error.
-pub(super) fn conflict_or(e: sqlx::Error, what: &'static str) -> crate::store::StoreError {
+pub(super) fn conflict_or(e: StoreError, what: &'static str) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            crate::store::StoreError::Conflict(what)
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
+            if matches!(
+                failure.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ) =>
+        {
+            StoreError::Conflict(what)
         }
-        _ => crate::store::StoreError::Database(e),
+        _ => e,
     }
 }

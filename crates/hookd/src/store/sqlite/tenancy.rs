@@ -1,6 +1,8 @@
 //! Workspaces and API keys on SQLite.
 
-use super::{conflict_or, SqliteStore};
+use rusqlite::params;
+
+use super::{conflict_or, execute, SqliteStore};
 use crate::domain::ids::{ApiKeyId, WorkspaceId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
@@ -25,18 +27,13 @@ impl AdminStore for SqliteStore {
         let row = workspace.clone();
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
-                    )
-                    .bind(row.id.as_str())
-                    .bind(&row.name)
-                    .bind(row.created_at.as_millis())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| conflict_or(e, "a workspace with this name"))?;
-                    Ok(())
-                })
+                execute(
+                    conn,
+                    "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
+                    params![row.id.as_str(), row.name, row.created_at.as_millis()],
+                )
+                .map_err(|e| conflict_or(e, "a workspace with this name"))?;
+                Ok(())
             })
             .await?;
         Ok(workspace)
@@ -65,23 +62,22 @@ impl AdminStore for SqliteStore {
         let key = key.clone();
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    )
-                    .bind(key.id.as_str())
-                    .bind(key.workspace_id.as_str())
-                    .bind(key.mode.as_str())
-                    .bind(&key.key_hash)
-                    .bind(&key.prefix)
-                    .bind(&key.last4)
-                    .bind(key.created_at.as_millis())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| conflict_or(e, "an API key with this hash"))?;
-                    Ok(())
-                })
+                execute(
+                    conn,
+                    "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        key.id.as_str(),
+                        key.workspace_id.as_str(),
+                        key.mode.as_str(),
+                        key.key_hash,
+                        key.prefix,
+                        key.last4,
+                        key.created_at.as_millis(),
+                    ],
+                )
+                .map_err(|e| conflict_or(e, "an API key with this hash"))?;
+                Ok(())
             })
             .await
     }
@@ -106,16 +102,12 @@ impl AdminStore for SqliteStore {
         let id = id.clone();
         self.writer
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
-                    )
-                    .bind(now.as_millis())
-                    .bind(id.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected() == 1)
-                })
+                let done = execute(
+                    conn,
+                    "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+                    params![now.as_millis(), id.as_str()],
+                )?;
+                Ok(done == 1)
             })
             .await
             .inspect(|_| self.key_cache.revoked())

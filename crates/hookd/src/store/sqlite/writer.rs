@@ -1,153 +1,159 @@
-//! Group commit for SQLite.
+//! Group commit for SQLite, on a thread of its own.
 //!
 //! SQLite allows one writer at a time, and with `synchronous = FULL` every commit costs an
 //! fsync. Instead of letting each request commit (and queue on the write lock), every write is
-//! sent to one writer task that owns the only write connection. It takes whatever writes are
+//! sent to one writer thread that owns the only write connection. It takes whatever writes are
 //! waiting, runs them in one transaction — each inside its own SAVEPOINT, so one failing write
 //! rolls back alone — commits once, and only then answers each caller. Under load one fsync
 //! covers hundreds of requests; an idle server still commits a lone write immediately.
+//!
+//! The thread runs the statements synchronously with `rusqlite` and cached prepared statements.
+//! An earlier design drove an async `sqlx` connection from a tokio task: every statement was a
+//! round trip between that task, SQLite's connection thread and the busy runtime workers, and
+//! under load those hand-offs, not SQLite, bounded the write rate (README, Performance).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use futures_util::future::BoxFuture;
-use sqlx::{Connection, SqliteConnection};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{StoreError, StoreResult};
 
 /// Most writes committed together; bounds the latency one batch adds to the first caller.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 1024;
 
-/// A write job. `run` executes its statements inside the open transaction and returns whether
-/// they succeeded plus how to answer the caller once the commit outcome is known; `abort`
-/// answers the caller when the batch could not even start.
-struct Job {
-    run: RunFn,
-    abort: Reply,
+/// One queued write: runs inside the open transaction, then learns how the commit went.
+trait WriteJob: Send {
+    /// Runs the write's statements; `false` when it failed (its savepoint is rolled back).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller once the batch's outcome is known (`Err` when the commit failed or
+    /// the transaction could not begin).
+    fn finish(self: Box<Self>, batch: Result<(), Arc<rusqlite::Error>>);
 }
-type RunFn =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Reply)> + Send>;
-type Reply = Box<dyn FnOnce(Option<Arc<sqlx::Error>>) + Send>;
 
+struct Typed<T, F> {
+    write: Option<F>,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> WriteJob for Typed<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(write) = self.write.take() else {
+            return false;
+        };
+        let result = write(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, batch: Result<(), Arc<rusqlite::Error>>) {
+        let outcome = match (self.result, batch) {
+            // A failed write keeps its own error; a successful one fails with the batch.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(e)) => Err(StoreError::Commit(e)),
+            (None, Ok(())) => Err(StoreError::WriterGone),
+        };
+        let _ = self.reply.send(outcome);
+    }
+}
+
+type Job = Box<dyn WriteJob>;
+
+/// A handle to the writer thread; cheap to clone. The thread stops when every handle is gone.
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Writer {
-    /// Starts the writer task on `conn`; it runs until every `Writer` handle is dropped.
-    pub fn start(conn: SqliteConnection) -> Self {
-        let (jobs, rx) = mpsc::channel(4096);
-        tokio::spawn(run(conn, rx));
-        Self { jobs }
+    /// Starts the writer thread on `conn`.
+    pub fn start(conn: Connection) -> std::io::Result<Self> {
+        let (jobs, rx) = mpsc::channel(8192);
+        std::thread::Builder::new()
+            .name("hookd-sqlite-writer".into())
+            .spawn(move || run(conn, rx))?;
+        Ok(Self { jobs })
     }
 
-    /// Runs `f` inside the next group commit and returns its value after the commit is durable.
-    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    /// Runs `write` inside the next group commit and returns its value once the commit is
+    /// durable. `write` runs on the writer thread: it must only execute statements.
+    pub async fn write<T, F>(&self, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
-            + Send
-            + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel::<StoreResult<T>>();
-        // Exactly one of `run`'s reply and `abort` fires; both need the sender.
-        let sender = Arc::new(Mutex::new(Some(tx)));
-        let abort_sender = Arc::clone(&sender);
-        let job = Job {
-            run: Box::new(move |conn| {
-                Box::pin(async move {
-                    let result = f(conn).await;
-                    let ok = result.is_ok();
-                    let reply: Reply = Box::new(move |commit_error| {
-                        let outcome = match (result, commit_error) {
-                            (Ok(_), Some(e)) => Err(StoreError::Commit(e)),
-                            (result, _) => result,
-                        };
-                        send(&sender, outcome);
-                    });
-                    (ok, reply)
-                })
-            }),
-            abort: Box::new(move |error| {
-                let error = error.expect("abort always carries its cause");
-                send(&abort_sender, Err(StoreError::Commit(error)));
-            }),
-        };
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Typed {
+            write: Some(write),
+            result: None,
+            reply,
+        });
         self.jobs
             .send(job)
             .await
             .map_err(|_| StoreError::WriterGone)?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        answer.await.map_err(|_| StoreError::WriterGone)?
     }
 }
 
-fn send<T>(slot: &Mutex<Option<oneshot::Sender<T>>>, value: T) {
-    let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(tx) = taken {
-        let _ = tx.send(value);
-    }
-}
-
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-        let size = jobs.len();
-        commit_batch(&mut conn, jobs).await;
-        // Jobs per commit; a job may itself be a batch of requests (see `batching.rs`).
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let size = batch.len();
+        commit_batch(&conn, &mut batch);
         metrics::histogram!("hookd_store_group_commit_size").record(size as f64);
     }
-    let _ = conn.close().await;
 }
 
 /// Runs one batch in one transaction, commits once, then answers every job.
-///
-/// Returns a boxed future: the concrete lifetime sidesteps a compiler limitation with sqlx's
-/// higher-ranked `Executor` bounds inside spawned tasks.
-fn commit_batch(conn: &mut SqliteConnection, jobs: Vec<Job>) -> BoxFuture<'_, ()> {
-    Box::pin(async move {
-        if let Err(e) = execute(conn, "BEGIN").await {
-            tracing::error!(error = %e, "could not begin a write transaction");
-            let e = Arc::new(e);
-            jobs.into_iter()
-                .for_each(|job| (job.abort)(Some(Arc::clone(&e))));
-            return;
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
+    if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "could not begin a write transaction");
+        let e = Arc::new(e);
+        batch
+            .drain(..)
+            .for_each(|job| job.finish(Err(Arc::clone(&e))));
+        return;
+    }
+    for job in batch.iter_mut() {
+        if let Err(e) = statement(conn, "SAVEPOINT job") {
+            tracing::error!(error = %e, "savepoint failed");
         }
-        let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            if let Err(e) = execute(conn, "SAVEPOINT job").await {
-                tracing::error!(error = %e, "savepoint failed");
+        if !job.run(conn) {
+            if let Err(e) = statement(conn, "ROLLBACK TO job") {
+                tracing::error!(error = %e, "rolling back a savepoint failed");
             }
-            let (ok, reply) = (job.run)(conn).await;
-            let end = if ok {
-                "RELEASE job"
-            } else {
-                "ROLLBACK TO job; RELEASE job"
-            };
-            if let Err(e) = execute(conn, end).await {
-                tracing::error!(error = %e, "closing savepoint failed");
-            }
-            replies.push(reply);
         }
-        let commit_error = match execute(conn, "COMMIT").await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::error!(error = %e, batch = replies.len(), "group commit failed");
-                // Leave the connection usable for the next batch.
-                let _ = execute(conn, "ROLLBACK").await;
-                Some(Arc::new(e))
-            }
-        };
-        for reply in replies {
-            reply(commit_error.clone());
+        if let Err(e) = statement(conn, "RELEASE job") {
+            tracing::error!(error = %e, "releasing a savepoint failed");
         }
-    })
+    }
+    let outcome = match statement(conn, "COMMIT") {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, batch = batch.len(), "group commit failed");
+            // Leave the connection usable for the next batch.
+            let _ = statement(conn, "ROLLBACK");
+            Err(Arc::new(e))
+        }
+    };
+    batch.drain(..).for_each(|job| job.finish(outcome.clone()));
 }
 
-fn execute<'c>(
-    conn: &'c mut SqliteConnection,
-    sql: &'static str,
-) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-    Box::pin(async move { sqlx::Executor::execute(conn, sql).await.map(|_| ()) })
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }

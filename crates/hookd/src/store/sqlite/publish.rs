@@ -1,0 +1,186 @@
+//! The two hot writes, run on the writer thread: publishing an event (fan-out to its endpoints'
+//! deliveries) and recording an attempt (with the endpoint's health).
+//!
+//! Each is a handful of cached prepared statements with bound parameters. Concurrent requests
+//! share one commit through the writer's group commit, so nothing here batches on its own.
+
+use std::sync::Arc;
+
+use rusqlite::{params, Connection};
+
+use super::{execute, query_all};
+use crate::domain::ids::{DeliveryId, EndpointId};
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::store::rows::RowExt;
+use crate::store::{
+    AttemptRecord, DeliveryJob, DeliveryStatus, Event, HealthRule, Lease, NewEvent, StoreResult,
+};
+
+/// The endpoints an event goes to: active, of its tenant, scoped to its project or to none, and
+/// subscribed to its type (`events` is a JSON array of names, so `"type"` with its quotes
+/// matches whole names only).
+const FAN_OUT: &str =
+    "SELECT id FROM endpoints WHERE workspace_id = ?1 AND mode = ?2 AND is_active = 1 \
+     AND deleted_at IS NULL AND (project_id IS NULL OR project_id = ?3) AND instr(events, ?4) > 0";
+const INSERT_EVENT: &str = "INSERT INTO events (id, workspace_id, mode, type, project_id, data, \
+     created_at, delivery_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const INSERT_DELIVERY: &str =
+    "INSERT INTO deliveries (id, workspace_id, mode, event_id, endpoint_id, \
+     status, attempt_count, next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6, ?7, ?8)";
+
+/// Stores `event` and one delivery per matching endpoint, leased to `lease.owner`; returns the
+/// stored event and the leased jobs, which carry the already rendered `payload`.
+pub(super) fn publish(
+    conn: &Connection,
+    tenant: &Tenant,
+    event: &NewEvent,
+    lease: &Lease,
+    payload: Arc<bytes::Bytes>,
+) -> StoreResult<(Event, Vec<DeliveryJob>)> {
+    let (workspace, mode) = (tenant.workspace_id.as_str(), tenant.mode.as_str());
+    let project = event.project_id.as_deref();
+    let quoted_type = format!("\"{}\"", event.event_type);
+    let targets = query_all(
+        conn,
+        FAN_OUT,
+        params![workspace, mode, project, quoted_type],
+        |row| row.text("id").map(EndpointId::from_trusted),
+    )?;
+    let at = event.created_at.as_millis();
+    execute(
+        conn,
+        INSERT_EVENT,
+        params![
+            event.id.as_str(),
+            workspace,
+            mode,
+            event.event_type,
+            project,
+            event.data.get(),
+            at,
+            targets.len() as i64,
+        ],
+    )?;
+    let mut insert_delivery = conn.prepare_cached(INSERT_DELIVERY)?;
+    let lease_until = lease.until.as_millis();
+    let mut jobs = Vec::with_capacity(targets.len());
+    for endpoint_id in targets {
+        let delivery_id = DeliveryId::generate();
+        insert_delivery.execute(params![
+            delivery_id.as_str(),
+            workspace,
+            mode,
+            event.id.as_str(),
+            endpoint_id.as_str(),
+            at,
+            lease.owner,
+            lease_until,
+        ])?;
+        jobs.push(DeliveryJob {
+            delivery_id,
+            endpoint_id,
+            event_id: event.id.clone(),
+            attempt_count: 0,
+            payload: Arc::clone(&payload),
+            lease_until: lease.until,
+        });
+    }
+    let stored = Event {
+        id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        project_id: event.project_id.clone(),
+        data: event.data.clone(),
+        created_at: event.created_at,
+        delivery_count: jobs.len() as i64,
+    };
+    Ok((stored, jobs))
+}
+
+const INSERT_ATTEMPT: &str = "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, \
+     status_code, error, response_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// A delivery cancelled while in flight stays cancelled.
+const UPDATE_DELIVERY: &str =
+    "UPDATE deliveries SET status = ?2, attempt_count = attempt_count + 1, \
+     next_attempt_at = ?3, last_status_code = COALESCE(?4, last_status_code), updated_at = ?5, \
+     lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND status != 'cancelled'";
+const MARK_FAILING: &str =
+    "UPDATE endpoints SET failing_since = COALESCE(failing_since, ?2) WHERE id = ?1";
+const MARK_HEALTHY: &str =
+    "UPDATE endpoints SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL";
+const DISABLE_GONE: &str =
+    "UPDATE endpoints SET is_active = 0, disabled_reason = 'gone', updated_at = ?2 \
+     WHERE id = ?1 AND is_active = 1";
+/// Exhausted: disable the endpoint if it has been failing long enough, with enough exhausted
+/// deliveries in the streak.
+const DISABLE_FAILING: &str =
+    "UPDATE endpoints SET is_active = 0, disabled_reason = 'failing', updated_at = ?2 \
+     WHERE id = ?1 AND is_active = 1 AND failing_since <= ?3 \
+       AND (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = ?1 AND d.status = 'failed' \
+            AND d.updated_at >= endpoints.failing_since) >= ?4";
+
+/// Writes one attempt, its delivery's next state and its endpoint's health.
+pub(super) fn record(
+    conn: &Connection,
+    record: &AttemptRecord,
+    rule: HealthRule,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let a = &record.attempt;
+    let endpoint = record.endpoint_id.as_str();
+    let status = match (record.succeeded, record.next_attempt_at) {
+        (true, _) => DeliveryStatus::Succeeded,
+        (false, Some(_)) => DeliveryStatus::Pending,
+        (false, None) => DeliveryStatus::Failed,
+    };
+    execute(
+        conn,
+        INSERT_ATTEMPT,
+        params![
+            a.id.as_str(),
+            record.delivery_id.as_str(),
+            a.started_at.as_millis(),
+            a.duration_ms,
+            a.status_code,
+            a.error,
+            a.response_body,
+        ],
+    )?;
+    execute(
+        conn,
+        UPDATE_DELIVERY,
+        params![
+            record.delivery_id.as_str(),
+            status.as_str(),
+            record.next_attempt_at.map(Timestamp::as_millis),
+            a.status_code,
+            now.as_millis(),
+        ],
+    )?;
+    if record.succeeded {
+        execute(conn, MARK_HEALTHY, params![endpoint])?;
+        return Ok(());
+    }
+    execute(
+        conn,
+        MARK_FAILING,
+        params![endpoint, a.started_at.as_millis()],
+    )?;
+    if record.endpoint_gone {
+        execute(conn, DISABLE_GONE, params![endpoint, now.as_millis()])?;
+    }
+    if record.next_attempt_at.is_none() {
+        execute(
+            conn,
+            DISABLE_FAILING,
+            params![
+                endpoint,
+                now.as_millis(),
+                now.as_millis() - rule.failing_for_ms,
+                rule.min_exhausted,
+            ],
+        )?;
+    }
+    Ok(())
+}
