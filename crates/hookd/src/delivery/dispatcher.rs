@@ -1,9 +1,10 @@
 //! Per-endpoint queues and the two concurrency limits.
 //!
 //! One task owns every queue, so no locks are needed. Each endpoint may have at most
-//! `endpoint_max_in_flight` attempts running, and all endpoints together at most
+//! `endpoint_max_in_flight` requests in flight, and all endpoints together at most
 //! `global_max_in_flight` (a semaphore): a blackholed endpoint ties up only its own slots, while
-//! the others keep flowing. Endpoints with work take turns (round robin). Queues are bounded: a
+//! the others keep flowing. A slot is freed as soon as the HTTP exchange ends; writing the
+//! attempt's result happens after, so the endpoint's next request does not wait for a commit. Endpoints with work take turns (round robin). Queues are bounded: a
 //! job that does not fit is dropped from memory, and its lease expiring hands it back to the
 //! poller later, so memory stays bounded whatever the backlog in the database.
 
@@ -25,10 +26,11 @@ const QUEUE_CAP_PER_ENDPOINT: usize = 50_000;
 
 pub(super) enum Command {
     Submit(Vec<DeliveryJob>),
-    Finished {
-        endpoint: EndpointId,
-        delivery: DeliveryId,
-    },
+    /// The HTTP exchange ended: the endpoint's slot is free.
+    Sent { endpoint: EndpointId },
+    /// The attempt's result is written (or the job was dropped): the delivery may be queued
+    /// here again.
+    Finished { delivery: DeliveryId },
     /// Answered when handled. Sent after the stop token is cancelled, the answer means no
     /// `pump` that missed the cancellation is still running, so no attempt can start anymore.
     Barrier(oneshot::Sender<()>),
@@ -102,8 +104,10 @@ impl Dispatcher {
             Command::Barrier(done) => {
                 let _ = done.send(());
             }
-            Command::Finished { endpoint, delivery } => {
+            Command::Finished { delivery } => {
                 self.known.remove(&delivery);
+            }
+            Command::Sent { endpoint } => {
                 if let Some(queue) = self.queues.get_mut(&endpoint) {
                     queue.in_flight -= 1;
                     if queue.in_flight == 0 && queue.pending.is_empty() {
@@ -168,7 +172,7 @@ impl Dispatcher {
                 continue;
             }
             let Ok(permit) = Arc::clone(&self.global).try_acquire_owned() else {
-                // Every global slot is busy: the next `Finished` resumes from here.
+                // Every global slot is busy: the next `Sent` resumes from here.
                 self.ready.push_front(endpoint);
                 return;
             };
@@ -184,9 +188,13 @@ impl Dispatcher {
             let commands = self.commands.clone();
             self.tasks.spawn(async move {
                 let delivery = job.delivery_id.clone();
-                sender::attempt(&shared, job).await;
+                let result = sender::attempt(&shared, job).await;
                 drop(permit);
-                let _ = commands.send(Command::Finished { endpoint, delivery });
+                let _ = commands.send(Command::Sent { endpoint });
+                if let Some(record) = result {
+                    sender::record(&shared, record).await;
+                }
+                let _ = commands.send(Command::Finished { delivery });
             });
         }
     }

@@ -107,22 +107,23 @@ pub async fn send_signed(
     }
 }
 
-/// Makes one attempt of a delivery job and records it.
-pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) {
+/// Makes one attempt of a delivery job; the result to record, or `None` when no request was
+/// made (the lease ran short, the endpoint is gone or parked).
+pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<AttemptRecord> {
     // A job that waited in memory until its lease cannot cover a whole attempt may already belong
     // to another node (or to our own poller again): leave it to whoever claims it next.
     let timeout_ms = i64::try_from(shared.timeout.as_millis()).unwrap_or(i64::MAX);
     if Timestamp::now().plus_millis(timeout_ms) >= job.lease_until {
         metrics::counter!("hookd_dispatch_lease_expired_total").increment(1);
-        return;
+        return None;
     }
     let target = match shared.targets.get(&job.endpoint_id).await {
         Ok(Some(target)) => target,
         // Deleted: its pending deliveries were cancelled with it.
-        Ok(None) => return,
+        Ok(None) => return None,
         Err(e) => {
             tracing::warn!(error = %e, endpoint = %job.endpoint_id, "could not load the endpoint; the delivery will be retried");
-            return;
+            return None;
         }
     };
     if !target.is_active {
@@ -130,7 +131,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) {
         if let Err(e) = shared.store.release_delivery(&job.delivery_id).await {
             tracing::warn!(error = %e, delivery = %job.delivery_id, "could not release a parked delivery");
         }
-        return;
+        return None;
     }
     let now = Timestamp::now();
     let secrets = target.keys.live(now.as_millis());
@@ -165,20 +166,21 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) {
     if outcome.gone {
         shared.targets.invalidate(&job.endpoint_id);
     }
-    let record = AttemptRecord {
-        delivery_id: job.delivery_id.clone(),
-        endpoint_id: job.endpoint_id.clone(),
+    Some(AttemptRecord {
+        delivery_id: job.delivery_id,
+        endpoint_id: job.endpoint_id,
         attempt: outcome.attempt,
         succeeded: outcome.succeeded,
         next_attempt_at,
         endpoint_gone: outcome.gone,
-    };
-    if let Err(e) = shared
-        .store
-        .record_attempt(&record, shared.health, finished)
-        .await
-    {
+    })
+}
+
+/// Writes an attempt's result (its timestamp is when it is handed to the store).
+pub(super) async fn record(shared: &Shared, record: AttemptRecord) {
+    let now = Timestamp::now();
+    if let Err(e) = shared.store.record_attempt(&record, shared.health, now).await {
         // The lease expires and the delivery is attempted again: at-least-once.
-        tracing::error!(error = %e, delivery = %job.delivery_id, "could not record an attempt");
+        tracing::error!(error = %e, delivery = %record.delivery_id, "could not record an attempt");
     }
 }
