@@ -27,10 +27,14 @@ const QUEUE_CAP_PER_ENDPOINT: usize = 50_000;
 pub(super) enum Command {
     Submit(Vec<DeliveryJob>),
     /// The HTTP exchange ended: the endpoint's slot is free.
-    Sent { endpoint: EndpointId },
+    Sent {
+        endpoint: EndpointId,
+    },
     /// The attempt's result is written (or the job was dropped): the delivery may be queued
     /// here again.
-    Finished { delivery: DeliveryId },
+    Finished {
+        delivery: DeliveryId,
+    },
     /// Answered when handled. Sent after the stop token is cancelled, the answer means no
     /// `pump` that missed the cancellation is still running, so no attempt can start anymore.
     Barrier(oneshot::Sender<()>),

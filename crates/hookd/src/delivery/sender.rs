@@ -179,7 +179,11 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
 /// Writes an attempt's result (its timestamp is when it is handed to the store).
 pub(super) async fn record(shared: &Shared, record: AttemptRecord) {
     let now = Timestamp::now();
-    if let Err(e) = shared.store.record_attempt(&record, shared.health, now).await {
+    if let Err(e) = shared
+        .store
+        .record_attempt(&record, shared.health, now)
+        .await
+    {
         // The lease expires and the delivery is attempted again: at-least-once.
         tracing::error!(error = %e, delivery = %record.delivery_id, "could not record an attempt");
     }

@@ -198,7 +198,7 @@ impl DeliveryStore for SqliteStore {
                     conn,
                     "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
                      WHERE status = 'pending' AND lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)",
-                    [owner],
+                    [&owner],
                 )?;
                 Ok(done as u64)
             })

@@ -61,7 +61,7 @@ impl EventStore for SqliteStore {
         ));
         let (tenant, event, lease) = (tenant.clone(), event.clone(), lease.clone());
         self.writer
-            .write(move |conn| publish::publish(conn, &tenant, &event, &lease, payload))
+            .write(move |conn| publish::publish(conn, &tenant, &event, &lease, &payload))
             .await
     }
 

@@ -37,7 +37,7 @@ pub(super) fn publish(
     tenant: &Tenant,
     event: &NewEvent,
     lease: &Lease,
-    payload: Arc<bytes::Bytes>,
+    payload: &Arc<bytes::Bytes>,
 ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
     let (workspace, mode) = (tenant.workspace_id.as_str(), tenant.mode.as_str());
     let project = event.project_id.as_deref();
@@ -83,7 +83,7 @@ pub(super) fn publish(
             endpoint_id,
             event_id: event.id.clone(),
             attempt_count: 0,
-            payload: Arc::clone(&payload),
+            payload: Arc::clone(payload),
             lease_until: lease.until,
         });
     }
