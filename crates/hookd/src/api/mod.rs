@@ -59,7 +59,7 @@ struct MakeUlidRequestId;
 
 impl MakeRequestId for MakeUlidRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let id = format!("req_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+        let id = crate::domain::ids::prefixed_ulid("req_");
         axum::http::HeaderValue::from_str(&id)
             .ok()
             .map(RequestId::new)

@@ -32,6 +32,18 @@ fn next_ulid() -> ulid::Ulid {
     generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
 }
 
+/// `prefix` followed by a new lowercase ULID, written straight into one allocation (ids are
+/// minted several times per event, so this stays off `format!`).
+pub fn prefixed_ulid(prefix: &str) -> String {
+    let mut buf = [0u8; ulid::ULID_LEN];
+    let suffix = next_ulid().array_to_str(&mut buf);
+    suffix.make_ascii_lowercase();
+    let mut id = String::with_capacity(prefix.len() + ulid::ULID_LEN);
+    id.push_str(prefix);
+    id.push_str(suffix);
+    id
+}
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -44,7 +56,7 @@ macro_rules! typed_id {
 
             /// A new, time-ordered id.
             pub fn generate() -> Self {
-                Self(format!("{}{}", $prefix, next_ulid().to_string().to_ascii_lowercase()))
+                Self(prefixed_ulid($prefix))
             }
 
             /// Parses an id as received from a client or read back from the database.
