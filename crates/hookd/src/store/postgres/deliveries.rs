@@ -149,8 +149,49 @@ impl DeliveryStore for PostgresStore {
         rule: HealthRule,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
         let a = &record.attempt;
+        let status = match (record.succeeded, record.next_attempt_at) {
+            (true, _) => DeliveryStatus::Succeeded,
+            (false, Some(_)) => DeliveryStatus::Pending,
+            (false, None) => DeliveryStatus::Failed,
+        };
+        if !record.endpoint_gone && status != DeliveryStatus::Failed {
+            // The common case in one round trip: the attempt, the delivery's next state and the
+            // endpoint's failing streak in one statement (data-modifying CTEs run to completion).
+            // The endpoint is found through the updated delivery, so its row is locked after the
+            // delivery's, the order every other writer uses (deleting an endpoint included);
+            // the other order deadlocks. A cancelled delivery leaves the endpoint's streak alone.
+            sqlx::query(
+                "WITH delivery AS ( \
+                   UPDATE deliveries SET status = $8, attempt_count = attempt_count + 1, next_attempt_at = $9, \
+                     last_status_code = COALESCE($5, last_status_code), updated_at = $10, \
+                     lease_owner = NULL, lease_until = NULL \
+                   WHERE id = $2 AND status != 'cancelled' RETURNING endpoint_id), \
+                 attempt AS ( \
+                   INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)) \
+                 UPDATE endpoints SET failing_since = CASE WHEN $11 THEN NULL ELSE COALESCE(failing_since, $3) END \
+                 FROM delivery WHERE endpoints.id = delivery.endpoint_id \
+                   AND (NOT $11 OR endpoints.failing_since IS NOT NULL)",
+            )
+            .bind(a.id.as_str())
+            .bind(record.delivery_id.as_str())
+            .bind(a.started_at.as_millis())
+            .bind(a.duration_ms)
+            .bind(a.status_code)
+            .bind(&a.error)
+            .bind(&a.response_body)
+            .bind(status.as_str())
+            .bind(record.next_attempt_at.map(Timestamp::as_millis))
+            .bind(now.as_millis())
+            .bind(record.succeeded)
+            .execute(&self.results)
+            .await?;
+            return Ok(());
+        }
+        // Disabling the endpoint (gone, or exhausted after a long failing streak) is rare, and
+        // reads what the statements before it wrote: one transaction.
+        let mut tx = self.results.begin().await?;
         sqlx::query(
             "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -164,11 +205,6 @@ impl DeliveryStore for PostgresStore {
         .bind(&a.response_body)
         .execute(&mut *tx)
         .await?;
-        let status = match (record.succeeded, record.next_attempt_at) {
-            (true, _) => DeliveryStatus::Succeeded,
-            (false, Some(_)) => DeliveryStatus::Pending,
-            (false, None) => DeliveryStatus::Failed,
-        };
         sqlx::query(
             "UPDATE deliveries SET status = $2, attempt_count = attempt_count + 1, next_attempt_at = $3, \
                last_status_code = COALESCE($4, last_status_code), updated_at = $5, \

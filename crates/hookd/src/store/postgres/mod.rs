@@ -1,7 +1,12 @@
 //! The PostgreSQL backend, for running any number of `hookd serve` processes on one database.
 //!
 //! Each write is its own transaction on a pooled connection; PostgreSQL already group-commits
-//! concurrent transactions' WAL flushes, so no writer task is needed here. Work is shared through
+//! concurrent transactions' WAL flushes, so no writer task is needed here. Attempt results go
+//! through a second, smaller pool whose sessions commit asynchronously
+//! (`synchronous_commit = off`): they are the delivery engine's bookkeeping, not an accepted
+//! event, and if PostgreSQL crashes before flushing one, the delivery is simply attempted again
+//! (at-least-once; a duplicate only around a crash). Everything the API acknowledges, a publish
+//! above all, still waits for its WAL flush. Work is shared through
 //! leases: pollers claim due deliveries with `FOR UPDATE SKIP LOCKED`, so two nodes never claim
 //! the same row, and a dead node's leases simply expire. Migrations run under sqlx's advisory
 //! lock, so nodes starting together apply them once.
@@ -17,7 +22,9 @@ mod tenancy;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use crate::store::StoreError;
@@ -29,23 +36,34 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Asynchronous commit, for attempt results only (see the module docs).
+    results: PgPool,
 }
 
 impl PostgresStore {
     /// Connects, and applies migrations under an advisory lock (safe with nodes starting together).
     pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .context("HOOKD_DATABASE_URL is not a PostgreSQL URL")?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options.clone())
             .await
             .context("connecting to PostgreSQL (HOOKD_DATABASE_URL)")?;
         MIGRATOR
             .run(&pool)
             .await
             .context("migrating the PostgreSQL database")?;
-        Ok(Self { pool })
+        let results = PgPoolOptions::new()
+            .max_connections(max_connections.div_ceil(2))
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.options([("synchronous_commit", "off")]))
+            .await
+            .context("connecting to PostgreSQL (HOOKD_DATABASE_URL)")?;
+        Ok(Self { pool, results })
     }
 
     pub fn pool(&self) -> &PgPool {
