@@ -207,6 +207,12 @@ mod tests {
     /// nothing of the failed one does, and each caller gets its own answer.
     #[tokio::test]
     async fn a_write_failing_halfway_rolls_back_alone() {
+        tokio::time::timeout(std::time::Duration::from_secs(30), failing_halfway())
+            .await
+            .expect("the writer answered every write");
+    }
+
+    async fn failing_halfway() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let writer = Writer::start(table(&path)).unwrap();
