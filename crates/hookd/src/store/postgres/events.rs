@@ -9,7 +9,7 @@ use super::PostgresStore;
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
-use crate::store::rows::{self, RowExt, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
+use crate::store::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::store::EventStore;
 use crate::store::{
     Attempt, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus, Event, Lease, NewEvent, Page,
@@ -54,81 +54,9 @@ impl EventStore for PostgresStore {
         event: &NewEvent,
         lease: &Lease,
     ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
-        // Two round trips: the fan-out read, then one statement that stores the event and its
-        // deliveries atomically (a data-modifying CTE). An explicit transaction cost five, and
-        // round trips, not PostgreSQL's work, bounded the publish rate.
-        let endpoints = sqlx::query(
-            "SELECT id FROM endpoints WHERE workspace_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL \
-             AND (project_id IS NULL OR project_id = $3) AND events ? $4",
-        )
-        .bind(tenant.workspace_id.as_str())
-        .bind(tenant.mode.as_str())
-        .bind(&event.project_id)
-        .bind(&event.event_type)
-        .fetch_all(&self.pool)
-        .await?;
-        let endpoint_ids = endpoints
-            .iter()
-            .map(|row| row.text("id").map(EndpointId::from_trusted))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let created = event.created_at.as_millis();
-        let delivery_ids: Vec<DeliveryId> = endpoint_ids
-            .iter()
-            .map(|_| DeliveryId::generate())
-            .collect();
-        let ids: Vec<&str> = delivery_ids.iter().map(DeliveryId::as_str).collect();
-        let targets: Vec<&str> = endpoint_ids.iter().map(EndpointId::as_str).collect();
-        sqlx::query(
-            "WITH event AS ( \
-               INSERT INTO events (id, workspace_id, mode, type, project_id, data, created_at, delivery_count) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)) \
-             INSERT INTO deliveries (id, workspace_id, mode, event_id, endpoint_id, status, attempt_count, \
-               next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
-             SELECT d, $2, $3, $1, e, 'pending', 0, $7, $7, $7, $11, $12 \
-             FROM UNNEST($9::text[], $10::text[]) AS t (d, e)",
-        )
-        .bind(event.id.as_str())
-        .bind(tenant.workspace_id.as_str())
-        .bind(tenant.mode.as_str())
-        .bind(&event.event_type)
-        .bind(&event.project_id)
-        .bind(event.data.get())
-        .bind(created)
-        .bind(endpoint_ids.len() as i64)
-        .bind(&ids)
-        .bind(&targets)
-        .bind(&lease.owner)
-        .bind(lease.until.as_millis())
-        .execute(&self.pool)
-        .await?;
-        let body = Arc::new(payload::render(
-            &event.id,
-            &event.event_type,
-            event.created_at,
-            event.project_id.as_deref(),
-            &event.data,
-        ));
-        let jobs = delivery_ids
-            .into_iter()
-            .zip(endpoint_ids)
-            .map(|(delivery_id, endpoint_id)| DeliveryJob {
-                delivery_id,
-                endpoint_id,
-                event_id: event.id.clone(),
-                attempt_count: 0,
-                payload: Arc::clone(&body),
-                lease_until: lease.until,
-            })
-            .collect::<Vec<_>>();
-        let stored = Event {
-            id: event.id.clone(),
-            event_type: event.event_type.clone(),
-            project_id: event.project_id.clone(),
-            data: event.data.clone(),
-            created_at: event.created_at,
-            delivery_count: jobs.len() as i64,
-        };
-        Ok((stored, jobs))
+        self.publisher
+            .publish((tenant.clone(), event.clone(), lease.clone()))
+            .await
     }
 
     async fn get_event(&self, tenant: &Tenant, id: &EventId) -> StoreResult<Option<Event>> {

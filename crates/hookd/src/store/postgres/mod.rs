@@ -1,7 +1,8 @@
 //! The PostgreSQL backend, for running any number of `hookd serve` processes on one database.
 //!
 //! Each write is its own transaction on a pooled connection; PostgreSQL already group-commits
-//! concurrent transactions' WAL flushes, so no writer task is needed here. Attempt results go
+//! concurrent transactions' WAL flushes. Publishes, the hot acknowledged write, are collected
+//! into one statement per batch by `publisher.rs` (one flush for many events). Attempt results go
 //! through a second, smaller pool whose sessions commit asynchronously
 //! (`synchronous_commit = off`): they are the delivery engine's bookkeeping, not an accepted
 //! event, and if PostgreSQL crashes before flushing one, the delivery is simply attempted again
@@ -16,6 +17,7 @@ mod endpoints;
 mod events;
 mod idempotency;
 mod integrations;
+mod publisher;
 mod rate_limit;
 mod tenancy;
 
@@ -38,6 +40,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Asynchronous commit, for attempt results only (see the module docs).
     results: PgPool,
+    /// Group commit of concurrent publishes (see `publisher.rs`).
+    publisher: publisher::Publisher,
 }
 
 impl PostgresStore {
@@ -63,7 +67,11 @@ impl PostgresStore {
             .connect_with(options.options([("synchronous_commit", "off")]))
             .await
             .context("connecting to PostgreSQL (HOOKD_DATABASE_URL)")?;
-        Ok(Self { pool, results })
+        Ok(Self {
+            publisher: publisher::Publisher::start(pool.clone()),
+            pool,
+            results,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
