@@ -3,8 +3,10 @@
 //! One task owns every queue, so no locks are needed. Each endpoint may have at most
 //! `endpoint_max_in_flight` requests in flight, and all endpoints together at most
 //! `global_max_in_flight` (a semaphore): a blackholed endpoint ties up only its own slots, while
-//! the others keep flowing. A slot is freed as soon as the HTTP exchange ends; writing the
-//! attempt's result happens after, so the endpoint's next request does not wait for a commit. Endpoints with work take turns (round robin). Queues are bounded: a
+//! the others keep flowing. Both slots are freed as soon as the HTTP exchange ends, so the next
+//! request does not wait for the commit of this one's result; results waiting to be written
+//! are bounded by a third semaphore, and when it is full the request slots are held until
+//! there is room, so a slow database slows the attempts rather than filling memory. Endpoints with work take turns (round robin). Queues are bounded: a
 //! job that does not fit is dropped from memory, and its lease expiring hands it back to the
 //! poller later, so memory stays bounded whatever the backlog in the database.
 
@@ -193,11 +195,13 @@ impl Dispatcher {
             self.tasks.spawn(async move {
                 let delivery = job.delivery_id.clone();
                 let result = sender::attempt(&shared, job).await;
+                let recording = Arc::clone(&shared.recording).acquire_owned().await;
                 drop(permit);
                 let _ = commands.send(Command::Sent { endpoint });
                 if let Some(record) = result {
                     sender::record(&shared, record).await;
                 }
+                drop(recording);
                 let _ = commands.send(Command::Finished { delivery });
             });
         }

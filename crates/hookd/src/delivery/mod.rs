@@ -33,6 +33,11 @@ use dispatcher::{Command, Dispatcher};
 use retry::RetryPolicy;
 use targets::Targets;
 
+/// Attempt results that may wait to be written, per global request slot: enough for the
+/// database's group commits to keep up with the requests, bounded so a slow database slows
+/// the attempts instead of piling results up in memory.
+const RESULTS_PER_REQUEST_SLOT: usize = 4;
+
 /// What every attempt needs, shared by the dispatcher's tasks.
 pub(crate) struct Shared {
     store: DynStore,
@@ -43,6 +48,8 @@ pub(crate) struct Shared {
     timeout: Duration,
     endpoint_max_in_flight: usize,
     global_max_in_flight: usize,
+    /// Room for attempt results waiting to be written (see the dispatcher).
+    recording: Arc<tokio::sync::Semaphore>,
 }
 
 pub struct Engine {
@@ -72,6 +79,11 @@ impl Engine {
             timeout,
             endpoint_max_in_flight: config.endpoint_max_in_flight,
             global_max_in_flight: config.global_max_in_flight,
+            recording: Arc::new(tokio::sync::Semaphore::new(
+                config
+                    .global_max_in_flight
+                    .saturating_mul(RESULTS_PER_REQUEST_SLOT),
+            )),
         });
         let (commands, receiver) = mpsc::unbounded_channel();
         let tasks = TaskTracker::new();
