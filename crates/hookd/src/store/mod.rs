@@ -273,6 +273,20 @@ pub struct NewEvent {
     pub created_at: Timestamp,
 }
 
+impl NewEvent {
+    /// The event as stored, once fanned out to `delivery_count` endpoints.
+    pub fn stored(&self, delivery_count: usize) -> Event {
+        Event {
+            id: self.id.clone(),
+            event_type: self.event_type.clone(),
+            project_id: self.project_id.clone(),
+            data: self.data.clone(),
+            created_at: self.created_at,
+            delivery_count: delivery_count as i64,
+        }
+    }
+}
+
 /// Where and how to send an endpoint's deliveries.
 #[derive(Clone, Debug)]
 pub struct DispatchTarget {

@@ -187,15 +187,7 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
                 lease_until: lease.until,
             });
         }
-        let stored = Event {
-            id: event.id.clone(),
-            event_type: event.event_type.clone(),
-            project_id: event.project_id.clone(),
-            data: event.data.clone(),
-            created_at: event.created_at,
-            delivery_count: jobs.len() as i64,
-        };
-        outputs.push((stored, jobs));
+        outputs.push((event.stored(jobs.len()), jobs));
     }
     sqlx::query(INSERT_BATCH)
         .bind(&columns.event_ids)

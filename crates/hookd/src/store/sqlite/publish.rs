@@ -87,15 +87,7 @@ pub(super) fn publish(
             lease_until: lease.until,
         });
     }
-    let stored = Event {
-        id: event.id.clone(),
-        event_type: event.event_type.clone(),
-        project_id: event.project_id.clone(),
-        data: event.data.clone(),
-        created_at: event.created_at,
-        delivery_count: jobs.len() as i64,
-    };
-    Ok((stored, jobs))
+    Ok((event.stored(jobs.len()), jobs))
 }
 
 const INSERT_ATTEMPT: &str = "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, \
