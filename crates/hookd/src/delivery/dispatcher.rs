@@ -1,4 +1,4 @@
-//! Per-endpoint queues and the two concurrency limits.
+//! Per-endpoint queues and the concurrency limits.
 //!
 //! One task owns every queue, so no locks are needed. Each endpoint may have at most
 //! `endpoint_max_in_flight` requests in flight, and all endpoints together at most
@@ -6,9 +6,11 @@
 //! the others keep flowing. Both slots are freed as soon as the HTTP exchange ends, so the next
 //! request does not wait for the commit of this one's result; results waiting to be written
 //! are bounded by a third semaphore, and when it is full the request slots are held until
-//! there is room, so a slow database slows the attempts rather than filling memory. Endpoints with work take turns (round robin). Queues are bounded: a
-//! job that does not fit is dropped from memory, and its lease expiring hands it back to the
-//! poller later, so memory stays bounded whatever the backlog in the database.
+//! there is room, so a slow database slows the attempts rather than filling memory.
+//!
+//! Endpoints with work take turns (round robin). Queues are bounded: a job that does not fit is
+//! dropped from memory, and its lease expiring hands it back to the poller later, so memory
+//! stays bounded whatever the backlog in the database.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
