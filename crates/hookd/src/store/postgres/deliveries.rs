@@ -155,46 +155,23 @@ impl DeliveryStore for PostgresStore {
             (false, Some(_)) => DeliveryStatus::Pending,
             (false, None) => DeliveryStatus::Failed,
         };
-        if !record.endpoint_gone && status != DeliveryStatus::Failed {
-            // The common case in one round trip: the attempt, the delivery's next state and the
-            // endpoint's failing streak in one statement (data-modifying CTEs run to completion).
-            // The endpoint is found through the updated delivery, so its row is locked after the
-            // delivery's, the order every other writer uses (deleting an endpoint included);
-            // the other order deadlocks. A cancelled delivery leaves the endpoint's streak alone.
-            sqlx::query(
-                "WITH delivery AS ( \
-                   UPDATE deliveries SET status = $8, attempt_count = attempt_count + 1, next_attempt_at = $9, \
-                     last_status_code = COALESCE($5, last_status_code), updated_at = $10, \
-                     lease_owner = NULL, lease_until = NULL \
-                   WHERE id = $2 AND status != 'cancelled' RETURNING endpoint_id), \
-                 attempt AS ( \
-                   INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)) \
-                 UPDATE endpoints SET failing_since = CASE WHEN $11 THEN NULL ELSE COALESCE(failing_since, $3) END \
-                 FROM delivery WHERE endpoints.id = delivery.endpoint_id \
-                   AND (NOT $11 OR endpoints.failing_since IS NOT NULL)",
-            )
-            .bind(a.id.as_str())
-            .bind(record.delivery_id.as_str())
-            .bind(a.started_at.as_millis())
-            .bind(a.duration_ms)
-            .bind(a.status_code)
-            .bind(&a.error)
-            .bind(&a.response_body)
-            .bind(status.as_str())
-            .bind(record.next_attempt_at.map(Timestamp::as_millis))
-            .bind(now.as_millis())
-            .bind(record.succeeded)
-            .execute(&self.results)
-            .await?;
-            return Ok(());
-        }
-        // Disabling the endpoint (gone, or exhausted after a long failing streak) is rare, and
-        // reads what the statements before it wrote: one transaction.
-        let mut tx = self.results.begin().await?;
-        sqlx::query(
-            "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        // The attempt, the delivery's next state and the endpoint's failing streak in one
+        // statement (data-modifying CTEs run to completion). The endpoint is found through the
+        // updated delivery, so its row is locked after the delivery's, the order every other
+        // writer uses (deleting an endpoint included); the other order deadlocks. A cancelled
+        // delivery leaves the endpoint's streak alone.
+        let result = sqlx::query(
+            "WITH delivery AS ( \
+               UPDATE deliveries SET status = $8, attempt_count = attempt_count + 1, next_attempt_at = $9, \
+                 last_status_code = COALESCE($5, last_status_code), updated_at = $10, \
+                 lease_owner = NULL, lease_until = NULL \
+               WHERE id = $2 AND status != 'cancelled' RETURNING endpoint_id), \
+             attempt AS ( \
+               INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7)) \
+             UPDATE endpoints SET failing_since = CASE WHEN $11 THEN NULL ELSE COALESCE(failing_since, $3) END \
+             FROM delivery WHERE endpoints.id = delivery.endpoint_id \
+               AND (NOT $11 OR endpoints.failing_since IS NOT NULL)",
         )
         .bind(a.id.as_str())
         .bind(record.delivery_id.as_str())
@@ -203,59 +180,43 @@ impl DeliveryStore for PostgresStore {
         .bind(a.status_code)
         .bind(&a.error)
         .bind(&a.response_body)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE deliveries SET status = $2, attempt_count = attempt_count + 1, next_attempt_at = $3, \
-               last_status_code = COALESCE($4, last_status_code), updated_at = $5, \
-               lease_owner = NULL, lease_until = NULL \
-             WHERE id = $1 AND status != 'cancelled'",
-        )
-        .bind(record.delivery_id.as_str())
         .bind(status.as_str())
         .bind(record.next_attempt_at.map(Timestamp::as_millis))
-        .bind(a.status_code)
         .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?;
+        .bind(record.succeeded);
+        if !record.endpoint_gone && status != DeliveryStatus::Failed {
+            // The common case: one round trip.
+            result.execute(&self.results).await?;
+            return Ok(());
+        }
+        // A failure that may disable the endpoint (gone, or exhausted after a long failing
+        // streak) is rare, and the disabling reads what the result wrote: one transaction.
+        let mut tx = self.results.begin().await?;
+        result.execute(&mut *tx).await?;
         let endpoint = record.endpoint_id.as_str();
-        if record.succeeded {
-            sqlx::query("UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
-                .bind(endpoint)
-                .execute(&mut *tx)
-                .await?;
-        } else {
+        if record.endpoint_gone {
             sqlx::query(
-                "UPDATE endpoints SET failing_since = COALESCE(failing_since, $2) WHERE id = $1",
+                "UPDATE endpoints SET is_active = FALSE, disabled_reason = 'gone', updated_at = $2 \
+                 WHERE id = $1 AND is_active",
             )
             .bind(endpoint)
-            .bind(a.started_at.as_millis())
+            .bind(now.as_millis())
             .execute(&mut *tx)
             .await?;
-            if record.endpoint_gone {
-                sqlx::query(
-                    "UPDATE endpoints SET is_active = FALSE, disabled_reason = 'gone', updated_at = $2 \
-                     WHERE id = $1 AND is_active",
-                )
-                .bind(endpoint)
-                .bind(now.as_millis())
-                .execute(&mut *tx)
-                .await?;
-            }
-            if status == DeliveryStatus::Failed {
-                sqlx::query(
-                    "UPDATE endpoints SET is_active = FALSE, disabled_reason = 'failing', updated_at = $2 \
-                     WHERE id = $1 AND is_active AND failing_since <= $3 \
-                       AND (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = $1 AND d.status = 'failed' \
-                            AND d.updated_at >= endpoints.failing_since) >= $4",
-                )
-                .bind(endpoint)
-                .bind(now.as_millis())
-                .bind(now.as_millis() - rule.failing_for_ms)
-                .bind(rule.min_exhausted)
-                .execute(&mut *tx)
-                .await?;
-            }
+        }
+        if status == DeliveryStatus::Failed {
+            sqlx::query(
+                "UPDATE endpoints SET is_active = FALSE, disabled_reason = 'failing', updated_at = $2 \
+                 WHERE id = $1 AND is_active AND failing_since <= $3 \
+                   AND (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = $1 AND d.status = 'failed' \
+                        AND d.updated_at >= endpoints.failing_since) >= $4",
+            )
+            .bind(endpoint)
+            .bind(now.as_millis())
+            .bind(now.as_millis() - rule.failing_for_ms)
+            .bind(rule.min_exhausted)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
