@@ -12,6 +12,7 @@ mod api;
 mod blackhole;
 mod body;
 mod cli;
+mod cpu;
 mod ledger;
 mod locate;
 mod metrics;

@@ -8,6 +8,11 @@
 //! - `latency_ms`: publish sent → delivery received, first receipt of each (event, endpoint).
 //! - `missing`: accepted events × healthy endpoints never received.
 //! - `duplicates`: receipts of an (event, endpoint) already received.
+//! - `cpu_us`: CPU time per delivery of the server and of the harness (load generator and
+//!   receiver) from first publish until the last delivery arrived, and the harness's CPU per
+//!   request in the raw phase. `ratio_delivery_to_raw` is about
+//!   `harness_per_raw_request / (harness_per_delivery + server_per_delivery)` when the two
+//!   cores are saturated, so these say where a ratio comes from.
 //!
 //! The first twelve fields are the contract; the rest explain a surprising number.
 
@@ -51,8 +56,21 @@ pub struct Report {
     pub raw_requests: u64,
     pub raw_errors: u64,
     pub server_warnings: u64,
+    pub cpu_us: CpuCost,
     /// A few of hookd's own counters at the end of the run (see `metrics.rs`).
     pub server_metrics: BTreeMap<String, f64>,
+}
+
+/// CPU microseconds per unit of work; `null` where `/proc` could not be read (not Linux, or
+/// a server given by `--target`).
+#[derive(Serialize, Debug, Default)]
+pub struct CpuCost {
+    #[serde(rename = "server_per_delivery")]
+    pub server_us_per_delivery: Option<f64>,
+    #[serde(rename = "harness_per_delivery")]
+    pub harness_us_per_delivery: Option<f64>,
+    #[serde(rename = "harness_per_raw_request")]
+    pub harness_us_per_raw_request: Option<f64>,
 }
 
 #[derive(Serialize, Debug, Default, PartialEq)]
@@ -93,6 +111,7 @@ pub struct Measured {
     pub latency: Histogram<u64>,
     pub timed_out: bool,
     pub server_peak_rss_mb: Option<f64>,
+    pub cpu: CpuCost,
     pub server_warnings: u64,
     pub server_metrics: BTreeMap<String, f64>,
 }
@@ -138,6 +157,7 @@ impl Report {
             raw_requests: m.raw_requests,
             raw_errors: m.raw_errors,
             server_warnings: m.server_warnings,
+            cpu_us: m.cpu,
             server_metrics: m.server_metrics,
         }
     }

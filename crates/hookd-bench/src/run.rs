@@ -14,10 +14,10 @@ use crate::api::Api;
 use crate::cli::{Args, Plan};
 use crate::ledger::Ledger;
 use crate::progress::Display;
-use crate::report::{Measured, Report};
+use crate::report::{CpuCost, Measured, Report};
 use crate::rss::RssSampler;
 use crate::server::{Server, SpawnOptions};
-use crate::{blackhole, locate, metrics, publish, raw, receiver};
+use crate::{blackhole, cpu, locate, metrics, publish, raw, receiver};
 
 const POLL: Duration = Duration::from_millis(10);
 
@@ -85,6 +85,8 @@ struct RawResult {
     requests: u64,
     errors: u64,
     secs: f64,
+    /// The harness's CPU per request (client and receiver together).
+    harness_cpu_us: Option<f64>,
 }
 
 async fn measure_raw(
@@ -99,6 +101,7 @@ async fn measure_raw(
     let bar = display.track("raw", plan.raw_requests as u64, move || {
         counter.load(Relaxed)
     });
+    let cpu_before = cpu::used_here();
     let outcome = raw::run(
         receiver,
         Arc::clone(ledger),
@@ -109,6 +112,7 @@ async fn measure_raw(
         Arc::clone(&done),
     )
     .await?;
+    let harness_cpu_us = cpu::micros_per(cpu_before, cpu::used_here(), outcome.requests);
     bar.finish(outcome.requests);
     display.note(&format!(
         "raw limit: {:.0} req/s ({} requests, {} failed, receiver verified {})",
@@ -121,6 +125,7 @@ async fn measure_raw(
         requests: outcome.requests,
         errors: outcome.failed,
         secs: outcome.elapsed.as_secs_f64(),
+        harness_cpu_us,
     })
 }
 
@@ -150,6 +155,8 @@ async fn measure_hookd(
     let deliver_bar = display.track("deliver", plan.expected_deliveries(), move || {
         received.unique()
     });
+    let (server_cpu_before, harness_cpu_before) =
+        (server.pid.and_then(cpu::used_by), cpu::used_here());
     let timing = publish::run(
         Arc::clone(&api),
         Arc::clone(ledger),
@@ -182,6 +189,8 @@ async fn measure_hookd(
         tokio::time::sleep(POLL).await;
     }
     let timed_out = ledger.unique() < expected;
+    let (server_cpu_after, harness_cpu_after) =
+        (server.pid.and_then(cpu::used_by), cpu::used_here());
     if !timed_out {
         tokio::time::sleep(Duration::from_millis(plan.settle_ms)).await;
     }
@@ -190,6 +199,15 @@ async fn measure_hookd(
     let peak = rss.as_ref().and_then(RssSampler::peak_mb);
     let server_metrics = metrics::scrape(api.client(), &server.base_url).await;
     let tally = ledger.tally(|i| !plan.is_blackholed(i));
+    let cpu = CpuCost {
+        server_us_per_delivery: cpu::micros_per(server_cpu_before, server_cpu_after, tally.unique),
+        harness_us_per_delivery: cpu::micros_per(
+            harness_cpu_before,
+            harness_cpu_after,
+            tally.unique,
+        ),
+        harness_us_per_raw_request: raw.harness_cpu_us,
+    };
     let last = ledger.last_receipt_ns();
     let delivery_secs = if last > timing.started_ns {
         (last - timing.started_ns) as f64 / 1e9
@@ -225,6 +243,7 @@ async fn measure_hookd(
             latency: ledger.latency(),
             timed_out,
             server_peak_rss_mb: peak,
+            cpu,
             server_warnings: 0,
             server_metrics,
         },
