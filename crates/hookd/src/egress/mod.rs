@@ -21,6 +21,7 @@
 
 mod client;
 mod policy;
+mod resolver;
 #[cfg(test)]
 mod tests;
 

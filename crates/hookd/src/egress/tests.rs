@@ -469,3 +469,32 @@ async fn from_config_reads_the_egress_settings() {
     assert_eq!(resp.status, 200);
     assert!(EgressClient::from_config(&Config::default()).is_ok());
 }
+
+#[tokio::test]
+async fn https_speaks_tls_and_a_server_without_it_is_a_connection_error() {
+    // A plain-HTTP server on the other end: the client must open with a TLS ClientHello (the
+    // server sees bytes that are not an HTTP request line) and report a failed connection.
+    let (seen_tx, mut seen) = mpsc::unbounded_channel::<Vec<u8>>();
+    let addr = serve("127.0.0.1:0", move |mut stream| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            let mut first = vec![0u8; 5];
+            if stream.read_exact(&mut first).await.is_ok() {
+                let _ = seen_tx.send(first);
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    })
+    .await;
+    let err = client("127.0.0.0/8")
+        .send(get(&format!("https://{addr}/"), SLACK))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EgressError::Connect(_)), "{err:?}");
+    assert!(err.to_string().starts_with("could not connect: "), "{err}");
+    let first = seen.recv().await.unwrap();
+    // A TLS record: handshake (22), version 3.x.
+    assert_eq!(&first[..2], &[22, 3], "{first:?}");
+}
