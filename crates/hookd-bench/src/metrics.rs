@@ -13,6 +13,10 @@ const WANTED: &[&str] = &[
     "hookd_events_published_total",
     "hookd_store_group_commit_size_sum",
     "hookd_store_group_commit_size_count",
+    "hookd_store_publish_batch_size_sum",
+    "hookd_store_publish_batch_size_count",
+    "hookd_store_result_batch_size_sum",
+    "hookd_store_result_batch_size_count",
 ];
 
 /// `series → value` for the wanted series; empty when `/metrics` cannot be read.

@@ -226,6 +226,58 @@ async fn concurrent_claims_never_hand_out_a_delivery_twice() {
 }
 
 #[tokio::test]
+async fn results_written_together_fail_alone() {
+    let (store, _db) = open().await;
+    let t = tenant(&store, "a", Mode::Live).await;
+    for _ in 0..3 {
+        store
+            .insert_endpoint(&t, &endpoint(&["post.created"], None))
+            .await
+            .unwrap();
+    }
+    let (_, jobs) = store
+        .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 3);
+    let success = |job: &hookd::store::DeliveryJob, attempt: Attempt| AttemptRecord {
+        delivery_id: job.delivery_id.clone(),
+        endpoint_id: job.endpoint_id.clone(),
+        attempt: Attempt {
+            status_code: Some(200),
+            ..attempt
+        },
+        succeeded: true,
+        next_attempt_at: None,
+        endpoint_gone: false,
+    };
+    let first = failed_attempt(200);
+    store
+        .record_attempt(&success(&jobs[0], first.clone()), RULE, Timestamp::now())
+        .await
+        .unwrap();
+    // Sent at once, so they share a batch (group commit): the third reuses the first's attempt
+    // id, a primary-key violation that must fail it alone.
+    let results = futures_util::future::join_all([
+        store.record_attempt(&success(&jobs[1], failed_attempt(200)), RULE, Timestamp::now()),
+        store.record_attempt(&success(&jobs[2], first), RULE, Timestamp::now()),
+    ])
+    .await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(results[1].is_err(), "a duplicate attempt id was accepted");
+    let state = |n: usize| {
+        let (store, t, id) = (Arc::clone(&store), t.clone(), jobs[n].delivery_id.clone());
+        async move {
+            let (d, attempts) = store.get_delivery(&t, &id).await.unwrap().unwrap();
+            (d.status, d.attempt_count, attempts.len())
+        }
+    };
+    assert_eq!(state(0).await, (DeliveryStatus::Succeeded, 1, 1));
+    assert_eq!(state(1).await, (DeliveryStatus::Succeeded, 1, 1));
+    assert_eq!(state(2).await, (DeliveryStatus::Pending, 0, 0));
+}
+
+#[tokio::test]
 async fn attempts_move_deliveries_through_their_states_and_health() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;

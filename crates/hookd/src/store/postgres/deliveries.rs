@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 
 use super::events::payloads_for;
-use super::PostgresStore;
+use super::{recorder, PostgresStore};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
@@ -149,50 +149,18 @@ impl DeliveryStore for PostgresStore {
         rule: HealthRule,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let a = &record.attempt;
-        let status = match (record.succeeded, record.next_attempt_at) {
-            (true, _) => DeliveryStatus::Succeeded,
-            (false, Some(_)) => DeliveryStatus::Pending,
-            (false, None) => DeliveryStatus::Failed,
-        };
-        // The attempt, the delivery's next state and the endpoint's failing streak in one
-        // statement (data-modifying CTEs run to completion). The endpoint is found through the
-        // updated delivery, so its row is locked after the delivery's, the order every other
-        // writer uses (deleting an endpoint included); the other order deadlocks. A cancelled
-        // delivery leaves the endpoint's streak alone.
-        let result = sqlx::query(
-            "WITH delivery AS ( \
-               UPDATE deliveries SET status = $8, attempt_count = attempt_count + 1, next_attempt_at = $9, \
-                 last_status_code = COALESCE($5, last_status_code), updated_at = $10, \
-                 lease_owner = NULL, lease_until = NULL \
-               WHERE id = $2 AND status != 'cancelled' RETURNING endpoint_id), \
-             attempt AS ( \
-               INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7)) \
-             UPDATE endpoints SET failing_since = CASE WHEN $11 THEN NULL ELSE COALESCE(failing_since, $3) END \
-             FROM delivery WHERE endpoints.id = delivery.endpoint_id \
-               AND (NOT $11 OR endpoints.failing_since IS NOT NULL)",
-        )
-        .bind(a.id.as_str())
-        .bind(record.delivery_id.as_str())
-        .bind(a.started_at.as_millis())
-        .bind(a.duration_ms)
-        .bind(a.status_code)
-        .bind(&a.error)
-        .bind(&a.response_body)
-        .bind(status.as_str())
-        .bind(record.next_attempt_at.map(Timestamp::as_millis))
-        .bind(now.as_millis())
-        .bind(record.succeeded);
+        let status = recorder::next_status(record);
+        let input = (record.clone(), now);
         if !record.endpoint_gone && status != DeliveryStatus::Failed {
-            // The common case: one round trip.
-            result.execute(&self.results).await?;
-            return Ok(());
+            // The common case: batched with other results (see `recorder.rs`).
+            return self.recorder.write(input).await;
         }
         // A failure that may disable the endpoint (gone, or exhausted after a long failing
         // streak) is rare, and the disabling reads what the result wrote: one transaction.
         let mut tx = self.results.begin().await?;
-        result.execute(&mut *tx).await?;
+        recorder::write_results_query(std::slice::from_ref(&input))
+            .execute(&mut *tx)
+            .await?;
         let endpoint = record.endpoint_id.as_str();
         if record.endpoint_gone {
             sqlx::query(

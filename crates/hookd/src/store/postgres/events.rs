@@ -55,7 +55,7 @@ impl EventStore for PostgresStore {
         lease: &Lease,
     ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
         self.publisher
-            .publish((tenant.clone(), event.clone(), lease.clone()))
+            .write((tenant.clone(), event.clone(), lease.clone()))
             .await
     }
 

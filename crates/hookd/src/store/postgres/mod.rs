@@ -2,8 +2,8 @@
 //!
 //! Each write is its own transaction on a pooled connection; PostgreSQL already group-commits
 //! concurrent transactions' WAL flushes. Publishes, the hot acknowledged write, are collected
-//! into one statement per batch by `publisher.rs` (one flush for many events). Attempt results go
-//! through a second, smaller pool whose sessions commit asynchronously
+//! into one statement per batch by `publisher.rs` (one flush for many events). Attempt results are
+//! batched the same way by `recorder.rs`, and go through a second, smaller pool whose sessions commit asynchronously
 //! (`synchronous_commit = off`): they are the delivery engine's bookkeeping, not an accepted
 //! event, and if PostgreSQL crashes before flushing one, the delivery is simply attempted again
 //! (at-least-once; a duplicate only around a crash). Everything the API acknowledges, a publish
@@ -12,6 +12,7 @@
 //! the same row, and a dead node's leases simply expire. Migrations run under sqlx's advisory
 //! lock, so nodes starting together apply them once.
 
+mod batcher;
 mod deliveries;
 mod endpoints;
 mod events;
@@ -19,6 +20,7 @@ mod idempotency;
 mod integrations;
 mod publisher;
 mod rate_limit;
+mod recorder;
 mod tenancy;
 
 use std::time::Duration;
@@ -42,6 +44,8 @@ pub struct PostgresStore {
     results: PgPool,
     /// Group commit of concurrent publishes (see `publisher.rs`).
     publisher: publisher::Publisher,
+    /// Batched write-back of attempt results, on `results` (see `recorder.rs`).
+    recorder: recorder::Recorder,
 }
 
 impl PostgresStore {
@@ -68,7 +72,8 @@ impl PostgresStore {
             .await
             .context("connecting to PostgreSQL (HOOKD_DATABASE_URL)")?;
         Ok(Self {
-            publisher: publisher::Publisher::start(pool.clone()),
+            publisher: publisher::start(pool.clone()),
+            recorder: recorder::start(results.clone()),
             pool,
             results,
         })

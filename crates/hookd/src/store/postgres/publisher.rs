@@ -1,81 +1,40 @@
-//! Group commit for publishes on PostgreSQL.
+//! Group commit for publishes on PostgreSQL (batched by `batcher.rs`).
 //!
 //! Every publish must wait for its WAL flush before the API answers 202, and with one commit per
 //! publish those flushes bound a node at about 2k events/s (`LWLock:WALWrite` and `IO:WALSync`
-//! dominated `pg_stat_activity`). So concurrent publishes are collected by one task and stored
-//! together: the fan-out reads, then one statement inserting every event and every delivery of
-//! the batch (a data-modifying CTE over arrays), one commit, one flush. While a batch commits
-//! the next one gathers, so batches grow with load; an idle node still publishes at once. If a
-//! batch fails, each of its publishes is retried alone, so one bad request only fails itself.
+//! dominated `pg_stat_activity`). So concurrent publishes are collected and stored together: the
+//! fan-out reads, then one statement inserting every event and every delivery of the batch (a
+//! data-modifying CTE over arrays), one commit, one flush.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
 
+use super::batcher::Batcher;
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
 use crate::store::rows::RowExt;
-use crate::store::{DeliveryJob, Event, Lease, NewEvent, StoreError, StoreResult};
+use crate::store::{DeliveryJob, Event, Lease, NewEvent, StoreResult};
 
 /// Most publishes stored by one statement.
 const MAX_BATCH: usize = 512;
 
 type Input = (Tenant, NewEvent, Lease);
 type Output = (Event, Vec<DeliveryJob>);
-type Request = (Input, oneshot::Sender<StoreResult<Output>>);
 
-pub(super) struct Publisher {
-    requests: mpsc::Sender<Request>,
-}
+pub(super) type Publisher = Batcher<Input, Output>;
 
-impl Publisher {
-    /// Starts the batching task on the current runtime; it stops when the publisher is dropped.
-    pub(super) fn start(pool: PgPool) -> Self {
-        let (requests, receiver) = mpsc::channel(8192);
-        tokio::spawn(drive(pool, receiver));
-        Self { requests }
-    }
-
-    /// Stores the event and its deliveries; returns once they are committed.
-    pub(super) async fn publish(&self, input: Input) -> StoreResult<Output> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send((input, reply))
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
-    }
-}
-
-async fn drive(pool: PgPool, mut receiver: mpsc::Receiver<Request>) {
-    let mut waiting = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let (inputs, replies): (Vec<Input>, Vec<_>) = waiting.drain(..).unzip();
-        metrics::histogram!("hookd_store_write_batch_size").record(inputs.len() as f64);
-        match store_batch(&pool, &inputs).await {
-            Ok(outputs) => {
-                for (reply, output) in replies.into_iter().zip(outputs) {
-                    let _ = reply.send(Ok(output));
-                }
-            }
-            Err(e) if inputs.len() == 1 => {
-                if let Some(reply) = replies.into_iter().next() {
-                    let _ = reply.send(Err(e));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, size = inputs.len(), "a publish batch failed; storing its events one by one");
-                for (input, reply) in inputs.into_iter().zip(replies) {
-                    let result = store_batch(&pool, std::slice::from_ref(&input)).await;
-                    let _ = reply
-                        .send(result.and_then(|mut out| out.pop().ok_or(StoreError::WriterGone)));
-                }
-            }
-        }
-    }
+/// Starts the publish batcher on the current runtime.
+pub(super) fn start(pool: PgPool) -> Publisher {
+    Batcher::start(
+        pool,
+        MAX_BATCH,
+        "hookd_store_publish_batch_size",
+        |pool, inputs| Box::pin(store_batch(pool, inputs)) as BoxFuture<'_, _>,
+    )
 }
 
 /// The endpoints an event goes to, read once per distinct (tenant, project, type) of a batch.
