@@ -159,6 +159,30 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
 }
 
 #[tokio::test]
+async fn concurrent_requests_are_admitted_up_to_the_burst_and_no_further() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit_per_sec = 1;
+        c.rate_limit_burst = 5;
+    })
+    .await;
+    // Twelve at once: on PostgreSQL they are admitted together (one batch per key), which must
+    // admit the burst and refuse the rest, like one at a time would.
+    let answers = futures_util::future::join_all(
+        (0..12).map(|_| app.req(Method::GET, "/v1/event-types").send()),
+    )
+    .await;
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|r| r.as_ref().unwrap().status().as_u16())
+        .collect();
+    let admitted = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(admitted + limited, 12, "{statuses:?}");
+    // One more token accrues per second; a slow machine may see it before the last request.
+    assert!((5..=6).contains(&admitted), "{statuses:?}");
+}
+
+#[tokio::test]
 async fn a_key_over_its_rate_limit_gets_429_with_retry_after() {
     let app = spawn_app_with(|c| {
         c.rate_limit_per_sec = 1;

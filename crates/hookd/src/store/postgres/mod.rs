@@ -46,6 +46,8 @@ pub struct PostgresStore {
     publisher: publisher::Publisher,
     /// Batched write-back of attempt results, on `results` (see `recorder.rs`).
     recorder: recorder::Recorder,
+    /// Batched admissions of the shared rate limit (see `rate_limit.rs`).
+    limiter: rate_limit::Limiter,
 }
 
 impl PostgresStore {
@@ -74,6 +76,7 @@ impl PostgresStore {
         Ok(Self {
             publisher: publisher::start(pool.clone()),
             recorder: recorder::start(results.clone()),
+            limiter: rate_limit::start(pool.clone()),
             pool,
             results,
         })
