@@ -19,6 +19,8 @@ const WANTED: &[&str] = &[
     "hookd_store_result_batch_size_count",
     "hookd_store_rate_limit_batch_size_sum",
     "hookd_store_rate_limit_batch_size_count",
+    "hookd_store_key_lookup_batch_size_sum",
+    "hookd_store_key_lookup_batch_size_count",
 ];
 
 /// `series → value` for the wanted series; empty when `/metrics` cannot be read.

@@ -159,6 +159,34 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
 }
 
 #[tokio::test]
+async fn concurrent_requests_each_get_their_own_keys_answer() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_json(&app.live_key, ENDPOINTS, &new_endpoint("live-only"))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (other_live, _) = app.new_workspace("other").await;
+    let unknown = format!("scripe_sk_live_{}", "Q".repeat(40));
+    // At once, so on PostgreSQL the keys are looked up together (one statement per batch).
+    let keys = [&app.live_key, &app.test_key, &unknown, &other_live];
+    let answers = futures_util::future::join_all(
+        keys.iter()
+            .cycle()
+            .take(16)
+            .map(|key| app.get_json(key, ENDPOINTS)),
+    )
+    .await;
+    for (n, (status, body)) in answers.iter().enumerate() {
+        let listed = || body["data"].as_array().map(Vec::len);
+        match n % 4 {
+            0 => assert_eq!((status.as_u16(), listed()), (200, Some(1)), "{body}"),
+            1 | 3 => assert_eq!((status.as_u16(), listed()), (200, Some(0)), "{body}"),
+            _ => assert_error(*status, body, 401, "unauthorized", None),
+        }
+    }
+}
+
+#[tokio::test]
 async fn concurrent_requests_are_admitted_up_to_the_burst_and_no_further() {
     let app = spawn_app_with(|c| {
         c.rate_limit_per_sec = 1;

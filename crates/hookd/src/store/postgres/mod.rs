@@ -48,6 +48,8 @@ pub struct PostgresStore {
     recorder: recorder::Recorder,
     /// Batched admissions of the shared rate limit (see `rate_limit.rs`).
     limiter: rate_limit::Limiter,
+    /// Batched API key look-ups (see `tenancy.rs`).
+    key_lookups: tenancy::KeyLookups,
 }
 
 impl PostgresStore {
@@ -77,6 +79,7 @@ impl PostgresStore {
             publisher: publisher::start(pool.clone()),
             recorder: recorder::start(results.clone()),
             limiter: rate_limit::start(pool.clone()),
+            key_lookups: tenancy::start_key_lookups(pool.clone()),
             pool,
             results,
         })

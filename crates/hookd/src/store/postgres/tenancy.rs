@@ -1,5 +1,16 @@
 //! Workspaces and API keys on PostgreSQL.
+//!
+//! Every API request looks its key up. Concurrent look-ups are batched (`batcher.rs`): one
+//! statement answers every key of a batch, saving a round trip per request. A batch's statement
+//! starts only after all of its requests were queued, so a request made after a revocation
+//! committed always sees it.
 
+use std::collections::HashMap;
+
+use futures_util::future::BoxFuture;
+use sqlx::PgPool;
+
+use super::batcher::Batcher;
 use super::{conflict_or, PostgresStore};
 use crate::domain::ids::{ApiKeyId, WorkspaceId};
 use crate::domain::tenant::Tenant;
@@ -100,19 +111,46 @@ impl AdminStore for PostgresStore {
     }
 
     async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
-        let row = sqlx::query("SELECT id, workspace_id, mode FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok((
-                ApiKeyId::from_trusted(row.text("id")?),
-                Tenant {
-                    workspace_id: WorkspaceId::from_trusted(row.text("workspace_id")?),
-                    mode: rows::mode(&row.text("mode")?)?,
-                },
-            ))
-        })
-        .transpose()
+        self.key_lookups.write(key_hash.to_string()).await
     }
+}
+
+/// A live key's id and tenant, by key hash.
+type KeyLookup = Option<(ApiKeyId, Tenant)>;
+
+pub(super) type KeyLookups = Batcher<String, KeyLookup>;
+
+/// Most look-ups answered by one statement.
+const MAX_LOOKUPS: usize = 1024;
+
+/// Starts the key look-up batcher on the current runtime.
+pub(super) fn start_key_lookups(pool: PgPool) -> KeyLookups {
+    Batcher::start(
+        pool,
+        MAX_LOOKUPS,
+        "hookd_store_key_lookup_batch_size",
+        |pool, hashes| Box::pin(look_up_keys(pool, hashes)) as BoxFuture<'_, _>,
+    )
+}
+
+async fn look_up_keys(pool: &PgPool, hashes: &[String]) -> StoreResult<Vec<KeyLookup>> {
+    let rows = sqlx::query(
+        "SELECT key_hash, id, workspace_id, mode FROM api_keys \
+         WHERE key_hash = ANY($1) AND revoked_at IS NULL",
+    )
+    .bind(hashes)
+    .fetch_all(pool)
+    .await?;
+    let mut live = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let tenant = Tenant {
+            workspace_id: WorkspaceId::from_trusted(row.text("workspace_id")?),
+            mode: rows::mode(&row.text("mode")?)?,
+        };
+        live.insert(
+            row.text("key_hash")?,
+            (ApiKeyId::from_trusted(row.text("id")?), tenant),
+        );
+    }
+    Ok(hashes.iter().map(|h| live.get(h).cloned()).collect())
 }
