@@ -259,7 +259,11 @@ async fn results_written_together_fail_alone() {
     // Sent at once, so they share a batch (group commit): the third reuses the first's attempt
     // id, a primary-key violation that must fail it alone.
     let results = futures_util::future::join_all([
-        store.record_attempt(&success(&jobs[1], failed_attempt(200)), RULE, Timestamp::now()),
+        store.record_attempt(
+            &success(&jobs[1], failed_attempt(200)),
+            RULE,
+            Timestamp::now(),
+        ),
         store.record_attempt(&success(&jobs[2], first), RULE, Timestamp::now()),
     ])
     .await;
