@@ -18,8 +18,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use reqwest::header::{HeaderValue, USER_AGENT};
+use reqwest::header::{HeaderValue, CONTENT_LENGTH, USER_AGENT};
 use reqwest::redirect;
+use reqwest::Method;
 use url::{Host, Url};
 
 use super::policy::{lookup, Target};
@@ -211,14 +212,23 @@ fn to_hyper(request: OutboundRequest) -> Result<http::Request<Full<Bytes>>, Egre
             reason: format!("the URL cannot be sent: {e}."),
         })
     })?;
+    // hyper frames a non-empty body itself, but sends no length for an empty one; a POST, PUT or
+    // PATCH without a length gets 411 from servers such as nginx.
+    let says_empty = request.body.is_empty()
+        && matches!(request.method, Method::POST | Method::PUT | Method::PATCH);
     let mut hyper_request = http::Request::new(Full::new(request.body));
     *hyper_request.method_mut() = request.method;
     *hyper_request.uri_mut() = uri;
     *hyper_request.headers_mut() = request.headers;
-    hyper_request
-        .headers_mut()
+    let headers = hyper_request.headers_mut();
+    headers
         .entry(USER_AGENT)
         .or_insert(HeaderValue::from_static(AGENT));
+    if says_empty {
+        headers
+            .entry(CONTENT_LENGTH)
+            .or_insert(HeaderValue::from_static("0"));
+    }
     Ok(hyper_request)
 }
 

@@ -498,3 +498,24 @@ async fn https_speaks_tls_and_a_server_without_it_is_a_connection_error() {
     // A TLS record: handshake (22), version 3.x.
     assert_eq!(&first[..2], &[22, 3], "{first:?}");
 }
+
+#[tokio::test]
+async fn an_empty_post_still_says_its_length_and_a_get_sends_none() {
+    // Servers such as nginx answer 411 to a POST without a length; a GET has no body to frame.
+    let addr = serve("127.0.0.1:0", echo).await;
+    let client = client("127.0.0.0/8");
+    let mut post = get(&format!("http://{addr}/hook"), SLACK);
+    post.method = Method::POST;
+    let echoed = client.send(post).await.unwrap().body;
+    let echoed = String::from_utf8(echoed.to_vec()).unwrap();
+    assert!(echoed.contains("content-length: 0"), "{echoed}");
+    let echoed = client
+        .send(get(&format!("http://{addr}/hook"), SLACK))
+        .await
+        .unwrap()
+        .body;
+    let echoed = String::from_utf8(echoed.to_vec()).unwrap();
+    assert!(echoed.starts_with("get /hook http/1.1"), "{echoed}");
+    assert!(!echoed.contains("content-length"), "{echoed}");
+    assert!(!echoed.contains("transfer-encoding"), "{echoed}");
+}
