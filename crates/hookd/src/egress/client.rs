@@ -13,12 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use base64::prelude::{Engine, BASE64_STANDARD};
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use reqwest::header::{HeaderValue, CONTENT_LENGTH, USER_AGENT};
+use percent_encoding::percent_decode_str;
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, USER_AGENT};
 use reqwest::redirect;
 use reqwest::Method;
 use url::{Host, Url};
@@ -206,7 +208,10 @@ fn proxied_client(policy: &Arc<EgressPolicy>, raw: &str) -> anyhow::Result<reqwe
 }
 
 /// The hyper request for `request`, with our `User-Agent` unless the caller set one.
-fn to_hyper(request: OutboundRequest) -> Result<http::Request<Full<Bytes>>, EgressError> {
+fn to_hyper(mut request: OutboundRequest) -> Result<http::Request<Full<Bytes>>, EgressError> {
+    // A user name or password in the URL becomes Basic authentication, as browsers, curl and
+    // reqwest do; never sent as part of the URL.
+    let credentials = take_credentials(&mut request.url);
     let uri: http::Uri = request.url.as_str().parse().map_err(|e| {
         EgressError::Refused(Refusal {
             reason: format!("the URL cannot be sent: {e}."),
@@ -229,7 +234,31 @@ fn to_hyper(request: OutboundRequest) -> Result<http::Request<Full<Bytes>>, Egre
             .entry(CONTENT_LENGTH)
             .or_insert(HeaderValue::from_static("0"));
     }
+    if let Some(credentials) = credentials {
+        headers.entry(AUTHORIZATION).or_insert(credentials);
+    }
     Ok(hyper_request)
+}
+
+/// Removes the user name and password from `url`; the `Authorization: Basic` value they make
+/// (percent-decoded, marked sensitive), if there were any.
+fn take_credentials(url: &mut Url) -> Option<HeaderValue> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |raw: &str| percent_decode_str(raw).decode_utf8_lossy().into_owned();
+    let pair = format!(
+        "{}:{}",
+        decode(url.username()),
+        decode(url.password().unwrap_or(""))
+    );
+    // Cannot fail for a URL with a host, which every outbound URL has.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let mut value =
+        HeaderValue::from_str(&format!("Basic {}", BASE64_STANDARD.encode(pair))).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// Status, headers and at most `max` body bytes, read frame by frame; a longer body is cut off

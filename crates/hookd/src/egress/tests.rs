@@ -519,3 +519,28 @@ async fn an_empty_post_still_says_its_length_and_a_get_sends_none() {
     assert!(!echoed.contains("content-length"), "{echoed}");
     assert!(!echoed.contains("transfer-encoding"), "{echoed}");
 }
+
+#[tokio::test]
+async fn credentials_in_the_url_become_basic_auth_and_leave_the_url() {
+    let addr = serve("127.0.0.1:0", echo).await;
+    let client = client("127.0.0.0/8");
+    let url = format!("http://us%40er:p%3Ass@{addr}/hook");
+    let echoed = client.send(get(&url, SLACK)).await.unwrap().body;
+    let echoed = String::from_utf8(echoed.to_vec()).unwrap();
+    // base64("us@er:p:ss") is dXNAZXI6cDpzcw==; the echo server lowercases the head.
+    assert!(
+        echoed.contains("authorization: basic dxnazxi6cdpzcw=="),
+        "{echoed}"
+    );
+    assert!(echoed.starts_with("get /hook http/1.1"), "{echoed}");
+    assert!(!echoed.contains("us%40er"), "{echoed}");
+    // A header the caller set wins over the URL's credentials.
+    let mut request = get(&url, SLACK);
+    request
+        .headers
+        .insert("authorization", "Bearer own".parse().unwrap());
+    let echoed = client.send(request).await.unwrap().body;
+    let echoed = String::from_utf8(echoed.to_vec()).unwrap();
+    assert!(echoed.contains("authorization: bearer own"), "{echoed}");
+    assert!(!echoed.contains("basic"), "{echoed}");
+}
