@@ -285,6 +285,17 @@ impl NewEvent {
             delivery_count: delivery_count as i64,
         }
     }
+
+    /// The delivery body every delivery of this event sends, rendered once.
+    pub fn payload(&self) -> bytes::Bytes {
+        crate::domain::payload::render(
+            &self.id,
+            &self.event_type,
+            self.created_at,
+            self.project_id.as_deref(),
+            &self.data,
+        )
+    }
 }
 
 /// Where and how to send an endpoint's deliveries.

@@ -14,7 +14,6 @@ use sqlx::PgPool;
 
 use super::batcher::Batcher;
 use crate::domain::ids::{DeliveryId, EndpointId};
-use crate::domain::payload;
 use crate::domain::tenant::Tenant;
 use crate::store::rows::RowExt;
 use crate::store::{DeliveryJob, Event, Lease, NewEvent, StoreResult};
@@ -119,13 +118,7 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
         columns.data.push(event.data.get());
         columns.created.push(at);
         columns.counts.push(targets.len() as i64);
-        let body = Arc::new(payload::render(
-            &event.id,
-            &event.event_type,
-            event.created_at,
-            event.project_id.as_deref(),
-            &event.data,
-        ));
+        let body = Arc::new(event.payload());
         let mut jobs = Vec::with_capacity(targets.len());
         for endpoint_id in targets {
             let delivery_id = DeliveryId::generate();

@@ -52,13 +52,7 @@ impl EventStore for SqliteStore {
         event: &NewEvent,
         lease: &Lease,
     ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
-        let payload = Arc::new(payload::render(
-            &event.id,
-            &event.event_type,
-            event.created_at,
-            event.project_id.as_deref(),
-            &event.data,
-        ));
+        let payload = Arc::new(event.payload());
         let (tenant, event, lease) = (tenant.clone(), event.clone(), lease.clone());
         self.writer
             .write(move |conn| publish::publish(conn, &tenant, &event, &lease, &payload))
