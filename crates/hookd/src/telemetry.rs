@@ -1,5 +1,6 @@
 //! Logging and metrics set-up.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -8,12 +9,15 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Installs the global tracing subscriber (`RUST_LOG` filters; default `info`). Logs go to
-/// stderr so that commands printing data (`hookd keys create`) keep stdout clean.
+/// stderr so that commands printing data (`hookd keys create`) keep stdout clean. Colours only
+/// when stderr is a terminal: a log file or collector gets plain text, and no request pays for
+/// escape codes nobody sees (the request span's fields are formatted when it opens).
 pub fn init_logging(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
