@@ -24,6 +24,7 @@ use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
 use axum::{middleware, Extension, Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -106,16 +107,20 @@ fn operations_routes() -> OpenApiRouter<Arc<AppState>> {
 pub fn routes_and_openapi(
     state: &Arc<AppState>,
 ) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
-    let v1 = v1_routes()
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(state),
-            idempotency::idempotency,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(state),
-            auth::authenticate,
-        ))
-        .layer(middleware::from_fn(version::negotiate));
+    // One layer holding the three middlewares (outermost first), not three layers: each layer
+    // on a router boxes every route once more, and each box is an allocation per request.
+    let v1 = v1_routes().layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(version::negotiate))
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(state),
+                auth::authenticate,
+            ))
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(state),
+                idempotency::idempotency,
+            )),
+    );
     OpenApiRouter::with_openapi(openapi::base())
         .merge(v1)
         .merge(operations_routes())
