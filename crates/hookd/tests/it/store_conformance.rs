@@ -256,15 +256,16 @@ async fn results_written_together_fail_alone() {
         .record_attempt(&success(&jobs[0], first.clone()), RULE, Timestamp::now())
         .await
         .unwrap();
-    // Sent at once, so they share a batch (group commit): the third reuses the first's attempt
-    // id, a primary-key violation that must fail it alone.
+    // Sent at once, so they share a batch (group commit): the second records the first
+    // delivery's attempt again under the same id, a primary-key violation that must fail it
+    // alone (and leave that delivery's count as it was).
     let results = futures_util::future::join_all([
         store.record_attempt(
             &success(&jobs[1], failed_attempt(200)),
             RULE,
             Timestamp::now(),
         ),
-        store.record_attempt(&success(&jobs[2], first), RULE, Timestamp::now()),
+        store.record_attempt(&success(&jobs[0], first), RULE, Timestamp::now()),
     ])
     .await;
     assert!(results[0].is_ok(), "{:?}", results[0]);

@@ -18,11 +18,17 @@ use crate::store::{
 use async_trait::async_trait;
 
 /// Renders the payloads of the given events, one shared buffer per event (on the writer thread).
+/// Events are keyed by tenant first, so each is found through the tenant of one of its
+/// deliveries (every delivery's event belongs to the delivery's tenant: a foreign key says so).
 pub(super) fn payloads_for<'a>(
     conn: &Connection,
     event_ids: impl Iterator<Item = &'a EventId>,
 ) -> StoreResult<HashMap<EventId, Arc<bytes::Bytes>>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events \
+         WHERE workspace_id = (SELECT workspace_id FROM deliveries WHERE event_id = ?1 LIMIT 1) \
+           AND mode = (SELECT mode FROM deliveries WHERE event_id = ?1 LIMIT 1) AND id = ?1"
+    );
     let mut out = HashMap::new();
     for id in event_ids {
         if out.contains_key(id) {

@@ -13,6 +13,8 @@ mod integrations;
 mod key_cache;
 mod publish;
 mod tenancy;
+#[cfg(test)]
+mod upgrade_tests;
 mod writer;
 
 use std::path::Path;
