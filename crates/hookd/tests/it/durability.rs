@@ -389,4 +389,12 @@ async fn sigterm_under_load_finishes_or_releases_everything() {
     let accepted = load.finish().await;
     assert_all_delivered(&receiver, &accepted, dir.path()).await;
     hookd.terminate().await;
+
+    // The log went to a file, so it is plain text: no colour escape codes.
+    let log = std::fs::read_to_string(dir.path().join("hookd.log")).unwrap();
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log}"
+    );
 }
