@@ -173,11 +173,13 @@ impl Server {
             }
         }
         let maintenance = tokio::spawn(maintenance_loop(Arc::clone(&state)));
+        let metrics_upkeep = tokio::spawn(telemetry::metrics_upkeep(state.metrics.clone()));
         let app = api::router(Arc::clone(&state));
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
+        metrics_upkeep.abort();
         state.engine.shutdown().await;
         result.context("serving HTTP")
     }

@@ -48,3 +48,18 @@ pub fn metrics_handle() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// Every this often the recorder moves recorded histogram samples into their buckets.
+const METRICS_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs forever: the recorder keeps every histogram sample (attempt durations, commit sizes)
+/// in a list until it is drained into the buckets, which rendering `/metrics` does, and so does
+/// this upkeep. Without it, a server nobody scrapes would hold on to 8 bytes per sample, a few
+/// hundred megabytes a day at a thousand deliveries a second.
+pub async fn metrics_upkeep(handle: PrometheusHandle) {
+    let mut tick = tokio::time::interval(METRICS_UPKEEP_EVERY);
+    loop {
+        tick.tick().await;
+        handle.run_upkeep();
+    }
+}
