@@ -139,6 +139,93 @@ async fn publish_fans_out_by_type_project_and_tenant() {
     );
 }
 
+/// Every publish sees the endpoints as they are at that moment, however many publishes of the
+/// same tenant and type came before (the SQLite writer remembers fan-outs between changes).
+#[tokio::test]
+async fn publish_sees_every_endpoint_change_made_between_publishes() {
+    let (store, _db) = open().await;
+    let t = tenant(&store, "a", Mode::Live).await;
+    let first = endpoint(&["post.created"], None);
+    store.insert_endpoint(&t, &first).await.unwrap();
+    let id = &first.endpoint.id;
+    let targets = |store: DynStore, t: Tenant| async move {
+        let (stored, jobs) = store
+            .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+            .await
+            .unwrap();
+        assert_eq!(stored.delivery_count, jobs.len() as i64);
+        let mut ids: Vec<String> = jobs.iter().map(|j| j.endpoint_id.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    let patch = |patch: EndpointPatch| {
+        let (store, t, id) = (Arc::clone(&store), t.clone(), id.clone());
+        async move {
+            store
+                .update_endpoint(&t, &id, &patch, Timestamp::now())
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    };
+    let only_first = vec![id.to_string()];
+    assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
+    assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
+
+    patch(EndpointPatch {
+        events: Some(vec!["job.completed".into()]),
+        ..Default::default()
+    })
+    .await;
+    assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
+    patch(EndpointPatch {
+        events: Some(vec!["post.created".into()]),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
+
+    patch(EndpointPatch {
+        project_id: Some(Some("p1".into())),
+        ..Default::default()
+    })
+    .await;
+    assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
+    patch(EndpointPatch {
+        project_id: Some(None),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
+
+    patch(EndpointPatch {
+        is_active: Some(false),
+        ..Default::default()
+    })
+    .await;
+    assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
+    patch(EndpointPatch {
+        is_active: Some(true),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
+
+    let second = endpoint(&["post.created"], None);
+    store.insert_endpoint(&t, &second).await.unwrap();
+    let mut both = vec![id.to_string(), second.endpoint.id.to_string()];
+    both.sort();
+    assert_eq!(targets(Arc::clone(&store), t.clone()).await, both);
+    assert!(store
+        .delete_endpoint(&t, id, Timestamp::now())
+        .await
+        .unwrap());
+    assert_eq!(
+        targets(Arc::clone(&store), t.clone()).await,
+        vec![second.endpoint.id.to_string()]
+    );
+}
+
 #[tokio::test]
 async fn leases_make_a_delivery_claimable_by_one_node_at_a_time() {
     let (store, _db) = open().await;
@@ -372,6 +459,69 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
         .unwrap()
         .unwrap();
     assert!(back.is_active && back.disabled_reason.is_none());
+}
+
+/// A success ends the endpoint's failing streak each time, also after earlier successes: two
+/// exhausted deliveries separated by a success do not disable it, two in a row do.
+#[tokio::test]
+async fn a_success_ends_the_failing_streak_every_time() {
+    let (store, _db) = open().await;
+    let t = tenant(&store, "a", Mode::Live).await;
+    let e = endpoint(&["post.created"], None);
+    store.insert_endpoint(&t, &e).await.unwrap();
+    let mut jobs = Vec::new();
+    for _ in 0..5 {
+        let (_, mut published) = store
+            .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+            .await
+            .unwrap();
+        jobs.push(published.remove(0));
+    }
+    // Distinct, increasing times, so the streak's start and each result are ordered exactly.
+    let base = Timestamp::now();
+    let at = |ms: i64| base.plus_millis(ms);
+    let outcome = |n: usize, succeeded: bool, started: i64| AttemptRecord {
+        delivery_id: jobs[n].delivery_id.clone(),
+        endpoint_id: e.endpoint.id.clone(),
+        attempt: Attempt {
+            started_at: at(started),
+            status_code: Some(if succeeded { 200 } else { 500 }),
+            ..failed_attempt(500)
+        },
+        succeeded,
+        next_attempt_at: None,
+        endpoint_gone: false,
+    };
+    let is_active = || {
+        let (store, t, id) = (Arc::clone(&store), t.clone(), e.endpoint.id.clone());
+        async move {
+            store
+                .get_endpoint(&t, &id)
+                .await
+                .unwrap()
+                .unwrap()
+                .endpoint
+                .is_active
+        }
+    };
+    for (n, succeeded, started) in [(0, true, 0), (1, false, 10), (2, true, 20), (3, false, 30)] {
+        store
+            .record_attempt(&outcome(n, succeeded, started), RULE, at(started + 5))
+            .await
+            .unwrap();
+    }
+    assert!(
+        is_active().await,
+        "the success in between ended the first streak"
+    );
+    store
+        .record_attempt(&outcome(4, false, 40), RULE, at(45))
+        .await
+        .unwrap();
+    assert!(
+        !is_active().await,
+        "two exhausted deliveries in one streak disable it"
+    );
 }
 
 #[tokio::test]

@@ -2,13 +2,15 @@
 //! deliveries) and recording an attempt (with the endpoint's health).
 //!
 //! Each is a handful of cached prepared statements with bound parameters. Concurrent requests
-//! share one commit through the writer's group commit, so nothing here batches on its own.
+//! share one commit through the writer's group commit, so nothing here batches on its own. The
+//! fan-out query and clearing an endpoint's failing streak are skipped when the writer already
+//! knows the answer (`endpoint_cache`).
 
 use std::sync::Arc;
 
 use rusqlite::{params, Connection};
 
-use super::{execute, query_all};
+use super::{endpoint_cache, execute, query_all};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
@@ -30,6 +32,29 @@ const INSERT_DELIVERY: &str =
      status, attempt_count, next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6, ?7, ?8)";
 
+/// The endpoints `event` goes to: remembered from an earlier publish of the same tenant, project
+/// and type while no endpoint changed (see `endpoint_cache`), or read now.
+fn fan_out(conn: &Connection, tenant: &Tenant, event: &NewEvent) -> StoreResult<Vec<EndpointId>> {
+    let key: endpoint_cache::FanOutKey = (
+        tenant.workspace_id.as_str().to_owned(),
+        tenant.mode.as_str().to_owned(),
+        event.project_id.clone(),
+        format!("\"{}\"", event.event_type),
+    );
+    if let Some(targets) = endpoint_cache::fan_out(&key) {
+        return Ok(targets);
+    }
+    let (workspace, mode, project, quoted_type) = &key;
+    let targets = query_all(
+        conn,
+        FAN_OUT,
+        params![workspace, mode, project, quoted_type],
+        |row| row.text("id").map(EndpointId::from_trusted),
+    )?;
+    endpoint_cache::remember_fan_out(key, &targets);
+    Ok(targets)
+}
+
 /// Stores `event` and one delivery per matching endpoint, leased to `lease.owner`; returns the
 /// stored event and the leased jobs, which carry the already rendered `payload`.
 pub(super) fn publish(
@@ -41,13 +66,7 @@ pub(super) fn publish(
 ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
     let (workspace, mode) = (tenant.workspace_id.as_str(), tenant.mode.as_str());
     let project = event.project_id.as_deref();
-    let quoted_type = format!("\"{}\"", event.event_type);
-    let targets = query_all(
-        conn,
-        FAN_OUT,
-        params![workspace, mode, project, quoted_type],
-        |row| row.text("id").map(EndpointId::from_trusted),
-    )?;
+    let targets = fan_out(conn, tenant, event)?;
     let at = event.created_at.as_millis();
     execute(
         conn,
@@ -151,7 +170,11 @@ pub(super) fn record(
         ],
     )?;
     if record.succeeded {
-        execute(conn, MARK_HEALTHY, params![endpoint])?;
+        // Clearing a streak that is known not to exist would be a lookup for nothing.
+        if !endpoint_cache::is_healthy(&record.endpoint_id) {
+            execute(conn, MARK_HEALTHY, params![endpoint])?;
+            endpoint_cache::remember_healthy(&record.endpoint_id);
+        }
         return Ok(());
     }
     execute(

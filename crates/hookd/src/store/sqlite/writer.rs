@@ -14,6 +14,9 @@
 //! back alone. Writes are therefore closures that can run more than once (`Fn`): they only
 //! execute statements, and nothing they did survives a rollback.
 //!
+//! Every transaction starts by letting `endpoint_cache` check whether another connection wrote
+//! the file since the last one, and every rollback makes it forget what it knew.
+//!
 //! The thread runs the statements synchronously with `rusqlite` and cached prepared statements.
 //! An earlier design drove an async `sqlx` connection from a tokio task: every statement was a
 //! round trip between that task, SQLite's connection thread and the busy runtime workers, and
@@ -24,6 +27,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::endpoint_cache;
 use crate::store::{StoreError, StoreResult};
 
 /// Most writes committed together; bounds the latency one batch adds to the first caller.
@@ -133,6 +137,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
         }
         // A write failed, perhaps halfway: undo everything and isolate each write this time.
         metrics::counter!("hookd_store_batch_reruns_total").increment(1);
+        endpoint_cache::forget();
         statement(conn, "ROLLBACK").map_err(Arc::new)?;
         run_batch(conn, batch, true).map(|_| ())
     });
@@ -150,6 +155,7 @@ fn run_batch(
         tracing::error!(error = %e, "could not begin a write transaction");
         return Err(Arc::new(e));
     }
+    endpoint_cache::transaction_began(conn);
     let mut all_succeeded = true;
     for job in batch.iter_mut() {
         if !isolated {
@@ -160,6 +166,7 @@ fn run_batch(
             tracing::error!(error = %e, "savepoint failed");
         }
         if !job.run(conn) {
+            endpoint_cache::forget();
             if let Err(e) = statement(conn, "ROLLBACK TO job") {
                 tracing::error!(error = %e, "rolling back a savepoint failed");
             }
@@ -176,6 +183,7 @@ fn run_batch(
         Err(e) => {
             tracing::error!(error = %e, batch = batch.len(), "group commit failed");
             // Leave the connection usable for the next batch.
+            endpoint_cache::forget();
             let _ = statement(conn, "ROLLBACK");
             Err(Arc::new(e))
         }
