@@ -171,8 +171,9 @@ impl DeliveryStore for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<()> {
         let record = record.clone();
+        // Nothing but the attempt's own task waits for this: let it share a publish's commit.
         self.writer
-            .write(move |conn| publish::record(conn, &record, rule, now))
+            .write_when_convenient(move |conn| publish::record(conn, &record, rule, now))
             .await
     }
 

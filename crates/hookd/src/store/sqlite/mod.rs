@@ -74,7 +74,8 @@ impl SqliteStore {
             .context("opening SQLite readers")?;
         let write_conn = open_writer(path)
             .with_context(|| format!("opening SQLite database {} for writing", path.display()))?;
-        let writer = Writer::start(write_conn).context("starting the SQLite writer thread")?;
+        let writer = Writer::start(write_conn, writer::LINGER)
+            .context("starting the SQLite writer thread")?;
         Ok(Self {
             writer,
             readers,

@@ -14,6 +14,12 @@
 //! back alone. Writes are therefore closures that can run more than once (`Fn`): they only
 //! execute statements, and nothing they did survives a rollback.
 //!
+//! Attempt results may wait for company: nobody is waiting on them but the attempt's own task,
+//! and at low rates each one would otherwise cost a commit (an fsync) of its own, as many as the
+//! publishes. A batch made only of such writes waits up to [`LINGER`] for a write that cannot
+//! wait (a publish, say) and commits with it, or commits when the time is up. Every write is
+//! still durable before its caller hears back; only the moment moves.
+//!
 //! Every transaction starts by letting `endpoint_cache` check whether another connection wrote
 //! the file since the last one, and every rollback makes it forget what it knew.
 //!
@@ -23,6 +29,7 @@
 //! under load those hand-offs, not SQLite, bounded the write rate (README, Performance).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +40,10 @@ use crate::store::{StoreError, StoreResult};
 /// Most writes committed together; bounds the latency one batch adds to the first caller.
 const MAX_BATCH: usize = 1024;
 
+/// Longest a batch of writes that may wait ([`Writer::write_when_convenient`]) waits for one that
+/// cannot.
+pub const LINGER: Duration = Duration::from_millis(5);
+
 /// One queued write: runs inside the open transaction, then learns how the commit went.
 trait WriteJob: Send {
     /// Runs the write's statements, replacing the result of any earlier run; `false` when it
@@ -41,10 +52,13 @@ trait WriteJob: Send {
     /// Answers the caller once the batch's outcome is known (`Err` when the commit failed or
     /// the transaction could not begin).
     fn finish(self: Box<Self>, batch: Result<(), Arc<rusqlite::Error>>);
+    /// Whether the write may wait up to [`LINGER`] for others to share its commit.
+    fn may_wait(&self) -> bool;
 }
 
 struct Typed<T, F> {
     write: F,
+    may_wait: bool,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -71,6 +85,10 @@ where
         };
         let _ = self.reply.send(outcome);
     }
+
+    fn may_wait(&self) -> bool {
+        self.may_wait
+    }
 }
 
 type Job = Box<dyn WriteJob>;
@@ -82,12 +100,16 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub fn start(conn: Connection) -> std::io::Result<Self> {
+    /// Starts the writer thread on `conn`; batches of writes that may wait do so up to `linger`.
+    pub fn start(conn: Connection, linger: Duration) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel(8192);
+        // Only for the linger's timer: the thread blocks on nothing else.
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
         std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
-            .spawn(move || run(conn, rx))?;
+            .spawn(move || run(conn, rx, &timer, linger))?;
         Ok(Self { jobs })
     }
 
@@ -99,9 +121,28 @@ impl Writer {
         T: Send + 'static,
         F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.queue(write, false).await
+    }
+
+    /// Like [`Writer::write`], for a write whose caller can wait a little: it may be held up to
+    /// the linger for another write to share its commit.
+    pub async fn write_when_convenient<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.queue(write, true).await
+    }
+
+    async fn queue<T, F>(&self, write: F, may_wait: bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Typed {
             write,
+            may_wait,
             result: None,
             reply,
         });
@@ -113,19 +154,46 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    timer: &tokio::runtime::Runtime,
+    linger: Duration,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        take_waiting(&mut rx, &mut batch);
+        if batch.iter().all(|job| job.may_wait()) {
+            let deadline = tokio::time::Instant::now() + linger;
+            while batch.len() < MAX_BATCH {
+                // Built inside `block_on`: a timer needs the runtime it belongs to.
+                let next =
+                    timer.block_on(async { tokio::time::timeout_at(deadline, rx.recv()).await });
+                let Ok(Some(job)) = next else {
+                    break; // the linger is over, or every handle is gone
+                };
+                let urgent = !job.may_wait();
+                batch.push(job);
+                take_waiting(&mut rx, &mut batch);
+                if urgent {
+                    break;
+                }
             }
         }
         let size = batch.len();
         commit_batch(&conn, &mut batch);
         metrics::histogram!("hookd_store_group_commit_size").record(size as f64);
+    }
+}
+
+/// Adds the writes already queued to `batch`, up to [`MAX_BATCH`].
+fn take_waiting(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
     }
 }
 
@@ -211,6 +279,74 @@ mod tests {
         Ok(())
     }
 
+    fn rows(path: &std::path::Path) -> Vec<String> {
+        let reader = Connection::open(path).unwrap();
+        let mut statement = reader.prepare("SELECT x FROM t ORDER BY x").unwrap();
+        let rows = statement.query_map([], |row| row.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// A write that may wait is held (here for up to an hour) until a write that cannot wait
+    /// arrives, and both commit in one transaction: when the second runs, another connection
+    /// still cannot see the first.
+    #[tokio::test]
+    async fn a_write_that_may_wait_commits_with_the_next_that_cannot() {
+        tokio::time::timeout(std::time::Duration::from_secs(30), shared_commit())
+            .await
+            .expect("the writer answered every write");
+    }
+
+    async fn shared_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let writer = Writer::start(table(&path), Duration::from_secs(3600)).unwrap();
+        let (reply, patient) = oneshot::channel();
+        let job = Typed {
+            write: |conn: &Connection| insert(conn, "a"),
+            may_wait: true,
+            result: None,
+            reply,
+        };
+        writer.jobs.send(Box::new(job)).await.unwrap();
+        // Until the writer thread has taken it off the queue.
+        while writer.jobs.capacity() < writer.jobs.max_capacity() {
+            tokio::task::yield_now().await;
+        }
+        let other = Arc::new(Mutex::new(Connection::open(&path).unwrap()));
+        let first_visible_to_others = writer
+            .write(move |conn| {
+                insert(conn, "b")?;
+                let other = other.lock().unwrap();
+                let seen: i64 =
+                    other.query_row("SELECT COUNT(*) FROM t WHERE x = 'a'", [], |r| r.get(0))?;
+                Ok(seen > 0)
+            })
+            .await
+            .unwrap();
+        assert!(
+            !first_visible_to_others,
+            "the first write was committed on its own, before the second"
+        );
+        assert!(patient.await.unwrap().is_ok());
+        assert_eq!(rows(&path), ["a", "b"]);
+    }
+
+    /// With nothing else coming, a write that may wait commits when the linger is over.
+    #[tokio::test]
+    async fn a_lone_write_that_may_wait_commits_after_the_linger() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let writer = Writer::start(table(&path), Duration::from_millis(1)).unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            writer.write_when_convenient(|conn| insert(conn, "a")),
+        )
+        .await
+        .expect("the writer answered")
+        .unwrap();
+        assert_eq!(rows(&path), ["a"]);
+    }
+
     /// A write that fails halfway, in the same batch as two good ones: the good ones commit,
     /// nothing of the failed one does, and each caller gets its own answer.
     #[tokio::test]
@@ -223,7 +359,7 @@ mod tests {
     async fn failing_halfway() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
-        let writer = Writer::start(table(&path)).unwrap();
+        let writer = Writer::start(table(&path), LINGER).unwrap();
         // A first write holds the writer thread until the three others are queued behind it,
         // so those three run in one batch.
         let (open_gate, gate) = std::sync::mpsc::channel::<()>();
