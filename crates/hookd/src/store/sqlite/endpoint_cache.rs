@@ -37,16 +37,20 @@ struct Known {
     data_version: Option<i64>,
 }
 
+impl Known {
+    fn clear(&mut self) {
+        self.fan_outs.clear();
+        self.healthy.clear();
+    }
+}
+
 thread_local! {
     static KNOWN: RefCell<Known> = RefCell::new(Known::default());
 }
 
 /// Forgets everything (an endpoint changed, or a transaction rolled back).
 pub(super) fn forget() {
-    KNOWN.with_borrow_mut(|known| {
-        known.fan_outs.clear();
-        known.healthy.clear();
-    });
+    KNOWN.with_borrow_mut(Known::clear);
 }
 
 /// Called right after the writer begins a transaction, holding the write lock (so no other
@@ -61,8 +65,7 @@ pub(super) fn transaction_began(conn: &rusqlite::Connection) {
             .inspect_err(|e| tracing::warn!(error = %e, "could not read data_version"))
             .ok();
         if version.is_none() || known.data_version != version {
-            known.fan_outs.clear();
-            known.healthy.clear();
+            known.clear();
             known.data_version = version;
         }
     });
