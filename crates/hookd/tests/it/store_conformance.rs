@@ -172,44 +172,45 @@ async fn publish_sees_every_endpoint_change_made_between_publishes() {
     assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
     assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
 
-    patch(EndpointPatch {
-        events: Some(vec!["job.completed".into()]),
-        ..Default::default()
-    })
-    .await;
-    assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
-    patch(EndpointPatch {
-        events: Some(vec!["post.created".into()]),
-        ..Default::default()
-    })
-    .await;
-    assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
-
-    patch(EndpointPatch {
-        project_id: Some(Some("p1".into())),
-        ..Default::default()
-    })
-    .await;
-    assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
-    patch(EndpointPatch {
-        project_id: Some(None),
-        ..Default::default()
-    })
-    .await;
-    assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
-
-    patch(EndpointPatch {
-        is_active: Some(false),
-        ..Default::default()
-    })
-    .await;
-    assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
-    patch(EndpointPatch {
-        is_active: Some(true),
-        ..Default::default()
-    })
-    .await;
-    assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
+    // Each change takes the endpoint out of the fan-out, and its opposite brings it back.
+    let away_and_back = [
+        (
+            EndpointPatch {
+                events: Some(vec!["job.completed".into()]),
+                ..Default::default()
+            },
+            EndpointPatch {
+                events: Some(vec!["post.created".into()]),
+                ..Default::default()
+            },
+        ),
+        (
+            EndpointPatch {
+                project_id: Some(Some("p1".into())),
+                ..Default::default()
+            },
+            EndpointPatch {
+                project_id: Some(None),
+                ..Default::default()
+            },
+        ),
+        (
+            EndpointPatch {
+                is_active: Some(false),
+                ..Default::default()
+            },
+            EndpointPatch {
+                is_active: Some(true),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (away, back) in away_and_back {
+        patch(away).await;
+        assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
+        patch(back).await;
+        assert_eq!(targets(Arc::clone(&store), t.clone()).await, only_first);
+    }
 
     let second = endpoint(&["post.created"], None);
     store.insert_endpoint(&t, &second).await.unwrap();

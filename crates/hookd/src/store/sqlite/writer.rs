@@ -407,14 +407,6 @@ mod tests {
         assert!(first.await.unwrap().is_ok());
         assert!(matches!(halfway.await.unwrap(), Err(StoreError::Sqlite(_))));
         assert!(last.await.unwrap().is_ok());
-        let reader = Connection::open(&path).unwrap();
-        let rows: Vec<String> = reader
-            .prepare("SELECT x FROM t ORDER BY x")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(rows, ["a", "c"]);
+        assert_eq!(rows(&path), ["a", "c"]);
     }
 }
