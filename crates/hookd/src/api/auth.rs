@@ -105,7 +105,18 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = bearer_token(request.headers()).ok_or_else(|| {
+    let authed = authenticate_headers(&state, request.headers()).await?;
+    request.extensions_mut().insert(authed);
+    Ok(next.run(request).await)
+}
+
+/// Resolves and rate-limits the caller named by `headers`, and records its workspace on the
+/// request's span.
+pub async fn authenticate_headers(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Authed, ApiError> {
+    let token = bearer_token(headers).ok_or_else(|| {
         ApiError::Unauthorized("Pass your API key as `Authorization: Bearer scripe_sk_…`.".into())
     })?;
     if api_key::parse_mode(token).is_none() {
@@ -124,6 +135,5 @@ pub async fn authenticate(
             retry_after_secs: retry_after_secs.max(1),
         })?;
     tracing::Span::current().record("workspace", tracing::field::display(&tenant.workspace_id));
-    request.extensions_mut().insert(Authed { key_id, tenant });
-    Ok(next.run(request).await)
+    Ok(Authed { key_id, tenant })
 }

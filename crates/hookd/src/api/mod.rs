@@ -9,6 +9,7 @@ pub mod error;
 pub mod event_types;
 pub mod events;
 pub mod extract;
+pub mod fast_publish;
 pub mod health;
 pub mod idempotency;
 pub mod integration_calls;
@@ -131,6 +132,7 @@ pub fn routes_and_openapi(
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
     let (routes, openapi) = routes_and_openapi(&state);
+    let fast_publish = fast_publish::FastPublishLayer::new(Arc::clone(&state));
     let openapi = Arc::new(openapi);
     routes
         .route("/openapi.json", axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }))
@@ -139,7 +141,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .with_state(state)
-        // One layer for the six, outermost first, for the reason given in `routes_and_openapi`.
+        // One layer for the seven, outermost first, for the reason given in `routes_and_openapi`.
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUlidRequestId))
@@ -152,6 +154,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                     ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
                 }))
                 .layer(DefaultBodyLimit::max(limit))
-                .layer(Extension(BodyLimit(limit))),
+                .layer(Extension(BodyLimit(limit)))
+                .layer(fast_publish),
         )
 }

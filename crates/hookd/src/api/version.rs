@@ -2,7 +2,7 @@
 //! versions are rejected before anything else runs, and every answer echoes the version used.
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -14,24 +14,34 @@ pub const SUPPORTED: &[&str] = &["2026-08-01"];
 pub const DEFAULT: &str = "2026-08-01";
 
 pub async fn negotiate(request: Request, next: Next) -> Response {
-    let requested = request
-        .headers()
-        .get(HEADER)
-        .map(|v| v.to_str().unwrap_or("").trim().to_string());
-    let version = match requested {
-        None => DEFAULT,
-        Some(v) => match SUPPORTED.iter().find(|s| **s == v) {
-            Some(known) => *known,
-            None => {
-                let shown: String = v.chars().take(32).collect();
-                return with_version(ApiError::VersionUnsupported(shown).into_response(), DEFAULT);
-            }
-        },
-    };
-    with_version(next.run(request).await, version)
+    match resolve(request.headers()) {
+        Ok(version) => with_version(next.run(request).await, version),
+        Err(unsupported) => refuse(unsupported),
+    }
 }
 
-fn with_version(mut response: Response, version: &'static str) -> Response {
+/// The version a request asks for (the default when it names none), or why it is refused.
+pub fn resolve(headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    let Some(requested) = headers.get(HEADER) else {
+        return Ok(DEFAULT);
+    };
+    let requested = requested.to_str().unwrap_or("").trim();
+    match SUPPORTED.iter().find(|s| **s == requested) {
+        Some(known) => Ok(known),
+        None => {
+            let shown: String = requested.chars().take(32).collect();
+            Err(ApiError::VersionUnsupported(shown))
+        }
+    }
+}
+
+/// The answer to a request for a version we do not support, which names the default.
+pub fn refuse(unsupported: ApiError) -> Response {
+    with_version(unsupported.into_response(), DEFAULT)
+}
+
+/// Echoes `version` on `response`.
+pub fn with_version(mut response: Response, version: &'static str) -> Response {
     response
         .headers_mut()
         .insert(HEADER, HeaderValue::from_static(version));
