@@ -1,7 +1,10 @@
 //! The result of a run: the one JSON line printed last on stdout, and how each figure is
 //! derived from the raw measurements.
 //!
-//! - `raw_rps`: raw-phase requests answered / raw-phase wall time.
+//! - `raw_rps`: raw-phase requests answered / raw-phase wall time, over both raw phases: one
+//!   before the server starts and one after it stops, so a machine whose speed drifts during
+//!   the run is measured at its average rather than at its start (`raw_rps_before`,
+//!   `raw_rps_after` give each).
 //! - `ingest_eps`: events accepted (202) / publish wall time.
 //! - `delivery_rps`: distinct deliveries received / (last first-receipt − first publish).
 //! - `ratio_delivery_to_raw`: `delivery_rps / raw_rps`.
@@ -38,6 +41,9 @@ pub struct Report {
     pub events: usize,
     pub endpoints: usize,
     pub backend: &'static str,
+    pub raw_rps_before: f64,
+    /// `None` when the run stopped before the second raw phase.
+    pub raw_rps_after: Option<f64>,
     pub healthy_endpoints: usize,
     pub concurrency: usize,
     pub data_bytes: usize,
@@ -97,11 +103,28 @@ impl LatencyMs {
     }
 }
 
+/// One raw-limit phase: the harness's client straight to its receiver.
+#[derive(Debug, Clone, Copy)]
+pub struct RawPhase {
+    pub requests: u64,
+    pub errors: u64,
+    pub secs: f64,
+    /// The harness's CPU per request (client and receiver together).
+    pub harness_cpu_us: Option<f64>,
+}
+
+impl RawPhase {
+    pub fn rps(&self) -> f64 {
+        per_sec(self.requests, self.secs)
+    }
+}
+
 /// The raw measurements a report is computed from.
 pub struct Measured {
-    pub raw_requests: u64,
-    pub raw_errors: u64,
-    pub raw_secs: f64,
+    /// The raw phase before the server started.
+    pub raw_before: RawPhase,
+    /// The raw phase after it stopped, when the run got that far.
+    pub raw_after: Option<RawPhase>,
     pub publish_secs: f64,
     pub publish_errors: u64,
     pub publish_retries: u64,
@@ -117,9 +140,11 @@ pub struct Measured {
 }
 
 impl Report {
-    pub fn new(plan: &Plan, m: Measured) -> Self {
-        let per_sec = |n: u64, secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
-        let raw_rps = per_sec(m.raw_requests, m.raw_secs);
+    pub fn new(plan: &Plan, mut m: Measured) -> Self {
+        let phases: Vec<RawPhase> = std::iter::once(m.raw_before).chain(m.raw_after).collect();
+        let raw_requests: u64 = phases.iter().map(|p| p.requests).sum();
+        let raw_rps = per_sec(raw_requests, phases.iter().map(|p| p.secs).sum());
+        m.cpu.harness_us_per_raw_request = harness_cpu_per_raw_request(&phases);
         let delivery_rps = per_sec(m.tally.unique, m.delivery_secs);
         let ratio = if raw_rps > 0.0 {
             delivery_rps / raw_rps
@@ -139,6 +164,8 @@ impl Report {
             events: plan.events,
             endpoints: plan.endpoints,
             backend: plan.backend.name(),
+            raw_rps_before: round(m.raw_before.rps(), 1),
+            raw_rps_after: m.raw_after.map(|p| round(p.rps(), 1)),
             healthy_endpoints: plan.healthy_endpoints(),
             concurrency: plan.concurrency,
             data_bytes: plan.data_bytes,
@@ -154,8 +181,8 @@ impl Report {
             timed_out: m.timed_out,
             publish_secs: round(m.publish_secs, 3),
             delivery_secs: round(m.delivery_secs, 3),
-            raw_requests: m.raw_requests,
-            raw_errors: m.raw_errors,
+            raw_requests,
+            raw_errors: phases.iter().map(|p| p.errors).sum(),
             server_warnings: m.server_warnings,
             cpu_us: m.cpu,
             server_metrics: m.server_metrics,
@@ -171,6 +198,25 @@ impl Report {
     }
 }
 
+fn per_sec(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// The harness's CPU per raw request over every phase that knows it, weighted by requests.
+fn harness_cpu_per_raw_request(phases: &[RawPhase]) -> Option<f64> {
+    let known: Vec<(f64, u64)> = phases
+        .iter()
+        .filter_map(|p| p.harness_cpu_us.map(|us| (us, p.requests)))
+        .collect();
+    let requests: u64 = known.iter().map(|&(_, n)| n).sum();
+    (requests > 0)
+        .then(|| known.iter().map(|&(us, n)| us * n as f64).sum::<f64>() / requests as f64)
+}
+
 fn round(x: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     (x * scale).round() / scale
@@ -179,6 +225,69 @@ fn round(x: f64, digits: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Args;
+    use clap::Parser;
+
+    fn measured(raw_before: RawPhase, raw_after: Option<RawPhase>) -> Measured {
+        Measured {
+            raw_before,
+            raw_after,
+            publish_secs: 1.0,
+            publish_errors: 0,
+            publish_retries: 0,
+            delivery_secs: 2.0,
+            tally: Tally {
+                accepted: 10_000,
+                unique: 10_000,
+                ..Tally::default()
+            },
+            latency: Histogram::new(3).unwrap(),
+            timed_out: false,
+            server_peak_rss_mb: None,
+            cpu: CpuCost::default(),
+            server_warnings: 0,
+            server_metrics: BTreeMap::new(),
+        }
+    }
+
+    fn phase(requests: u64, secs: f64, harness_cpu_us: Option<f64>) -> RawPhase {
+        RawPhase {
+            requests,
+            errors: 1,
+            secs,
+            harness_cpu_us,
+        }
+    }
+
+    #[test]
+    fn the_raw_limit_is_taken_over_both_phases() {
+        let plan = Plan::from_args(&Args::try_parse_from(["hookd-bench"]).unwrap()).unwrap();
+        // 20k requests in 0.5 s before the run, 20k in 0.25 s after it: 40k in 0.75 s.
+        let report = Report::new(
+            &plan,
+            measured(
+                phase(20_000, 0.5, Some(30.0)),
+                Some(phase(20_000, 0.25, Some(20.0))),
+            ),
+        );
+        assert_eq!(report.raw_rps_before, 40_000.0);
+        assert_eq!(report.raw_rps_after, Some(80_000.0));
+        assert_eq!(report.raw_rps, 53_333.3);
+        assert_eq!(report.delivery_rps, 5_000.0);
+        assert_eq!(report.ratio_delivery_to_raw, 0.094);
+        assert_eq!((report.raw_requests, report.raw_errors), (40_000, 2));
+        assert_eq!(report.cpu_us.harness_us_per_raw_request, Some(25.0));
+    }
+
+    #[test]
+    fn a_run_stopped_before_the_second_raw_phase_reports_the_first() {
+        let plan = Plan::from_args(&Args::try_parse_from(["hookd-bench"]).unwrap()).unwrap();
+        let report = Report::new(&plan, measured(phase(20_000, 0.5, None), None));
+        assert_eq!((report.raw_rps, report.raw_rps_after), (40_000.0, None));
+        assert_eq!(report.cpu_us.harness_us_per_raw_request, None);
+        let line = serde_json::to_string(&report).unwrap();
+        assert!(line.contains("\"raw_rps_after\":null"), "{line}");
+    }
 
     #[test]
     fn latency_quantiles_are_reported_in_milliseconds() {
