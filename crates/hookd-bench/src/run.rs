@@ -5,8 +5,8 @@
 //! The raw limit is measured on both sides of the server's run because this kind of machine
 //! changes speed by tens of percent within a minute: one raw phase before the run compared a
 //! delivery rate with the machine's speed of a few seconds earlier, and a slow moment in that
-//! phase alone once put a burst's ratio at 0.46 where the runs around it gave 0.26–0.34. Together the two phases
-//! measure the machine at its average over the run.
+//! phase alone once put a burst's ratio at 0.46 where the runs around it gave 0.26–0.34.
+//! Together the two phases measure the machine at its average over the run.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
