@@ -1,70 +1,67 @@
-//! Per-endpoint queues and the concurrency limits.
+//! Per-endpoint queues, the runners that drain them, and the concurrency limits.
 //!
-//! One task owns every queue, so no locks are needed. Each endpoint may have at most
-//! `endpoint_max_in_flight` requests in flight, and all endpoints together at most
-//! `global_max_in_flight` (a semaphore): a blackholed endpoint ties up only its own slots, while
-//! the others keep flowing. Both slots are freed as soon as the HTTP exchange ends, so the next
-//! request does not wait for the commit of this one's result; results waiting to be written
-//! are bounded by a third semaphore, and when it is full the request slots are held until
-//! there is room, so a slow database slows the attempts rather than filling memory.
+//! An endpoint with queued work has up to `endpoint_max_in_flight` runner tasks. A runner takes
+//! the endpoint's next job, waits for one of the `global_max_in_flight` request slots (a fair
+//! semaphore, so endpoints take turns), makes the attempt, hands its result to the store and
+//! takes the next job, until the queue is empty; then it ends. So a blackholed endpoint ties up
+//! only its own runners while the others keep flowing, and a busy endpoint costs no task spawn
+//! and no hand-off between tasks per delivery: an earlier design ran every attempt in a task of
+//! its own, started by one dispatcher task that heard back twice per delivery (README,
+//! Performance).
 //!
-//! Endpoints with work take turns (round robin). Queues are bounded: a job that does not fit is
-//! dropped from memory, and its lease expiring hands it back to the poller later, so memory
-//! stays bounded whatever the backlog in the database.
+//! The request slot is freed as soon as the HTTP exchange ends. The result is then handed to
+//! the store without waiting for its commit ([`DeliveryStore::record_attempt_then`]): the
+//! runner goes on while the writer commits, and only once the result is durable is the
+//! delivery forgotten here, so that it may be queued again. Results waiting to be written are
+//! bounded by a third semaphore; when it is full a runner holds its request slot until there is
+//! room, so a slow database slows the attempts rather than filling memory.
+//!
+//! Queues are bounded: a job that does not fit is dropped from memory and its lease released,
+//! so the poller hands it back later and memory stays bounded whatever the backlog in the
+//! database. Every runner and every result not yet written is tracked by the engine's
+//! [`TaskTracker`], so a shutdown waits for them.
+//!
+//! [`DeliveryStore::record_attempt_then`]: crate::store::DeliveryStore::record_attempt_then
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{sender, Shared};
 use crate::domain::ids::{DeliveryId, EndpointId};
+use crate::domain::time::Timestamp;
 use crate::store::DeliveryJob;
 
 /// Most jobs held in memory for one endpoint (a job is a few hundred bytes; its payload is
 /// shared with the event's other deliveries).
 const QUEUE_CAP_PER_ENDPOINT: usize = 50_000;
 
-pub(super) enum Command {
-    Submit(Vec<DeliveryJob>),
-    /// The HTTP exchange ended: the endpoint's slot is free.
-    Sent {
-        endpoint: EndpointId,
-    },
-    /// The attempt's result is written (or the job was dropped): the delivery may be queued
-    /// here again.
-    Finished {
-        delivery: DeliveryId,
-    },
-    /// Answered when handled. Sent after the stop token is cancelled, the answer means no
-    /// `pump` that missed the cancellation is still running, so no attempt can start anymore.
-    Barrier(oneshot::Sender<()>),
-}
-
 #[derive(Default)]
 struct EndpointQueue {
     pending: VecDeque<DeliveryJob>,
-    in_flight: usize,
-    scheduled: bool,
+    /// Runners working for this endpoint: each holds one job or is about to take one.
+    runners: usize,
+}
+
+#[derive(Default)]
+struct Queues {
+    endpoints: HashMap<EndpointId, EndpointQueue>,
+    /// Deliveries queued, in flight or being recorded here, so a job submitted twice is
+    /// attempted once.
+    known: HashSet<DeliveryId>,
 }
 
 pub(super) struct Dispatcher {
     shared: Arc<Shared>,
-    commands: mpsc::UnboundedSender<Command>,
-    queues: HashMap<EndpointId, EndpointQueue>,
-    /// Endpoints that have queued work and a free slot, in turn order.
-    ready: VecDeque<EndpointId>,
-    /// Deliveries queued or in flight here, so a job submitted twice is attempted once.
-    known: HashSet<DeliveryId>,
-    global: Arc<Semaphore>,
+    queues: Mutex<Queues>,
+    global: Semaphore,
     per_endpoint: usize,
     tasks: TaskTracker,
     backlog: Arc<AtomicUsize>,
-    /// Jobs that did not fit, whose leases are to be released.
-    overflowed: Vec<DeliveryId>,
     /// Once cancelled (shutdown), no new attempt starts; queued jobs stay leased until the engine
     /// releases this node's leases.
     stop: CancellationToken,
@@ -73,92 +70,126 @@ pub(super) struct Dispatcher {
 impl Dispatcher {
     pub(super) fn new(
         shared: Arc<Shared>,
-        commands: mpsc::UnboundedSender<Command>,
         tasks: TaskTracker,
         backlog: Arc<AtomicUsize>,
         stop: CancellationToken,
     ) -> Self {
         Self {
-            global: Arc::new(Semaphore::new(shared.global_max_in_flight)),
+            global: Semaphore::new(shared.global_max_in_flight),
             per_endpoint: shared.endpoint_max_in_flight,
             shared,
-            commands,
-            queues: HashMap::new(),
-            ready: VecDeque::new(),
-            known: HashSet::new(),
+            queues: Mutex::new(Queues::default()),
             tasks,
             backlog,
-            overflowed: Vec::new(),
             stop,
         }
     }
 
-    /// Runs until the command channel closes (every engine handle dropped or shut down).
-    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        while let Some(command) = commands.recv().await {
-            self.handle(command);
-            // Drain whatever else is waiting before starting attempts: fewer wake-ups.
-            while let Ok(command) = commands.try_recv() {
-                self.handle(command);
-            }
-            self.release_overflow();
-            self.pump();
-        }
-    }
-
-    fn handle(&mut self, command: Command) {
-        match command {
-            Command::Submit(jobs) => jobs.into_iter().for_each(|job| self.enqueue(job)),
-            Command::Barrier(done) => {
-                let _ = done.send(());
-            }
-            Command::Finished { delivery } => {
-                self.known.remove(&delivery);
-            }
-            Command::Sent { endpoint } => {
-                if let Some(queue) = self.queues.get_mut(&endpoint) {
-                    queue.in_flight -= 1;
-                    if queue.in_flight == 0 && queue.pending.is_empty() {
-                        self.queues.remove(&endpoint);
-                    } else if !queue.scheduled && !queue.pending.is_empty() {
-                        queue.scheduled = true;
-                        self.ready.push_back(endpoint);
-                    }
+    /// Queues leased jobs, starting runners for endpoints that have room for more.
+    pub(super) fn submit(self: &Arc<Self>, jobs: Vec<DeliveryJob>) {
+        let mut overflowed = Vec::new();
+        let mut start = Vec::new();
+        {
+            let mut queues = self.lock();
+            let Queues { endpoints, known } = &mut *queues;
+            for job in jobs {
+                if known.contains(&job.delivery_id) {
+                    continue;
                 }
+                let queue = endpoints.entry(job.endpoint_id.clone()).or_default();
+                if queue.pending.len() >= QUEUE_CAP_PER_ENDPOINT {
+                    metrics::counter!("hookd_dispatch_overflow_total").increment(1);
+                    overflowed.push(job.delivery_id);
+                    continue;
+                }
+                known.insert(job.delivery_id.clone());
+                if queue.runners < self.per_endpoint {
+                    queue.runners += 1;
+                    start.push(job.endpoint_id.clone());
+                }
+                queue.pending.push_back(job);
+                self.backlog.fetch_add(1, Ordering::Relaxed);
             }
         }
+        for endpoint in start {
+            let dispatcher = Arc::clone(self);
+            self.tasks
+                .spawn(async move { dispatcher.run(endpoint).await });
+        }
+        self.release(overflowed);
     }
 
-    fn enqueue(&mut self, job: DeliveryJob) {
-        if self.known.contains(&job.delivery_id) {
-            return;
-        }
-        let queue = self.queues.entry(job.endpoint_id.clone()).or_default();
-        if queue.pending.len() >= QUEUE_CAP_PER_ENDPOINT {
-            // Hand it back to the database now rather than when its lease expires: the poller
-            // claims it again once the backlog has room.
-            metrics::counter!("hookd_dispatch_overflow_total").increment(1);
-            self.overflowed.push(job.delivery_id);
-            return;
-        }
-        self.known.insert(job.delivery_id.clone());
-        let endpoint = job.endpoint_id.clone();
-        queue.pending.push_back(job);
-        self.backlog.fetch_add(1, Ordering::Relaxed);
-        if !queue.scheduled && queue.in_flight < self.per_endpoint {
-            queue.scheduled = true;
-            self.ready.push_back(endpoint);
+    /// One runner: attempts the endpoint's jobs one after another until none is left.
+    async fn run(self: Arc<Self>, endpoint: EndpointId) {
+        while let Some(job) = self.next_job(&endpoint) {
+            let delivery = job.delivery_id.clone();
+            let Ok(slot) = self.global.acquire().await else {
+                return; // never closed
+            };
+            if self.stop.is_cancelled() {
+                // Left leased: the engine releases this node's leases once everything stopped.
+                self.forget(&delivery);
+                continue;
+            }
+            let Some(record) = sender::attempt(&self.shared, job).await else {
+                drop(slot);
+                self.forget(&delivery);
+                continue;
+            };
+            let Ok(room) = Arc::clone(&self.shared.recording).acquire_owned().await else {
+                return; // never closed
+            };
+            drop(slot);
+            let dispatcher = Arc::clone(&self);
+            // Counts as a task of the engine until the result is written: shutdown waits for it.
+            let pending_write = self.tasks.token();
+            Arc::clone(&self.shared.store).record_attempt_then(
+                record,
+                self.shared.health,
+                // The result's timestamp is when it is handed to the store.
+                Timestamp::now(),
+                Box::new(move |outcome| {
+                    if let Err(e) = outcome {
+                        // The lease expires and the delivery is attempted again: at-least-once.
+                        tracing::error!(error = %e, delivery = %delivery, "could not record an attempt");
+                    }
+                    dispatcher.forget(&delivery);
+                    drop(room);
+                    drop(pending_write);
+                }),
+            );
         }
     }
 
-    fn release_overflow(&mut self) {
-        if self.overflowed.is_empty() {
+    /// The endpoint's next job; `None` ends the calling runner.
+    fn next_job(&self, endpoint: &EndpointId) -> Option<DeliveryJob> {
+        let mut queues = self.lock();
+        let queue = queues.endpoints.get_mut(endpoint)?;
+        if let Some(job) = queue.pending.pop_front() {
+            self.backlog.fetch_sub(1, Ordering::Relaxed);
+            return Some(job);
+        }
+        queue.runners -= 1;
+        if queue.runners == 0 {
+            queues.endpoints.remove(endpoint);
+        }
+        None
+    }
+
+    /// The delivery is done here (recorded, or not attempted): it may be queued again.
+    fn forget(&self, delivery: &DeliveryId) {
+        self.lock().known.remove(delivery);
+    }
+
+    /// Hands jobs that did not fit back to the database now rather than when their leases
+    /// expire: the poller claims them again once the backlog has room.
+    fn release(&self, overflowed: Vec<DeliveryId>) {
+        if overflowed.is_empty() {
             return;
         }
-        let ids = std::mem::take(&mut self.overflowed);
         let store = Arc::clone(&self.shared.store);
         self.tasks.spawn(async move {
-            for id in ids {
+            for id in overflowed {
                 if let Err(e) = store.release_delivery(&id).await {
                     tracing::warn!(error = %e, delivery = %id, "could not release an overflowed delivery; its lease will expire");
                 }
@@ -166,46 +197,8 @@ impl Dispatcher {
         });
     }
 
-    /// Starts attempts while slots are free, one endpoint at a time in turn.
-    fn pump(&mut self) {
-        if self.stop.is_cancelled() {
-            return;
-        }
-        while let Some(endpoint) = self.ready.pop_front() {
-            let Some(queue) = self.queues.get_mut(&endpoint) else {
-                continue;
-            };
-            if queue.in_flight >= self.per_endpoint || queue.pending.is_empty() {
-                queue.scheduled = false;
-                continue;
-            }
-            let Ok(permit) = Arc::clone(&self.global).try_acquire_owned() else {
-                // Every global slot is busy: the next `Sent` resumes from here.
-                self.ready.push_front(endpoint);
-                return;
-            };
-            let job = queue.pending.pop_front().expect("checked non-empty above");
-            self.backlog.fetch_sub(1, Ordering::Relaxed);
-            queue.in_flight += 1;
-            if queue.in_flight < self.per_endpoint && !queue.pending.is_empty() {
-                self.ready.push_back(endpoint.clone());
-            } else {
-                queue.scheduled = false;
-            }
-            let shared = Arc::clone(&self.shared);
-            let commands = self.commands.clone();
-            self.tasks.spawn(async move {
-                let delivery = job.delivery_id.clone();
-                let result = sender::attempt(&shared, job).await;
-                let recording = Arc::clone(&shared.recording).acquire_owned().await;
-                drop(permit);
-                let _ = commands.send(Command::Sent { endpoint });
-                if let Some(record) = result {
-                    sender::record(&shared, record).await;
-                }
-                drop(recording);
-                let _ = commands.send(Command::Finished { delivery });
-            });
-        }
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        // Nothing panics while holding it; a poisoned lock's data is still consistent.
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

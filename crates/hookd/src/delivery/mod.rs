@@ -2,8 +2,9 @@
 //!
 //! - A fresh delivery goes from the publish commit straight into the in-memory [`dispatcher`]
 //!   (no polling delay); it is leased to this node so no other node takes it meanwhile.
-//! - The dispatcher bounds concurrency per endpoint and globally; the [`sender`] makes one signed
-//!   attempt and records it; the [`retry`] policy decides when the next one is due.
+//! - The dispatcher's runners bound concurrency per endpoint and globally; the [`sender`] makes
+//!   one signed attempt; the [`retry`] policy decides when the next one is due; the runner hands
+//!   the result to the store and goes on to the endpoint's next job.
 //! - The [`poller`] picks up what the database says is due and unleased: retries whose time has
 //!   come, deliveries of re-activated endpoints, and work left by a crash or another node.
 //!
@@ -19,7 +20,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,7 +30,7 @@ use crate::domain::ids::EndpointId;
 use crate::domain::time::Timestamp;
 use crate::egress::EgressClient;
 use crate::store::{DeliveryJob, DynStore, HealthRule, Lease};
-use dispatcher::{Command, Dispatcher};
+use dispatcher::Dispatcher;
 use retry::RetryPolicy;
 use targets::Targets;
 
@@ -53,7 +54,7 @@ pub(crate) struct Shared {
 }
 
 pub struct Engine {
-    commands: mpsc::UnboundedSender<Command>,
+    dispatcher: Arc<Dispatcher>,
     shared: Arc<Shared>,
     wake_poller: Arc<Notify>,
     stop: CancellationToken,
@@ -85,18 +86,15 @@ impl Engine {
                     .saturating_mul(RESULTS_PER_REQUEST_SLOT),
             )),
         });
-        let (commands, receiver) = mpsc::unbounded_channel();
         let tasks = TaskTracker::new();
         let backlog = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
-        let dispatcher = Dispatcher::new(
+        let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&shared),
-            commands.clone(),
             tasks.clone(),
             Arc::clone(&backlog),
             stop.clone(),
-        );
-        tokio::spawn(dispatcher.run(receiver));
+        ));
         let owner = format!(
             "node_{}",
             ulid::Ulid::new().to_string().to_ascii_lowercase()
@@ -109,7 +107,7 @@ impl Engine {
         // Tracked with the attempts, so `shutdown` knows when no claim can land anymore.
         tasks.spawn(poller::run(poller::Poller {
             store: Arc::clone(&shared.store),
-            commands: commands.clone(),
+            dispatcher: Arc::clone(&dispatcher),
             backlog,
             wake: Arc::clone(&wake_poller),
             stop: stop.clone(),
@@ -117,7 +115,7 @@ impl Engine {
             lease_ms,
         }));
         Self {
-            commands,
+            dispatcher,
             shared,
             wake_poller,
             stop,
@@ -138,7 +136,7 @@ impl Engine {
     /// Hands leased jobs to the dispatcher.
     pub fn submit(&self, jobs: Vec<DeliveryJob>) {
         if !jobs.is_empty() && !self.stop.is_cancelled() {
-            let _ = self.commands.send(Command::Submit(jobs));
+            self.dispatcher.submit(jobs);
         }
     }
 
@@ -171,16 +169,12 @@ impl Engine {
     /// available to the next start or another node.
     pub async fn shutdown(&self) {
         self.stop.cancel();
-        // The dispatcher may be inside a `pump` that checked the token just before the cancel;
-        // once it answers, it has left it. Otherwise an attempt spawned after `wait` returned
-        // would be cut off at exit: sent, never recorded.
-        let (barrier, passed) = oneshot::channel();
-        if self.commands.send(Command::Barrier(barrier)).is_ok() {
-            let _ = passed.await;
-        }
         self.tasks.close();
-        // In-flight attempts, and the poller: a claim it is committing must land before the
-        // leases are released, or it would stay leased after the stop.
+        // Runners with an attempt in flight, results not yet written, and the poller: a claim
+        // it is committing must land before the leases are released, or it would stay leased
+        // after the stop. A runner that starts after this returns finds the token cancelled
+        // before it makes a request (it is tracked from the moment it is spawned, so none can
+        // be half-way past the check).
         self.tasks.wait().await;
         match self.shared.store.release_leases(Some(&self.owner)).await {
             Ok(released) => tracing::info!(released, "delivery engine stopped"),

@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::dispatcher::Command;
+use super::dispatcher::Dispatcher;
 use crate::domain::time::Timestamp;
 use crate::store::{DynStore, Lease};
 
@@ -19,7 +19,7 @@ const MAX_BACKLOG: usize = 50_000;
 
 pub(super) struct Poller {
     pub store: DynStore,
-    pub commands: mpsc::UnboundedSender<Command>,
+    pub dispatcher: Arc<Dispatcher>,
     pub backlog: Arc<AtomicUsize>,
     pub wake: Arc<Notify>,
     pub stop: CancellationToken,
@@ -43,8 +43,8 @@ pub(super) async fn run(poller: Poller) {
             match poller.store.claim_due(now, BATCH, &lease).await {
                 Ok(jobs) => {
                     let full = jobs.len() == BATCH as usize;
-                    if !jobs.is_empty() && poller.commands.send(Command::Submit(jobs)).is_err() {
-                        return;
+                    if !jobs.is_empty() {
+                        poller.dispatcher.submit(jobs);
                     }
                     if !full {
                         break;

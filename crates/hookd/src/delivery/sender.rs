@@ -1,4 +1,4 @@
-//! One attempt: sign, send through the egress client, classify the answer, record the result.
+//! One attempt: sign, send through the egress client, classify the answer, decide what is next.
 
 use std::time::Duration;
 
@@ -174,17 +174,4 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         next_attempt_at,
         endpoint_gone: outcome.gone,
     })
-}
-
-/// Writes an attempt's result (its timestamp is when it is handed to the store).
-pub(super) async fn record(shared: &Shared, record: AttemptRecord) {
-    let now = Timestamp::now();
-    if let Err(e) = shared
-        .store
-        .record_attempt(&record, shared.health, now)
-        .await
-    {
-        // The lease expires and the delivery is attempted again: at-least-once.
-        tracing::error!(error = %e, delivery = %record.delivery_id, "could not record an attempt");
-    }
 }

@@ -319,6 +319,9 @@ pub struct AttemptRecord {
     pub endpoint_gone: bool,
 }
 
+/// Told how a write that nobody awaits went ([`DeliveryStore::record_attempt_then`]).
+pub type WriteDone = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
 /// Auto-disable thresholds, applied when a delivery is exhausted.
 #[derive(Clone, Copy, Debug)]
 pub struct HealthRule {
@@ -500,6 +503,20 @@ pub trait DeliveryStore: Send + Sync + 'static {
         rule: HealthRule,
         now: Timestamp,
     ) -> StoreResult<()>;
+    /// Like [`DeliveryStore::record_attempt`], without waiting for the write: returns at once,
+    /// and `done` learns the outcome when the result is durable (or could not be written). The
+    /// delivery engine uses it so that an attempt's task goes on to its endpoint's next job
+    /// instead of sleeping through a commit. `done` may run on the store's own writer thread:
+    /// it must be quick and must not block. By default a task awaits `record_attempt`.
+    fn record_attempt_then(
+        self: Arc<Self>,
+        record: AttemptRecord,
+        rule: HealthRule,
+        now: Timestamp,
+        done: WriteDone,
+    ) {
+        tokio::spawn(async move { done(self.record_attempt(&record, rule, now).await) });
+    }
     /// Releases one delivery's lease without an attempt (its endpoint is inactive).
     async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()>;
     /// Releases leases: every lease of `owner`, or with `None` every lease (single-node start).

@@ -252,7 +252,12 @@ async fn an_answer_dribbled_byte_by_byte_times_out() {
 #[tokio::test]
 async fn a_blackholed_endpoint_does_not_slow_a_healthy_one() {
     const EVENTS: usize = 50;
-    let app = spawn_app_with(|c| c.delivery_timeout_ms = 10_000).await;
+    const SLOTS: usize = 3;
+    let app = spawn_app_with(|c| {
+        c.delivery_timeout_ms = 10_000;
+        c.endpoint_max_in_flight = SLOTS;
+    })
+    .await;
     let blackhole = raw(|stream| async move {
         // Accept, never read, never answer.
         std::future::pending::<()>().await;
@@ -273,7 +278,7 @@ async fn a_blackholed_endpoint_does_not_slow_a_healthy_one() {
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 
-    // Meanwhile the blackhole holds at most its own in-flight slots, none of them finished.
+    // Meanwhile the blackhole holds exactly its own in-flight slots, none of them finished.
     let (_, list) = app
         .get_json(
             &app.live_key,
@@ -286,10 +291,11 @@ async fn a_blackholed_endpoint_does_not_slow_a_healthy_one() {
     let stuck = list["data"].as_array().unwrap();
     assert_eq!(stuck.len(), EVENTS);
     assert!(stuck.iter().all(|d| d["attemptCount"] == 0), "{list:#}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while blackhole.connections.load(Ordering::SeqCst) < SLOTS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let held = blackhole.connections.load(Ordering::SeqCst);
-    assert!(
-        (1..=app.config.endpoint_max_in_flight).contains(&held),
-        "{held} connections to the blackhole"
-    );
+    assert_eq!(held, SLOTS, "{held} connections to the blackhole");
     println!("{EVENTS} healthy deliveries in {elapsed:?} while {held} attempts hang");
 }

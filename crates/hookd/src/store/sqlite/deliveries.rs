@@ -1,6 +1,8 @@
 //! The delivery engine's queries on SQLite: claiming due work, recording attempts (with endpoint
 //! health), re-queueing and leases.
 
+use std::sync::Arc;
+
 use rusqlite::{params, Connection};
 
 use super::events::payloads_for;
@@ -12,6 +14,7 @@ use crate::store::rows::{self, RowExt};
 use crate::store::DeliveryStore;
 use crate::store::{
     AttemptRecord, DeliveryJob, DeliveryStatus, DispatchTarget, HealthRule, Lease, StoreResult,
+    WriteDone,
 };
 use async_trait::async_trait;
 
@@ -175,6 +178,17 @@ impl DeliveryStore for SqliteStore {
         self.writer
             .write_when_convenient(move |conn| publish::record(conn, &record, rule, now))
             .await
+    }
+
+    fn record_attempt_then(
+        self: Arc<Self>,
+        record: AttemptRecord,
+        rule: HealthRule,
+        now: Timestamp,
+        done: WriteDone,
+    ) {
+        self.writer
+            .write_then(move |conn| publish::record(conn, &record, rule, now), done);
     }
 
     async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()> {

@@ -54,13 +54,33 @@ trait WriteJob: Send {
     fn finish(self: Box<Self>, batch: Result<(), Arc<rusqlite::Error>>);
     /// Whether the write may wait up to [`LINGER`] for others to share its commit.
     fn may_wait(&self) -> bool;
+    /// Answers the caller that the write was never run: the writer thread is gone.
+    fn abandon(self: Box<Self>);
+}
+
+/// Where a write's outcome goes: back to an awaiting caller, or into a callback that runs on
+/// this thread once the commit is known (for a caller that does not wait).
+enum Reply<T> {
+    Awaited(oneshot::Sender<StoreResult<T>>),
+    Callback(Box<dyn FnOnce(StoreResult<T>) + Send>),
+}
+
+impl<T> Reply<T> {
+    fn send(self, outcome: StoreResult<T>) {
+        match self {
+            Reply::Awaited(sender) => {
+                let _ = sender.send(outcome);
+            }
+            Reply::Callback(done) => done(outcome),
+        }
+    }
 }
 
 struct Typed<T, F> {
     write: F,
     may_wait: bool,
     result: Option<StoreResult<T>>,
-    reply: oneshot::Sender<StoreResult<T>>,
+    reply: Reply<T>,
 }
 
 impl<T, F> WriteJob for Typed<T, F>
@@ -83,11 +103,15 @@ where
             (_, Err(e)) => Err(StoreError::Commit(e)),
             (None, Ok(())) => Err(StoreError::WriterGone),
         };
-        let _ = self.reply.send(outcome);
+        self.reply.send(outcome);
     }
 
     fn may_wait(&self) -> bool {
         self.may_wait
+    }
+
+    fn abandon(self: Box<Self>) {
+        self.reply.send(Err(StoreError::WriterGone));
     }
 }
 
@@ -134,6 +158,34 @@ impl Writer {
         self.queue(write, true).await
     }
 
+    /// Like [`Writer::write_when_convenient`], for a caller that does not wait: returns at
+    /// once, and `done` runs on the writer thread with the outcome once the commit is known.
+    /// Must be called inside a tokio runtime (a full queue is waited out by a task).
+    pub fn write_then<T, F>(&self, write: F, done: Box<dyn FnOnce(StoreResult<T>) + Send>)
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let job: Job = Box::new(Typed {
+            write,
+            may_wait: true,
+            result: None,
+            reply: Reply::Callback(done),
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                let jobs = self.jobs.clone();
+                tokio::spawn(async move {
+                    if let Err(refused) = jobs.send(job).await {
+                        refused.0.abandon();
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(job)) => job.abandon(),
+        }
+    }
+
     async fn queue<T, F>(&self, write: F, may_wait: bool) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -144,7 +196,7 @@ impl Writer {
             write,
             may_wait,
             result: None,
-            reply,
+            reply: Reply::Awaited(reply),
         });
         self.jobs
             .send(job)
@@ -305,7 +357,7 @@ mod tests {
             write: |conn: &Connection| insert(conn, "a"),
             may_wait: true,
             result: None,
-            reply,
+            reply: Reply::Awaited(reply),
         };
         writer.jobs.send(Box::new(job)).await.unwrap();
         // Until the writer thread has taken it off the queue.
@@ -345,6 +397,39 @@ mod tests {
         .expect("the writer answered")
         .unwrap();
         assert_eq!(rows(&path), ["a"]);
+    }
+
+    /// A write nobody awaits tells its callback how it went, once it is committed (or failed).
+    #[tokio::test]
+    async fn a_write_nobody_awaits_reports_to_its_callback_after_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let writer = Writer::start(table(&path), Duration::from_millis(1)).unwrap();
+        let (told, outcomes) = tokio::sync::mpsc::unbounded_channel();
+        for x in ["a", "a"] {
+            let told = told.clone();
+            let committed_path = path.clone();
+            writer.write_then(
+                move |conn| insert(conn, x),
+                Box::new(move |outcome: StoreResult<()>| {
+                    // Visible to another connection by the time the callback runs.
+                    let _ = told.send((outcome.is_ok(), rows(&committed_path)));
+                }),
+            );
+        }
+        let mut outcomes = outcomes;
+        let first = tokio::time::timeout(Duration::from_secs(30), outcomes.recv()).await;
+        let second = tokio::time::timeout(Duration::from_secs(30), outcomes.recv()).await;
+        let mut seen = vec![first.unwrap().unwrap(), second.unwrap().unwrap()];
+        seen.sort();
+        // The duplicate failed alone; the other was committed before its callback ran.
+        assert_eq!(
+            seen,
+            [
+                (false, vec!["a".to_string()]),
+                (true, vec!["a".to_string()])
+            ]
+        );
     }
 
     /// A write that fails halfway, in the same batch as two good ones: the good ones commit,
