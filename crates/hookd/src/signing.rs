@@ -19,7 +19,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::domain::secret::SigningSecret;
+use crate::domain::secret::{KeyRing, SigningSecret};
 
 const ID: &str = "webhook-id";
 const TIMESTAMP: &str = "webhook-timestamp";
@@ -39,6 +39,8 @@ const VERSION_PREFIX: &str = "v1,";
 const MAC_LEN: usize = 32;
 /// Length of the standard (padded) base64 encoding of a 32-byte MAC.
 const MAC_B64_LEN: usize = MAC_LEN.div_ceil(3) * 4;
+/// One `v1,<base64 MAC>` entry.
+const ENTRY_LEN: usize = VERSION_PREFIX.len() + MAC_B64_LEN;
 /// Longest decimal `i64`: `-9223372036854775808`.
 const I64_MAX_DIGITS: usize = 20;
 
@@ -74,8 +76,7 @@ pub enum VerifyError {
 /// given, separated by single spaces. An empty slice yields an empty string, which no receiver
 /// accepts; callers always have at least the endpoint's current secret.
 pub fn sign(secrets: &[SigningSecret], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-    let entry_len = VERSION_PREFIX.len() + MAC_B64_LEN;
-    let mut out = String::with_capacity(secrets.len() * (entry_len + 1));
+    let mut out = String::with_capacity(secrets.len() * (ENTRY_LEN + 1));
     for secret in secrets {
         if !out.is_empty() {
             out.push(' ');
@@ -84,6 +85,46 @@ pub fn sign(secrets: &[SigningSecret], msg_id: &str, timestamp: i64, body: &[u8]
         STANDARD.encode_string(mac(secret, msg_id, timestamp, body), &mut out);
     }
     out
+}
+
+/// An endpoint's key ring with every secret's HMAC key prepared once (decoded from base64 and
+/// hashed into the MAC's starting state), for signing attempt after attempt: [`sign`] does that
+/// work again on every call. Signs exactly what [`sign`] signs with [`KeyRing::live`].
+#[derive(Clone)]
+pub struct Signer {
+    /// Current first; each with the instant (unix ms) it stops signing, `None` for the current.
+    keys: Vec<(HmacSha256, Option<i64>)>,
+}
+
+impl Signer {
+    pub fn new(ring: &KeyRing) -> Self {
+        let retired = ring
+            .previous
+            .iter()
+            .map(|r| (&r.secret, Some(r.expires_at_ms)));
+        let keys = std::iter::once((&ring.current, None))
+            .chain(retired)
+            .map(|(secret, until)| (prepare(secret), until))
+            .collect();
+        Self { keys }
+    }
+
+    /// The `webhook-signature` value of an attempt at `now_ms`: one entry per secret live then.
+    pub fn sign(&self, now_ms: i64, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+        let live = self
+            .keys
+            .iter()
+            .filter(|(_, until)| until.is_none_or(|until| until > now_ms));
+        let mut out = String::with_capacity(self.keys.len() * (ENTRY_LEN + 1));
+        for (key, _) in live {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(VERSION_PREFIX);
+            STANDARD.encode_string(mac_with(key.clone(), msg_id, timestamp, body), &mut out);
+        }
+        out
+    }
 }
 
 /// The three Standard Webhooks headers for one attempt, ready to merge into a request.
@@ -195,9 +236,16 @@ fn check_timestamp(timestamp: i64, now: i64, tolerance_secs: i64) -> Result<(), 
 
 /// HMAC-SHA256 over `{msg_id}.{timestamp}.{body}`, fed piecewise so the body is never copied.
 fn mac(secret: &SigningSecret, msg_id: &str, timestamp: i64, body: &[u8]) -> [u8; MAC_LEN] {
-    let mut mac =
-        HmacSha256::new_from_slice(&secret.hmac_key()).expect("HMAC accepts keys of any length");
+    mac_with(prepare(secret), msg_id, timestamp, body)
+}
 
+/// The HMAC keyed by `secret`, before any content.
+fn prepare(secret: &SigningSecret) -> HmacSha256 {
+    HmacSha256::new_from_slice(&secret.hmac_key()).expect("HMAC accepts keys of any length")
+}
+
+/// [`mac`] continuing from a prepared key.
+fn mac_with(mut mac: HmacSha256, msg_id: &str, timestamp: i64, body: &[u8]) -> [u8; MAC_LEN] {
     // The decimal timestamp, formatted on the stack.
     let mut digits = [0u8; I64_MAX_DIGITS];
     let mut cursor = &mut digits[..];
@@ -236,6 +284,27 @@ mod tests {
             VECTOR_TS,
             DEFAULT_TOLERANCE_SECS,
         )
+    }
+
+    /// The prepared signer signs the published vector, and with a rotated ring exactly what
+    /// `sign` signs with the secrets live at each moment: both secrets during the grace period,
+    /// the current alone once it ends.
+    #[test]
+    fn the_prepared_signer_signs_what_sign_signs_with_the_live_secrets() {
+        let ring = KeyRing::new(vector_secret());
+        assert_eq!(
+            Signer::new(&ring).sign(0, VECTOR_ID, VECTOR_TS, VECTOR_BODY),
+            VECTOR_SIGNATURE
+        );
+        let rotated = ring.rotate(SigningSecret::generate(), 1_000, 500);
+        let signer = Signer::new(&rotated);
+        for now_ms in [1_000, 1_499, 1_500, 9_000] {
+            let expected = sign(&rotated.live(now_ms), VECTOR_ID, VECTOR_TS, VECTOR_BODY);
+            let signed = signer.sign(now_ms, VECTOR_ID, VECTOR_TS, VECTOR_BODY);
+            assert_eq!(signed, expected, "at {now_ms} ms");
+        }
+        assert_eq!(signer.sign(1_499, VECTOR_ID, 1, b"").split(' ').count(), 2);
+        assert_eq!(signer.sign(1_500, VECTOR_ID, 1, b"").split(' ').count(), 1);
     }
 
     #[test]

@@ -63,3 +63,36 @@ pub async fn metrics_upkeep(handle: PrometheusHandle) {
         handle.run_upkeep();
     }
 }
+
+/// Handles to the metrics recorded on every publish and every attempt, registered once. The
+/// `counter!` and `histogram!` macros build the metric's key (allocating its labels) and look it
+/// up in the recorder's registry on every call; on the hot path that was about 3 % of all
+/// allocations per delivery.
+pub struct HotMetrics {
+    pub events_published: metrics::Counter,
+    pub attempts_succeeded: metrics::Counter,
+    pub attempts_failed_status: metrics::Counter,
+    pub attempts_failed_error: metrics::Counter,
+    pub attempt_duration: metrics::Histogram,
+    pub group_commit_size: metrics::Histogram,
+}
+
+/// The hot-path handles; the first call installs the recorder if nothing did yet, so a handle
+/// is never bound to the no-op recorder.
+pub fn hot() -> &'static HotMetrics {
+    static HOT: OnceLock<HotMetrics> = OnceLock::new();
+    HOT.get_or_init(|| {
+        let _ = metrics_handle();
+        let attempts = |outcome: &'static str| {
+            metrics::counter!("hookd_delivery_attempts_total", "outcome" => outcome)
+        };
+        HotMetrics {
+            events_published: metrics::counter!("hookd_events_published_total"),
+            attempts_succeeded: attempts("succeeded"),
+            attempts_failed_status: attempts("failed_status"),
+            attempts_failed_error: attempts("failed_error"),
+            attempt_duration: metrics::histogram!("hookd_delivery_attempt_duration_seconds"),
+            group_commit_size: metrics::histogram!("hookd_store_group_commit_size"),
+        }
+    })
+}

@@ -19,6 +19,7 @@ use crate::domain::ids::{DeliveryId, EventId};
 use crate::domain::payload;
 use crate::domain::secret::KeyRing;
 use crate::domain::time::Timestamp;
+use crate::signing::Signer;
 use crate::store::{Attempt, Delivery, DeliveryFilter, DeliveryStatus};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -96,12 +97,11 @@ pub async fn send_test(
         stored.endpoint.project_id.as_deref(),
         &sample,
     );
-    let secrets = ring.live(now.as_millis());
     let egress = state.engine.egress();
     let outcome = send_signed(
         egress,
         &url,
-        &secrets,
+        &Signer::new(&ring),
         event_id.as_str(),
         body,
         state.engine.timeout(),

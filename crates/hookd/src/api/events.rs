@@ -71,9 +71,9 @@ pub async fn publish(
     };
     let (event, jobs) = state
         .store
-        .publish_event(&auth.tenant, &event, &state.engine.lease())
+        .publish_event(&auth.tenant, event, &state.engine.lease())
         .await?;
-    metrics::counter!("hookd_events_published_total").increment(1);
+    crate::telemetry::hot().events_published.increment(1);
     state.engine.submit(jobs);
     Ok((StatusCode::ACCEPTED, Json(Data { data: event })))
 }

@@ -9,10 +9,9 @@ use url::Url;
 use super::retry::parse_retry_after;
 use super::Shared;
 use crate::domain::ids::AttemptId;
-use crate::domain::secret::SigningSecret;
 use crate::domain::time::Timestamp;
 use crate::egress::{EgressClient, OutboundRequest};
-use crate::signing;
+use crate::signing::{self, Signer};
 use crate::store::{Attempt, AttemptRecord, DeliveryJob};
 
 /// The first this-many bytes of a response body are kept with the attempt.
@@ -27,28 +26,29 @@ pub struct Outcome {
     pub gone: bool,
 }
 
-/// Sends `body` signed with `secrets` to `url` and classifies the answer. Used by the engine and
-/// by the synchronous "test" route.
+/// Sends `body` signed by `signer` (with the secrets live now) to `url` and classifies the
+/// answer. Used by the engine and by the synchronous "test" route.
 pub async fn send_signed(
     egress: &EgressClient,
     url: &Url,
-    secrets: &[SigningSecret],
+    signer: &Signer,
     message_id: &str,
     body: Bytes,
     timeout: Duration,
 ) -> Outcome {
     let started_at = Timestamp::now();
-    let signature = signing::sign(secrets, message_id, started_at.as_unix_seconds(), &body);
+    let seconds = started_at.as_unix_seconds();
+    let signature = signer.sign(started_at.as_millis(), message_id, seconds, &body);
     let mut headers = HeaderMap::with_capacity(4);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let header =
-        |value: &str| HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
-    headers.insert("webhook-id", header(message_id));
-    headers.insert(
-        "webhook-timestamp",
-        HeaderValue::from(started_at.as_unix_seconds()),
-    );
-    headers.insert("webhook-signature", header(&signature));
+    // Event ids and signatures are ASCII; the fallbacks only keep a bug from panicking.
+    let id = HeaderValue::from_str(message_id).unwrap_or_else(|_| HeaderValue::from_static(""));
+    headers.insert(signing::WEBHOOK_ID, id);
+    headers.insert(signing::WEBHOOK_TIMESTAMP, HeaderValue::from(seconds));
+    // Takes the string's buffer: no copy.
+    let signature =
+        HeaderValue::try_from(signature).unwrap_or_else(|_| HeaderValue::from_static(""));
+    headers.insert(signing::WEBHOOK_SIGNATURE, signature);
     let request = OutboundRequest {
         method: reqwest::Method::POST,
         url: url.clone(),
@@ -133,12 +133,10 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         }
         return None;
     }
-    let now = Timestamp::now();
-    let secrets = target.keys.live(now.as_millis());
     let outcome = send_signed(
         &shared.egress,
         &target.url,
-        &secrets,
+        &target.signer,
         job.event_id.as_str(),
         (*job.payload).clone(),
         shared.timeout,
@@ -153,15 +151,17 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
             .retry
             .next_attempt_at(attempts_made, outcome.retry_after, finished)
     };
-    let label = if outcome.succeeded {
-        "succeeded"
+    let metrics = crate::telemetry::hot();
+    let attempts = if outcome.succeeded {
+        &metrics.attempts_succeeded
     } else if outcome.attempt.status_code.is_some() {
-        "failed_status"
+        &metrics.attempts_failed_status
     } else {
-        "failed_error"
+        &metrics.attempts_failed_error
     };
-    metrics::counter!("hookd_delivery_attempts_total", "outcome" => label).increment(1);
-    metrics::histogram!("hookd_delivery_attempt_duration_seconds")
+    attempts.increment(1);
+    metrics
+        .attempt_duration
         .record(outcome.attempt.duration_ms as f64 / 1000.0);
     if outcome.gone {
         shared.targets.invalidate(&job.endpoint_id);

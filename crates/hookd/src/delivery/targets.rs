@@ -1,7 +1,7 @@
 //! A short-lived cache of where each endpoint's deliveries go and which secrets sign them.
 //!
-//! Every attempt needs the endpoint's URL and decrypted key ring; reading and decrypting them per
-//! attempt would put a database read on the hot path. Entries live a second and are dropped
+//! Every attempt needs the endpoint's URL and its signing keys; reading, decrypting and
+//! preparing them per attempt would put a database read on the hot path. Entries live a second and are dropped
 //! at once when this node changes the endpoint (another node's change is seen within the TTL).
 
 use std::collections::HashMap;
@@ -13,16 +13,17 @@ use url::Url;
 use crate::crypto::Cipher;
 use crate::domain::ids::EndpointId;
 use crate::domain::secret::KeyRing;
+use crate::signing::Signer;
 use crate::store::DynStore;
 
 /// Short enough that a change made through another node (URL, secret, disabling) takes effect
 /// within a second; long enough to keep the database off the hot path.
 const TTL: Duration = Duration::from_secs(1);
 
-#[derive(Debug)]
 pub struct Target {
     pub url: Url,
-    pub keys: KeyRing,
+    /// The decrypted key ring, ready to sign with.
+    pub signer: Signer,
     pub is_active: bool,
 }
 
@@ -56,7 +57,7 @@ impl Targets {
         let url = Url::parse(&row.url)?;
         let target = Arc::new(Target {
             url,
-            keys,
+            signer: Signer::new(&keys),
             is_active: row.is_active,
         });
         let mut cache = self.lock();

@@ -435,7 +435,7 @@ pub trait EventStore: Send + Sync + 'static {
     async fn publish_event(
         &self,
         tenant: &Tenant,
-        event: &NewEvent,
+        event: NewEvent,
         lease: &Lease,
     ) -> StoreResult<(Event, Vec<DeliveryJob>)>;
     async fn get_event(&self, tenant: &Tenant, id: &EventId) -> StoreResult<Option<Event>>;

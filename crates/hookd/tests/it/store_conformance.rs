@@ -111,7 +111,7 @@ async fn publish_fans_out_by_type_project_and_tenant() {
     let (stored, jobs) = store
         .publish_event(
             &live,
-            &event("post.created", Some("p2")),
+            event("post.created", Some("p2")),
             &lease("n1", 60_000),
         )
         .await
@@ -124,7 +124,7 @@ async fn publish_fans_out_by_type_project_and_tenant() {
     let (_, jobs) = store
         .publish_event(
             &live,
-            &event("post.created", Some("p1")),
+            event("post.created", Some("p1")),
             &lease("n1", 60_000),
         )
         .await
@@ -150,7 +150,7 @@ async fn publish_sees_every_endpoint_change_made_between_publishes() {
     let id = &first.endpoint.id;
     let targets = |store: DynStore, t: Tenant| async move {
         let (stored, jobs) = store
-            .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+            .publish_event(&t, event("post.created", None), &lease("n1", 60_000))
             .await
             .unwrap();
         assert_eq!(stored.delivery_count, jobs.len() as i64);
@@ -236,7 +236,7 @@ async fn leases_make_a_delivery_claimable_by_one_node_at_a_time() {
         .await
         .unwrap();
     let (_, jobs) = store
-        .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+        .publish_event(&t, event("post.created", None), &lease("n1", 60_000))
         .await
         .unwrap();
     let now = Timestamp::now();
@@ -285,7 +285,7 @@ async fn concurrent_claims_never_hand_out_a_delivery_twice() {
         .unwrap();
     for _ in 0..40 {
         store
-            .publish_event(&t, &event("post.created", None), &lease("publisher", -1))
+            .publish_event(&t, event("post.created", None), &lease("publisher", -1))
             .await
             .unwrap();
     }
@@ -324,7 +324,7 @@ async fn results_written_together_fail_alone() {
             .unwrap();
     }
     let (_, jobs) = store
-        .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+        .publish_event(&t, event("post.created", None), &lease("n1", 60_000))
         .await
         .unwrap();
     assert_eq!(jobs.len(), 3);
@@ -380,7 +380,7 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
     let mut delivery_ids = Vec::new();
     for _ in 0..2 {
         let (_, jobs) = store
-            .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+            .publish_event(&t, event("post.created", None), &lease("n1", 60_000))
             .await
             .unwrap();
         delivery_ids.push(jobs[0].delivery_id.clone());
@@ -473,7 +473,7 @@ async fn a_success_ends_the_failing_streak_every_time() {
     let mut jobs = Vec::new();
     for _ in 0..5 {
         let (_, mut published) = store
-            .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+            .publish_event(&t, event("post.created", None), &lease("n1", 60_000))
             .await
             .unwrap();
         jobs.push(published.remove(0));
@@ -532,7 +532,7 @@ async fn gone_disables_at_once_and_delete_cancels_pending() {
     let e = endpoint(&["post.created"], None);
     store.insert_endpoint(&t, &e).await.unwrap();
     let (_, jobs) = store
-        .publish_event(&t, &event("post.created", None), &lease("n1", 60_000))
+        .publish_event(&t, event("post.created", None), &lease("n1", 60_000))
         .await
         .unwrap();
     let gone = AttemptRecord {
@@ -593,7 +593,7 @@ async fn tenant_scoping_hides_other_workspaces_and_modes() {
     let e = endpoint(&["post.created"], None);
     store.insert_endpoint(&a, &e).await.unwrap();
     let (ev, jobs) = store
-        .publish_event(&a, &event("post.created", None), &lease("n1", 60_000))
+        .publish_event(&a, event("post.created", None), &lease("n1", 60_000))
         .await
         .unwrap();
     for other in [&a_test, &b] {

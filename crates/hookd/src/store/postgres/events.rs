@@ -51,11 +51,11 @@ impl EventStore for PostgresStore {
     async fn publish_event(
         &self,
         tenant: &Tenant,
-        event: &NewEvent,
+        event: NewEvent,
         lease: &Lease,
     ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
         self.publisher
-            .write((tenant.clone(), event.clone(), lease.clone()))
+            .write((tenant.clone(), event, lease.clone()))
             .await
     }
 

@@ -136,7 +136,7 @@ mod tests {
                 owner: "node".into(),
                 until: Timestamp::now().plus_millis(60_000),
             };
-            let (stored, _) = store.publish_event(&tenant, &event, &lease).await.unwrap();
+            let (stored, _) = store.publish_event(&tenant, event, &lease).await.unwrap();
             stored.delivery_count
         };
         assert_eq!(deliveries().await, 0);

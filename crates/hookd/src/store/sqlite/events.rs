@@ -55,11 +55,11 @@ impl EventStore for SqliteStore {
     async fn publish_event(
         &self,
         tenant: &Tenant,
-        event: &NewEvent,
+        event: NewEvent,
         lease: &Lease,
     ) -> StoreResult<(Event, Vec<DeliveryJob>)> {
         let payload = Arc::new(event.payload());
-        let (tenant, event, lease) = (tenant.clone(), event.clone(), lease.clone());
+        let (tenant, lease) = (tenant.clone(), lease.clone());
         self.writer
             .write(move |conn| publish::publish(conn, &tenant, &event, &lease, &payload))
             .await

@@ -235,7 +235,9 @@ fn run(
         }
         let size = batch.len();
         commit_batch(&conn, &mut batch);
-        metrics::histogram!("hookd_store_group_commit_size").record(size as f64);
+        crate::telemetry::hot()
+            .group_commit_size
+            .record(size as f64);
     }
 }
 
