@@ -14,8 +14,9 @@
 //! back alone. Writes are therefore closures that can run more than once (`Fn`): they only
 //! execute statements, and nothing they did survives a rollback.
 //!
-//! Attempt results may wait for company: nobody is waiting on them but the attempt's own task,
-//! and at low rates each one would otherwise cost a commit (an fsync) of its own, as many as the
+//! Attempt results may wait for company: no request is waiting on them (the delivery engine
+//! hands them over with [`Writer::write_then`] and hears back through a callback), and at low
+//! rates each one would otherwise cost a commit (an fsync) of its own, as many as the
 //! publishes. A batch made only of such writes waits up to [`LINGER`] for a write that cannot
 //! wait (a publish, say) and commits with it, or commits when the time is up. Every write is
 //! still durable before its caller hears back; only the moment moves.
