@@ -127,7 +127,10 @@ async fn metrics_report_publishing_attempts_latency_backlog_and_disabled_endpoin
     at_least("hookd_events_published_total", 2.0);
     at_least("hookd_delivery_attempts_total", 1.0);
     at_least("hookd_delivery_attempts_total{outcome=\"succeeded\"}", 1.0);
-    at_least("hookd_delivery_attempts_total{outcome=\"failed_status\"}", 1.0);
+    at_least(
+        "hookd_delivery_attempts_total{outcome=\"failed_status\"}",
+        1.0,
+    );
     at_least("hookd_delivery_attempt_duration_seconds_bucket", 0.0);
     at_least("hookd_delivery_attempt_duration_seconds_count", 1.0);
     // Gauges are read from this server's database when scraped (the recorder is shared by every
