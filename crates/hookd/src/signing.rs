@@ -76,13 +76,20 @@ pub enum VerifyError {
 /// given, separated by single spaces. An empty slice yields an empty string, which no receiver
 /// accepts; callers always have at least the endpoint's current secret.
 pub fn sign(secrets: &[SigningSecret], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut out = String::with_capacity(secrets.len() * (ENTRY_LEN + 1));
-    for secret in secrets {
+    let macs = secrets.iter().map(|s| mac(s, msg_id, timestamp, body));
+    header_of(secrets.len(), macs)
+}
+
+/// The `webhook-signature` value of these MACs: `v1,<base64>` entries joined by spaces,
+/// allocated once for `count` entries.
+fn header_of(count: usize, macs: impl Iterator<Item = [u8; MAC_LEN]>) -> String {
+    let mut out = String::with_capacity(count * (ENTRY_LEN + 1));
+    for mac in macs {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(VERSION_PREFIX);
-        STANDARD.encode_string(mac(secret, msg_id, timestamp, body), &mut out);
+        STANDARD.encode_string(mac, &mut out);
     }
     out
 }
@@ -115,15 +122,8 @@ impl Signer {
             .keys
             .iter()
             .filter(|(_, until)| until.is_none_or(|until| until > now_ms));
-        let mut out = String::with_capacity(self.keys.len() * (ENTRY_LEN + 1));
-        for (key, _) in live {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(VERSION_PREFIX);
-            STANDARD.encode_string(mac_with(key.clone(), msg_id, timestamp, body), &mut out);
-        }
-        out
+        let macs = live.map(|(key, _)| mac_with(key.clone(), msg_id, timestamp, body));
+        header_of(self.keys.len(), macs)
     }
 }
 
