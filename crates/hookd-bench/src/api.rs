@@ -65,8 +65,9 @@ impl Api {
         auth.set_sensitive(true);
         Ok(Self {
             client: http_client(concurrency)?,
-            events_url: base.join("/v1/events")?,
-            endpoints_url: base.join("/v1/webhook-endpoints")?,
+            // Relative, so a base URL's path prefix is kept (`cli::parse_base_url`).
+            events_url: base.join("v1/events")?,
+            endpoints_url: base.join("v1/webhook-endpoints")?,
             auth,
         })
     }

@@ -15,13 +15,28 @@ use url::Url;
 const RAW_MIN: usize = 20_000;
 const RAW_MAX: usize = 100_000;
 
+/// Upper bounds of the flags, so a typo is a usage error instead of an allocation failure, a
+/// thread the OS refuses or a run that never ends.
+const MAX_EVENTS: usize = 10_000_000;
+/// The ledger keeps one slot per (event, endpoint).
+const MAX_DELIVERIES: u64 = 10_000_000;
+/// Each request in flight holds two sockets in the harness (client and receiver side).
+const MAX_CONCURRENCY: usize = 4096;
+/// Under hookd's default 1 MiB request limit, with room for the envelope.
+const MAX_DATA_BYTES: usize = 1_000_000;
+const MAX_RECEIVER_THREADS: usize = 256;
+const MAX_RAW_REQUESTS: usize = 10_000_000;
+/// A day: for `--timeout` and for how long a paced run may publish (`--events` / `--rate`).
+const MAX_SECS: u64 = 86_400;
+const MAX_SETTLE_MS: u64 = 600_000;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hookd-bench",
     version,
     about = "Measures hookd's delivery throughput, latency and memory against the machine's raw HTTP limit",
     after_help = "The last line on stdout is one JSON object with the results; progress goes to stderr.\n\
-                  Exit status 3 means deliveries were missing, a signature did not verify or a publish failed."
+                  Exit status 3 means deliveries were missing, a signature did not verify, a publish failed or a raw-phase request failed."
 )]
 pub struct Args {
     /// Shape of the load.
@@ -67,7 +82,7 @@ pub struct Args {
     pub postgres_url: String,
     /// Use an already running hookd at this base URL instead of starting one. It must allow
     /// plain-http loopback egress (HOOKD_EGRESS_ALLOW_HTTP=true, HOOKD_EGRESS_ALLOW_NETS=127.0.0.0/8).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_base_url)]
     pub target: Option<Url>,
     /// With --target: the server's database, to mint a live API key for workspace `default`
     /// with `hookd keys create` (PostgreSQL also needs HOOKD_MASTER_KEY in the environment).
@@ -87,8 +102,52 @@ pub struct Args {
     pub no_build: bool,
     /// Extra environment for the started server, e.g. --server-env HOOKD_GLOBAL_MAX_IN_FLIGHT=256
     /// (repeatable; applied after the harness's own settings, so it can override them).
-    #[arg(long, value_name = "KEY=VALUE")]
-    pub server_env: Vec<String>,
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    pub server_env: Vec<(String, String)>,
+}
+
+/// `--target`: an http(s) base URL, kept with a trailing `/` so the API's paths are joined
+/// below any prefix it has (a server behind a reverse proxy at `https://host/hookd`).
+fn parse_base_url(value: &str) -> Result<Url, String> {
+    let mut url = Url::parse(value).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must be a base URL, without a query or fragment".into());
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// `--server-env KEY=VALUE`: the variable's name must be non-empty and free of NUL.
+fn parse_env_pair(value: &str) -> Result<(String, String), String> {
+    let (key, val) = value
+        .split_once('=')
+        .ok_or_else(|| "must be KEY=VALUE".to_string())?;
+    if key.is_empty() || key.contains('\0') || val.contains('\0') {
+        return Err("must be KEY=VALUE with a non-empty KEY and no NUL bytes".into());
+    }
+    Ok((key.to_string(), val.to_string()))
+}
+
+/// `--postgres-url`: a PostgreSQL URL whose database the harness may replace with its own.
+fn check_postgres_url(value: &str) -> anyhow::Result<()> {
+    let url = Url::parse(value).map_err(|e| anyhow::anyhow!("--postgres-url is not a URL: {e}"))?;
+    ensure!(
+        matches!(url.scheme(), "postgres" | "postgresql"),
+        "--postgres-url must be a postgres:// URL"
+    );
+    // The harness creates its database and points hookd at it by the URL's path; a `dbname`
+    // parameter would silently win over that and send hookd to an existing database.
+    ensure!(
+        !url.query_pairs().any(|(k, _)| k == "dbname"),
+        "--postgres-url must not set `dbname`: the harness creates a database of its own"
+    );
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -156,18 +215,53 @@ impl Plan {
         let events = args.events.unwrap_or(events);
         let endpoints = args.endpoints.unwrap_or(endpoints);
         let rate = args.rate.or(rate);
-        ensure!(events > 0, "--events must be at least 1");
+        ensure!(
+            (1..=MAX_EVENTS).contains(&events),
+            "--events must be 1..={MAX_EVENTS}"
+        );
         ensure!(
             (1..=1000).contains(&endpoints),
             "--endpoints must be 1..=1000"
         );
-        ensure!(args.concurrency > 0, "--concurrency must be at least 1");
         ensure!(
-            args.receiver_threads > 0,
-            "--receiver-threads must be at least 1"
+            events as u64 * endpoints as u64 <= MAX_DELIVERIES,
+            "--events × --endpoints must be at most {MAX_DELIVERIES}"
         );
+        ensure!(
+            (1..=MAX_CONCURRENCY).contains(&args.concurrency),
+            "--concurrency must be 1..={MAX_CONCURRENCY}"
+        );
+        ensure!(
+            args.data_bytes <= MAX_DATA_BYTES,
+            "--data-bytes must be at most {MAX_DATA_BYTES} (hookd refuses requests over 1 MiB by default)"
+        );
+        ensure!(
+            (1..=MAX_RECEIVER_THREADS).contains(&args.receiver_threads),
+            "--receiver-threads must be 1..={MAX_RECEIVER_THREADS}"
+        );
+        ensure!(
+            (1..=MAX_SECS).contains(&args.timeout),
+            "--timeout must be 1..={MAX_SECS} seconds"
+        );
+        ensure!(
+            args.settle_ms <= MAX_SETTLE_MS,
+            "--settle-ms must be at most {MAX_SETTLE_MS}"
+        );
+        if let Some(n) = args.raw_requests {
+            ensure!(
+                (1..=MAX_RAW_REQUESTS).contains(&n),
+                "--raw-requests must be 1..={MAX_RAW_REQUESTS}"
+            );
+        }
         if let Some(r) = rate {
             ensure!(r.is_finite() && r > 0.0, "--rate must be a positive number");
+            ensure!(
+                events as f64 / r <= MAX_SECS as f64,
+                "--events / --rate is more than a day of publishing"
+            );
+        }
+        if args.backend == Backend::Postgres && args.target.is_none() {
+            check_postgres_url(&args.postgres_url)?;
         }
         if args.scenario == Scenario::SlowEndpoint && endpoints < 2 {
             bail!("slow-endpoint needs at least 2 endpoints (every second one is blackholed)");
@@ -240,14 +334,142 @@ mod tests {
         );
     }
 
+    fn refused(argv: &[&str]) -> String {
+        match plan(argv) {
+            Ok(plan) => panic!("{argv:?} was accepted: {plan:?}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
     #[test]
     fn nonsense_is_refused() {
-        assert!(plan(&["--events", "0"]).is_err());
-        assert!(plan(&["--rate", "0"]).is_err());
-        assert!(plan(&["--scenario", "slow-endpoint", "--endpoints", "1"]).is_err());
-        assert!(
-            plan(&["--api-key", "k"]).is_err(),
-            "--api-key needs --target"
+        for argv in [
+            &["--events", "0"][..],
+            &["--events", "abc"],
+            &["--events", "10000001"],
+            &["--events", "18446744073709551615"],
+            &["--events", "20000", "--endpoints", "1000"],
+            &["--endpoints", "0"],
+            &["--endpoints", "1001"],
+            &["--scenario", "slow-endpoint", "--endpoints", "1"],
+            &["--concurrency", "0"],
+            &["--concurrency", "30000"],
+            &["--data-bytes", "1000001"],
+            &["--data-bytes", "18446744073709551615"],
+            &["--rate", "0"],
+            &["--rate=-5"],
+            &["--rate", "NaN"],
+            &["--rate", "inf"],
+            &["--rate", "1e-300"],
+            &["--scenario", "steady", "--rate", "0.1"],
+            &["--timeout", "0"],
+            &["--timeout", "86401"],
+            &["--raw-requests", "0"],
+            &["--raw-requests", "10000001"],
+            &["--receiver-threads", "0"],
+            &["--receiver-threads", "40000"],
+            &["--settle-ms", "18446744073709551615"],
+            &["--api-key", "k"],
+            &["--server-env", "FOO"],
+            &["--server-env", "=x"],
+            &["--target", "garbage"],
+            &["--target", "ftp://host/"],
+            &["--target", "http://127.0.0.1:8080/?a=b"],
+            &["--backend", "postgres", "--postgres-url", "garbage"],
+            &[
+                "--backend",
+                "postgres",
+                "--postgres-url",
+                "mysql://root@localhost/db",
+            ],
+            &[
+                "--backend",
+                "postgres",
+                "--postgres-url",
+                "postgres://postgres@127.0.0.1/postgres?dbname=production",
+            ],
+        ] {
+            refused(argv);
+        }
+        assert!(refused(&["--concurrency", "30000"]).contains("1..=4096"));
+        assert!(refused(&["--rate", "1e-300"]).contains("more than a day"));
+    }
+
+    #[test]
+    fn the_edges_of_every_bound_are_accepted() {
+        let big = plan(&[
+            "--events",
+            "10000000",
+            "--concurrency",
+            "4096",
+            "--data-bytes",
+            "1000000",
+            "--timeout",
+            "86400",
+            "--raw-requests",
+            "1",
+            "--receiver-threads",
+            "256",
+            "--settle-ms",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!((big.events, big.raw_requests), (10_000_000, 1));
+        let small = plan(&["--events", "1", "--data-bytes", "0", "--rate", "0.0001"]).unwrap();
+        assert_eq!((small.events, small.data_bytes), (1, 0));
+        // Garbage in --postgres-url is only checked when it is used.
+        assert!(plan(&["--postgres-url", "garbage"]).is_ok());
+        assert!(plan(&[
+            "--backend",
+            "postgres",
+            "--postgres-url",
+            "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn server_env_pairs_split_at_the_first_equals_sign() {
+        let args = Args::try_parse_from([
+            "hookd-bench",
+            "--server-env",
+            "HOOKD_A=1",
+            "--server-env",
+            "HOOKD_B=x=y",
+            "--server-env",
+            "HOOKD_C=",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.server_env,
+            [
+                ("HOOKD_A".into(), "1".into()),
+                ("HOOKD_B".into(), "x=y".into()),
+                ("HOOKD_C".into(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_target_keeps_its_path_prefix() {
+        let args = Args::try_parse_from([
+            "hookd-bench",
+            "--target",
+            "https://example.test/hookd",
+            "--api-key",
+            "k",
+        ])
+        .unwrap();
+        let target = args.target.unwrap();
+        assert_eq!(target.as_str(), "https://example.test/hookd/");
+        assert_eq!(
+            target.join("v1/events").unwrap().as_str(),
+            "https://example.test/hookd/v1/events"
+        );
+        let bare = parse_base_url("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            bare.join("v1/events").unwrap().as_str(),
+            "http://127.0.0.1:8080/v1/events"
         );
     }
 }

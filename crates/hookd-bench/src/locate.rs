@@ -29,10 +29,7 @@ const RUN_VARIABLES: &[&str] = &[
 /// The hookd binary to start.
 pub fn hookd_binary(explicit: Option<&Path>, allow_build: bool) -> anyhow::Result<PathBuf> {
     if let Some(path) = explicit {
-        if !path.is_file() {
-            bail!("--hookd-bin {} does not exist", path.display());
-        }
-        return Ok(path.to_path_buf());
+        return explicit_binary(path);
     }
     let exe = std::env::current_exe().context("locating the hookd-bench executable")?;
     let binary = exe.with_file_name(format!("hookd{}", std::env::consts::EXE_SUFFIX));
@@ -49,6 +46,17 @@ pub fn hookd_binary(explicit: Option<&Path>, allow_build: bool) -> anyhow::Resul
         );
     }
     Ok(binary)
+}
+
+/// `--hookd-bin`, made absolute: the server is started inside its temporary data directory, where
+/// a path relative to the caller's directory would name nothing.
+fn explicit_binary(path: &Path) -> anyhow::Result<PathBuf> {
+    let absolute =
+        std::fs::canonicalize(path).with_context(|| format!("--hookd-bin {}", path.display()))?;
+    if !absolute.is_file() {
+        bail!("--hookd-bin {} is not a file", path.display());
+    }
+    Ok(absolute)
 }
 
 /// `cargo build -p hookd -p hookd-bench` into the directory this executable was built into.
@@ -100,4 +108,32 @@ fn build_with_cargo(cargo: &Path, exe: &Path) -> anyhow::Result<()> {
         bail!("building hookd failed ({status})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_explicit_binary_is_made_absolute() {
+        // Tests run in the package's directory, where `Cargo.toml` is a relative path.
+        let found = hookd_binary(Some(Path::new("Cargo.toml")), false).unwrap();
+        assert!(found.is_absolute(), "{}", found.display());
+        assert!(
+            found.ends_with("hookd-bench/Cargo.toml"),
+            "{}",
+            found.display()
+        );
+    }
+
+    #[test]
+    fn a_missing_binary_or_a_directory_is_refused() {
+        let missing = hookd_binary(Some(Path::new("no/such/hookd")), false).unwrap_err();
+        assert!(
+            format!("{missing:#}").contains("--hookd-bin no/such/hookd"),
+            "{missing:#}"
+        );
+        let dir = hookd_binary(Some(Path::new("src")), false).unwrap_err();
+        assert!(format!("{dir:#}").contains("is not a file"), "{dir:#}");
+    }
 }

@@ -4,8 +4,9 @@
 //! The run ([`run`]) starts a verifying receiver, measures the raw limit with the harness's own
 //! client, starts (or attaches to) hookd, publishes the scenario's events, waits for every
 //! delivery, and prints one JSON line last on stdout ([`report`]). Exit status: 0 when every
-//! accepted event arrived correctly signed; 3 when something was missing, forged or refused
-//! (the JSON line is still printed); 2 for a usage error; 1 when the run could not be done.
+//! accepted event arrived correctly signed; 3 when something was missing, forged or refused, or a
+//! raw-phase request failed (the JSON line is still printed); 2 for a usage error; 1 when the run
+//! could not be done.
 #![forbid(unsafe_code)]
 
 mod api;

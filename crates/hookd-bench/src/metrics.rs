@@ -25,7 +25,7 @@ const WANTED: &[&str] = &[
 
 /// `series → value` for the wanted series; empty when `/metrics` cannot be read.
 pub async fn scrape(client: &reqwest::Client, base: &Url) -> BTreeMap<String, f64> {
-    let Ok(url) = base.join("/metrics") else {
+    let Ok(url) = base.join("metrics") else {
         return BTreeMap::new();
     };
     let text = match client.get(url).send().await {

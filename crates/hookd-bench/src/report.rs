@@ -189,12 +189,15 @@ impl Report {
         }
     }
 
-    /// Whether the run shows hookd losing, forging or refusing something.
+    /// Whether the run failed (exit status 3): something missing, forged or refused, or a raw
+    /// phase whose requests failed, since its `raw_rps` (and so the ratio) then measures the
+    /// failures rather than the machine.
     pub fn failed(&self) -> bool {
         self.missing > 0
             || self.bad_signatures > 0
             || self.id_mismatches > 0
             || self.publish_errors > 0
+            || self.raw_errors > 0
     }
 }
 
@@ -287,6 +290,20 @@ mod tests {
         assert_eq!(report.cpu_us.harness_us_per_raw_request, None);
         let line = serde_json::to_string(&report).unwrap();
         assert!(line.contains("\"raw_rps_after\":null"), "{line}");
+    }
+
+    #[test]
+    fn a_failed_raw_request_fails_the_run() {
+        let plan = Plan::from_args(&Args::try_parse_from(["hookd-bench"]).unwrap()).unwrap();
+        let clean = RawPhase {
+            errors: 0,
+            ..phase(20_000, 0.5, None)
+        };
+        assert!(!Report::new(&plan, measured(clean, Some(clean))).failed());
+        // `phase` has one failed request: the raw limit it measured is not the machine's.
+        let report = Report::new(&plan, measured(clean, Some(phase(20_000, 0.5, None))));
+        assert_eq!((report.missing, report.raw_errors), (0, 1));
+        assert!(report.failed());
     }
 
     #[test]

@@ -209,6 +209,9 @@ async fn measure_hookd(
     let peak = rss.as_ref().and_then(RssSampler::peak_mb);
     let server_metrics = metrics::scrape(api.client(), &server.base_url).await;
     let tally = ledger.tally(|i| !plan.is_blackholed(i));
+    // Deliveries still arrive while the metrics are scraped: the report's `timed_out` agrees with
+    // its own `missing`, taken from the same tally.
+    let timed_out = timed_out && tally.missing > 0;
     let cpu = CpuCost {
         server_us_per_delivery: cpu::micros_per(server_cpu_before, server_cpu_after, tally.unique),
         harness_us_per_delivery: cpu::micros_per(

@@ -29,8 +29,8 @@ pub struct SpawnOptions<'a> {
     pub binary: &'a Path,
     pub backend: Backend,
     pub postgres_url: &'a str,
-    /// `KEY=VALUE` pairs applied last.
-    pub extra_env: &'a [String],
+    /// Variables applied last (`--server-env`).
+    pub extra_env: &'a [(String, String)],
 }
 
 /// The last lines the server wrote to stderr, and how many were warnings or errors.
@@ -101,6 +101,13 @@ impl Server {
             }
             (None, None) => bail!("--target needs --api-key or --database-url"),
         };
+        if let Some(pid) = pid {
+            // Without the process the report's memory figure would silently be null.
+            let proc = Path::new("/proc");
+            if proc.is_dir() && !proc.join(pid.to_string()).is_dir() {
+                bail!("--server-pid {pid}: no such process");
+            }
+        }
         Ok(Self {
             base_url: target,
             api_key,
@@ -172,10 +179,7 @@ async fn start_child(
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
         command.env("HOOKD_MASTER_KEY", hex::encode(key));
     }
-    for pair in options.extra_env {
-        let (key, value) = pair
-            .split_once('=')
-            .with_context(|| format!("--server-env {pair:?} is not KEY=VALUE"))?;
+    for (key, value) in options.extra_env {
         command.env(key, value);
     }
     let mut child = command
@@ -256,5 +260,13 @@ async fn mint_key(binary: &Path, database_url: &str) -> anyhow::Result<String> {
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    let key = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    // Anything else would only surface later as a puzzling 401 on every publish.
+    if hookd::domain::api_key::parse_mode(&key) != Some(hookd::domain::tenant::Mode::Live) {
+        bail!(
+            "{} keys create printed no live API key (is it hookd?)",
+            binary.display()
+        );
+    }
+    Ok(key)
 }
