@@ -21,6 +21,11 @@
 //! wait (a publish, say) and commits with it, or commits when the time is up. Every write is
 //! still durable before its caller hears back; only the moment moves.
 //!
+//! Some failures (a full disk, an I/O error, running out of memory) make SQLite roll the whole
+//! transaction back by itself. Then nothing more of the batch may run: outside a transaction
+//! each later write would commit on its own, and the batch would be half stored yet answered as
+//! failed. The batch stops there and every write in it fails, none of it stored.
+//!
 //! Every transaction starts by letting `endpoint_cache` check whether another connection wrote
 //! the file since the last one, and every rollback makes it forget what it knew.
 //!
@@ -63,7 +68,7 @@ trait WriteJob: Send {
 /// this thread once the commit is known (for a caller that does not wait).
 enum Reply<T> {
     Awaited(oneshot::Sender<StoreResult<T>>),
-    Callback(Box<dyn FnOnce(StoreResult<T>) + Send>),
+    Callback(Callback<T>),
 }
 
 impl<T> Reply<T> {
@@ -72,7 +77,25 @@ impl<T> Reply<T> {
             Reply::Awaited(sender) => {
                 let _ = sender.send(outcome);
             }
-            Reply::Callback(done) => done(outcome),
+            Reply::Callback(mut done) => {
+                if let Some(done) = done.0.take() {
+                    done(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// A callback that runs exactly once: with the write's outcome, or with
+/// [`StoreError::WriterGone`] if its job is dropped unanswered (the writer thread panicked, or
+/// its queue went away), so a caller that does not wait never waits forever. An awaiting
+/// caller learns the same from its closed channel.
+struct Callback<T>(Option<Box<dyn FnOnce(StoreResult<T>) + Send>>);
+
+impl<T> Drop for Callback<T> {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take() {
+            done(Err(StoreError::WriterGone));
         }
     }
 }
@@ -171,7 +194,7 @@ impl Writer {
             write,
             may_wait: true,
             result: None,
-            reply: Reply::Callback(done),
+            reply: Reply::Callback(Callback(Some(done))),
         });
         match self.jobs.try_send(job) {
             Ok(()) => {}
@@ -282,13 +305,17 @@ fn run_batch(
     let mut all_succeeded = true;
     for job in batch.iter_mut() {
         if !isolated {
-            all_succeeded &= job.run(conn);
+            if !job.run(conn) {
+                all_succeeded = false;
+                stop_if_rolled_back(conn)?;
+            }
             continue;
         }
         if let Err(e) = statement(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "savepoint failed");
         }
         if !job.run(conn) {
+            stop_if_rolled_back(conn)?;
             endpoint_cache::forget();
             if let Err(e) = statement(conn, "ROLLBACK TO job") {
                 tracing::error!(error = %e, "rolling back a savepoint failed");
@@ -311,6 +338,20 @@ fn run_batch(
             Err(Arc::new(e))
         }
     }
+}
+
+/// After a failed write: `Err` when SQLite has rolled the whole transaction back by itself (see
+/// the module docs), so the caller stops the batch and fails every write in it.
+fn stop_if_rolled_back(conn: &Connection) -> Result<(), Arc<rusqlite::Error>> {
+    if !conn.is_autocommit() {
+        return Ok(());
+    }
+    endpoint_cache::forget();
+    tracing::error!("SQLite rolled a write transaction back by itself; its batch failed");
+    Err(Arc::new(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("the transaction was rolled back after a failed write".into()),
+    )))
 }
 
 fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
@@ -435,6 +476,28 @@ mod tests {
         );
     }
 
+    /// A write nobody awaits whose job is dropped unanswered still hears back, once.
+    #[test]
+    fn a_dropped_write_tells_its_callback_the_writer_is_gone() {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let job: Job = Box::new(Typed {
+            write: |conn: &Connection| insert(conn, "a"),
+            may_wait: true,
+            result: None,
+            reply: Reply::Callback(Callback(Some(Box::new({
+                let heard = Arc::clone(&heard);
+                move |outcome: StoreResult<()>| {
+                    heard
+                        .lock()
+                        .unwrap()
+                        .push(matches!(outcome, Err(StoreError::WriterGone)))
+                }
+            })))),
+        });
+        drop(job);
+        assert_eq!(*heard.lock().unwrap(), [true]);
+    }
+
     /// A write that fails halfway, in the same batch as two good ones: the good ones commit,
     /// nothing of the failed one does, and each caller gets its own answer.
     #[tokio::test]
@@ -444,12 +507,14 @@ mod tests {
             .expect("the writer answered every write");
     }
 
-    async fn failing_halfway() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        let writer = Writer::start(table(&path), LINGER).unwrap();
-        // A first write holds the writer thread until the three others are queued behind it,
-        // so those three run in one batch.
+    /// A write that holds the writer thread until the returned gate is dropped, so the writes
+    /// queued meanwhile run in one batch after it.
+    async fn hold_the_writer(
+        writer: &Writer,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<StoreResult<()>>,
+    ) {
         let (open_gate, gate) = std::sync::mpsc::channel::<()>();
         let gate = Arc::new(Mutex::new(gate));
         let (entered, has_entered) = std::sync::mpsc::channel::<()>();
@@ -468,6 +533,21 @@ mod tests {
         while has_entered.try_recv().is_err() {
             tokio::task::yield_now().await;
         }
+        (open_gate, gatekeeper)
+    }
+
+    /// Until `n` writes are queued behind the one holding the writer.
+    async fn until_queued(writer: &Writer, n: usize) {
+        while writer.jobs.max_capacity() - writer.jobs.capacity() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn failing_halfway() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let writer = Writer::start(table(&path), LINGER).unwrap();
+        let (open_gate, gatekeeper) = hold_the_writer(&writer).await;
         let first = tokio::spawn({
             let writer = writer.clone();
             async move { writer.write(|conn| insert(conn, "a")).await }
@@ -487,14 +567,55 @@ mod tests {
             let writer = writer.clone();
             async move { writer.write(|conn| insert(conn, "c")).await }
         });
-        while writer.jobs.max_capacity() - writer.jobs.capacity() < 3 {
-            tokio::task::yield_now().await;
-        }
+        until_queued(&writer, 3).await;
         drop(open_gate);
         assert!(gatekeeper.await.unwrap().is_ok());
         assert!(first.await.unwrap().is_ok());
         assert!(matches!(halfway.await.unwrap(), Err(StoreError::Sqlite(_))));
         assert!(last.await.unwrap().is_ok());
         assert_eq!(rows(&path), ["a", "c"]);
+    }
+
+    /// A full disk (here: the database at its `max_page_count`) makes SQLite roll the whole
+    /// transaction back: every write of the batch fails and none of it is stored, not the writes
+    /// after the failing one committing one by one. The writer carries on afterwards.
+    #[tokio::test]
+    async fn a_full_disk_fails_the_whole_batch_and_stores_none_of_it() {
+        tokio::time::timeout(std::time::Duration::from_secs(30), full_disk())
+            .await
+            .expect("the writer answered every write");
+    }
+
+    async fn full_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = table(&path);
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 4))
+            .unwrap();
+        let writer = Writer::start(conn, LINGER).unwrap();
+        let (open_gate, gatekeeper) = hold_the_writer(&writer).await;
+        let spawn_insert = |x: String| {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.write(move |conn| insert(conn, &x)).await })
+        };
+        let before = spawn_insert("a".into());
+        until_queued(&writer, 1).await;
+        let too_big = spawn_insert("x".repeat(200_000));
+        until_queued(&writer, 2).await;
+        let after = [spawn_insert("c".into()), spawn_insert("d".into())];
+        until_queued(&writer, 4).await;
+        drop(open_gate);
+        assert!(gatekeeper.await.unwrap().is_ok());
+        assert!(matches!(too_big.await.unwrap(), Err(StoreError::Sqlite(_))));
+        assert!(matches!(before.await.unwrap(), Err(StoreError::Commit(_))));
+        for write in after {
+            assert!(matches!(write.await.unwrap(), Err(StoreError::Commit(_))));
+        }
+        assert!(rows(&path).is_empty(), "{:?}", rows(&path));
+        writer.write(|conn| insert(conn, "e")).await.unwrap();
+        assert_eq!(rows(&path), ["e"]);
     }
 }
