@@ -12,9 +12,9 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiPath;
 use super::pagination::Data;
 use super::AppState;
+use crate::domain::delivery::{Attempt, Delivery};
 use crate::domain::ids::DeliveryId;
 use crate::domain::time::Timestamp;
-use crate::store::{Attempt, Delivery};
 
 pub const TAG: &str = "Deliveries";
 

@@ -15,12 +15,13 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{page_request, Data, List};
 use super::AppState;
 use crate::delivery::sender::send_signed;
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId};
 use crate::domain::payload;
 use crate::domain::secret::KeyRing;
 use crate::domain::time::Timestamp;
 use crate::signing::Signer;
-use crate::store::{Attempt, Delivery, DeliveryFilter, DeliveryStatus};
+use crate::store::DeliveryFilter;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

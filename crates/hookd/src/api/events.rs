@@ -13,10 +13,11 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{page_request, Data, List};
 use super::AppState;
+use crate::domain::delivery::Delivery;
 use crate::domain::endpoint;
+use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EventId};
 use crate::domain::time::Timestamp;
-use crate::store::{Delivery, Event, NewEvent};
 
 pub const TAG: &str = "Events";
 

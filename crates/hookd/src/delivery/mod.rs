@@ -12,7 +12,7 @@
 
 mod dispatcher;
 mod poller;
-pub mod retry;
+
 pub mod sender;
 mod targets;
 
@@ -26,12 +26,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::crypto::Cipher;
+use crate::domain::delivery::outcome::HealthRule;
+use crate::domain::delivery::retry::RetryPolicy;
 use crate::domain::ids::EndpointId;
 use crate::domain::time::Timestamp;
 use crate::egress::EgressClient;
-use crate::store::{DeliveryJob, DynStore, HealthRule, Lease};
+use crate::store::{DeliveryJob, DynStore, Lease};
 use dispatcher::Dispatcher;
-use retry::RetryPolicy;
 use targets::Targets;
 
 /// Attempt results that may wait to be written, per global request slot: enough for the
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     targets: Targets,
     retry: RetryPolicy,
     health: HealthRule,
+    /// This node's name on the leases it takes (and on its attempts' results).
+    owner: String,
     timeout: Duration,
     endpoint_max_in_flight: usize,
     global_max_in_flight: usize,
@@ -67,7 +70,12 @@ impl Engine {
     /// Starts the dispatcher and the poller.
     pub fn start(config: &Config, store: DynStore, egress: EgressClient, cipher: Cipher) -> Self {
         let timeout = Duration::from_millis(config.delivery_timeout_ms);
+        let owner = format!(
+            "node_{}",
+            ulid::Ulid::new().to_string().to_ascii_lowercase()
+        );
         let shared = Arc::new(Shared {
+            owner: owner.clone(),
             targets: Targets::new(Arc::clone(&store), cipher),
             store,
             egress,
@@ -95,10 +103,6 @@ impl Engine {
             Arc::clone(&backlog),
             stop.clone(),
         ));
-        let owner = format!(
-            "node_{}",
-            ulid::Ulid::new().to_string().to_ascii_lowercase()
-        );
         // A lease outlives the slowest attempt with margin, then frees the work for others.
         let lease_ms = i64::try_from(timeout.as_millis())
             .unwrap_or(i64::MAX / 2)

@@ -1,4 +1,5 @@
-//! One attempt: sign, send through the egress client, classify the answer, decide what is next.
+//! One attempt: sign, send through the egress client, and hand the answer to the domain's rules
+//! (`domain::delivery::outcome`), which classify it and decide what is next.
 
 use std::time::Duration;
 
@@ -6,24 +7,23 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use url::Url;
 
-use super::retry::parse_retry_after;
 use super::Shared;
+use crate::domain::delivery::outcome::{Answer, AttemptRecord, Next};
+use crate::domain::delivery::Attempt;
 use crate::domain::ids::AttemptId;
 use crate::domain::time::Timestamp;
 use crate::egress::{EgressClient, OutboundRequest};
 use crate::signing::{self, Signer};
-use crate::store::{Attempt, AttemptRecord, DeliveryJob};
+use crate::store::DeliveryJob;
 
 /// The first this-many bytes of a response body are kept with the attempt.
 pub const KEPT_RESPONSE_BYTES: usize = 4096;
 
-/// What one HTTP attempt came to.
+/// What one HTTP attempt came to: the attempt as recorded, and its answer classified.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub attempt: Attempt,
-    pub succeeded: bool,
-    pub retry_after: Option<Duration>,
-    pub gone: bool,
+    pub answer: Answer,
 }
 
 /// Sends `body` signed by `signer` (with the secrets live now) to `url` and classifies the
@@ -68,43 +68,25 @@ pub async fn send_signed(
         error: None,
         response_body: String::new(),
     };
-    match result {
+    let answer = match result {
         Ok(response) => {
             let status = response.status;
             attempt.status_code = Some(i64::from(status));
             attempt.response_body = String::from_utf8_lossy(&response.body).into_owned();
-            let succeeded = (200..300).contains(&status);
-            if (300..400).contains(&status) {
-                attempt.error = Some(format!(
-                    "the endpoint answered a {status} redirect; redirects are not followed"
-                ));
-            }
-            let retry_after = if status == 429 || status == 503 {
-                response
-                    .headers
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after)
-            } else {
-                None
-            };
-            Outcome {
-                attempt,
-                succeeded,
-                retry_after,
-                gone: status == 410,
-            }
+            let retry_after = response
+                .headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok());
+            let answer = Answer::from_response(status, retry_after);
+            attempt.error.clone_from(&answer.error);
+            answer
         }
         Err(e) => {
             attempt.error = Some(e.to_string());
-            Outcome {
-                attempt,
-                succeeded: false,
-                retry_after: None,
-                gone: false,
-            }
+            Answer::none()
         }
-    }
+    };
+    Outcome { attempt, answer }
 }
 
 /// Makes one attempt of a delivery job; the result to record, or `None` when no request was
@@ -142,17 +124,14 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         shared.timeout,
     )
     .await;
-    let attempts_made = job.attempt_count + 1;
-    let finished = Timestamp::now();
-    let next_attempt_at = if outcome.succeeded {
-        None
-    } else {
-        shared
-            .retry
-            .next_attempt_at(attempts_made, outcome.retry_after, finished)
-    };
+    let next = Next::after(
+        &shared.retry,
+        &outcome.answer,
+        job.attempt_count + 1,
+        Timestamp::now(),
+    );
     let metrics = crate::telemetry::hot();
-    let attempts = if outcome.succeeded {
+    let attempts = if outcome.answer.succeeded {
         &metrics.attempts_succeeded
     } else if outcome.attempt.status_code.is_some() {
         &metrics.attempts_failed_status
@@ -163,15 +142,15 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
     metrics
         .attempt_duration
         .record(outcome.attempt.duration_ms as f64 / 1000.0);
-    if outcome.gone {
+    if outcome.answer.gone {
         shared.targets.invalidate(&job.endpoint_id);
     }
     Some(AttemptRecord {
         delivery_id: job.delivery_id,
         endpoint_id: job.endpoint_id,
+        lease_owner: shared.owner.clone(),
         attempt: outcome.attempt,
-        succeeded: outcome.succeeded,
-        next_attempt_at,
-        endpoint_gone: outcome.gone,
+        next,
+        endpoint_gone: outcome.answer.gone,
     })
 }

@@ -3,7 +3,9 @@
 
 pub mod api_key;
 pub mod catalog;
+pub mod delivery;
 pub mod endpoint;
+pub mod event;
 pub mod ids;
 pub mod integration;
 pub mod payload;

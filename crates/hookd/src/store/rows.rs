@@ -6,10 +6,10 @@
 
 use serde_json::value::RawValue;
 
-use super::{
-    ApiKeyRecord, Attempt, Delivery, DeliveryStatus, Event, StoreError, StoreResult, Workspace,
-};
+use super::{ApiKeyRecord, StoreError, StoreResult, Workspace};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::endpoint::{DisabledReason, Endpoint};
+use crate::domain::event::Event;
 use crate::domain::ids::{ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, WorkspaceId};
 use crate::domain::tenant::Mode;
 use crate::domain::time::Timestamp;
@@ -32,54 +32,40 @@ pub trait RowExt {
     }
 }
 
-macro_rules! row_ext {
-    ($row:ty) => {
-        impl RowExt for $row {
-            fn text(&self, column: &str) -> StoreResult<String> {
-                Ok(sqlx::Row::try_get(self, column)?)
+/// Implements [`RowExt`] for a driver's row type through its `try_get`-style accessor: each
+/// backend invokes it for its own row types (`sqlite/rows.rs`, `postgres/rows.rs`), so this file
+/// names no driver.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! impl_row_ext {
+    ($row:ty, |$this:ident, $column:ident| $get:expr) => {
+        impl $crate::store::rows::RowExt for $row {
+            fn text(&self, column: &str) -> $crate::store::StoreResult<String> {
+                let ($this, $column) = (self, column);
+                Ok($get?)
             }
-            fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
-                Ok(sqlx::Row::try_get(self, column)?)
+            fn opt_text(&self, column: &str) -> $crate::store::StoreResult<Option<String>> {
+                let ($this, $column) = (self, column);
+                Ok($get?)
             }
-            fn int(&self, column: &str) -> StoreResult<i64> {
-                Ok(sqlx::Row::try_get(self, column)?)
+            fn int(&self, column: &str) -> $crate::store::StoreResult<i64> {
+                let ($this, $column) = (self, column);
+                Ok($get?)
             }
-            fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
-                Ok(sqlx::Row::try_get(self, column)?)
+            fn opt_int(&self, column: &str) -> $crate::store::StoreResult<Option<i64>> {
+                let ($this, $column) = (self, column);
+                Ok($get?)
             }
-            fn flag(&self, column: &str) -> StoreResult<bool> {
-                Ok(sqlx::Row::try_get(self, column)?)
+            fn flag(&self, column: &str) -> $crate::store::StoreResult<bool> {
+                let ($this, $column) = (self, column);
+                Ok($get?)
             }
-            fn blob(&self, column: &str) -> StoreResult<Vec<u8>> {
-                Ok(sqlx::Row::try_get(self, column)?)
+            fn blob(&self, column: &str) -> $crate::store::StoreResult<Vec<u8>> {
+                let ($this, $column) = (self, column);
+                Ok($get?)
             }
         }
     };
-}
-
-row_ext!(sqlx::sqlite::SqliteRow);
-row_ext!(sqlx::postgres::PgRow);
-
-/// Rows read by the SQLite writer thread.
-impl RowExt for rusqlite::Row<'_> {
-    fn text(&self, column: &str) -> StoreResult<String> {
-        Ok(self.get(column)?)
-    }
-    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
-        Ok(self.get(column)?)
-    }
-    fn int(&self, column: &str) -> StoreResult<i64> {
-        Ok(self.get(column)?)
-    }
-    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
-        Ok(self.get(column)?)
-    }
-    fn flag(&self, column: &str) -> StoreResult<bool> {
-        Ok(self.get(column)?)
-    }
-    fn blob(&self, column: &str) -> StoreResult<Vec<u8>> {
-        Ok(self.get(column)?)
-    }
 }
 
 pub fn mode(raw: &str) -> StoreResult<Mode> {

@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
+use hookd::domain::delivery::outcome::{AttemptRecord, HealthRule, Next};
+use hookd::domain::delivery::{Attempt, DeliveryStatus};
 use hookd::domain::endpoint::{Endpoint, EndpointPatch};
+use hookd::domain::event::NewEvent;
 use hookd::domain::ids::{AttemptId, EndpointId, EventId};
 use hookd::domain::tenant::{Mode, Tenant};
 use hookd::domain::time::Timestamp;
-use hookd::store::{
-    Attempt, AttemptRecord, DeliveryStatus, DynStore, HealthRule, IdempotencyBegin, Lease,
-    NewEvent, PageRequest, StoreError, StoredEndpoint,
-};
+use hookd::store::{DynStore, IdempotencyBegin, Lease, PageRequest, StoreError, StoredEndpoint};
 use serde_json::value::RawValue;
 
 use crate::harness::TestDatabase;
@@ -335,8 +335,8 @@ async fn results_written_together_fail_alone() {
             status_code: Some(200),
             ..attempt
         },
-        succeeded: true,
-        next_attempt_at: None,
+        lease_owner: "n1".into(),
+        next: Next::Succeeded,
         endpoint_gone: false,
     };
     let first = failed_attempt(200);
@@ -344,9 +344,29 @@ async fn results_written_together_fail_alone() {
         .record_attempt(&success(&jobs[0], first.clone()), RULE, Timestamp::now())
         .await
         .unwrap();
+    let state = |n: usize| {
+        let (store, t, id) = (Arc::clone(&store), t.clone(), jobs[n].delivery_id.clone());
+        async move {
+            let (d, attempts) = store.get_delivery(&t, &id).await.unwrap().unwrap();
+            (d.status, d.attempt_count, attempts.len())
+        }
+    };
+    assert_eq!(state(0).await, (DeliveryStatus::Succeeded, 1, 1));
+    // Retried by hand, so n1 holds the first delivery's lease again.
+    store
+        .requeue_delivery(
+            &t,
+            &jobs[0].delivery_id,
+            &lease("n1", 60_000),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap()
+        .expect("requeued");
+    let before = state(0).await;
     // Sent at once, so they share a batch (group commit): the second records the first
     // delivery's attempt again under the same id, a primary-key violation that must fail it
-    // alone (and leave that delivery's count as it was).
+    // alone (and leave that delivery as it was).
     let results = futures_util::future::join_all([
         store.record_attempt(
             &success(&jobs[1], failed_attempt(200)),
@@ -358,14 +378,7 @@ async fn results_written_together_fail_alone() {
     .await;
     assert!(results[0].is_ok(), "{:?}", results[0]);
     assert!(results[1].is_err(), "a duplicate attempt id was accepted");
-    let state = |n: usize| {
-        let (store, t, id) = (Arc::clone(&store), t.clone(), jobs[n].delivery_id.clone());
-        async move {
-            let (d, attempts) = store.get_delivery(&t, &id).await.unwrap().unwrap();
-            (d.status, d.attempt_count, attempts.len())
-        }
-    };
-    assert_eq!(state(0).await, (DeliveryStatus::Succeeded, 1, 1));
+    assert_eq!(state(0).await, before);
     assert_eq!(state(1).await, (DeliveryStatus::Succeeded, 1, 1));
     assert_eq!(state(2).await, (DeliveryStatus::Pending, 0, 0));
 }
@@ -389,9 +402,9 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
     let record = |d: usize, next: Option<Timestamp>| AttemptRecord {
         delivery_id: delivery_ids[d].clone(),
         endpoint_id: id.clone(),
+        lease_owner: "n1".into(),
         attempt: failed_attempt(500),
-        succeeded: false,
-        next_attempt_at: next,
+        next: next.map_or(Next::Exhausted, Next::RetryAt),
         endpoint_gone: false,
     };
     store
@@ -417,6 +430,13 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
         .unwrap()
         .iter()
         .all(|j| j.delivery_id != delivery_ids[0]));
+    // Due later, claimable (leased to n1 again, which makes the next attempt).
+    assert!(store
+        .claim_due(retry_at.plus_millis(1), 10, &lease("n1", 60_000))
+        .await
+        .unwrap()
+        .iter()
+        .any(|j| j.delivery_id == delivery_ids[0]));
     // Two exhausted deliveries with the rule's minimum of 2 disable the endpoint as failing.
     store
         .record_attempt(&record(0, None), RULE, Timestamp::now())
@@ -489,8 +509,12 @@ async fn a_success_ends_the_failing_streak_every_time() {
             status_code: Some(if succeeded { 200 } else { 500 }),
             ..failed_attempt(500)
         },
-        succeeded,
-        next_attempt_at: None,
+        lease_owner: "n1".into(),
+        next: if succeeded {
+            Next::Succeeded
+        } else {
+            Next::Exhausted
+        },
         endpoint_gone: false,
     };
     let is_active = || {
@@ -525,6 +549,58 @@ async fn a_success_ends_the_failing_streak_every_time() {
     );
 }
 
+/// A node whose lease ran out while it was sending must not overwrite the result of the node
+/// that took the delivery over (nor add its attempt to that delivery's log).
+#[tokio::test]
+async fn a_result_after_the_lease_was_taken_over_is_not_written() {
+    let (store, _db) = open().await;
+    let t = tenant(&store, "a", Mode::Live).await;
+    let e = endpoint(&["post.created"], None);
+    store.insert_endpoint(&t, &e).await.unwrap();
+    // Published by n1 with a lease that has already run out, so n2 may claim it.
+    let (_, jobs) = store
+        .publish_event(&t, event("post.created", None), &lease("n1", -1_000))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_due(Timestamp::now(), 10, &lease("n2", 60_000))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "n2 takes the expired lease over");
+    let result = |owner: &str, next: Next, status: i64| AttemptRecord {
+        delivery_id: jobs[0].delivery_id.clone(),
+        endpoint_id: e.endpoint.id.clone(),
+        lease_owner: owner.into(),
+        attempt: failed_attempt(status),
+        next,
+        endpoint_gone: false,
+    };
+    store
+        .record_attempt(&result("n2", Next::Succeeded, 200), RULE, Timestamp::now())
+        .await
+        .unwrap();
+    // n1's late failure arrives after n2's success.
+    store
+        .record_attempt(&result("n1", Next::Exhausted, 500), RULE, Timestamp::now())
+        .await
+        .unwrap();
+    let (delivery, attempts) = store
+        .get_delivery(&t, &jobs[0].delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            delivery.status,
+            delivery.attempt_count,
+            delivery.last_status_code
+        ),
+        (DeliveryStatus::Succeeded, 1, Some(200))
+    );
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].status_code, Some(200));
+}
+
 #[tokio::test]
 async fn gone_disables_at_once_and_delete_cancels_pending() {
     let (store, _db) = open().await;
@@ -538,9 +614,9 @@ async fn gone_disables_at_once_and_delete_cancels_pending() {
     let gone = AttemptRecord {
         delivery_id: jobs[0].delivery_id.clone(),
         endpoint_id: e.endpoint.id.clone(),
+        lease_owner: "n1".into(),
         attempt: failed_attempt(410),
-        succeeded: false,
-        next_attempt_at: Some(Timestamp::now()),
+        next: Next::RetryAt(Timestamp::now()),
         endpoint_gone: true,
     };
     store

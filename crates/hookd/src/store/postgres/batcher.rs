@@ -9,7 +9,8 @@ use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::WriterStopped;
+use crate::store::StoreResult;
 
 /// Stores a batch with one statement; one output per input, in order.
 pub(super) type StoreBatch<I, O> =
@@ -45,8 +46,8 @@ where
         self.requests
             .send((input, reply))
             .await
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+            .map_err(|_| WriterStopped)?;
+        answer.await.map_err(|_| WriterStopped)?
     }
 }
 
@@ -77,7 +78,7 @@ async fn drive<I, O>(
                 for (input, reply) in inputs.into_iter().zip(replies) {
                     let result = store(&pool, std::slice::from_ref(&input)).await;
                     let _ = reply
-                        .send(result.and_then(|mut out| out.pop().ok_or(StoreError::WriterGone)));
+                        .send(result.and_then(|mut out| out.pop().ok_or(WriterStopped.into())));
                 }
             }
         }

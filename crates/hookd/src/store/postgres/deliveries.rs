@@ -5,14 +5,14 @@ use sqlx::PgConnection;
 
 use super::events::payloads_for;
 use super::{recorder, PostgresStore};
+use crate::domain::delivery::outcome::{AttemptRecord, HealthRule};
+use crate::domain::delivery::DeliveryStatus;
+use crate::domain::endpoint::DisabledReason;
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
-use crate::store::DeliveryStore;
-use crate::store::{
-    AttemptRecord, DeliveryJob, DeliveryStatus, DispatchTarget, HealthRule, Lease, StoreResult,
-};
+use crate::store::{DeliveryJob, DeliveryStore, DispatchTarget, Lease, StoreResult};
 use async_trait::async_trait;
 
 async fn jobs_from_rows(
@@ -149,40 +149,47 @@ impl DeliveryStore for PostgresStore {
         rule: HealthRule,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let status = recorder::next_status(record);
         let input = (record.clone(), now);
-        if !record.endpoint_gone && status != DeliveryStatus::Failed {
+        let disable_now = record.disables_endpoint();
+        if disable_now.is_none() && !record.exhausted() {
             // The common case: batched with other results (see `recorder.rs`).
             return self.recorder.write(input).await;
         }
-        // A failure that may disable the endpoint (gone, or exhausted after a long failing
-        // streak) is rare, and the disabling reads what the result wrote: one transaction.
+        // A result that may disable its endpoint (gone, or exhausted after a long failing
+        // streak) is rare, and deciding reads what the result wrote: one transaction.
         let mut tx = self.results.begin().await?;
         recorder::write_results_query(std::slice::from_ref(&input))
             .execute(&mut *tx)
             .await?;
         let endpoint = record.endpoint_id.as_str();
-        if record.endpoint_gone {
+        let disable = match disable_now {
+            Some(reason) => Some(reason),
+            None => {
+                let facts = sqlx::query(
+                    "SELECT failing_since, \
+                       (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'failed' \
+                          AND d.updated_at >= e.failing_since) AS exhausted \
+                     FROM endpoints e WHERE id = $1 AND is_active FOR UPDATE",
+                )
+                .bind(endpoint)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match facts {
+                    Some(row) => rule
+                        .should_disable(row.opt_time("failing_since")?, row.int("exhausted")?, now)
+                        .then_some(DisabledReason::Failing),
+                    None => None,
+                }
+            }
+        };
+        if let Some(reason) = disable {
             sqlx::query(
-                "UPDATE endpoints SET is_active = FALSE, disabled_reason = 'gone', updated_at = $2 \
+                "UPDATE endpoints SET is_active = FALSE, disabled_reason = $2, updated_at = $3 \
                  WHERE id = $1 AND is_active",
             )
             .bind(endpoint)
+            .bind(reason.as_str())
             .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await?;
-        }
-        if status == DeliveryStatus::Failed {
-            sqlx::query(
-                "UPDATE endpoints SET is_active = FALSE, disabled_reason = 'failing', updated_at = $2 \
-                 WHERE id = $1 AND is_active AND failing_since <= $3 \
-                   AND (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = $1 AND d.status = 'failed' \
-                        AND d.updated_at >= endpoints.failing_since) >= $4",
-            )
-            .bind(endpoint)
-            .bind(now.as_millis())
-            .bind(now.as_millis() - rule.failing_for_ms)
-            .bind(rule.min_exhausted)
             .execute(&mut *tx)
             .await?;
         }

@@ -6,15 +6,14 @@ use std::sync::Arc;
 use sqlx::PgConnection;
 
 use super::PostgresStore;
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
 use crate::store::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::store::EventStore;
-use crate::store::{
-    Attempt, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus, Event, Lease, NewEvent, Page,
-    PageRequest, StoreResult,
-};
+use crate::store::{DeliveryFilter, DeliveryJob, Lease, Page, PageRequest, StoreResult};
 use async_trait::async_trait;
 
 /// Renders the payloads of the given events, one shared buffer per event.

@@ -15,6 +15,7 @@
 mod batcher;
 mod deliveries;
 mod endpoints;
+mod error;
 mod events;
 mod idempotency;
 mod integrations;
@@ -31,7 +32,7 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use crate::store::StoreError;
+use error::conflict_or;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -87,13 +88,5 @@ impl PostgresStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-}
-
-/// Maps a unique-constraint failure to `Conflict(what)`, anything else to a database error.
-pub(super) fn conflict_or(e: sqlx::Error, what: &'static str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
-        _ => StoreError::Database(e),
     }
 }

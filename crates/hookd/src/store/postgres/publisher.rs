@@ -13,10 +13,11 @@ use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 
 use super::batcher::Batcher;
+use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::store::rows::RowExt;
-use crate::store::{DeliveryJob, Event, Lease, NewEvent, StoreResult};
+use crate::store::{DeliveryJob, Lease, StoreResult};
 
 /// Most publishes stored by one statement.
 const MAX_BATCH: usize = 512;

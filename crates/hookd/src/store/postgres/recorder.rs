@@ -1,25 +1,29 @@
 //! Batched write-back of attempt results on PostgreSQL.
 //!
 //! Every delivery ends with a result to write: the attempt, the delivery's next state and the
-//! endpoint's failing streak. One statement per result bounded fan-out at about 6k deliveries/s
-//! with a second of latency (README, Performance), so results are collected by `batcher.rs` and
-//! written by one statement per batch: data-modifying CTEs over arrays, which run to completion.
+//! endpoint's failing streak, all decided by `domain::delivery::outcome` before they get here.
+//! One statement per result bounded fan-out at about 6k deliveries/s with a second of latency
+//! (docs/performance.md), so results are collected by `batcher.rs` and written by one
+//! statement per batch: data-modifying CTEs over arrays, which run to completion.
+//!
+//! A result is written only while its node still holds the delivery's lease (`lease_owner`):
+//! a node whose lease expired while it was sending must not overwrite the result of the node
+//! that took the delivery over. A delivery cancelled while in flight keeps its status, and its
+//! attempt is still recorded.
 //!
 //! Lock order: deliveries first, then their endpoints, as every other writer does (deleting an
 //! endpoint included). An endpoint row is only locked when its streak changes (a failure, or
 //! the first success after failures), so healthy traffic locks no endpoint at all. Two nodes'
 //! batches that do lock several failing endpoints may still deadlock; PostgreSQL then aborts
 //! one, and the batcher writes its results one by one.
-//!
-//! Within a batch, an endpoint's streak follows its latest result: healthy if that succeeded,
-//! else failing since the earliest failure in the batch (or earlier, if already failing).
 
 use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 
 use super::batcher::Batcher;
+use crate::domain::delivery::outcome::{net_streaks, AttemptRecord, StreakUpdate};
 use crate::domain::time::Timestamp;
-use crate::store::{AttemptRecord, DeliveryStatus, StoreResult};
+use crate::store::StoreResult;
 
 /// Most results written by one statement.
 const MAX_BATCH: usize = 512;
@@ -39,38 +43,31 @@ pub(super) fn start(results: PgPool) -> Recorder {
     )
 }
 
-/// The state a result moves its delivery to.
-pub(super) fn next_status(record: &AttemptRecord) -> DeliveryStatus {
-    match (record.succeeded, record.next_attempt_at) {
-        (true, _) => DeliveryStatus::Succeeded,
-        (false, Some(_)) => DeliveryStatus::Pending,
-        (false, None) => DeliveryStatus::Failed,
-    }
-}
-
 /// Writes every result of `inputs` (see the module docs); also used alone, inside a
-/// transaction, for the rare result that may disable its endpoint.
+/// transaction, for the rare result that may disable its endpoint. `streak` reads `delivery`
+/// in full first, so the deliveries' rows are locked before any endpoint's.
 pub(super) const WRITE_RESULTS: &str = "WITH input AS ( \
        SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
-                            $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bool[]) \
+                            $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[]) \
          AS t (attempt_id, delivery_id, started_at, duration_ms, status_code, error, response_body, \
-               status, next_attempt_at, recorded_at, succeeded)), \
+               status, next_attempt_at, recorded_at, lease_owner)), \
      delivery AS ( \
        UPDATE deliveries d SET status = i.status, attempt_count = d.attempt_count + 1, \
          next_attempt_at = i.next_attempt_at, last_status_code = COALESCE(i.status_code, d.last_status_code), \
          updated_at = i.recorded_at, lease_owner = NULL, lease_until = NULL \
-       FROM input i WHERE d.id = i.delivery_id AND d.status != 'cancelled' \
-       RETURNING d.endpoint_id, i.succeeded, i.started_at), \
+       FROM input i WHERE d.id = i.delivery_id AND d.status != 'cancelled' AND d.lease_owner = i.lease_owner \
+       RETURNING d.id), \
      attempt AS ( \
        INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
-       SELECT attempt_id, delivery_id, started_at, duration_ms, status_code, error, response_body FROM input), \
+       SELECT attempt_id, delivery_id, started_at, duration_ms, status_code, error, response_body \
+       FROM input i WHERE i.delivery_id IN (SELECT id FROM delivery) \
+          OR EXISTS (SELECT 1 FROM deliveries c WHERE c.id = i.delivery_id AND c.status = 'cancelled')), \
      streak AS ( \
-       SELECT endpoint_id, (array_agg(succeeded ORDER BY started_at DESC))[1] AS healthy, \
-              min(started_at) FILTER (WHERE NOT succeeded) AS first_failure \
-       FROM delivery GROUP BY endpoint_id) \
-     UPDATE endpoints e SET failing_since = CASE WHEN s.healthy THEN NULL \
-         ELSE COALESCE(e.failing_since, s.first_failure) END \
-     FROM streak s WHERE e.id = s.endpoint_id AND (NOT s.healthy OR e.failing_since IS NOT NULL)";
+       SELECT s.* FROM UNNEST($12::text[], $13::text[], $14::bigint[]) AS s (endpoint_id, change, since), \
+         (SELECT count(*) FROM delivery) AS written) \
+     UPDATE endpoints e SET failing_since = CASE s.change WHEN 'clear' THEN NULL \
+         WHEN 'start' THEN COALESCE(e.failing_since, s.since) ELSE s.since END \
+     FROM streak s WHERE e.id = s.endpoint_id AND (s.change <> 'clear' OR e.failing_since IS NOT NULL)";
 
 /// [`WRITE_RESULTS`] with its arrays bound.
 pub(super) fn write_results_query(
@@ -86,7 +83,7 @@ pub(super) fn write_results_query(
     let mut statuses = Vec::with_capacity(inputs.len());
     let mut next_attempts = Vec::with_capacity(inputs.len());
     let mut recorded = Vec::with_capacity(inputs.len());
-    let mut succeeded = Vec::with_capacity(inputs.len());
+    let mut owners = Vec::with_capacity(inputs.len());
     for (record, now) in inputs {
         let a = &record.attempt;
         attempt_ids.push(a.id.to_string());
@@ -96,10 +93,24 @@ pub(super) fn write_results_query(
         status_codes.push(a.status_code);
         errors.push(a.error.clone());
         bodies.push(a.response_body.clone());
-        statuses.push(next_status(record).as_str());
-        next_attempts.push(record.next_attempt_at.map(Timestamp::as_millis));
+        statuses.push(record.next.status().as_str());
+        next_attempts.push(record.next.next_attempt_at().map(Timestamp::as_millis));
         recorded.push(now.as_millis());
-        succeeded.push(record.succeeded);
+        owners.push(record.lease_owner.clone());
+    }
+    let streaks = net_streaks(inputs.iter().map(|(record, _)| record));
+    let mut endpoints = Vec::with_capacity(streaks.len());
+    let mut changes = Vec::with_capacity(streaks.len());
+    let mut since = Vec::with_capacity(streaks.len());
+    for (endpoint, update) in streaks {
+        endpoints.push(endpoint.to_string());
+        let (change, at) = match update {
+            StreakUpdate::Clear => ("clear", None),
+            StreakUpdate::StartIfClear(at) => ("start", Some(at.as_millis())),
+            StreakUpdate::Restart(at) => ("restart", Some(at.as_millis())),
+        };
+        changes.push(change);
+        since.push(at);
     }
     sqlx::query(WRITE_RESULTS)
         .bind(attempt_ids)
@@ -112,7 +123,10 @@ pub(super) fn write_results_query(
         .bind(statuses)
         .bind(next_attempts)
         .bind(recorded)
-        .bind(succeeded)
+        .bind(owners)
+        .bind(endpoints)
+        .bind(changes)
+        .bind(since)
 }
 
 async fn write_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<()>> {

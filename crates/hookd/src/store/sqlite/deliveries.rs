@@ -7,15 +7,13 @@ use rusqlite::{params, Connection};
 
 use super::events::payloads_for;
 use super::{execute, publish, query_all, SqliteStore};
+use crate::domain::delivery::outcome::{AttemptRecord, HealthRule};
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
-use crate::store::DeliveryStore;
-use crate::store::{
-    AttemptRecord, DeliveryJob, DeliveryStatus, DispatchTarget, HealthRule, Lease, StoreResult,
-    WriteDone,
-};
+use crate::store::{DeliveryJob, DeliveryStore, DispatchTarget, Lease, StoreResult, WriteDone};
 use async_trait::async_trait;
 
 /// Runs an `UPDATE … RETURNING id, endpoint_id, event_id, attempt_count` and turns its rows into

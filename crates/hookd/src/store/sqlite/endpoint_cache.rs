@@ -105,11 +105,12 @@ pub(super) fn remember_healthy(endpoint: &EndpointId) {
 mod tests {
     use serde_json::value::RawValue;
 
+    use crate::domain::event::NewEvent;
     use crate::domain::ids::EventId;
     use crate::domain::tenant::{Mode, Tenant};
     use crate::domain::time::Timestamp;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{AdminStore, EventStore, Lease, NewEvent};
+    use crate::store::{AdminStore, EventStore, Lease};
 
     /// Another connection to the file (another process, in real life) adds an endpoint and
     /// then deactivates it: the very next publish through the store follows each change, though

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use super::{publish, query_opt, SqliteStore};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
 use crate::store::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::store::EventStore;
 use crate::store::{
-    Attempt, Delivery, DeliveryFilter, DeliveryJob, DeliveryStatus, Event, Lease, NewEvent, Page,
-    PageRequest, StoreError, StoreResult,
+    DeliveryFilter, DeliveryJob, Lease, Page, PageRequest, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 

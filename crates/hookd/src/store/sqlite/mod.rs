@@ -8,6 +8,7 @@
 mod deliveries;
 mod endpoint_cache;
 mod endpoints;
+mod error;
 mod events;
 mod idempotency;
 mod integrations;
@@ -26,7 +27,8 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::StoreResult;
+use error::conflict_or;
 use writer::Writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -139,20 +141,4 @@ pub(super) fn query_opt<T>(
     map: impl FnMut(&rusqlite::Row<'_>) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
     Ok(query_all(conn, sql, params, map)?.into_iter().next())
-}
-
-/// Maps a unique-constraint failure to `Conflict(what)`, anything else to a database error.
-pub(super) fn conflict_or(e: StoreError, what: &'static str) -> StoreError {
-    match &e {
-        StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
-            if matches!(
-                failure.extended_code,
-                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-            ) =>
-        {
-            StoreError::Conflict(what)
-        }
-        _ => e,
-    }
 }

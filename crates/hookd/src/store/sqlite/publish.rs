@@ -1,5 +1,5 @@
 //! The two hot writes, run on the writer thread: publishing an event (fan-out to its endpoints'
-//! deliveries) and recording an attempt (with the endpoint's health).
+//! deliveries) and persisting an attempt's result as the domain decided it.
 //!
 //! Each is a handful of cached prepared statements with bound parameters. Concurrent requests
 //! share one commit through the writer's group commit, so nothing here batches on its own. The
@@ -10,14 +10,15 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection};
 
-use super::{endpoint_cache, execute, query_all};
+use super::{endpoint_cache, execute, query_all, query_opt};
+use crate::domain::delivery::outcome::{AttemptRecord, HealthRule, StreakUpdate};
+use crate::domain::endpoint::DisabledReason;
+use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::RowExt;
-use crate::store::{
-    AttemptRecord, DeliveryJob, DeliveryStatus, Event, HealthRule, Lease, NewEvent, StoreResult,
-};
+use crate::store::{DeliveryJob, Lease, StoreResult};
 
 /// The endpoints an event goes to: active, of its tenant, scoped to its project or to none, and
 /// subscribed to its type (`events` is a JSON array of names, so `"type"` with its quotes
@@ -111,27 +112,29 @@ pub(super) fn publish(
 
 const INSERT_ATTEMPT: &str = "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, \
      status_code, error, response_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-/// A delivery cancelled while in flight stays cancelled.
+/// Only while this node holds the lease; a delivery cancelled while in flight stays cancelled.
 const UPDATE_DELIVERY: &str =
     "UPDATE deliveries SET status = ?2, attempt_count = attempt_count + 1, \
      next_attempt_at = ?3, last_status_code = COALESCE(?4, last_status_code), updated_at = ?5, \
-     lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND status != 'cancelled'";
-const MARK_FAILING: &str =
-    "UPDATE endpoints SET failing_since = COALESCE(failing_since, ?2) WHERE id = ?1";
-const MARK_HEALTHY: &str =
+     lease_owner = NULL, lease_until = NULL \
+     WHERE id = ?1 AND status != 'cancelled' AND lease_owner = ?6";
+const IS_CANCELLED: &str = "SELECT status = 'cancelled' AS cancelled FROM deliveries WHERE id = ?1";
+const CLEAR_STREAK: &str =
     "UPDATE endpoints SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL";
-const DISABLE_GONE: &str =
-    "UPDATE endpoints SET is_active = 0, disabled_reason = 'gone', updated_at = ?2 \
+const START_STREAK: &str =
+    "UPDATE endpoints SET failing_since = COALESCE(failing_since, ?2) WHERE id = ?1";
+const RESTART_STREAK: &str = "UPDATE endpoints SET failing_since = ?2 WHERE id = ?1";
+const DISABLE: &str = "UPDATE endpoints SET is_active = 0, disabled_reason = ?2, updated_at = ?3 \
      WHERE id = ?1 AND is_active = 1";
-/// Exhausted: disable the endpoint if it has been failing long enough, with enough exhausted
-/// deliveries in the streak.
-const DISABLE_FAILING: &str =
-    "UPDATE endpoints SET is_active = 0, disabled_reason = 'failing', updated_at = ?2 \
-     WHERE id = ?1 AND is_active = 1 AND failing_since <= ?3 \
-       AND (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = ?1 AND d.status = 'failed' \
-            AND d.updated_at >= endpoints.failing_since) >= ?4";
+/// What [`HealthRule::should_disable`] decides from: the streak, and the deliveries failed for
+/// good since it began.
+const STREAK_FACTS: &str = "SELECT failing_since, \
+       (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'failed' \
+          AND d.updated_at >= e.failing_since) AS exhausted \
+     FROM endpoints e WHERE id = ?1 AND is_active = 1";
 
-/// Writes one attempt, its delivery's next state and its endpoint's health.
+/// Persists one attempt result as `domain::delivery::outcome` decided it: the delivery's next
+/// state, the attempt, the endpoint's streak, and disabling.
 pub(super) fn record(
     conn: &Connection,
     record: &AttemptRecord,
@@ -139,12 +142,24 @@ pub(super) fn record(
     now: Timestamp,
 ) -> StoreResult<()> {
     let a = &record.attempt;
-    let endpoint = record.endpoint_id.as_str();
-    let status = match (record.succeeded, record.next_attempt_at) {
-        (true, _) => DeliveryStatus::Succeeded,
-        (false, Some(_)) => DeliveryStatus::Pending,
-        (false, None) => DeliveryStatus::Failed,
-    };
+    let updated = execute(
+        conn,
+        UPDATE_DELIVERY,
+        params![
+            record.delivery_id.as_str(),
+            record.next.status().as_str(),
+            record.next.next_attempt_at().map(Timestamp::as_millis),
+            a.status_code,
+            now.as_millis(),
+            record.lease_owner,
+        ],
+    )?;
+    if updated == 0 && !cancelled(conn, record)? {
+        // This node's lease ran out and the delivery was taken over: the new owner's result
+        // stands, this one is dropped whole.
+        tracing::info!(delivery = %record.delivery_id, "an attempt's result came after its lease was lost; not recorded");
+        return Ok(());
+    }
     execute(
         conn,
         INSERT_ATTEMPT,
@@ -158,44 +173,71 @@ pub(super) fn record(
             a.response_body,
         ],
     )?;
-    execute(
-        conn,
-        UPDATE_DELIVERY,
-        params![
-            record.delivery_id.as_str(),
-            status.as_str(),
-            record.next_attempt_at.map(Timestamp::as_millis),
-            a.status_code,
-            now.as_millis(),
-        ],
-    )?;
-    if record.succeeded {
-        // Clearing a streak that is known not to exist would be a lookup for nothing.
-        if !endpoint_cache::is_healthy(&record.endpoint_id) {
-            execute(conn, MARK_HEALTHY, params![endpoint])?;
-            endpoint_cache::remember_healthy(&record.endpoint_id);
+    move_streak(conn, &record.endpoint_id, record.streak())?;
+    if let Some(reason) = record.disables_endpoint() {
+        disable(conn, &record.endpoint_id, reason, now)?;
+    }
+    if record.exhausted() {
+        let facts = query_opt(conn, STREAK_FACTS, [record.endpoint_id.as_str()], |row| {
+            Ok((row.opt_time("failing_since")?, row.int("exhausted")?))
+        })?;
+        if let Some((failing_since, exhausted)) = facts {
+            if rule.should_disable(failing_since, exhausted, now) {
+                disable(conn, &record.endpoint_id, DisabledReason::Failing, now)?;
+            }
         }
-        return Ok(());
     }
+    Ok(())
+}
+
+/// True when the delivery was cancelled while its attempt was in flight: the attempt is still
+/// recorded, the delivery stays cancelled.
+fn cancelled(conn: &Connection, record: &AttemptRecord) -> StoreResult<bool> {
+    Ok(
+        query_opt(conn, IS_CANCELLED, [record.delivery_id.as_str()], |row| {
+            row.flag("cancelled")
+        })?
+        .unwrap_or(false),
+    )
+}
+
+fn move_streak(conn: &Connection, endpoint: &EndpointId, update: StreakUpdate) -> StoreResult<()> {
+    match update {
+        StreakUpdate::Clear => {
+            // Clearing a streak that is known not to exist would be a lookup for nothing.
+            if !endpoint_cache::is_healthy(endpoint) {
+                execute(conn, CLEAR_STREAK, [endpoint.as_str()])?;
+                endpoint_cache::remember_healthy(endpoint);
+            }
+        }
+        StreakUpdate::StartIfClear(at) => {
+            execute(
+                conn,
+                START_STREAK,
+                params![endpoint.as_str(), at.as_millis()],
+            )?;
+        }
+        StreakUpdate::Restart(at) => {
+            execute(
+                conn,
+                RESTART_STREAK,
+                params![endpoint.as_str(), at.as_millis()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn disable(
+    conn: &Connection,
+    endpoint: &EndpointId,
+    reason: DisabledReason,
+    now: Timestamp,
+) -> StoreResult<()> {
     execute(
         conn,
-        MARK_FAILING,
-        params![endpoint, a.started_at.as_millis()],
+        DISABLE,
+        params![endpoint.as_str(), reason.as_str(), now.as_millis()],
     )?;
-    if record.endpoint_gone {
-        execute(conn, DISABLE_GONE, params![endpoint, now.as_millis()])?;
-    }
-    if record.next_attempt_at.is_none() {
-        execute(
-            conn,
-            DISABLE_FAILING,
-            params![
-                endpoint,
-                now.as_millis(),
-                now.as_millis() - rule.failing_for_ms,
-                rule.min_exhausted,
-            ],
-        )?;
-    }
     Ok(())
 }

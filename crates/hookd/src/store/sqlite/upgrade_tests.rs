@@ -9,10 +9,11 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
 use super::SqliteStore;
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::ids::{DeliveryId, EventId, WorkspaceId};
 use crate::domain::tenant::{Mode, Tenant};
 use crate::domain::time::Timestamp;
-use crate::store::{DeliveryStatus, DeliveryStore, EventStore, Lease, PageRequest};
+use crate::store::{DeliveryStore, EventStore, Lease, PageRequest};
 
 /// The migrations up to the last one before the hot tables were rebuilt.
 const BEFORE_REBUILD: [&str; 2] = ["0001_foundation.sql", "0002_integrations.sql"];

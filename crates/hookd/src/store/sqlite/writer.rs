@@ -41,7 +41,9 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::endpoint_cache;
-use crate::store::{StoreError, StoreResult};
+use super::error::GroupCommitFailed;
+use crate::store::error::WriterStopped;
+use crate::store::StoreResult;
 
 /// Most writes committed together; bounds the latency one batch adds to the first caller.
 const MAX_BATCH: usize = 1024;
@@ -87,7 +89,7 @@ impl<T> Reply<T> {
 }
 
 /// A callback that runs exactly once: with the write's outcome, or with
-/// [`StoreError::WriterGone`] if its job is dropped unanswered (the writer thread panicked, or
+/// [`WriterStopped`] if its job is dropped unanswered (the writer thread panicked, or
 /// its queue went away), so a caller that does not wait never waits forever. An awaiting
 /// caller learns the same from its closed channel.
 struct Callback<T>(Option<Box<dyn FnOnce(StoreResult<T>) + Send>>);
@@ -95,7 +97,7 @@ struct Callback<T>(Option<Box<dyn FnOnce(StoreResult<T>) + Send>>);
 impl<T> Drop for Callback<T> {
     fn drop(&mut self) {
         if let Some(done) = self.0.take() {
-            done(Err(StoreError::WriterGone));
+            done(Err(WriterStopped.into()));
         }
     }
 }
@@ -124,8 +126,8 @@ where
             // A failed write keeps its own error; a successful one fails with the batch.
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(value)), Ok(())) => Ok(value),
-            (_, Err(e)) => Err(StoreError::Commit(e)),
-            (None, Ok(())) => Err(StoreError::WriterGone),
+            (_, Err(e)) => Err(GroupCommitFailed(e).into()),
+            (None, Ok(())) => Err(WriterStopped.into()),
         };
         self.reply.send(outcome);
     }
@@ -135,7 +137,7 @@ where
     }
 
     fn abandon(self: Box<Self>) {
-        self.reply.send(Err(StoreError::WriterGone));
+        self.reply.send(Err(WriterStopped.into()));
     }
 }
 
@@ -222,11 +224,8 @@ impl Writer {
             result: None,
             reply: Reply::Awaited(reply),
         });
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+        self.jobs.send(job).await.map_err(|_| WriterStopped)?;
+        answer.await.map_err(|_| WriterStopped)?
     }
 }
 
@@ -370,6 +369,18 @@ mod tests {
         conn
     }
 
+    /// The write failed with its own SQLite error.
+    fn own_error(outcome: StoreResult<()>) -> bool {
+        outcome.is_err_and(|e| {
+            e.cause::<rusqlite::Error>().is_some() && e.cause::<GroupCommitFailed>().is_none()
+        })
+    }
+
+    /// The write succeeded but its batch's commit failed.
+    fn batch_error(outcome: StoreResult<()>) -> bool {
+        outcome.is_err_and(|e| e.cause::<GroupCommitFailed>().is_some())
+    }
+
     fn insert(conn: &Connection, x: &str) -> StoreResult<()> {
         conn.execute("INSERT INTO t (x) VALUES (?1)", [x])?;
         Ok(())
@@ -490,7 +501,7 @@ mod tests {
                     heard
                         .lock()
                         .unwrap()
-                        .push(matches!(outcome, Err(StoreError::WriterGone)))
+                        .push(outcome.is_err_and(|e| e.cause::<WriterStopped>().is_some()))
                 }
             })))),
         });
@@ -571,7 +582,7 @@ mod tests {
         drop(open_gate);
         assert!(gatekeeper.await.unwrap().is_ok());
         assert!(first.await.unwrap().is_ok());
-        assert!(matches!(halfway.await.unwrap(), Err(StoreError::Sqlite(_))));
+        assert!(own_error(halfway.await.unwrap()));
         assert!(last.await.unwrap().is_ok());
         assert_eq!(rows(&path), ["a", "c"]);
     }
@@ -609,10 +620,10 @@ mod tests {
         until_queued(&writer, 4).await;
         drop(open_gate);
         assert!(gatekeeper.await.unwrap().is_ok());
-        assert!(matches!(too_big.await.unwrap(), Err(StoreError::Sqlite(_))));
-        assert!(matches!(before.await.unwrap(), Err(StoreError::Commit(_))));
+        assert!(own_error(too_big.await.unwrap()));
+        assert!(batch_error(before.await.unwrap()));
         for write in after {
-            assert!(matches!(write.await.unwrap(), Err(StoreError::Commit(_))));
+            assert!(batch_error(write.await.unwrap()));
         }
         assert!(rows(&path).is_empty(), "{:?}", rows(&path));
         writer.write(|conn| insert(conn, "e")).await.unwrap();

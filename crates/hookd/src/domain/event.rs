@@ -1,0 +1,58 @@
+//! Events: what a host application publishes, as stored and shown (`Event`), and a validated
+//! event about to be published (`NewEvent`).
+
+use serde_json::value::RawValue;
+
+use super::ids::EventId;
+use super::time::Timestamp;
+
+/// An event as stored and shown (`Event`).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: EventId,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub project_id: Option<String>,
+    /// The JSON object as published.
+    #[schema(value_type = Object)]
+    pub data: Box<RawValue>,
+    pub created_at: Timestamp,
+    /// How many endpoints the event was fanned out to.
+    pub delivery_count: i64,
+}
+
+/// A validated event to publish.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub event_type: String,
+    pub project_id: Option<String>,
+    pub data: Box<RawValue>,
+    pub created_at: Timestamp,
+}
+
+impl NewEvent {
+    /// The event as stored, once fanned out to `delivery_count` endpoints.
+    pub fn stored(&self, delivery_count: usize) -> Event {
+        Event {
+            id: self.id.clone(),
+            event_type: self.event_type.clone(),
+            project_id: self.project_id.clone(),
+            data: self.data.clone(),
+            created_at: self.created_at,
+            delivery_count: delivery_count as i64,
+        }
+    }
+
+    /// The delivery body every delivery of this event sends, rendered once.
+    pub fn payload(&self) -> bytes::Bytes {
+        super::payload::render(
+            &self.id,
+            &self.event_type,
+            self.created_at,
+            self.project_id.as_deref(),
+            &self.data,
+        )
+    }
+}
