@@ -5,13 +5,10 @@
 //! and tenant) goes into the request extensions for handlers and the idempotency layer.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
@@ -98,16 +95,6 @@ fn bearer_token(parts: &axum::http::HeaderMap) -> Option<&str> {
     let value = parts.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-pub async fn authenticate(
-    State(state): State<Arc<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let authed = authenticate_headers(&state, request.headers()).await?;
-    request.extensions_mut().insert(authed);
-    Ok(next.run(request).await)
 }
 
 /// Resolves and rate-limits the caller named by `headers`, and records its workspace on the

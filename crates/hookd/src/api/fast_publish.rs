@@ -1,14 +1,13 @@
 //! A direct path for the hottest request, `POST /v1/events` without an `Idempotency-Key`.
 //!
-//! Every request through the router pays for the route lookup and, per `v1` middleware, a
-//! clone of the boxed service below it and a boxed future. Skipping those saved 2.4 % of the
-//! server's instructions per event (callgrind) and about 6 % of its CPU time per delivery in
-//! the burst benchmark (README, Performance). This layer sits
-//! inside the router's outer layers (request id, trace span, panic catcher, body limit), so a
-//! publish still gets all of those, and answers the publish itself by calling the same pieces
-//! the router would, in the same order: version negotiation, authentication and rate limiting,
-//! then the `events::publish` handler with its own extractors. Whatever else arrives (another
-//! route, another method, any request with an `Idempotency-Key`) goes to the router untouched.
+//! Every request through the router pays for the route lookup and the boxed services and
+//! futures of its layers. This layer sits inside the router's outer layers (request id, trace
+//! span, panic catcher, body limit), so a publish still gets all of those, and answers the
+//! publish itself through the same v1 pipeline the router runs (`pipeline::run`), with the
+//! `events::publish` handler and its own extractors as the last step: nothing of the pipeline
+//! is copied here. Whatever else arrives (another route, another method, any request with an
+//! `Idempotency-Key`) goes to the router untouched. Kept for its measured gain (see
+//! docs/performance.md).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,7 +19,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, Either};
 use tower::{Layer, Service};
 
-use super::{auth, events, extract::ApiJson, idempotency, version, AppState};
+use super::error::ApiError;
+use super::{auth, events, extract::ApiJson, idempotency, pipeline, AppState};
 
 const PATH: &str = "/v1/events";
 
@@ -81,20 +81,20 @@ fn is_plain_publish(request: &Request) -> bool {
         && !request.headers().contains_key(idempotency::HEADER)
 }
 
-/// What the `v1` middlewares and the handler do for a publish, in their order.
+/// The v1 pipeline with the publish handler as its last step.
 async fn publish(state: Arc<AppState>, request: Request) -> Response {
-    let version = match version::resolve(request.headers()) {
-        Ok(version) => version,
-        Err(unsupported) => return version::refuse(unsupported),
-    };
-    let response = match auth::authenticate_headers(&state, request.headers()).await {
-        Ok(authed) => match ApiJson::from_request(request, &()).await {
-            Ok(body) => events::publish(State(state), authed, body)
+    pipeline::run(&state, request, |request| async {
+        let authed = request.extensions().get::<auth::Authed>().cloned();
+        let (Some(authed), body) = (authed, ApiJson::from_request(request, &()).await) else {
+            // The pipeline authenticated the request before calling this step.
+            return ApiError::Unauthorized("Authentication is required.".into()).into_response();
+        };
+        match body {
+            Ok(body) => events::publish(State(Arc::clone(&state)), authed, body)
                 .await
                 .into_response(),
             Err(rejected) => rejected.into_response(),
-        },
-        Err(refused) => refused.into_response(),
-    };
-    version::with_version(response, version)
+        }
+    })
+    .await
 }

@@ -10,12 +10,11 @@
 //! Stored answers are sealed with the master key like every other secret at rest: the answer to
 //! a create or a rotation carries the endpoint's plaintext signing secret.
 
-use std::sync::Arc;
+use std::future::Future;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -56,19 +55,25 @@ fn open(cipher: &Cipher, stored: &str) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-pub async fn idempotency(
-    State(state): State<Arc<AppState>>,
+/// The idempotency step of the v1 pipeline (see `pipeline.rs`): runs `handler` once per key,
+/// or replays or refuses.
+pub async fn guard<F, Fut>(
+    state: &AppState,
     request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+    handler: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     if !matches!(
         *request.method(),
         Method::POST | Method::PATCH | Method::DELETE
     ) {
-        return Ok(next.run(request).await);
+        return Ok(handler(request).await);
     }
     let Some(raw_key) = request.headers().get(HEADER) else {
-        return Ok(next.run(request).await);
+        return Ok(handler(request).await);
     };
     let key = raw_key
         .to_str()
@@ -127,9 +132,7 @@ pub async fn idempotency(
         IdempotencyBegin::Started => {}
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let response = handler(Request::from_parts(parts, Body::from(bytes))).await;
     let status = response.status();
     if status.is_server_error() {
         state.store.idempotency_abandon(&tenant, &key).await?;

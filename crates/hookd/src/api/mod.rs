@@ -16,6 +16,7 @@ pub mod integration_calls;
 pub mod integrations;
 pub mod openapi;
 pub mod pagination;
+pub mod pipeline;
 pub mod version;
 
 use std::sync::Arc;
@@ -108,20 +109,11 @@ fn operations_routes() -> OpenApiRouter<Arc<AppState>> {
 pub fn routes_and_openapi(
     state: &Arc<AppState>,
 ) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
-    // One layer holding the three middlewares (outermost first), not three layers: each layer
-    // on a router boxes every route once more, and each box is an allocation per request.
-    let v1 = v1_routes().layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn(version::negotiate))
-            .layer(middleware::from_fn_with_state(
-                Arc::clone(state),
-                auth::authenticate,
-            ))
-            .layer(middleware::from_fn_with_state(
-                Arc::clone(state),
-                idempotency::idempotency,
-            )),
-    );
+    // The whole v1 pipeline is one middleware (see `pipeline.rs`).
+    let v1 = v1_routes().layer(middleware::from_fn_with_state(
+        Arc::clone(state),
+        pipeline::middleware,
+    ));
     OpenApiRouter::with_openapi(openapi::base())
         .merge(v1)
         .merge(operations_routes())

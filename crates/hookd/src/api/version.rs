@@ -1,9 +1,8 @@
 //! `Scripe-Api-Version`: pins the API version; absent means the current default. Unknown
-//! versions are rejected before anything else runs, and every answer echoes the version used.
+//! versions are rejected before anything else runs (the first step of `pipeline.rs`), and every
+//! answer echoes the version used.
 
-use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
@@ -12,13 +11,6 @@ pub const HEADER: &str = "scripe-api-version";
 /// Every version this build answers, oldest first; the last is the default.
 pub const SUPPORTED: &[&str] = &["2026-08-01"];
 pub const DEFAULT: &str = "2026-08-01";
-
-pub async fn negotiate(request: Request, next: Next) -> Response {
-    match resolve(request.headers()) {
-        Ok(version) => with_version(next.run(request).await, version),
-        Err(unsupported) => refuse(unsupported),
-    }
-}
 
 /// The version a request asks for (the default when it names none), or why it is refused.
 pub fn resolve(headers: &HeaderMap) -> Result<&'static str, ApiError> {

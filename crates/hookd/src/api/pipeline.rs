@@ -1,0 +1,51 @@
+//! The v1 pipeline: what every `/v1` request goes through before its handler, in order, written
+//! once.
+//!
+//! 1. `Scripe-Api-Version` negotiation (an unknown version is refused before anything else);
+//! 2. authentication and the per-key rate limit;
+//! 3. `Idempotency-Key` (a claim, a replay or a refusal);
+//! 4. the handler; every answer then echoes the version used.
+//!
+//! The router runs [`run`] as its one `/v1` middleware ([`middleware`]); the direct publish path
+//! (`fast_publish.rs`) calls the same [`run`] with the publish handler. A step added here is
+//! taken by both: there is no second copy of the order to forget.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{auth, idempotency, version, AppState};
+
+/// Takes `request` through the pipeline, with `handler` as its last step.
+pub async fn run<F, Fut>(state: &AppState, mut request: Request, handler: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let version = match version::resolve(request.headers()) {
+        Ok(version) => version,
+        Err(unsupported) => return version::refuse(unsupported),
+    };
+    let response = match auth::authenticate_headers(state, request.headers()).await {
+        Ok(authed) => {
+            request.extensions_mut().insert(authed);
+            idempotency::guard(state, request, handler)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        }
+        Err(refused) => refused.into_response(),
+    };
+    version::with_version(response, version)
+}
+
+/// The pipeline as the router's `/v1` middleware: the route's handler is the last step.
+pub async fn middleware(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    run(&state, request, |request| next.run(request)).await
+}
