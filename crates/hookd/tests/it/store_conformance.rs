@@ -143,7 +143,7 @@ async fn publish_fans_out_by_type_project_and_tenant() {
 /// same tenant and type came before (the SQLite writer remembers fan-outs between changes).
 #[tokio::test]
 async fn publish_sees_every_endpoint_change_made_between_publishes() {
-    let (store, _db) = open().await;
+    let (store, db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
     let first = endpoint(&["post.created"], None);
     store.insert_endpoint(&t, &first).await.unwrap();
@@ -225,6 +225,45 @@ async fn publish_sees_every_endpoint_change_made_between_publishes() {
         targets(Arc::clone(&store), t.clone()).await,
         vec![second.endpoint.id.to_string()]
     );
+
+    // Disabled by an attempt's result (410 Gone).
+    let (_, jobs) = store
+        .publish_event(&t, event("post.created", None), &lease("n1", 60_000))
+        .await
+        .unwrap();
+    let gone = AttemptRecord {
+        delivery_id: jobs[0].delivery_id.clone(),
+        endpoint_id: second.endpoint.id.clone(),
+        lease_owner: "n1".into(),
+        attempt: failed_attempt(410),
+        next: Next::RetryAt(Timestamp::now()),
+        endpoint_gone: true,
+    };
+    store
+        .record_attempt(&gone, RULE, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
+
+    // Changed through another connection to the same database (another process, the CLI).
+    let third = endpoint(&["post.created"], None);
+    store.insert_endpoint(&t, &third).await.unwrap();
+    assert_eq!(
+        targets(Arc::clone(&store), t.clone()).await,
+        vec![third.endpoint.id.to_string()]
+    );
+    let config = crate::harness::test_config(&db.url);
+    let other = hookd::app::open_store(&config).await.expect("second store");
+    let off = EndpointPatch {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    other
+        .update_endpoint(&t, &third.endpoint.id, &off, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
 }
 
 #[tokio::test]
