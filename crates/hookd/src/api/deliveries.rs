@@ -81,7 +81,7 @@ pub async fn retry(
             },
         );
     };
-    state.engine.submit(vec![job]);
+    state.engine.retry(auth.tenant.clone(), job);
     let (delivery, attempts) = state
         .store
         .get_delivery(&auth.tenant, &delivery_id)

@@ -27,7 +27,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::domain::ids::EndpointId;
-use crate::domain::time::Timestamp;
+use crate::domain::tenant::Tenant;
 use crate::egress::EgressClient;
 use crate::store::{DeliveryJob, DynStore, HealthRule, Lease};
 use dispatcher::Dispatcher;
@@ -60,7 +60,6 @@ pub struct Engine {
     stop: CancellationToken,
     tasks: TaskTracker,
     owner: String,
-    lease_ms: i64,
 }
 
 impl Engine {
@@ -89,12 +88,6 @@ impl Engine {
         let tasks = TaskTracker::new();
         let backlog = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
-        let dispatcher = Arc::new(Dispatcher::new(
-            Arc::clone(&shared),
-            tasks.clone(),
-            Arc::clone(&backlog),
-            stop.clone(),
-        ));
         let owner = format!(
             "node_{}",
             ulid::Ulid::new().to_string().to_ascii_lowercase()
@@ -103,6 +96,14 @@ impl Engine {
         let lease_ms = i64::try_from(timeout.as_millis())
             .unwrap_or(i64::MAX / 2)
             .saturating_add(60_000);
+        let dispatcher = Arc::new(Dispatcher::new(
+            Arc::clone(&shared),
+            tasks.clone(),
+            Arc::clone(&backlog),
+            stop.clone(),
+            owner.clone(),
+            lease_ms,
+        ));
         let wake_poller = Arc::new(Notify::new());
         // Tracked with the attempts, so `shutdown` knows when no claim can land anymore.
         tasks.spawn(poller::run(poller::Poller {
@@ -121,22 +122,27 @@ impl Engine {
             stop,
             tasks,
             owner,
-            lease_ms,
         }
     }
 
     /// The lease a fresh delivery is created with: held by this node.
     pub fn lease(&self) -> Lease {
-        Lease {
-            owner: self.owner.clone(),
-            until: Timestamp::now().plus_millis(self.lease_ms),
-        }
+        self.dispatcher.lease()
     }
 
     /// Hands leased jobs to the dispatcher.
     pub fn submit(&self, jobs: Vec<DeliveryJob>) {
         if !jobs.is_empty() && !self.stop.is_cancelled() {
             self.dispatcher.submit(jobs);
+        }
+    }
+
+    /// Hands the dispatcher a delivery that `tenant` asked to retry, re-queued in the database
+    /// under [`Engine::lease`]. Unlike [`Engine::submit`], a delivery already in flight here is
+    /// not dropped as a duplicate: it is attempted once more after the attempt in flight.
+    pub fn retry(&self, tenant: Tenant, job: DeliveryJob) {
+        if !self.stop.is_cancelled() {
+            self.dispatcher.retry(tenant, job);
         }
     }
 
