@@ -303,3 +303,58 @@ impl Dispatcher {
         self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{wait_until, Fixture, Setup};
+    use super::Dispatcher;
+    use crate::domain::ids::DeliveryId;
+    use crate::domain::time::Timestamp;
+    use crate::store::DeliveryJob;
+
+    /// Nothing held, no runner counted: what a dispatcher comes back to once its work is done.
+    fn idle(dispatcher: &Dispatcher) -> bool {
+        let queues = dispatcher.lock();
+        queues.known.is_empty() && queues.endpoints.is_empty()
+    }
+
+    fn event_ids(jobs: &[&DeliveryJob]) -> Vec<String> {
+        jobs.iter()
+            .map(|j| j.event_id.as_str().to_string())
+            .collect()
+    }
+
+    /// A job waits in the queue until its lease runs out; the poller claims it again with a new
+    /// lease and submits it. The queued copy must be attempted under the new lease, not skipped
+    /// for the old one (which would leave it untouched until the new lease expired in turn).
+    #[tokio::test]
+    async fn a_queued_job_claimed_again_is_attempted_under_its_new_lease() {
+        let fx = Fixture::start(Setup {
+            hold_first: true,
+            ..Setup::default()
+        })
+        .await;
+        let first = fx.publish(Timestamp::now().plus_millis(60_000)).await;
+        // Queued with a lease that has run out: as if it waited behind a deep queue.
+        let second = fx.publish(Timestamp::now().plus_millis(-1)).await;
+        fx.dispatcher.submit(vec![first.clone()]);
+        fx.receiver.wait_for(1).await; // the endpoint's one runner is busy with `first`
+        fx.dispatcher.submit(vec![second.clone()]);
+
+        // What the poller does: the expired lease makes `second` due again.
+        let claimed = fx
+            .store
+            .claim_due(Timestamp::now(), 10, &fx.dispatcher.lease())
+            .await
+            .unwrap();
+        let claimed_ids: Vec<&DeliveryId> = claimed.iter().map(|j| &j.delivery_id).collect();
+        assert_eq!(claimed_ids, [&second.delivery_id]);
+        fx.dispatcher.submit(claimed);
+        fx.receiver.release();
+
+        let got = fx.receiver.wait_for(2).await;
+        assert_eq!(got, event_ids(&[&first, &second]));
+        wait_until("the dispatcher is idle", || idle(&fx.dispatcher)).await;
+        assert_eq!(fx.attempts_recorded(&second).await, 1);
+    }
+}

@@ -15,6 +15,8 @@ mod poller;
 pub mod retry;
 pub mod sender;
 mod targets;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -51,6 +53,10 @@ pub(crate) struct Shared {
     global_max_in_flight: usize,
     /// Room for attempt results waiting to be written (see the dispatcher).
     recording: Arc<tokio::sync::Semaphore>,
+    /// Tests only: runs in an attempt between its first lease check and the target lookup, to
+    /// stand for a slow lookup or a bug that panics.
+    #[cfg(test)]
+    before_lookup: Option<test_support::Hook>,
 }
 
 pub struct Engine {
@@ -84,6 +90,8 @@ impl Engine {
                     .global_max_in_flight
                     .saturating_mul(RESULTS_PER_REQUEST_SLOT),
             )),
+            #[cfg(test)]
+            before_lookup: None,
         });
         let tasks = TaskTracker::new();
         let backlog = Arc::new(AtomicUsize::new(0));

@@ -117,6 +117,10 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         metrics::counter!("hookd_dispatch_lease_expired_total").increment(1);
         return None;
     }
+    #[cfg(test)]
+    if let Some(hook) = &shared.before_lookup {
+        hook(&job).await;
+    }
     let target = match shared.targets.get(&job.endpoint_id).await {
         Ok(Some(target)) => target,
         // Deleted: its pending deliveries were cancelled with it.
