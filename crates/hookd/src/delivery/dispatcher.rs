@@ -306,7 +306,10 @@ impl Dispatcher {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{wait_until, Fixture, Setup};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::super::test_support::{wait_until, Fixture, Hook, Setup};
     use super::Dispatcher;
     use crate::domain::ids::DeliveryId;
     use crate::domain::time::Timestamp;
@@ -356,5 +359,38 @@ mod tests {
         assert_eq!(got, event_ids(&[&first, &second]));
         wait_until("the dispatcher is idle", || idle(&fx.dispatcher)).await;
         assert_eq!(fx.attempts_recorded(&second).await, 1);
+    }
+
+    /// The target lookup may wait on the database; if the lease can no longer cover an attempt
+    /// by the time it returns, no request may be made: the delivery may be another node's now.
+    #[tokio::test]
+    async fn the_lease_is_checked_again_right_before_the_request() {
+        let timeout = Duration::from_millis(500);
+        let timeout_ms = 500;
+        let slow_lookup: Hook = Arc::new(move |job: &DeliveryJob| {
+            let lease_until = job.lease_until;
+            Box::pin(async move {
+                wait_until("the lease is too short for an attempt", || {
+                    Timestamp::now().plus_millis(timeout_ms) >= lease_until
+                })
+                .await;
+            })
+        });
+        let fx = Fixture::start(Setup {
+            timeout,
+            before_lookup: Some(slow_lookup),
+            ..Setup::default()
+        })
+        .await;
+        // Room for the check before the lookup (300 ms to spare), not for the lookup.
+        let job = fx
+            .publish(Timestamp::now().plus_millis(timeout_ms + 300))
+            .await;
+        fx.dispatcher.submit(vec![job.clone()]);
+
+        // Idle once the runner is done with the job: skipped, or sent and recorded.
+        wait_until("the dispatcher is idle", || idle(&fx.dispatcher)).await;
+        assert_eq!(fx.receiver.received(), Vec::<String>::new());
+        assert_eq!(fx.attempts_recorded(&job).await, 0);
     }
 }
