@@ -23,6 +23,9 @@
 //! asked for, so once its result is durable the delivery is re-queued in the database (after
 //! that result's write, so it ends pending, due now and leased here) and attempted again.
 //!
+//! An attempt that panics costs that attempt only: its runner carries on with the endpoint's
+//! next job, and the delivery, left leased, is attempted again once its lease expires.
+//!
 //! Queues are bounded: a job that does not fit is dropped from memory and its lease released,
 //! so the poller hands it back later and memory stays bounded whatever the backlog in the
 //! database. Every runner and every result not yet written is tracked by the engine's
@@ -31,9 +34,11 @@
 //! [`DeliveryStore::record_attempt_then`]: crate::store::DeliveryStore::record_attempt_then
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use futures_util::FutureExt;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -195,10 +200,27 @@ impl Dispatcher {
                 self.forget(&delivery);
                 continue;
             }
-            let Some(record) = sender::attempt(&self.shared, job).await else {
-                drop(slot);
-                self.forget(&delivery);
-                continue;
+            // Unwind safety: no lock is held across the attempt, and the targets cache recovers
+            // from poisoning; what a panicking attempt leaves behind is only its own job.
+            let attempted = AssertUnwindSafe(sender::attempt(&self.shared, job))
+                .catch_unwind()
+                .await;
+            let record = match attempted {
+                Ok(Some(record)) => record,
+                Ok(None) => {
+                    drop(slot);
+                    self.forget(&delivery);
+                    continue;
+                }
+                Err(_) => {
+                    // A bug, not an outcome: nothing to record. Left leased, the delivery is
+                    // attempted again when its lease expires; this runner goes on, so the
+                    // endpoint keeps its runners.
+                    tracing::error!(delivery = %delivery, "a delivery attempt panicked; it is attempted again when its lease expires");
+                    drop(slot);
+                    self.forget(&delivery);
+                    continue;
+                }
             };
             let Ok(room) = Arc::clone(&self.shared.recording).acquire_owned().await else {
                 return; // never closed
@@ -306,7 +328,8 @@ impl Dispatcher {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use super::super::test_support::{wait_until, Fixture, Hook, Setup};
@@ -392,5 +415,46 @@ mod tests {
         wait_until("the dispatcher is idle", || idle(&fx.dispatcher)).await;
         assert_eq!(fx.receiver.received(), Vec::<String>::new());
         assert_eq!(fx.attempts_recorded(&job).await, 0);
+    }
+
+    /// A bug that panics in an attempt must not take the endpoint's runner with it: the next job
+    /// is still attempted, and the counts come back to zero.
+    #[tokio::test]
+    async fn an_attempt_that_panics_leaves_its_endpoint_a_runner() {
+        let doomed: Arc<Mutex<Option<DeliveryId>>> = Arc::default();
+        let panicked = Arc::new(AtomicUsize::new(0));
+        let (bug, count) = (Arc::clone(&doomed), Arc::clone(&panicked));
+        let panics: Hook = Arc::new(move |job: &DeliveryJob| {
+            if bug.lock().unwrap().as_ref() == Some(&job.delivery_id) {
+                count.fetch_add(1, Ordering::SeqCst);
+                panic!("a bug in an attempt (expected by this test)");
+            }
+            Box::pin(async {})
+        });
+        let fx = Fixture::start(Setup {
+            before_lookup: Some(panics),
+            ..Setup::default() // one runner per endpoint
+        })
+        .await;
+        let lease = Timestamp::now().plus_millis(60_000);
+        let first = fx.publish(lease).await;
+        let second = fx.publish(lease).await;
+        *doomed.lock().unwrap() = Some(first.delivery_id.clone());
+        fx.dispatcher.submit(vec![first.clone(), second.clone()]);
+
+        assert_eq!(fx.receiver.wait_for(1).await, event_ids(&[&second]));
+        wait_until("the dispatcher is idle", || idle(&fx.dispatcher)).await;
+        // Forgotten, so it is taken again when submitted again (as when its lease expires).
+        let third = fx.publish(lease).await;
+        fx.dispatcher.submit(vec![third.clone(), first.clone()]);
+        let got = fx.receiver.wait_for(2).await;
+        assert_eq!(got, event_ids(&[&second, &third]));
+        wait_until("the dispatcher is idle", || idle(&fx.dispatcher)).await;
+        assert_eq!(
+            panicked.load(Ordering::SeqCst),
+            2,
+            "attempted again, not dropped as held"
+        );
+        assert_eq!(fx.attempts_recorded(&first).await, 0);
     }
 }
