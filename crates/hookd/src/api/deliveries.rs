@@ -50,17 +50,20 @@ pub async fn get(
 }
 
 /// Makes one more attempt now, whatever the delivery's status (a disabled endpoint's delivery
-/// waits until the endpoint is re-activated).
+/// waits until the endpoint is re-activated). A delivery of a deleted endpoint is still shown
+/// (cancelled) but can't be attempted: 409 `delivery_not_retryable`, not a 404 for an object
+/// that `GET` finds.
 #[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = TAG, params(("id" = String, Path)),
     responses((status = 202, description = "Queued for an immediate attempt.", body = Data<DeliveryWithAttempts>),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "The delivery's endpoint was deleted.", body = ErrorBody)))]
 pub async fn retry(
     State(state): State<Arc<AppState>>,
     auth: Authed,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Data<DeliveryWithAttempts>>)> {
     let delivery_id = parse_delivery_id(&id)?;
-    let job = state
+    let requeued = state
         .store
         .requeue_delivery(
             &auth.tenant,
@@ -68,9 +71,17 @@ pub async fn retry(
             &state.engine.lease(),
             Timestamp::now(),
         )
-        .await?
-        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
-    state.engine.submit(vec![job]);
+        .await?;
+    let Some(job) = requeued else {
+        // Not re-queued: absent (or another tenant's), or its endpoint is deleted.
+        return Err(
+            match state.store.get_delivery(&auth.tenant, &delivery_id).await? {
+                Some(_) => ApiError::DeliveryNotRetryable,
+                None => ApiError::not_found("delivery", &id),
+            },
+        );
+    };
+    state.engine.retry(auth.tenant.clone(), job);
     let (delivery, attempts) = state
         .store
         .get_delivery(&auth.tenant, &delivery_id)

@@ -46,6 +46,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{message}")]
     Gone { code: &'static str, message: String },
+    /// The delivery exists (and is shown) but can no longer be attempted: its endpoint is gone.
+    #[error("This delivery's endpoint was deleted, so the delivery can't be retried.")]
+    DeliveryNotRetryable,
     #[error("{message}")]
     Upstream {
         status: StatusCode,
@@ -84,7 +87,9 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::IdempotencyConflict | Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::IdempotencyConflict
+            | Self::IdempotencyInProgress
+            | Self::DeliveryNotRetryable => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -108,6 +113,7 @@ impl ApiError {
             Self::VersionUnsupported(_) => "version_unsupported",
             Self::RateLimited { .. } => "rate_limited",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::DeliveryNotRetryable => "delivery_not_retryable",
             Self::Gone { code, .. } | Self::Upstream { code, .. } => code,
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",

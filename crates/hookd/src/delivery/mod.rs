@@ -15,6 +15,8 @@ mod poller;
 
 pub mod sender;
 mod targets;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use crate::crypto::Cipher;
 use crate::domain::delivery::outcome::HealthRule;
 use crate::domain::delivery::retry::RetryPolicy;
 use crate::domain::ids::EndpointId;
-use crate::domain::time::Timestamp;
+use crate::domain::tenant::Tenant;
 use crate::egress::EgressClient;
 use crate::store::{DeliveryJob, DynStore, Lease};
 use dispatcher::Dispatcher;
@@ -54,6 +56,10 @@ pub(crate) struct Shared {
     global_max_in_flight: usize,
     /// Room for attempt results waiting to be written (see the dispatcher).
     recording: Arc<tokio::sync::Semaphore>,
+    /// Tests only: runs in an attempt between its first lease check and the target lookup, to
+    /// stand for a slow lookup or a bug that panics.
+    #[cfg(test)]
+    before_lookup: Option<test_support::Hook>,
 }
 
 pub struct Engine {
@@ -63,7 +69,6 @@ pub struct Engine {
     stop: CancellationToken,
     tasks: TaskTracker,
     owner: String,
-    lease_ms: i64,
 }
 
 impl Engine {
@@ -93,20 +98,24 @@ impl Engine {
                     .global_max_in_flight
                     .saturating_mul(RESULTS_PER_REQUEST_SLOT),
             )),
+            #[cfg(test)]
+            before_lookup: None,
         });
         let tasks = TaskTracker::new();
         let backlog = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
+        // A lease outlives the slowest attempt with margin, then frees the work for others.
+        let lease_ms = i64::try_from(timeout.as_millis())
+            .unwrap_or(i64::MAX / 2)
+            .saturating_add(60_000);
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&shared),
             tasks.clone(),
             Arc::clone(&backlog),
             stop.clone(),
+            owner.clone(),
+            lease_ms,
         ));
-        // A lease outlives the slowest attempt with margin, then frees the work for others.
-        let lease_ms = i64::try_from(timeout.as_millis())
-            .unwrap_or(i64::MAX / 2)
-            .saturating_add(60_000);
         let wake_poller = Arc::new(Notify::new());
         // Tracked with the attempts, so `shutdown` knows when no claim can land anymore.
         tasks.spawn(poller::run(poller::Poller {
@@ -125,22 +134,27 @@ impl Engine {
             stop,
             tasks,
             owner,
-            lease_ms,
         }
     }
 
     /// The lease a fresh delivery is created with: held by this node.
     pub fn lease(&self) -> Lease {
-        Lease {
-            owner: self.owner.clone(),
-            until: Timestamp::now().plus_millis(self.lease_ms),
-        }
+        self.dispatcher.lease()
     }
 
     /// Hands leased jobs to the dispatcher.
     pub fn submit(&self, jobs: Vec<DeliveryJob>) {
         if !jobs.is_empty() && !self.stop.is_cancelled() {
             self.dispatcher.submit(jobs);
+        }
+    }
+
+    /// Hands the dispatcher a delivery that `tenant` asked to retry, re-queued in the database
+    /// under [`Engine::lease`]. Unlike [`Engine::submit`], a delivery already in flight here is
+    /// not dropped as a duplicate: it is attempted once more after the attempt in flight.
+    pub fn retry(&self, tenant: Tenant, job: DeliveryJob) {
+        if !self.stop.is_cancelled() {
+            self.dispatcher.retry(tenant, job);
         }
     }
 

@@ -92,12 +92,13 @@ pub async fn send_signed(
 /// Makes one attempt of a delivery job; the result to record, or `None` when no request was
 /// made (the lease ran short, the endpoint is gone or parked).
 pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<AttemptRecord> {
-    // A job that waited in memory until its lease cannot cover a whole attempt may already belong
-    // to another node (or to our own poller again): leave it to whoever claims it next.
-    let timeout_ms = i64::try_from(shared.timeout.as_millis()).unwrap_or(i64::MAX);
-    if Timestamp::now().plus_millis(timeout_ms) >= job.lease_until {
-        metrics::counter!("hookd_dispatch_lease_expired_total").increment(1);
+    // Checked before the lookup too, so a job that waited out its lease costs no database read.
+    if !lease_covers_attempt(shared, &job) {
         return None;
+    }
+    #[cfg(test)]
+    if let Some(hook) = &shared.before_lookup {
+        hook(&job).await;
     }
     let target = match shared.targets.get(&job.endpoint_id).await {
         Ok(Some(target)) => target,
@@ -113,6 +114,10 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         if let Err(e) = shared.store.release_delivery(&job.delivery_id).await {
             tracing::warn!(error = %e, delivery = %job.delivery_id, "could not release a parked delivery");
         }
+        return None;
+    }
+    // Again right before the request: the lookup may have waited on the database meanwhile.
+    if !lease_covers_attempt(shared, &job) {
         return None;
     }
     let outcome = send_signed(
@@ -153,4 +158,16 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         next,
         endpoint_gone: outcome.answer.gone,
     })
+}
+
+/// Whether the job's lease still covers a whole attempt started now. A job whose lease can't
+/// may already belong to another node (or to our own poller again): it is left to whoever
+/// claims it next.
+fn lease_covers_attempt(shared: &Shared, job: &DeliveryJob) -> bool {
+    let timeout_ms = i64::try_from(shared.timeout.as_millis()).unwrap_or(i64::MAX);
+    if Timestamp::now().plus_millis(timeout_ms) >= job.lease_until {
+        metrics::counter!("hookd_dispatch_lease_expired_total").increment(1);
+        return false;
+    }
+    true
 }

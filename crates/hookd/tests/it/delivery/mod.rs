@@ -5,6 +5,7 @@
 mod fanout;
 mod input;
 mod lifecycle;
+mod manual_retry;
 mod retries;
 mod routes;
 mod signing;
