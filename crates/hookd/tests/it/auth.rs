@@ -2,6 +2,7 @@
 //! key stops working on the very next request, and each key has its own rate limit.
 
 use hookd::admin;
+use hookd::domain::tenant::Mode;
 use reqwest::Method;
 
 use crate::fixtures::*;
@@ -133,6 +134,49 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
         .iter()
         .find(|k| k.mode == hookd::domain::tenant::Mode::Live && app.live_key.ends_with(&k.last4))
         .expect("the live key is listed");
+    revoke_with_the_cli(&app, live.id.as_str());
+
+    let (status, body) = app.get_json(&app.live_key, ENDPOINTS).await;
+    assert_error(status, &body, 401, "unauthorized", None);
+    let (status, _) = app.get_json(&app.test_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "the workspace's other key still works");
+}
+
+/// Two revocations by the CLI in quick succession, the second right after the server cached the
+/// key again: each holds from the very next request.
+#[tokio::test]
+async fn two_keys_revoked_by_the_cli_in_quick_succession_are_each_refused_at_once() {
+    let app = spawn_app().await;
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let (record, key) = admin::create_key(&app.store, admin::DEFAULT_WORKSPACE, Mode::Live)
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let (status, _) = app.get_json(&key, ENDPOINTS).await;
+            assert_eq!(status, 200);
+        }
+        keys.push((record, key));
+    }
+    let [(first, first_key), (second, second_key)] = &keys[..] else {
+        unreachable!()
+    };
+
+    revoke_with_the_cli(&app, first.id.as_str());
+    let (status, body) = app.get_json(first_key, ENDPOINTS).await;
+    assert_error(status, &body, 401, "unauthorized", None);
+    let (status, _) = app.get_json(second_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "the second key is cached again");
+
+    revoke_with_the_cli(&app, second.id.as_str());
+    let (status, body) = app.get_json(second_key, ENDPOINTS).await;
+    assert_error(status, &body, 401, "unauthorized", None);
+    let (status, _) = app.get_json(&app.live_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "the workspace's other key still works");
+}
+
+/// Runs `hookd keys revoke ID`, a separate process, against the app's database.
+fn revoke_with_the_cli(app: &TestApp, id: &str) {
     let master_key = app
         .config
         .master_key
@@ -140,7 +184,7 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
         .map(|k| k.0.clone())
         .unwrap_or_default();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .args(["keys", "revoke", live.id.as_str()])
+        .args(["keys", "revoke", id])
         .current_dir(app.dir.path())
         .env("HOOKD_DATABASE_URL", &app.config.database_url)
         .env("HOOKD_MASTER_KEY", master_key)
@@ -151,11 +195,6 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-
-    let (status, body) = app.get_json(&app.live_key, ENDPOINTS).await;
-    assert_error(status, &body, 401, "unauthorized", None);
-    let (status, _) = app.get_json(&app.test_key, ENDPOINTS).await;
-    assert_eq!(status, 200, "the workspace's other key still works");
 }
 
 #[tokio::test]
