@@ -19,7 +19,7 @@ async fn with_authorization(
     into_parts(request.send().await.unwrap()).await
 }
 
-#[tokio::test]
+#[suite_test]
 async fn missing_malformed_and_unknown_keys_are_401() {
     let app = spawn_app().await;
     let unknown_live = format!("scripe_sk_live_{}", "a".repeat(40));
@@ -58,7 +58,7 @@ async fn missing_malformed_and_unknown_keys_are_401() {
     assert_eq!(status, 200, "the auth scheme is case-insensitive: {body}");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn writes_without_a_key_change_nothing() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -84,7 +84,7 @@ async fn writes_without_a_key_change_nothing() {
     assert_eq!(listed_ids(&app, &app.live_key).await.len(), 1);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_revoked_key_is_refused_on_the_very_next_request() {
     let app = spawn_app().await;
     let (status, _) = app.get_json(&app.live_key, ENDPOINTS).await;
@@ -120,7 +120,7 @@ async fn a_revoked_key_is_refused_on_the_very_next_request() {
 
 /// The server caches authenticated keys; a revocation by the CLI, a separate process, must still
 /// take effect on the very next request.
-#[tokio::test]
+#[suite_test]
 async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() {
     let app = spawn_app().await;
     for _ in 0..3 {
@@ -144,7 +144,7 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
 
 /// Two revocations by the CLI in quick succession, the second right after the server cached the
 /// key again: each holds from the very next request.
-#[tokio::test]
+#[suite_test]
 async fn two_keys_revoked_by_the_cli_in_quick_succession_are_each_refused_at_once() {
     let app = spawn_app().await;
     let mut keys = Vec::new();
@@ -197,7 +197,7 @@ fn revoke_with_the_cli(app: &TestApp, id: &str) {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn concurrent_requests_each_get_their_own_keys_answer() {
     let app = spawn_app().await;
     let (status, body) = app
@@ -225,7 +225,7 @@ async fn concurrent_requests_each_get_their_own_keys_answer() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn concurrent_requests_are_admitted_up_to_the_burst_and_no_further() {
     let app = spawn_app_with(|c| {
         c.rate_limit_per_sec = 1;
@@ -249,7 +249,7 @@ async fn concurrent_requests_are_admitted_up_to_the_burst_and_no_further() {
     assert!((5..=6).contains(&admitted), "{statuses:?}");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_key_over_its_rate_limit_gets_429_with_retry_after() {
     let app = spawn_app_with(|c| {
         c.rate_limit_per_sec = 1;
