@@ -92,8 +92,7 @@ pub(super) struct Dispatcher {
     /// Once cancelled (shutdown), no new attempt starts; queued jobs stay leased until the engine
     /// releases this node's leases.
     stop: CancellationToken,
-    /// This node's lease owner name, and how long a lease it takes.
-    owner: String,
+    /// How long a lease this node takes (its owner name is `shared.owner`).
     lease_ms: i64,
     /// The engine's runtime: a delivery may be forgotten on the store's writer thread, and a
     /// retry waiting for that is re-queued from there.
@@ -106,7 +105,6 @@ impl Dispatcher {
         tasks: TaskTracker,
         backlog: Arc<AtomicUsize>,
         stop: CancellationToken,
-        owner: String,
         lease_ms: i64,
     ) -> Self {
         Self {
@@ -117,7 +115,6 @@ impl Dispatcher {
             tasks,
             backlog,
             stop,
-            owner,
             lease_ms,
             runtime: Handle::current(),
         }
@@ -126,7 +123,7 @@ impl Dispatcher {
     /// A lease held by this node from now.
     pub(super) fn lease(&self) -> Lease {
         Lease {
-            owner: self.owner.clone(),
+            owner: self.shared.owner.clone(),
             until: Timestamp::now().plus_millis(self.lease_ms),
         }
     }

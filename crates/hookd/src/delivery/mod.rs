@@ -68,7 +68,6 @@ pub struct Engine {
     wake_poller: Arc<Notify>,
     stop: CancellationToken,
     tasks: TaskTracker,
-    owner: String,
 }
 
 impl Engine {
@@ -113,7 +112,6 @@ impl Engine {
             tasks.clone(),
             Arc::clone(&backlog),
             stop.clone(),
-            owner.clone(),
             lease_ms,
         ));
         let wake_poller = Arc::new(Notify::new());
@@ -124,7 +122,7 @@ impl Engine {
             backlog,
             wake: Arc::clone(&wake_poller),
             stop: stop.clone(),
-            owner: owner.clone(),
+            owner,
             lease_ms,
         }));
         Self {
@@ -133,7 +131,6 @@ impl Engine {
             wake_poller,
             stop,
             tasks,
-            owner,
         }
     }
 
@@ -194,7 +191,12 @@ impl Engine {
         // before it makes a request (it is tracked from the moment it is spawned, so none can
         // be half-way past the check).
         self.tasks.wait().await;
-        match self.shared.store.release_leases(Some(&self.owner)).await {
+        match self
+            .shared
+            .store
+            .release_leases(Some(&self.shared.owner))
+            .await
+        {
             Ok(released) => tracing::info!(released, "delivery engine stopped"),
             Err(e) => {
                 tracing::warn!(error = %e, "could not release leases at shutdown; they expire on their own")

@@ -14,19 +14,21 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::dispatcher::Dispatcher;
-use super::retry::RetryPolicy;
 use super::targets::Targets;
 use super::Shared;
 use crate::config::Config;
 use crate::crypto::Cipher;
+use crate::domain::delivery::outcome::HealthRule;
+use crate::domain::delivery::retry::RetryPolicy;
 use crate::domain::endpoint::Endpoint;
+use crate::domain::event::NewEvent;
 use crate::domain::ids::{EndpointId, EventId};
 use crate::domain::secret::{KeyRing, SigningSecret};
 use crate::domain::tenant::{Mode, Tenant};
 use crate::domain::time::Timestamp;
 use crate::egress::EgressClient;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{DeliveryJob, DynStore, HealthRule, Lease, NewEvent, StoredEndpoint};
+use crate::store::{DeliveryJob, DynStore, Lease, StoredEndpoint};
 
 /// Runs in an attempt between its first lease check and the target lookup.
 pub(super) type Hook = Arc<dyn Fn(&DeliveryJob) -> BoxFuture<'static, ()> + Send + Sync>;
@@ -101,6 +103,7 @@ impl Fixture {
             ..Config::default()
         };
         let shared = Arc::new(Shared {
+            owner: "node_test".into(),
             targets: Targets::new(Arc::clone(&store), cipher),
             store: Arc::clone(&store),
             egress: EgressClient::from_config(&config).unwrap(),
@@ -120,7 +123,6 @@ impl Fixture {
             TaskTracker::new(),
             Arc::new(AtomicUsize::new(0)),
             CancellationToken::new(),
-            "node_test".into(),
             60_000,
         ));
         Self {

@@ -47,7 +47,7 @@ fn secret_of(answer: &Value) -> String {
     answer["data"]["secret"].as_str().unwrap().to_string()
 }
 
-#[tokio::test]
+#[suite_test]
 async fn the_database_holds_no_plaintext_secret_or_key() {
     let app = spawn_app().await;
     let mut secrets = Vec::new();

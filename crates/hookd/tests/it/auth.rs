@@ -2,6 +2,7 @@
 //! key stops working on the very next request, and each key has its own rate limit.
 
 use hookd::admin;
+use hookd::domain::tenant::Mode;
 use reqwest::Method;
 
 use crate::fixtures::*;
@@ -18,7 +19,7 @@ async fn with_authorization(
     into_parts(request.send().await.unwrap()).await
 }
 
-#[tokio::test]
+#[suite_test]
 async fn missing_malformed_and_unknown_keys_are_401() {
     let app = spawn_app().await;
     let unknown_live = format!("scripe_sk_live_{}", "a".repeat(40));
@@ -57,7 +58,7 @@ async fn missing_malformed_and_unknown_keys_are_401() {
     assert_eq!(status, 200, "the auth scheme is case-insensitive: {body}");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn writes_without_a_key_change_nothing() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -83,7 +84,7 @@ async fn writes_without_a_key_change_nothing() {
     assert_eq!(listed_ids(&app, &app.live_key).await.len(), 1);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_revoked_key_is_refused_on_the_very_next_request() {
     let app = spawn_app().await;
     let (status, _) = app.get_json(&app.live_key, ENDPOINTS).await;
@@ -119,7 +120,7 @@ async fn a_revoked_key_is_refused_on_the_very_next_request() {
 
 /// The server caches authenticated keys; a revocation by the CLI, a separate process, must still
 /// take effect on the very next request.
-#[tokio::test]
+#[suite_test]
 async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() {
     let app = spawn_app().await;
     for _ in 0..3 {
@@ -133,6 +134,49 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
         .iter()
         .find(|k| k.mode == hookd::domain::tenant::Mode::Live && app.live_key.ends_with(&k.last4))
         .expect("the live key is listed");
+    revoke_with_the_cli(&app, live.id.as_str());
+
+    let (status, body) = app.get_json(&app.live_key, ENDPOINTS).await;
+    assert_error(status, &body, 401, "unauthorized", None);
+    let (status, _) = app.get_json(&app.test_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "the workspace's other key still works");
+}
+
+/// Two revocations by the CLI in quick succession, the second right after the server cached the
+/// key again: each holds from the very next request.
+#[suite_test]
+async fn two_keys_revoked_by_the_cli_in_quick_succession_are_each_refused_at_once() {
+    let app = spawn_app().await;
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let (record, key) = admin::create_key(&app.store, admin::DEFAULT_WORKSPACE, Mode::Live)
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let (status, _) = app.get_json(&key, ENDPOINTS).await;
+            assert_eq!(status, 200);
+        }
+        keys.push((record, key));
+    }
+    let [(first, first_key), (second, second_key)] = &keys[..] else {
+        unreachable!()
+    };
+
+    revoke_with_the_cli(&app, first.id.as_str());
+    let (status, body) = app.get_json(first_key, ENDPOINTS).await;
+    assert_error(status, &body, 401, "unauthorized", None);
+    let (status, _) = app.get_json(second_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "the second key is cached again");
+
+    revoke_with_the_cli(&app, second.id.as_str());
+    let (status, body) = app.get_json(second_key, ENDPOINTS).await;
+    assert_error(status, &body, 401, "unauthorized", None);
+    let (status, _) = app.get_json(&app.live_key, ENDPOINTS).await;
+    assert_eq!(status, 200, "the workspace's other key still works");
+}
+
+/// Runs `hookd keys revoke ID`, a separate process, against the app's database.
+fn revoke_with_the_cli(app: &TestApp, id: &str) {
     let master_key = app
         .config
         .master_key
@@ -140,7 +184,7 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
         .map(|k| k.0.clone())
         .unwrap_or_default();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .args(["keys", "revoke", live.id.as_str()])
+        .args(["keys", "revoke", id])
         .current_dir(app.dir.path())
         .env("HOOKD_DATABASE_URL", &app.config.database_url)
         .env("HOOKD_MASTER_KEY", master_key)
@@ -151,14 +195,9 @@ async fn a_key_revoked_by_the_cli_process_is_refused_on_the_very_next_request() 
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-
-    let (status, body) = app.get_json(&app.live_key, ENDPOINTS).await;
-    assert_error(status, &body, 401, "unauthorized", None);
-    let (status, _) = app.get_json(&app.test_key, ENDPOINTS).await;
-    assert_eq!(status, 200, "the workspace's other key still works");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn concurrent_requests_each_get_their_own_keys_answer() {
     let app = spawn_app().await;
     let (status, body) = app
@@ -186,7 +225,7 @@ async fn concurrent_requests_each_get_their_own_keys_answer() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn concurrent_requests_are_admitted_up_to_the_burst_and_no_further() {
     let app = spawn_app_with(|c| {
         c.rate_limit_per_sec = 1;
@@ -210,7 +249,7 @@ async fn concurrent_requests_are_admitted_up_to_the_burst_and_no_further() {
     assert!((5..=6).contains(&admitted), "{statuses:?}");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_key_over_its_rate_limit_gets_429_with_retry_after() {
     let app = spawn_app_with(|c| {
         c.rate_limit_per_sec = 1;

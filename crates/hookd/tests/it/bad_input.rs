@@ -72,7 +72,7 @@ fn invalid_create_fields() -> Vec<(&'static str, Option<Value>, &'static str)> {
     ]
 }
 
-#[tokio::test]
+#[suite_test]
 async fn each_invalid_create_field_is_a_400_naming_it_and_creates_nothing() {
     let app = spawn_app().await;
     for (field, value, param) in invalid_create_fields() {
@@ -84,7 +84,7 @@ async fn each_invalid_create_field_is_a_400_naming_it_and_creates_nothing() {
     assert_no_endpoints(&app, &app.live_key).await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn boundary_values_are_accepted() {
     let app = spawn_app().await;
     let accepted = [
@@ -101,7 +101,7 @@ async fn boundary_values_are_accepted() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn plain_http_is_refused_unless_allowed() {
     let app = spawn_app_with(|c| c.egress_allow_http = false).await;
     let body = create_with("url", Some(json!("http://127.0.0.1:9/hook")));
@@ -140,7 +140,7 @@ const INTERNAL_DESTINATIONS: [&str; 12] = [
     "https://localhost/",
 ];
 
-#[tokio::test]
+#[suite_test]
 async fn internal_destinations_are_refused_when_not_allowlisted() {
     let app = spawn_app_with(|c| c.egress_allow_nets.clear()).await;
     for url in INTERNAL_DESTINATIONS {
@@ -158,7 +158,7 @@ async fn internal_destinations_are_refused_when_not_allowlisted() {
     assert_no_endpoints(&app, &app.live_key).await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn patching_to_an_internal_destination_is_refused_and_changes_nothing() {
     // Only 127.0.0.9 is allowlisted: somewhere valid to start from, and nothing else internal.
     let app = spawn_app_with(|c| c.egress_allow_nets = vec!["127.0.0.9/32".parse().unwrap()]).await;
@@ -206,7 +206,7 @@ fn invalid_patches() -> Vec<(Value, &'static str)> {
     ]
 }
 
-#[tokio::test]
+#[suite_test]
 async fn each_invalid_patch_is_a_400_naming_the_field_and_changes_nothing() {
     let app = spawn_app().await;
     let body = json!({"name": "orig", "url": URL, "events": ["post.created"], "projectId": "p"});

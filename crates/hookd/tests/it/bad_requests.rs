@@ -11,7 +11,7 @@ use crate::harness::*;
 
 const JSON: Option<&str> = Some("application/json");
 
-#[tokio::test]
+#[suite_test]
 async fn bodies_that_are_not_one_json_object_are_400() {
     let app = spawn_app().await;
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
@@ -44,7 +44,7 @@ async fn bodies_that_are_not_one_json_object_are_400() {
     assert_no_endpoints(&app, &app.live_key).await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn invalid_utf8_is_400() {
     let app = spawn_app().await;
     let mut body = br#"{"name": "bad "#.to_vec();
@@ -74,7 +74,7 @@ async fn invalid_utf8_is_400() {
     assert_error(status, &answer, 400, "invalid_request", None);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn bodies_over_the_limit_are_413() {
     let app = spawn_app().await;
     let ten_mb = || {
@@ -116,7 +116,7 @@ async fn bodies_over_the_limit_are_413() {
     assert_eq!(listed_ids(&app, &app.live_key).await.len(), 1);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn the_body_limit_is_configurable() {
     let app = spawn_app_with(|c| c.max_body_bytes = 2048).await;
     let mut body = new_endpoint("n");
@@ -134,7 +134,7 @@ async fn the_body_limit_is_configurable() {
     assert_no_endpoints(&app, &app.live_key).await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn only_json_content_types_are_accepted() {
     let app = spawn_app().await;
     let body = serde_json::to_vec(&new_endpoint("typed")).unwrap();
@@ -182,7 +182,7 @@ async fn only_json_content_types_are_accepted() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn bad_list_parameters_are_400_naming_the_parameter() {
     let app = spawn_app().await;
     app.create_endpoint(URL, &["post.created"]).await;
@@ -218,7 +218,7 @@ async fn bad_list_parameters_are_400_naming_the_parameter() {
     assert_error(status, &body, 400, "invalid_request", None);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn ids_of_another_kind_or_garbage_are_404() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;

@@ -35,7 +35,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-#[tokio::test]
+#[suite_test]
 async fn call_by_name_from_the_cli_then_fail_after_disconnect() {
     let app = spawn_app().await;
     let up = Upstream::start(|seen| {
@@ -135,7 +135,7 @@ async fn call_by_name_from_the_cli_then_fail_after_disconnect() {
     assert_eq!(up.count(), before, "a disconnected integration was called");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn cli_failures_are_clear_and_exit_non_zero() {
     let app = spawn_app().await;
     let up = Upstream::start(|_| raw(503, &[("content-type", "text/plain")], "maintenance")).await;

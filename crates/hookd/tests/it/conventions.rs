@@ -14,7 +14,7 @@ fn reference_body() -> serde_json::Value {
     })
 }
 
-#[tokio::test]
+#[suite_test]
 async fn reference_example_answers_201_with_exactly_the_documented_fields() {
     let app = spawn_app().await;
     let (status, body) = app
@@ -59,7 +59,7 @@ async fn reference_example_answers_201_with_exactly_the_documented_fields() {
     assert!(created.ends_with('Z'));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn idempotency_replays_conflicts_and_version_is_checked() {
     let app = spawn_app().await;
     let send = |key: &str, body: serde_json::Value| {

@@ -25,7 +25,7 @@ const PUBLIC_FIELDS: [&str; 10] = [
     "url",
 ];
 
-#[tokio::test]
+#[suite_test]
 async fn created_endpoint_reads_back_without_its_secret() {
     let app = spawn_app().await;
     let created = app
@@ -55,7 +55,7 @@ async fn created_endpoint_reads_back_without_its_secret() {
     assert_eq!(list["nextCursor"], Value::Null);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn duplicate_events_are_removed_keeping_the_first_occurrence() {
     let app = spawn_app().await;
     let body = json!({"name": "dups", "url": URL,
@@ -68,7 +68,7 @@ async fn duplicate_events_are_removed_keeping_the_first_occurrence() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn names_of_exactly_128_characters_are_accepted() {
     let app = spawn_app().await;
     for name in ["n".repeat(128), "é".repeat(128), "x".to_string()] {
@@ -80,7 +80,7 @@ async fn names_of_exactly_128_characters_are_accepted() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn patch_changes_only_the_given_fields_and_sets_updated_at() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -124,7 +124,7 @@ async fn patch_changes_only_the_given_fields_and_sets_updated_at() {
     assert_eq!(&read["data"], data, "the change is stored");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn project_id_null_clears_the_scope_and_absent_keeps_it() {
     let app = spawn_app().await;
     let body = json!({"name": "scoped", "url": URL, "events": ["post.created"], "projectId": "p1"});
@@ -144,7 +144,7 @@ async fn project_id_null_clears_the_scope_and_absent_keeps_it() {
     assert_eq!(read["data"]["projectId"], Value::Null);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn deactivating_sets_reason_manual_and_reactivating_clears_it() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -169,7 +169,7 @@ async fn deactivating_sets_reason_manual_and_reactivating_clears_it() {
     assert_eq!(body["data"]["disabledReason"], Value::Null);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn an_empty_patch_changes_nothing() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -180,7 +180,7 @@ async fn an_empty_patch_changes_nothing() {
     assert_eq!(body, before);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn delete_answers_deleted_then_the_endpoint_is_gone() {
     let app = spawn_app().await;
     let keep = app.create_endpoint(URL, &["post.created"]).await;
@@ -209,7 +209,7 @@ async fn delete_answers_deleted_then_the_endpoint_is_gone() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn rotate_secret_returns_a_new_secret_and_changes_nothing_else() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -267,7 +267,7 @@ async fn rotate_secret_returns_a_new_secret_and_changes_nothing_else() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn event_types_lists_the_reference_catalog() {
     let app = spawn_app().await;
     let (status, body) = app.get_json(&app.live_key, "/v1/event-types").await;
@@ -311,7 +311,7 @@ async fn event_types_lists_the_reference_catalog() {
     assert_error(status, &body, 400, "invalid_request", Some("events[0]"));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_configured_event_type_is_listed_and_subscribable() {
     let app = spawn_app_with(|c| {
         c.event_types.push(hookd::domain::catalog::EventType {

@@ -123,7 +123,7 @@ fn assert_failed(delivery: &Value, attempt: &Value, words: &[&str]) {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_receiver_that_never_answers_times_out() {
     let receiver = raw(|mut stream| async move {
         read_request(&mut stream).await;
@@ -139,7 +139,7 @@ async fn a_receiver_that_never_answers_times_out() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_connection_reset_is_a_failed_attempt() {
     let receiver = raw(|mut stream| async move {
         read_request(&mut stream).await;
@@ -152,7 +152,7 @@ async fn a_connection_reset_is_a_failed_attempt() {
     assert_failed(&delivery, &attempt, &["connection reset"]);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_10_mb_answer_keeps_only_the_first_4_kib() {
     let receiver = raw(|mut stream| async move {
         read_request(&mut stream).await;
@@ -184,7 +184,7 @@ async fn a_10_mb_answer_keeps_only_the_first_4_kib() {
     assert_eq!(delivery["lastStatusCode"], 200);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn an_answer_that_is_not_http_is_a_failed_attempt() {
     let receiver = raw(|mut stream| async move {
         read_request(&mut stream).await;
@@ -202,7 +202,7 @@ async fn an_answer_that_is_not_http_is_a_failed_attempt() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_redirect_to_a_private_address_is_a_failure_and_never_followed() {
     // Following this would leave loopback; the egress client never follows redirects.
     let receiver = raw(|mut stream| async move {
@@ -230,7 +230,7 @@ async fn a_redirect_to_a_private_address_is_a_failure_and_never_followed() {
     assert_eq!(receiver.connections.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn an_answer_dribbled_byte_by_byte_times_out() {
     let receiver = raw(|mut stream| async move {
         read_request(&mut stream).await;
@@ -249,7 +249,7 @@ async fn an_answer_dribbled_byte_by_byte_times_out() {
     assert_failed(&delivery, &attempt, &["timed out"]);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_blackholed_endpoint_does_not_slow_a_healthy_one() {
     const EVENTS: usize = 50;
     const SLOTS: usize = 3;

@@ -25,7 +25,7 @@ async fn answer(request: RequestBuilder) -> (u16, bool, String) {
     (r.status().as_u16(), replayed, r.text().await.unwrap())
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_replay_returns_the_original_status_body_and_headers() {
     let app = spawn_app().await;
     let post = || keyed(&app, Method::POST, ENDPOINTS, "create-1").json(&new_endpoint("one"));
@@ -52,7 +52,7 @@ async fn a_replay_returns_the_original_status_body_and_headers() {
         .starts_with("whsec_"));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn the_same_key_with_another_request_is_a_conflict() {
     let app = spawn_app().await;
     let (status, _, _) =
@@ -92,7 +92,7 @@ async fn the_same_key_with_another_request_is_a_conflict() {
     assert_eq!(listed_ids(&app, &app.live_key).await, created);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn invalid_keys_are_rejected_before_anything_runs() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -153,7 +153,7 @@ async fn invalid_keys_are_rejected_before_anything_runs() {
     assert_eq!(status, 201, "a 64-character key is fine: {body}");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn patch_with_a_key_replays_instead_of_running_again() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -176,7 +176,7 @@ async fn patch_with_a_key_replays_instead_of_running_again() {
     assert_eq!(read["data"]["name"], "later");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn delete_with_a_key_replays_the_200() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -190,7 +190,7 @@ async fn delete_with_a_key_replays_the_200() {
     assert_error(status, &body, 404, "not_found", None);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn rotate_with_a_key_rotates_once() {
     let app = spawn_app().await;
     let created = app.create_endpoint(URL, &["post.created"]).await;
@@ -207,7 +207,7 @@ async fn rotate_with_a_key_rotates_once() {
     assert_eq!(read["data"]["secretLast4"], first["data"]["secretLast4"]);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_rejected_request_with_a_key_is_rejected_again() {
     let app = spawn_app().await;
     let bad = json!({"name": "", "url": URL, "events": ["post.created"]});
@@ -219,7 +219,7 @@ async fn a_rejected_request_with_a_key_is_rejected_again() {
     assert_no_endpoints(&app, &app.live_key).await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn concurrent_requests_with_one_key_create_exactly_one_endpoint() {
     let app = spawn_app().await;
     let answers = join_all((0..10).map(|_| {
@@ -254,7 +254,7 @@ async fn concurrent_requests_with_one_key_create_exactly_one_endpoint() {
     assert_eq!(&body, original);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn requests_without_a_key_are_not_deduplicated() {
     let app = spawn_app().await;
     for _ in 0..2 {

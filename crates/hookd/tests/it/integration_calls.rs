@@ -33,7 +33,7 @@ fn rand_suffix() -> usize {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-#[tokio::test]
+#[suite_test]
 async fn each_auth_type_arrives_exactly_as_configured() {
     let app = spawn_app().await;
     let up = Upstream::echo().await;
@@ -70,7 +70,7 @@ async fn each_auth_type_arrives_exactly_as_configured() {
     assert_eq!(up.last().header("authorization"), None);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn method_path_query_headers_content_type_and_body_arrive() {
     let app = spawn_app().await;
     let up = Upstream::echo().await;
@@ -139,7 +139,7 @@ async fn method_path_query_headers_content_type_and_body_arrive() {
     assert_eq!(status, 400, "{body}");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_text_content_type_sends_strings_as_is_and_other_values_as_json() {
     let app = spawn_app().await;
     let up = Upstream::echo().await;
@@ -162,7 +162,7 @@ async fn a_text_content_type_sends_strings_as_is_and_other_values_as_json() {
     assert_eq!(&up.last().body[..], br#""hi""#);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn upstream_answers_come_back_faithfully() {
     let app = spawn_app().await;
     let png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff];
@@ -237,7 +237,7 @@ async fn upstream_answers_come_back_faithfully() {
     assert_eq!(failed["body"], "upstream exploded");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn bodies_over_1_mib_are_cut_and_endless_streams_end() {
     let app = spawn_app().await;
     let up = Upstream::start(|seen| match seen.path.as_str() {
@@ -270,7 +270,7 @@ async fn bodies_over_1_mib_are_cut_and_endless_streams_end() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_large_answer_with_an_idempotency_key_is_answered_and_replayed_without_a_second_call() {
     let app = spawn_app().await;
     // Binary, so the answer is base64: about 1.4 MiB of JSON for a 1 MiB upstream body.
@@ -307,7 +307,7 @@ async fn a_large_answer_with_an_idempotency_key_is_answered_and_replayed_without
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_silent_upstream_times_out_with_504_and_a_closed_port_is_502() {
     let app = spawn_app().await;
     let silent = upstream::silent().await;
@@ -343,7 +343,7 @@ async fn live_key_id(app: &TestApp) -> String {
         .to_string()
 }
 
-#[tokio::test]
+#[suite_test]
 async fn every_call_is_logged_with_its_outcome_and_without_secrets() {
     let app = spawn_app().await;
     let up = Upstream::json(202, json!({"queued": "job_77"})).await;
@@ -414,7 +414,7 @@ async fn every_call_is_logged_with_its_outcome_and_without_secrets() {
     assert_eq!(page["data"][0]["id"], failed["id"]);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn oversized_call_bodies_are_413() {
     let app = spawn_app().await;
     let up = Upstream::echo().await;
@@ -425,7 +425,7 @@ async fn oversized_call_bodies_are_413() {
     assert_eq!(up.count(), 0);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn the_openapi_document_covers_the_integration_routes() {
     let app = spawn_app().await;
     let doc: Value = app

@@ -8,7 +8,7 @@ use crate::harness::*;
 use crate::integrations::{call, create};
 use crate::upstream::Upstream;
 
-#[tokio::test]
+#[suite_test]
 async fn paths_cannot_escape_the_integration_url() {
     let app = spawn_app().await;
     let intended = Upstream::echo().await;
@@ -86,7 +86,7 @@ async fn paths_cannot_escape_the_integration_url() {
     assert_eq!(evil.count(), 0);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn private_targets_are_refused_when_not_allowlisted() {
     let app = spawn_app_with(|c| c.egress_allow_nets.clear()).await;
     let up = Upstream::echo().await;
@@ -178,7 +178,7 @@ async fn insert_directly(app: &TestApp, url: &str) -> String {
     stored.integration.id.to_string()
 }
 
-#[tokio::test]
+#[suite_test]
 async fn credentials_never_leave_in_answers_or_rest_in_plaintext() {
     let app = spawn_app().await;
     let up = Upstream::echo().await;

@@ -33,7 +33,7 @@ fn sorted_keys(v: &Value) -> Vec<String> {
     keys
 }
 
-#[tokio::test]
+#[suite_test]
 async fn create_answers_the_write_only_shape_with_defaults() {
     let app = spawn_app().await;
     let body = json!({
@@ -87,7 +87,7 @@ async fn create_answers_the_write_only_shape_with_defaults() {
     assert_eq!(&got["data"], data);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn each_auth_type_is_shown_without_its_secret() {
     let app = spawn_app().await;
     let cases = [
@@ -116,7 +116,7 @@ async fn each_auth_type_is_shown_without_its_secret() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn names_are_checked_and_unique_ignoring_case() {
     let app = spawn_app().await;
     let url = "http://127.0.0.1:9/";
@@ -151,7 +151,7 @@ async fn names_are_checked_and_unique_ignoring_case() {
     .await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn header_injection_is_impossible() {
     let app = spawn_app().await;
     let url = "http://127.0.0.1:9/";
@@ -220,7 +220,7 @@ async fn header_injection_is_impossible() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn auth_objects_with_missing_or_extra_fields_are_rejected() {
     let app = spawn_app().await;
     let cases = [
@@ -257,7 +257,7 @@ async fn auth_objects_with_missing_or_extra_fields_are_rejected() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn other_fields_are_validated() {
     let app = spawn_app().await;
     let base = json!({"name": "v", "url": "http://127.0.0.1:9/"});
@@ -294,7 +294,7 @@ async fn other_fields_are_validated() {
     assert_eq!(data["timeoutMs"], 60000);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn list_filters_by_name_case_insensitively_and_paginates() {
     let app = spawn_app().await;
     for i in 0..5 {
@@ -336,7 +336,7 @@ async fn list_filters_by_name_case_insensitively_and_paginates() {
     assert_error(status, &body, 400, "invalid_request", Some("limit"));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn patch_changes_fields_and_says_when_credentials_are_kept() {
     let app = spawn_app().await;
     let data = create(
@@ -392,7 +392,7 @@ async fn patch_changes_fields_and_says_when_credentials_are_kept() {
     assert_error(status, &body, 400, "invalid_request", Some("name"));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn disconnected_integrations_answer_410_naming_them_and_unknown_ones_404() {
     let app = spawn_app().await;
     let data = create(
@@ -460,7 +460,7 @@ async fn disconnected_integrations_answer_410_naming_them_and_unknown_ones_404()
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn workspaces_and_modes_are_isolated() {
     let app = spawn_app().await;
     let (other_live, _) = app.new_workspace("other").await;

@@ -53,7 +53,7 @@ async fn assert_untouched(app: &TestApp, key: &str, created: &Value) {
     assert_eq!(body["data"], expected);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn another_workspace_cannot_see_or_touch_our_endpoint() {
     let app = spawn_app().await;
     let ours = app.create_endpoint(URL, &["post.created"]).await;
@@ -79,7 +79,7 @@ async fn another_workspace_cannot_see_or_touch_our_endpoint() {
     assert_untouched(&app, &b_live, &theirs).await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn test_and_live_data_never_mix_in_either_direction() {
     let app = spawn_app().await;
     let live = app.create_endpoint(URL, &["post.created"]).await;
@@ -102,7 +102,7 @@ async fn test_and_live_data_never_mix_in_either_direction() {
     assert_untouched(&app, &app.test_key, &test).await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn idempotency_keys_are_scoped_to_workspace_and_mode() {
     let app = spawn_app().await;
     let (b_live, _) = app.new_workspace("b").await;
@@ -144,7 +144,7 @@ async fn idempotency_keys_are_scoped_to_workspace_and_mode() {
     assert_eq!(body["data"]["id"], created[1]);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_foreign_delete_with_an_idempotency_key_does_not_replay_into_our_scope() {
     let app = spawn_app().await;
     let ours = app.create_endpoint(URL, &["post.created"]).await;
@@ -171,7 +171,7 @@ async fn a_foreign_delete_with_an_idempotency_key_does_not_replay_into_our_scope
     assert_eq!(body["data"]["deleted"], true);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn keys_of_one_workspace_and_mode_share_idempotency_keys() {
     let app = spawn_app().await;
     let (_, second_live) = hookd::admin::create_key(

@@ -26,7 +26,7 @@ fn newest_first(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
-#[tokio::test]
+#[suite_test]
 async fn default_limit_is_20_and_the_list_is_newest_first() {
     let app = spawn_app().await;
     let created = create_many(&app, 25).await;
@@ -42,7 +42,7 @@ async fn default_limit_is_20_and_the_list_is_newest_first() {
     assert_eq!(cursor, Value::Null);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn limits_1_and_100_are_accepted() {
     let app = spawn_app().await;
     let created = create_many(&app, 3).await;
@@ -75,7 +75,7 @@ async fn walk(app: &TestApp, limit: u32, between_pages: impl AsyncFn(usize)) -> 
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn walking_the_cursor_yields_every_endpoint_exactly_once() {
     let app = spawn_app().await;
     let created = create_many(&app, 25).await;
@@ -84,7 +84,7 @@ async fn walking_the_cursor_yields_every_endpoint_exactly_once() {
     assert_eq!(pages.concat(), newest_first(created));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn endpoints_created_between_pages_do_not_shift_the_walk() {
     let app = spawn_app().await;
     let created = create_many(&app, 25).await;
@@ -103,7 +103,7 @@ async fn endpoints_created_between_pages_do_not_shift_the_walk() {
     assert_eq!(listed_ids(&app, &app.live_key).await.len(), 25 + 3 * 3);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn deleted_endpoints_are_skipped_and_a_deleted_cursor_still_works() {
     let app = spawn_app().await;
     let created = create_many(&app, 6).await;
@@ -133,7 +133,7 @@ async fn deleted_endpoints_are_skipped_and_a_deleted_cursor_still_works() {
     assert!(!has_more);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn filters_by_project_and_active_state() {
     let app = spawn_app().await;
     let mut by_project = Vec::new();
@@ -186,7 +186,7 @@ async fn filters_by_project_and_active_state() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_filtered_walk_pages_through_matching_endpoints_only() {
     let app = spawn_app().await;
     let mut matching = Vec::new();

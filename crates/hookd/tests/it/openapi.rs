@@ -70,7 +70,7 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
     out
 }
 
-#[tokio::test]
+#[suite_test]
 async fn the_document_is_openapi_3_1_and_lists_every_route() {
     let app = spawn_app().await;
     let doc = document(&app).await;
@@ -107,7 +107,7 @@ async fn the_document_is_openapi_3_1_and_lists_every_route() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 
-#[tokio::test]
+#[suite_test]
 async fn the_document_tells_which_routes_need_no_key() {
     let app = spawn_app().await;
     let doc = document(&app).await;
@@ -125,7 +125,7 @@ async fn the_document_tells_which_routes_need_no_key() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn every_documented_route_is_served() {
     let app = spawn_app().await;
     let created = app

@@ -34,7 +34,7 @@ async fn error_shape(r: Response, want_status: u16, code: &str) -> Value {
     body
 }
 
-#[tokio::test]
+#[suite_test]
 async fn every_answer_carries_a_unique_request_id() {
     let app = spawn_app().await;
     let c = &app.client;
@@ -75,7 +75,7 @@ async fn every_answer_carries_a_unique_request_id() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn errors_have_the_documented_shape() {
     let app = spawn_app().await;
     let body = error_shape(
@@ -95,7 +95,7 @@ async fn errors_have_the_documented_shape() {
     assert_eq!(body["error"]["param"], "name");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn unknown_routes_are_json_404_and_wrong_methods_json_405() {
     let app = spawn_app().await;
     for path in [
@@ -138,7 +138,7 @@ async fn unknown_routes_are_json_404_and_wrong_methods_json_405() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn the_api_version_is_echoed_and_unknown_versions_are_refused() {
     let app = spawn_app().await;
     let r = app.req(Method::GET, ENDPOINTS).send().await.unwrap();
@@ -187,7 +187,7 @@ async fn the_api_version_is_echoed_and_unknown_versions_are_refused() {
     assert_no_endpoints(&app, &app.live_key).await;
 }
 
-#[tokio::test]
+#[suite_test]
 async fn health_readiness_and_metrics_need_no_key() {
     let app = spawn_app().await;
     let (status, body) =
@@ -230,7 +230,7 @@ async fn visible(r: Response) -> (u16, Option<String>, bool, Value) {
 
 /// A publish without an `Idempotency-Key` takes a direct path past the router (`fast_publish`);
 /// with one it goes through the router and its middlewares. Every answer must be the same.
-#[tokio::test]
+#[suite_test]
 async fn a_publish_answers_the_same_with_or_without_an_idempotency_key() {
     let app = spawn_app().await;
     let event = json!({"type": "post.created", "data": {"n": 1}});

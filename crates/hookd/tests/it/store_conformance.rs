@@ -15,7 +15,7 @@ use hookd::domain::time::Timestamp;
 use hookd::store::{DynStore, IdempotencyBegin, Lease, PageRequest, StoreError, StoredEndpoint};
 use serde_json::value::RawValue;
 
-use crate::harness::TestDatabase;
+use crate::harness::{suite_test, TestDatabase};
 
 async fn open() -> (DynStore, TestDatabase) {
     let db = TestDatabase::create().await;
@@ -84,7 +84,7 @@ const RULE: HealthRule = HealthRule {
     min_exhausted: 2,
 };
 
-#[tokio::test]
+#[suite_test]
 async fn publish_fans_out_by_type_project_and_tenant() {
     let (store, _db) = open().await;
     let live = tenant(&store, "a", Mode::Live).await;
@@ -141,7 +141,7 @@ async fn publish_fans_out_by_type_project_and_tenant() {
 
 /// Every publish sees the endpoints as they are at that moment, however many publishes of the
 /// same tenant and type came before (the SQLite writer remembers fan-outs between changes).
-#[tokio::test]
+#[suite_test]
 async fn publish_sees_every_endpoint_change_made_between_publishes() {
     let (store, db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -266,7 +266,7 @@ async fn publish_sees_every_endpoint_change_made_between_publishes() {
     assert!(targets(Arc::clone(&store), t.clone()).await.is_empty());
 }
 
-#[tokio::test]
+#[suite_test]
 async fn leases_make_a_delivery_claimable_by_one_node_at_a_time() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -314,7 +314,7 @@ async fn leases_make_a_delivery_claimable_by_one_node_at_a_time() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn concurrent_claims_never_hand_out_a_delivery_twice() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -352,7 +352,7 @@ async fn concurrent_claims_never_hand_out_a_delivery_twice() {
     assert_eq!(total, 40);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn results_written_together_fail_alone() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -422,7 +422,7 @@ async fn results_written_together_fail_alone() {
     assert_eq!(state(2).await, (DeliveryStatus::Pending, 0, 0));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn attempts_move_deliveries_through_their_states_and_health() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -523,7 +523,7 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
 
 /// A success ends the endpoint's failing streak each time, also after earlier successes: two
 /// exhausted deliveries separated by a success do not disable it, two in a row do.
-#[tokio::test]
+#[suite_test]
 async fn a_success_ends_the_failing_streak_every_time() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -590,7 +590,7 @@ async fn a_success_ends_the_failing_streak_every_time() {
 
 /// A node whose lease ran out while it was sending must not overwrite the result of the node
 /// that took the delivery over (nor add its attempt to that delivery's log).
-#[tokio::test]
+#[suite_test]
 async fn a_result_after_the_lease_was_taken_over_is_not_written() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -640,7 +640,7 @@ async fn a_result_after_the_lease_was_taken_over_is_not_written() {
     assert_eq!(attempts[0].status_code, Some(200));
 }
 
-#[tokio::test]
+#[suite_test]
 async fn gone_disables_at_once_and_delete_cancels_pending() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -696,7 +696,7 @@ async fn gone_disables_at_once_and_delete_cancels_pending() {
         .unwrap());
 }
 
-#[tokio::test]
+#[suite_test]
 async fn tenant_scoping_hides_other_workspaces_and_modes() {
     let (store, _db) = open().await;
     let a = tenant(&store, "a", Mode::Live).await;
@@ -759,7 +759,7 @@ async fn tenant_scoping_hides_other_workspaces_and_modes() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn signing_keys_swap_only_from_the_expected_value() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -782,7 +782,7 @@ async fn signing_keys_swap_only_from_the_expected_value() {
     assert_eq!(now.endpoint.secret_last4, "wxyz");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn idempotency_keys_start_once_replay_and_conflict() {
     let (store, _db) = open().await;
     let t = tenant(&store, "a", Mode::Live).await;
@@ -852,7 +852,7 @@ async fn idempotency_keys_start_once_replay_and_conflict() {
     );
 }
 
-#[tokio::test]
+#[suite_test]
 async fn duplicate_workspace_names_and_key_hashes_conflict() {
     let (store, _db) = open().await;
     store.create_workspace("a").await.unwrap();

@@ -11,7 +11,7 @@ use hookd::domain::tenant::{Mode, Tenant};
 use hookd::domain::time::Timestamp;
 use hookd::store::{DynStore, IntegrationFilter, PageRequest, StoreError};
 
-use crate::harness::TestDatabase;
+use crate::harness::{suite_test, TestDatabase};
 
 async fn open() -> (DynStore, TestDatabase) {
     let db = TestDatabase::create().await;
@@ -71,7 +71,7 @@ fn by_name(name: &str, include_disconnected: bool) -> IntegrationFilter {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn integrations_round_trip_and_names_are_unique_ignoring_case() {
     let (store, _db) = open().await;
     let t = tenant(&store, "acme", Mode::Live).await;
@@ -142,7 +142,7 @@ async fn integrations_round_trip_and_names_are_unique_ignoring_case() {
     assert_eq!(all.items.len(), 2);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn patches_change_only_what_they_name() {
     let (store, _db) = open().await;
     let t = tenant(&store, "acme", Mode::Live).await;
@@ -189,7 +189,7 @@ async fn patches_change_only_what_they_name() {
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn integrations_and_call_logs_are_scoped_to_their_tenant() {
     let (store, _db) = open().await;
     let live = tenant(&store, "acme", Mode::Live).await;

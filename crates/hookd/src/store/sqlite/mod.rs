@@ -78,10 +78,16 @@ impl SqliteStore {
             .with_context(|| format!("opening SQLite database {} for writing", path.display()))?;
         let writer = Writer::start(write_conn, writer::LINGER)
             .context("starting the SQLite writer thread")?;
+        let key_cache = key_cache::KeyCache::open(path).with_context(|| {
+            format!(
+                "opening SQLite database {} for the key cache",
+                path.display()
+            )
+        })?;
         Ok(Self {
             writer,
             readers,
-            key_cache: key_cache::KeyCache::new(path),
+            key_cache,
         })
     }
 }

@@ -98,6 +98,8 @@ impl AdminStore for SqliteStore {
         .collect()
     }
 
+    /// The `api_keys` trigger bumps the key generation in this same transaction, which is how
+    /// every process's key cache learns of it (see `key_cache.rs`).
     async fn revoke_api_key(&self, id: &ApiKeyId, now: Timestamp) -> StoreResult<bool> {
         let id = id.clone();
         self.writer
@@ -110,7 +112,6 @@ impl AdminStore for SqliteStore {
                 Ok(done == 1)
             })
             .await
-            .inspect(|_| self.key_cache.revoked())
     }
 
     async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>> {

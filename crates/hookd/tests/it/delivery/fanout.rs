@@ -47,7 +47,7 @@ async fn publish_expecting(
     id
 }
 
-#[tokio::test]
+#[suite_test]
 async fn fan_out_follows_type_project_mode_workspace_and_activity() {
     let app = spawn_app().await;
     let live = app.live_key.clone();

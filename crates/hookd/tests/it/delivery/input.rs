@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::*;
 
-#[tokio::test]
+#[suite_test]
 async fn bad_events_are_refused_and_nothing_is_stored_or_sent() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
@@ -96,7 +96,7 @@ fn sample(text: &str, name: &str) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum())
 }
 
-#[tokio::test]
+#[suite_test]
 async fn metrics_report_publishing_attempts_latency_backlog_and_disabled_endpoints() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;

@@ -17,7 +17,7 @@ async fn set_active(app: &TestApp, endpoint_id: &str, active: bool) -> Value {
     body["data"].clone()
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_deactivated_endpoint_gets_no_attempts_until_reactivated() {
     // Long enough between attempts that deactivating always lands before the retry is due.
     let app = spawn_app_with(|c| c.retry_schedule = vec![3, 3]).await;
@@ -62,7 +62,7 @@ async fn a_deactivated_endpoint_gets_no_attempts_until_reactivated() {
     assert_eq!(done["attemptCount"], 2);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn deleting_an_endpoint_cancels_its_pending_deliveries() {
     let app = spawn_app_with(|c| c.retry_schedule = vec![3, 3]).await;
     let receiver = Receiver::scripted(|_| (500, "down".into())).await;
@@ -87,7 +87,7 @@ async fn deleting_an_endpoint_cancels_its_pending_deliveries() {
     assert_eq!(cancelled["attempts"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn gone_disables_the_endpoint_at_once() {
     let app = spawn_app().await;
     let receiver = Receiver::scripted(|_| (410, "gone for good".into())).await;
@@ -110,7 +110,7 @@ async fn gone_disables_the_endpoint_at_once() {
     assert_eq!(receiver.count(), 1);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn enough_exhausted_deliveries_disable_a_failing_endpoint() {
     let app = spawn_app_with(|c| {
         c.auto_disable_after_secs = 0;

@@ -10,7 +10,7 @@ use super::*;
 
 /// The in-flight attempt is the last one the schedule allows and fails: the retry asked for
 /// meanwhile must still be made, after it, and both attempts must be on record.
-#[tokio::test]
+#[suite_test]
 async fn a_retry_asked_for_during_the_last_attempt_is_made_after_it() {
     // No retries: the first failure is final, so only the manual retry can bring a second try.
     let app = spawn_app_with(|c| c.retry_schedule = Vec::new()).await;
@@ -58,7 +58,7 @@ async fn a_retry_asked_for_during_the_last_attempt_is_made_after_it() {
 
 /// One object, one answer: the delivery of a deleted endpoint is still shown (cancelled), and
 /// asking to retry it is a conflict that says why, not a 404.
-#[tokio::test]
+#[suite_test]
 async fn retrying_a_delivery_of_a_deleted_endpoint_is_a_conflict() {
     let app = spawn_app_with(|c| c.retry_schedule = vec![3, 3]).await;
     let receiver = Receiver::scripted(|_| (500, "down".into())).await;

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::*;
 
-#[tokio::test]
+#[suite_test]
 async fn two_failures_then_success_is_three_recorded_attempts() {
     let app = spawn_app().await; // retry schedule 1,1,1
     let receiver = Receiver::scripted(|n| match n {
@@ -50,7 +50,7 @@ async fn two_failures_then_success_is_three_recorded_attempts() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn an_exhausted_schedule_ends_failed() {
     let app = spawn_app_with(|c| c.retry_schedule = vec![1, 1]).await;
     let receiver = Receiver::scripted(|_| (500, "down".to_string())).await;
@@ -83,7 +83,7 @@ async fn asking_to_wait(status: u16) -> Receiver {
     .await
 }
 
-#[tokio::test]
+#[suite_test]
 async fn retry_after_on_429_and_503_postpones_the_next_attempt() {
     let app = spawn_app().await; // the schedule alone would retry after ~1 s
     for status in [429, 503] {

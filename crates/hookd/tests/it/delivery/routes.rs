@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 
-#[tokio::test]
+#[suite_test]
 async fn the_test_route_sends_a_signed_sample_and_answers_with_the_attempt() {
     let app = spawn_app().await;
     let receiver = Receiver::scripted(|n| match n {
@@ -89,7 +89,7 @@ async fn listed(app: &TestApp, endpoint_id: &str, status: Option<&str>) -> BTree
         .collect()
 }
 
-#[tokio::test]
+#[suite_test]
 async fn failed_deliveries_are_listed_replayed_and_retried() {
     let app = spawn_app_with(|c| c.retry_schedule = vec![1]).await;
     let healthy = Switch::default();
@@ -179,7 +179,7 @@ async fn failed_deliveries_are_listed_replayed_and_retried() {
     assert_error(status, &body, 404, "not_found", None);
 }
 
-#[tokio::test]
+#[suite_test]
 async fn events_are_listed_and_read_with_their_deliveries() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;

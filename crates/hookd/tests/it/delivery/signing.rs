@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::*;
 
-#[tokio::test]
+#[suite_test]
 async fn a_published_event_arrives_signed_in_the_documented_shape() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
@@ -102,7 +102,7 @@ async fn rotate(app: &TestApp, endpoint_id: &str) -> String {
     body["data"]["secret"].as_str().unwrap().to_string()
 }
 
-#[tokio::test]
+#[suite_test]
 async fn during_the_rotation_grace_both_secrets_verify() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
@@ -123,7 +123,7 @@ async fn during_the_rotation_grace_both_secrets_verify() {
     verify(&new, &got[0]).expect("the new secret verifies");
 }
 
-#[tokio::test]
+#[suite_test]
 async fn without_a_grace_period_only_the_new_secret_verifies() {
     let app = spawn_app_with(|c| c.rotation_grace_secs = 0).await;
     let receiver = Receiver::start().await;

@@ -160,12 +160,8 @@ fn assert_duplicates_only_from_the_kill(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[suite_test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_share_the_work_and_a_sigkilled_one_loses_nothing() {
-    if crate::BACKEND == Backend::Sqlite {
-        println!("skipped: several `hookd serve` processes share one database only on PostgreSQL");
-        return;
-    }
     let started = Instant::now();
     let database = TestDatabase::create().await;
     let dir = database.dir.path();
@@ -244,12 +240,8 @@ async fn three_processes_share_the_work_and_a_sigkilled_one_loses_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[suite_test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_deliver_2000_events_exactly_once_and_survive_a_kill() {
-    if crate::BACKEND == Backend::Sqlite {
-        println!("skipped: several `hookd serve` processes share one database only on PostgreSQL");
-        return;
-    }
     let started = Instant::now();
     let database = TestDatabase::create().await;
     let dir = database.dir.path();

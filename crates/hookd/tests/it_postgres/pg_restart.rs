@@ -203,12 +203,8 @@ async fn requests_until(
     statuses
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[suite_test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_survives_a_postgres_restart_and_loses_nothing() {
-    if crate::BACKEND == Backend::Sqlite {
-        println!("skipped: the PostgreSQL restart test needs the PostgreSQL backend");
-        return;
-    }
     let pg = match PrivatePostgres::start() {
         Ok(pg) => pg,
         Err(reason) if std::env::var_os("CI").is_none() => {

@@ -14,14 +14,6 @@ use sqlx::Connection;
 use crate::fixtures::*;
 use crate::harness::*;
 
-fn postgres_only() -> bool {
-    if crate::BACKEND == Backend::Sqlite {
-        println!("skipped: several servers share one database only on PostgreSQL");
-        return false;
-    }
-    true
-}
-
 /// Status, `Idempotent-Replayed`, body text of a keyed request.
 async fn keyed(node: &TestApp, key: &str, body: &Value) -> (u16, bool, String) {
     let r = node
@@ -35,11 +27,8 @@ async fn keyed(node: &TestApp, key: &str, body: &Value) -> (u16, bool, String) {
     (r.status().as_u16(), replayed, r.text().await.unwrap())
 }
 
-#[tokio::test]
+#[suite_test]
 async fn idempotency_keys_hold_across_nodes() {
-    if !postgres_only() {
-        return;
-    }
     let a = spawn_app().await;
     let b = a.spawn_peer().await;
 
@@ -90,11 +79,8 @@ async fn idempotency_keys_hold_across_nodes() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn the_rate_limit_holds_across_nodes() {
-    if !postgres_only() {
-        return;
-    }
     let a = spawn_app_with(|c| {
         c.rate_limit_per_sec = 1;
         c.rate_limit_burst = 2;
@@ -134,11 +120,8 @@ async fn the_rate_limit_holds_across_nodes() {
     }
 }
 
-#[tokio::test]
+#[suite_test]
 async fn a_revoked_key_is_rejected_by_every_node_at_once() {
-    if !postgres_only() {
-        return;
-    }
     let a = spawn_app().await;
     let b = a.spawn_peer().await;
     let (record, key) = admin::create_key(&a.store, admin::DEFAULT_WORKSPACE, Mode::Live)
@@ -167,11 +150,8 @@ async fn delivery_row(url: &str, id: &str) -> (String, i64, Option<String>) {
         .unwrap()
 }
 
-#[tokio::test]
+#[suite_test]
 async fn an_endpoint_disabled_on_one_node_is_not_delivered_to_by_the_other() {
-    if !postgres_only() {
-        return;
-    }
     let a = spawn_app().await;
     let b = a.spawn_peer().await;
     let key = a.live_key.clone();
@@ -272,11 +252,8 @@ async fn an_endpoint_disabled_on_one_node_is_not_delivered_to_by_the_other() {
 /// Recording a failed attempt locks the delivery, then the endpoint (its failure streak); a
 /// DELETE must not take them in the other order, or the two deadlock (PostgreSQL only: SQLite
 /// has one writer).
-#[tokio::test]
+#[suite_test]
 async fn an_endpoint_is_deleted_while_its_failures_are_being_recorded() {
-    if !postgres_only() {
-        return;
-    }
     let a = spawn_app().await;
     let b = a.spawn_peer().await;
     let key = a.live_key.as_str();
