@@ -36,7 +36,7 @@ pub enum LogFormat {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Address of the API and dashboard.
+    /// Address of the API.
     pub listen: SocketAddr,
     /// `sqlite://path` or `postgres://…`.
     pub database_url: String,

@@ -11,7 +11,7 @@ use hookd::domain::tenant::Mode;
 use hookd::{admin, app, client, telemetry};
 
 /// mimalloc instead of the system allocator: under load glibc's malloc showed up in profiles
-/// with lock contention between the runtime's threads (see README, Performance).
+/// with lock contention between the runtime's threads (see docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the API, the delivery workers and the dashboard.
+    /// Run the API and the delivery workers.
     Serve {
         /// Address to listen on (overrides HOOKD_LISTEN).
         #[arg(long, value_name = "ADDR")]

@@ -6,8 +6,8 @@
 //! takes the next job, until the queue is empty; then it ends. So a blackholed endpoint ties up
 //! only its own runners while the others keep flowing, and a busy endpoint costs no task spawn
 //! and no hand-off between tasks per delivery: an earlier design ran every attempt in a task of
-//! its own, started by one dispatcher task that heard back twice per delivery (README,
-//! Performance).
+//! its own, started by one dispatcher task that heard back twice per delivery
+//! (docs/performance.md).
 //!
 //! The request slot is freed as soon as the HTTP exchange ends. The result is then handed to
 //! the store without waiting for its commit ([`DeliveryStore::record_attempt_then`]): the

@@ -4,7 +4,7 @@
 //! operator's proxy they go through reqwest, which speaks the proxy protocols (absolute-form
 //! requests for http, CONNECT tunnels for https). Both dial only what [`PolicyResolver`]
 //! allows. Why two: per delivery, reqwest's request and response wrappers cost about 10 µs of
-//! CPU more than hyper-util's client (README "Performance"), and deliveries are the hot path;
+//! CPU more than hyper-util's client (docs/performance.md), and deliveries are the hot path;
 //! proxy support is what reqwest adds that we would otherwise write ourselves.
 
 use std::error::Error as StdError;

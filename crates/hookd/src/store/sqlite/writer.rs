@@ -32,7 +32,7 @@
 //! The thread runs the statements synchronously with `rusqlite` and cached prepared statements.
 //! An earlier design drove an async `sqlx` connection from a tokio task: every statement was a
 //! round trip between that task, SQLite's connection thread and the busy runtime workers, and
-//! under load those hand-offs, not SQLite, bounded the write rate (README, Performance).
+//! under load those hand-offs, not SQLite, bounded the write rate (docs/performance.md).
 
 use std::sync::Arc;
 use std::time::Duration;
