@@ -6,9 +6,10 @@
 //! 3. `Idempotency-Key` (a claim, a replay or a refusal);
 //! 4. the handler; every answer then echoes the version used.
 //!
-//! The router runs [`run`] as its one `/v1` middleware ([`middleware`]); the direct publish path
-//! (`fast_publish.rs`) calls the same [`run`] with the publish handler. A step added here is
-//! taken by both: there is no second copy of the order to forget.
+//! The router runs it as its one `/v1` middleware ([`middleware`]): one boxed layer for the
+//! whole pipeline rather than one per step, which made the direct publish path that used to
+//! bypass the router unnecessary (measured in docs/performance.md). A path that answers `/v1`
+//! requests outside the router must call [`run`], so that no step can be skipped.
 
 use std::future::Future;
 use std::sync::Arc;

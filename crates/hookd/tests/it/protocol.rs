@@ -228,8 +228,8 @@ async fn visible(r: Response) -> (u16, Option<String>, bool, Value) {
     (status, version, has_request_id, body)
 }
 
-/// A publish without an `Idempotency-Key` takes a direct path past the router (`fast_publish`);
-/// with one it goes through the router and its middlewares. Every answer must be the same.
+/// A publish answers the same with and without an `Idempotency-Key` (with one, the pipeline's
+/// idempotency step claims the key first): every other step is the same for both.
 #[suite_test]
 async fn a_publish_answers_the_same_with_or_without_an_idempotency_key() {
     let app = spawn_app().await;

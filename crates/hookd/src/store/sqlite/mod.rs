@@ -6,7 +6,6 @@
 //! an async `sqlx` pool. Both link the one bundled SQLite library.
 
 mod deliveries;
-mod endpoint_cache;
 mod endpoints;
 mod error;
 mod events;
@@ -102,14 +101,6 @@ fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Every statement the writer runs stays prepared.
     conn.set_prepared_statement_cache_capacity(128);
-    // Any change to an endpoint row voids what the writer remembers about endpoints.
-    conn.update_hook(Some(
-        |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
-            if table == "endpoints" {
-                endpoint_cache::forget();
-            }
-        },
-    ));
     Ok(conn)
 }
 

@@ -2,15 +2,15 @@
 //! deliveries) and persisting an attempt's result as the domain decided it.
 //!
 //! Each is a handful of cached prepared statements with bound parameters. Concurrent requests
-//! share one commit through the writer's group commit, so nothing here batches on its own. The
-//! fan-out query and clearing an endpoint's failing streak are skipped when the writer already
-//! knows the answer (`endpoint_cache`).
+//! share one commit through the writer's group commit, so nothing here batches on its own.
+//! (Remembering fan-outs and healthy endpoints between publishes saved no measurable CPU once
+//! the rest of the path was lean, and was removed: docs/performance.md.)
 
 use std::sync::Arc;
 
 use rusqlite::{params, Connection};
 
-use super::{endpoint_cache, execute, query_all, query_opt};
+use super::{execute, query_all, query_opt};
 use crate::domain::delivery::outcome::{AttemptRecord, HealthRule, StreakUpdate};
 use crate::domain::endpoint::DisabledReason;
 use crate::domain::event::{Event, NewEvent};
@@ -33,27 +33,20 @@ const INSERT_DELIVERY: &str =
      status, attempt_count, next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6, ?7, ?8)";
 
-/// The endpoints `event` goes to: remembered from an earlier publish of the same tenant, project
-/// and type while no endpoint changed (see `endpoint_cache`), or read now.
+/// The endpoints `event` goes to.
 fn fan_out(conn: &Connection, tenant: &Tenant, event: &NewEvent) -> StoreResult<Vec<EndpointId>> {
-    let key: endpoint_cache::FanOutKey = (
-        tenant.workspace_id.as_str().to_owned(),
-        tenant.mode.as_str().to_owned(),
-        event.project_id.clone(),
-        format!("\"{}\"", event.event_type),
-    );
-    if let Some(targets) = endpoint_cache::fan_out(&key) {
-        return Ok(targets);
-    }
-    let (workspace, mode, project, quoted_type) = &key;
-    let targets = query_all(
+    let quoted_type = format!("\"{}\"", event.event_type);
+    query_all(
         conn,
         FAN_OUT,
-        params![workspace, mode, project, quoted_type],
+        params![
+            tenant.workspace_id.as_str(),
+            tenant.mode.as_str(),
+            event.project_id,
+            quoted_type
+        ],
         |row| row.text("id").map(EndpointId::from_trusted),
-    )?;
-    endpoint_cache::remember_fan_out(key, &targets);
-    Ok(targets)
+    )
 }
 
 /// Stores `event` and one delivery per matching endpoint, leased to `lease.owner`; returns the
@@ -204,11 +197,7 @@ fn cancelled(conn: &Connection, record: &AttemptRecord) -> StoreResult<bool> {
 fn move_streak(conn: &Connection, endpoint: &EndpointId, update: StreakUpdate) -> StoreResult<()> {
     match update {
         StreakUpdate::Clear => {
-            // Clearing a streak that is known not to exist would be a lookup for nothing.
-            if !endpoint_cache::is_healthy(endpoint) {
-                execute(conn, CLEAR_STREAK, [endpoint.as_str()])?;
-                endpoint_cache::remember_healthy(endpoint);
-            }
+            execute(conn, CLEAR_STREAK, [endpoint.as_str()])?;
         }
         StreakUpdate::StartIfClear(at) => {
             execute(

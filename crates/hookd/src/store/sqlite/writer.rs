@@ -26,9 +26,6 @@
 //! each later write would commit on its own, and the batch would be half stored yet answered as
 //! failed. The batch stops there and every write in it fails, none of it stored.
 //!
-//! Every transaction starts by letting `endpoint_cache` check whether another connection wrote
-//! the file since the last one, and every rollback makes it forget what it knew.
-//!
 //! The thread runs the statements synchronously with `rusqlite` and cached prepared statements.
 //! An earlier design drove an async `sqlx` connection from a tokio task: every statement was a
 //! round trip between that task, SQLite's connection thread and the busy runtime workers, and
@@ -40,7 +37,6 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::endpoint_cache;
 use super::error::GroupCommitFailed;
 use crate::store::error::WriterStopped;
 use crate::store::StoreResult;
@@ -282,7 +278,6 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
         }
         // A write failed, perhaps halfway: undo everything and isolate each write this time.
         metrics::counter!("hookd_store_batch_reruns_total").increment(1);
-        endpoint_cache::forget();
         statement(conn, "ROLLBACK").map_err(Arc::new)?;
         run_batch(conn, batch, true).map(|_| ())
     });
@@ -300,7 +295,6 @@ fn run_batch(
         tracing::error!(error = %e, "could not begin a write transaction");
         return Err(Arc::new(e));
     }
-    endpoint_cache::transaction_began(conn);
     let mut all_succeeded = true;
     for job in batch.iter_mut() {
         if !isolated {
@@ -315,7 +309,6 @@ fn run_batch(
         }
         if !job.run(conn) {
             stop_if_rolled_back(conn)?;
-            endpoint_cache::forget();
             if let Err(e) = statement(conn, "ROLLBACK TO job") {
                 tracing::error!(error = %e, "rolling back a savepoint failed");
             }
@@ -332,7 +325,6 @@ fn run_batch(
         Err(e) => {
             tracing::error!(error = %e, batch = batch.len(), "group commit failed");
             // Leave the connection usable for the next batch.
-            endpoint_cache::forget();
             let _ = statement(conn, "ROLLBACK");
             Err(Arc::new(e))
         }
@@ -345,7 +337,6 @@ fn stop_if_rolled_back(conn: &Connection) -> Result<(), Arc<rusqlite::Error>> {
     if !conn.is_autocommit() {
         return Ok(());
     }
-    endpoint_cache::forget();
     tracing::error!("SQLite rolled a write transaction back by itself; its batch failed");
     Err(Arc::new(rusqlite::Error::SqliteFailure(
         rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),

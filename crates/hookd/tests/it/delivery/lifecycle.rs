@@ -143,3 +143,26 @@ async fn enough_exhausted_deliveries_disable_a_failing_endpoint() {
     assert_eq!(disabled["disabledReason"], "failing");
     assert_eq!(receiver.count(), 4);
 }
+
+/// The delivery engine keeps each endpoint's URL and secrets in memory (`delivery/targets.rs`);
+/// a change through the API must reach the very next delivery, not one a second later.
+#[suite_test]
+async fn the_next_delivery_goes_to_the_url_just_set() {
+    let app = spawn_app().await;
+    let (before, after) = (Receiver::start().await, Receiver::start().await);
+    let endpoint = app.create_endpoint(&before.url, &["post.created"]).await;
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    publish_type(&app, "post.created").await;
+    before.wait_for(1, WAIT).await;
+    let (status, body) = app
+        .patch_json(
+            &app.live_key,
+            &format!("/v1/webhook-endpoints/{endpoint_id}"),
+            &json!({"url": after.url}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    publish_type(&app, "post.created").await;
+    after.wait_for(1, WAIT).await;
+    assert_eq!(before.count(), 1, "a delivery went to the old URL");
+}
