@@ -82,13 +82,16 @@ impl ApiClient {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .unwrap_or(DEFAULT_API_URL);
-        let key = key.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| {
-            CliError::usage(
-                "no API key: set HOOKD_API_KEY or pass --api-key (scripe_sk_live_… or \
+        let key = key
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                CliError::usage(
+                    "no API key: set HOOKD_API_KEY or pass --api-key (scripe_sk_live_… or \
                  scripe_sk_test_…, e.g. one made with `hookd keys create --workspace default \
                  --mode live`)",
-            )
-        })?;
+                )
+            })?;
         Self::new(base, key)
     }
 
@@ -169,7 +172,10 @@ impl ApiClient {
         if status.is_success() {
             return Ok(Reply { raw, body });
         }
-        let line = match (body["error"]["code"].as_str(), body["error"]["message"].as_str()) {
+        let line = match (
+            body["error"]["code"].as_str(),
+            body["error"]["message"].as_str(),
+        ) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             _ => format!("the hookd API answered HTTP {status}: {body}"),
         };
@@ -258,9 +264,8 @@ pub fn parse_data(raw: &str) -> anyhow::Result<Value> {
     let (text, source) = match raw.strip_prefix('@') {
         Some("-") => {
             let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
-                CliError::usage(format!("reading --data from standard input: {e}"))
-            })?;
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| CliError::usage(format!("reading --data from standard input: {e}")))?;
             (text, "standard input".to_string())
         }
         Some(path) => (

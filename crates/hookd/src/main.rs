@@ -207,7 +207,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     server.run(listener, app::shutdown_signal()).await
 }
 
-async fn listen(port: u16, secret: Option<String>, respond: Option<RespondArg>) -> anyhow::Result<()> {
+async fn listen(
+    port: u16,
+    secret: Option<String>,
+    respond: Option<RespondArg>,
+) -> anyhow::Result<()> {
     telemetry::init_logging(hookd::config::LogFormat::Text);
     let secret = match secret {
         Some(raw) => Some(

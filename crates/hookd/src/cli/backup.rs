@@ -30,7 +30,9 @@ fn postgres_hint(config: &Config, what: &str) -> anyhow::Result<std::path::PathB
 /// A bar on stderr (hidden when stderr is not a terminal), moved by the copy's page counts.
 fn bar(verb: &str) -> ProgressBar {
     let bar = ProgressBar::new(0);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {percent}% ({pos}/{len} pages)") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:30}] {percent}% ({pos}/{len} pages)")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(verb.to_string());

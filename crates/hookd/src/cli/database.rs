@@ -96,7 +96,11 @@ pub async fn workspaces(config: &Config, command: WorkspaceCommand) -> anyhow::R
             }
             let mut table = Table::new(&["ID", "NAME", "CREATED"]);
             for ws in &list {
-                table.row(vec![ws.id.to_string(), ws.name.clone(), time(&ws.created_at)]);
+                table.row(vec![
+                    ws.id.to_string(),
+                    ws.name.clone(),
+                    time(&ws.created_at),
+                ]);
             }
             table.write(&mut out)?;
         }
@@ -154,6 +158,12 @@ fn key_json(k: &ApiKeyRecord) -> serde_json::Value {
 }
 
 pub async fn keys(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
+    if let KeyCommand::Create {
+        name: Some(name), ..
+    } = &command
+    {
+        admin::validate_key_name(name).map_err(|e| CliError::usage(e.to_string()))?;
+    }
     let store = app::open_existing_store(config).await?;
     let mut out = std::io::stdout();
     match command {

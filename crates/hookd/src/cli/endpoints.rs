@@ -41,7 +41,12 @@ pub enum EndpointCommand {
         #[arg(long)]
         url: String,
         /// An event type to subscribe to; repeat the flag or separate types with commas.
-        #[arg(long = "event", value_name = "TYPE", required = true, value_delimiter = ',')]
+        #[arg(
+            long = "event",
+            value_name = "TYPE",
+            required = true,
+            value_delimiter = ','
+        )]
         events: Vec<String>,
         /// Deliver only this project's events (default: every project's).
         #[arg(long, value_name = "PROJECT_ID")]
@@ -198,7 +203,7 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             if !code.is_some_and(|c| (200..300).contains(&c)) {
                 let what = match code {
                     Some(code) => format!("answered HTTP {code}"),
-                    None => format!("could not be reached: {}", cell(&attempt["error"])),
+                    None => format!("did not answer: {}", cell(&attempt["error"])),
                 };
                 return Err(CliError::api(format!("the test failed: the endpoint {what}")).into());
             }

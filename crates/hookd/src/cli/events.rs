@@ -81,7 +81,9 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
             output::more_hint(&mut std::io::stderr(), &reply, "hookd events list")?;
         }
         EventCommand::Get { id } => {
-            let reply = api.get(&format!("/v1/events/{}", path_id(&id)), &[]).await?;
+            let reply = api
+                .get(&format!("/v1/events/{}", path_id(&id)), &[])
+                .await?;
             show(&mut out, &reply, json)?;
         }
     }

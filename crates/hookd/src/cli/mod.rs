@@ -98,7 +98,13 @@ pub struct ApiOptions {
     pub api_url: String,
     /// The API key (prefer the environment variable: arguments are visible to other users in
     /// the process list).
-    #[arg(long, global = true, env = "HOOKD_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKD_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<String>,
     /// Print the API's JSON (one document on stdout) instead of a table.
     #[arg(long, global = true)]

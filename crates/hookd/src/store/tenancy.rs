@@ -66,8 +66,11 @@ pub trait AdminStore: Send + Sync + 'static {
     /// In one transaction: marks the workspace deleted, revokes its keys, deletes its endpoints
     /// (as `DELETE /v1/webhook-endpoints/{id}` does) and cancels their pending deliveries. Its
     /// events, deliveries, attempts and integration call log stay until retention removes them.
-    async fn delete_workspace(&self, id: &WorkspaceId, now: Timestamp)
-        -> StoreResult<WorkspaceDeleted>;
+    async fn delete_workspace(
+        &self,
+        id: &WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<WorkspaceDeleted>;
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     async fn list_api_keys(
         &self,

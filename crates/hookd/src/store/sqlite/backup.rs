@@ -102,8 +102,7 @@ pub fn restore(
     let copied = (|| {
         let src = open(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let mut dst = open(&staged, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        copy(&src, &mut dst, progress)
-            .with_context(|| format!("writing {}", staged.display()))?;
+        copy(&src, &mut dst, progress).with_context(|| format!("writing {}", staged.display()))?;
         check(&dst, &staged)?;
         dst.close().map_err(|(_, e)| e)?;
         sync(&staged)
@@ -187,7 +186,10 @@ fn check(conn: &Connection, path: &Path) -> anyhow::Result<()> {
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
         .with_context(|| format!("checking {}", path.display()))?;
     if verdict != "ok" {
-        bail!("{} failed SQLite's integrity check: {verdict}", path.display());
+        bail!(
+            "{} failed SQLite's integrity check: {verdict}",
+            path.display()
+        );
     }
     Ok(())
 }
