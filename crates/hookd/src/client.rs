@@ -1,7 +1,9 @@
-//! The HTTP client behind `hookd integrations list` and `hookd call`: these commands talk to a
-//! running hookd over its public API (`HOOKD_API_URL`, `HOOKD_API_KEY`), exactly as a script
-//! would, rather than opening the database, so they work against a remote server and go through
-//! the same auth, tenancy, egress policy and call log as every other caller.
+//! The HTTP client behind the CLI's API commands (`hookd endpoints|events|deliveries|replay|
+//! integrations|call`, see `cli/`): they talk to a running hookd over its public API
+//! (`HOOKD_API_URL`, `HOOKD_API_KEY`), exactly as a script would, rather than opening the
+//! database, so they work against a remote server and go through the same auth, tenancy, egress
+//! policy and call log as every other caller. Every failure is a [`CliError`] with its exit code:
+//! the API's `code: message` for 4xx (1), unreachable or 5xx (3), bad input or no key (2).
 //!
 //! `call` resolves the name with `GET /v1/integrations?name=…` (exact, case-insensitive). When
 //! no connected integration has that name it looks again including disconnected ones and, if it
@@ -203,26 +205,6 @@ impl ApiClient {
         Ok(page["data"].as_array().and_then(|d| d.first()).cloned())
     }
 
-    /// Every integration of the key's workspace and mode, newest first.
-    pub async fn list_integrations(&self) -> anyhow::Result<Vec<Value>> {
-        let mut all = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = vec![("limit", "100".to_string())];
-            if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
-            }
-            let page = self
-                .send(self.request(Method::GET, "/v1/integrations").query(&query))
-                .await?;
-            all.extend(page["data"].as_array().cloned().unwrap_or_default());
-            match page["nextCursor"].as_str() {
-                Some(next) if page["hasMore"] == json!(true) => cursor = Some(next.to_string()),
-                _ => return Ok(all),
-            }
-        }
-    }
-
     /// Resolves `args.name` and calls the integration; the `CallResult`.
     pub async fn call(&self, args: &CallArgs) -> anyhow::Result<Value> {
         let integration = match self.find(&args.name, false).await? {
@@ -323,22 +305,6 @@ pub fn print_call_result(
     } else {
         bail!("the upstream answered HTTP {status}")
     }
-}
-
-/// Prints integrations as tab-separated lines: id, name, method, URL, auth type.
-pub fn print_integrations(list: &[Value], out: &mut impl Write) -> anyhow::Result<()> {
-    for i in list {
-        writeln!(
-            out,
-            "{}\t{}\t{}\t{}\t{}",
-            i["id"].as_str().unwrap_or(""),
-            i["name"].as_str().unwrap_or(""),
-            i["method"].as_str().unwrap_or(""),
-            i["url"].as_str().unwrap_or(""),
-            i["auth"]["type"].as_str().unwrap_or("")
-        )?;
-    }
-    Ok(())
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

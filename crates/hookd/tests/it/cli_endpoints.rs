@@ -163,7 +163,7 @@ async fn endpoint_lifecycle_from_the_cli() {
     assert_eq!(deleted.ok().trim(), format!("deleted {id}"));
     api(&app, key, &["endpoints", "get", &id])
         .await
-        .fails(1, &format!("error: not_found: "));
+        .fails(1, "error: not_found: ");
 }
 
 #[tokio::test]
