@@ -174,8 +174,7 @@ fn copy(src: &Connection, dst: &mut Connection, progress: Progress<'_>) -> anyho
         match step {
             StepResult::Done => return Ok(()),
             StepResult::More => {}
-            // Another connection holds a lock the step needs: wait a moment and go on.
-            StepResult::Busy | StepResult::Locked => std::thread::sleep(Duration::from_millis(20)),
+            // Busy or Locked: another connection holds a lock the step needs; wait and go on.
             _ => std::thread::sleep(Duration::from_millis(20)),
         }
     }
