@@ -32,6 +32,33 @@ pub async fn open_store(config: &Config) -> anyhow::Result<DynStore> {
     }
 }
 
+/// Opens the configured database for a command that must not create one (every database
+/// command but `serve`, `migrate` and `restore`). With SQLite a missing file is an error that
+/// names the path, instead of a new empty database in whatever directory the command ran in.
+pub async fn open_existing_store(config: &Config) -> anyhow::Result<DynStore> {
+    require_sqlite_database(config)?;
+    open_store(config).await
+}
+
+/// With SQLite, fails unless the database file exists (PostgreSQL refuses a connection to a
+/// database that does not exist by itself).
+pub fn require_sqlite_database(config: &Config) -> anyhow::Result<()> {
+    let Some(path) = config.sqlite_path() else {
+        return Ok(());
+    };
+    if path.is_file() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(&path).unwrap_or(path);
+    anyhow::bail!(
+        "no hookd database at {} (HOOKD_DATABASE_URL: {}): run this where `hookd serve` runs, or \
+         point HOOKD_DATABASE_URL (or --config) at its database; `hookd serve` or `hookd migrate` \
+         create a new one",
+        shown.display(),
+        config.database_url
+    )
+}
+
 /// The master key: from the configuration, or (SQLite only) from `master.key` beside the
 /// database, generated with mode 0600 on first start.
 pub fn load_master_key(config: &Config) -> anyhow::Result<Secret> {

@@ -1,7 +1,9 @@
-//! The HTTP client behind `hookd integrations list` and `hookd call`: these commands talk to a
-//! running hookd over its public API (`HOOKD_API_URL`, `HOOKD_API_KEY`), exactly as a script
-//! would, rather than opening the database, so they work against a remote server and go through
-//! the same auth, tenancy, egress policy and call log as every other caller.
+//! The HTTP client behind the CLI's API commands (`hookd endpoints|events|deliveries|replay|
+//! integrations|call`, see `cli/`): they talk to a running hookd over its public API
+//! (`HOOKD_API_URL`, `HOOKD_API_KEY`), exactly as a script would, rather than opening the
+//! database, so they work against a remote server and go through the same auth, tenancy, egress
+//! policy and call log as every other caller. Every failure is a [`CliError`] with its exit code:
+//! the API's `code: message` for 4xx (1), unreachable or 5xx (3), bad input or no key (2).
 //!
 //! `call` resolves the name with `GET /v1/integrations?name=…` (exact, case-insensitive). When
 //! no connected integration has that name it looks again including disconnected ones and, if it
@@ -12,6 +14,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
+
+use crate::cli::CliError;
 use base64::Engine as _;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
@@ -20,6 +24,33 @@ pub const DEFAULT_API_URL: &str = "http://127.0.0.1:8080";
 
 /// Longer than the longest integration timeout (60 s), so hookd's own 504 arrives first.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A successful answer: the body as the API sent it and parsed.
+#[derive(Debug)]
+pub struct Reply {
+    pub raw: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `data` member (a single object, or a list page's items).
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// The text of the `data` member exactly as the API sent it (field order kept), for
+    /// `--json`; the whole body when it has no `data`.
+    pub fn data_raw(&self) -> &str {
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            data: &'a serde_json::value::RawValue,
+        }
+        serde_json::from_str::<Envelope<'_>>(&self.raw)
+            .map(|e| e.data.get())
+            .unwrap_or(&self.raw)
+    }
+}
 
 /// A client of the hookd API, authenticated with one API key.
 pub struct ApiClient {
@@ -41,28 +72,39 @@ pub struct CallArgs {
 impl ApiClient {
     /// From `HOOKD_API_URL` (default `http://127.0.0.1:8080`) and `HOOKD_API_KEY` (required).
     pub fn from_env() -> anyhow::Result<Self> {
-        let base = std::env::var("HOOKD_API_URL")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        let key = std::env::var("HOOKD_API_KEY")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
+        let base = std::env::var("HOOKD_API_URL").ok();
+        let key = std::env::var("HOOKD_API_KEY").ok();
+        Self::connect(base.as_deref(), key.as_deref())
+    }
+
+    /// From a URL and key given on the command line or in the environment (empty counts as
+    /// unset). A missing key or a malformed URL is a usage error (exit 2).
+    pub fn connect(base: Option<&str>, key: Option<&str>) -> anyhow::Result<Self> {
+        let base = base
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .unwrap_or(DEFAULT_API_URL);
+        let key = key
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
             .ok_or_else(|| {
-                anyhow!(
-                    "HOOKD_API_KEY is not set: export an API key (scripe_sk_live_… or \
-                     scripe_sk_test_…), e.g. one made with `hookd keys create --workspace default \
-                     --mode live`"
+                CliError::usage(
+                    "no API key: set HOOKD_API_KEY or pass --api-key (scripe_sk_live_… or \
+                 scripe_sk_test_…, e.g. one made with `hookd keys create --workspace default \
+                 --mode live`)",
                 )
             })?;
-        Self::new(&base, key.trim())
+        Self::new(base, key)
     }
 
     pub fn new(base: &str, key: &str) -> anyhow::Result<Self> {
         let parsed = url::Url::parse(base)
-            .with_context(|| format!("HOOKD_API_URL {base:?} is not a URL"))?;
+            .map_err(|e| CliError::usage(format!("the API URL {base:?} is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            bail!("HOOKD_API_URL must be an http:// or https:// URL, got {base:?}");
+            return Err(CliError::usage(format!(
+                "the API URL must be an http:// or https:// URL, got {base:?}"
+            ))
+            .into());
         }
         let http = reqwest::Client::builder()
             // The API is ours, usually on loopback: never route it through HTTP(S)_PROXY.
@@ -84,31 +126,67 @@ impl ApiClient {
             .bearer_auth(&self.key)
     }
 
-    /// Sends a request; a non-2xx answer becomes an error carrying the API's message.
+    /// `GET path?query`.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Reply> {
+        self.exchange(self.request(Method::GET, path).query(query))
+            .await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.exchange(self.request(Method::POST, path).json(body))
+            .await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.exchange(self.request(Method::PATCH, path).json(body))
+            .await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Reply> {
+        self.exchange(self.request(Method::DELETE, path)).await
+    }
+
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
+        Ok(self.exchange(request).await?.body)
+    }
+
+    /// Sends a request. A non-2xx answer becomes a [`CliError`] carrying the API's `code` and
+    /// `message` (exit 1 for 4xx, 3 for 5xx); no answer at all is exit 3.
+    async fn exchange(&self, request: RequestBuilder) -> anyhow::Result<Reply> {
         let response = request.send().await.map_err(|e| {
-            anyhow!(
-                "could not reach the hookd API at {} (set HOOKD_API_URL): {}",
+            CliError::unavailable(format!(
+                "could not reach the hookd API at {} (set HOOKD_API_URL or --api-url): {}",
                 self.base,
                 root_cause(&e)
-            )
+            ))
         })?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .context("reading the hookd API's answer")?;
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let raw = response.text().await.map_err(|e| {
+            CliError::unavailable(format!(
+                "reading the hookd API's answer: {}",
+                root_cause(&e)
+            ))
+        })?;
+        let body: Value = serde_json::from_str(&raw).unwrap_or_else(|_| Value::String(raw.clone()));
         if status.is_success() {
-            return Ok(body);
+            return Ok(Reply { raw, body });
         }
-        match body["error"]["message"].as_str() {
-            Some(message) => {
-                let code = body["error"]["code"].as_str().unwrap_or("error");
-                bail!("{message} ({code}, HTTP {})", status.as_u16())
-            }
-            None => bail!("the hookd API answered HTTP {status}: {body}"),
+        let line = match (
+            body["error"]["code"].as_str(),
+            body["error"]["message"].as_str(),
+        ) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => format!("the hookd API answered HTTP {status}: {body}"),
+        };
+        Err(if status.is_server_error() {
+            CliError::unavailable(line)
+        } else {
+            CliError::api(line)
         }
+        .into())
     }
 
     async fn find(&self, name: &str, include_disconnected: bool) -> anyhow::Result<Option<Value>> {
@@ -125,26 +203,6 @@ impl ApiClient {
             ]))
             .await?;
         Ok(page["data"].as_array().and_then(|d| d.first()).cloned())
-    }
-
-    /// Every integration of the key's workspace and mode, newest first.
-    pub async fn list_integrations(&self) -> anyhow::Result<Vec<Value>> {
-        let mut all = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = vec![("limit", "100".to_string())];
-            if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
-            }
-            let page = self
-                .send(self.request(Method::GET, "/v1/integrations").query(&query))
-                .await?;
-            all.extend(page["data"].as_array().cloned().unwrap_or_default());
-            match page["nextCursor"].as_str() {
-                Some(next) if page["hasMore"] == json!(true) => cursor = Some(next.to_string()),
-                _ => return Ok(all),
-            }
-        }
     }
 
     /// Resolves `args.name` and calls the integration; the `CallResult`.
@@ -183,22 +241,27 @@ impl ApiClient {
 }
 
 /// `--data`: inline JSON, or `@path` to read JSON from a file (`@-` reads standard input).
+/// Problems are usage errors (exit 2), caught before anything is sent.
 pub fn parse_data(raw: &str) -> anyhow::Result<Value> {
     let (text, source) = match raw.strip_prefix('@') {
         Some("-") => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .context("reading --data from standard input")?;
+                .map_err(|e| CliError::usage(format!("reading --data from standard input: {e}")))?;
             (text, "standard input".to_string())
         }
         Some(path) => (
-            std::fs::read_to_string(path).with_context(|| format!("reading --data file {path}"))?,
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::usage(format!("reading --data file {path}: {e}")))?,
             path.to_string(),
         ),
         None => (raw.to_string(), "--data".to_string()),
     };
-    serde_json::from_str(&text).with_context(|| {
-        format!("{source} is not valid JSON (to send plain text, quote it as a JSON string: '\"text\"')")
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::usage(format!(
+            "{source} is not valid JSON ({e}; to send plain text, quote it as a JSON string: '\"text\"')"
+        ))
+        .into()
     })
 }
 
@@ -242,22 +305,6 @@ pub fn print_call_result(
     } else {
         bail!("the upstream answered HTTP {status}")
     }
-}
-
-/// Prints integrations as tab-separated lines: id, name, method, URL, auth type.
-pub fn print_integrations(list: &[Value], out: &mut impl Write) -> anyhow::Result<()> {
-    for i in list {
-        writeln!(
-            out,
-            "{}\t{}\t{}\t{}\t{}",
-            i["id"].as_str().unwrap_or(""),
-            i["name"].as_str().unwrap_or(""),
-            i["method"].as_str().unwrap_or(""),
-            i["url"].as_str().unwrap_or(""),
-            i["auth"]["type"].as_str().unwrap_or("")
-        )?;
-    }
-    Ok(())
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

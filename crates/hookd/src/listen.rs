@@ -7,6 +7,10 @@
 //! tests); each request is printed as one block under a lock so concurrent deliveries never
 //! interleave. Printed bodies are cut at 64 KiB and control characters are escaped, since the
 //! body is untrusted input headed for a terminal.
+//!
+//! `--respond` rehearses failures: `500` answers 500 (hookd retries), `410` answers 410 Gone
+//! (hookd disables the endpoint), and `slow` answers 200 only after [`SLOW_DELAY`], longer
+//! than hookd's default 15 s delivery timeout, so the attempt fails as a timeout.
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -31,7 +35,23 @@ use crate::signing::{self, VerifyError, DEFAULT_TOLERANCE_SECS};
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 /// How much of a body is printed; the rest is summarised by its size.
 const PRINT_LIMIT: usize = 64 * 1024;
+/// How long `--respond slow` waits before answering.
+pub const SLOW_DELAY: std::time::Duration = std::time::Duration::from_secs(20);
 const RULE: &str = "──────────────────────────────────────────────────────────────";
+
+/// How the receiver answers (`hookd listen --respond`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Respond {
+    /// 200 when the signature verifies (or none is checked), else 400.
+    #[default]
+    Normally,
+    /// Always 500 Internal Server Error.
+    ServerError,
+    /// Always 410 Gone.
+    Gone,
+    /// 200 after [`SLOW_DELAY`].
+    Slow,
+}
 
 /// Serves the receiver on `listener` until `shutdown` completes, printing to `out`.
 ///
@@ -39,6 +59,17 @@ const RULE: &str = "────────────────────
 pub async fn run(
     listener: TcpListener,
     secret: Option<SigningSecret>,
+    out: impl Write + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    run_responding(listener, secret, Respond::Normally, out, shutdown).await
+}
+
+/// Like [`run`], answering as `respond` says.
+pub async fn run_responding(
+    listener: TcpListener,
+    secret: Option<SigningSecret>,
+    respond: Respond,
     out: impl Write + Send + 'static,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -50,8 +81,15 @@ pub async fn run(
     } else {
         "not verifying signatures: no --secret given"
     };
+    let mode = match respond {
+        Respond::Normally => mode.to_string(),
+        Respond::ServerError => format!("{mode}; answering 500 to everything"),
+        Respond::Gone => format!("{mode}; answering 410 Gone to everything"),
+        Respond::Slow => format!("{mode}; answering 200 after {} s", SLOW_DELAY.as_secs()),
+    };
     let receiver = Arc::new(Receiver {
         secret,
+        respond,
         out: Mutex::new(Box::new(out)),
     });
     receiver.print(&format!(
@@ -70,6 +108,7 @@ pub async fn run(
 
 struct Receiver {
     secret: Option<SigningSecret>,
+    respond: Respond,
     out: Mutex<Box<dyn Write + Send>>,
 }
 
@@ -152,6 +191,19 @@ async fn receive(
             (verdict, body, response)
         }
     };
+    let response = match receiver.respond {
+        Respond::Normally | Respond::Slow => response,
+        Respond::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"received": false, "error": "hookd listen --respond 500"})),
+        )
+            .into_response(),
+        Respond::Gone => (
+            StatusCode::GONE,
+            Json(json!({"received": false, "error": "hookd listen --respond 410"})),
+        )
+            .into_response(),
+    };
 
     let block = render(
         now,
@@ -163,6 +215,9 @@ async fn receive(
         &body,
     );
     receiver.print(&block);
+    if receiver.respond == Respond::Slow {
+        tokio::time::sleep(SLOW_DELAY).await;
+    }
     response
 }
 

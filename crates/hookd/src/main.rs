@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use hookd::cli::database::{KeyCommand, WorkspaceCommand};
 use hookd::config::Config;
-use hookd::domain::tenant::Mode;
-use hookd::{admin, app, client, telemetry};
+use hookd::listen::Respond;
+use hookd::{admin, app, cli, telemetry};
 
 /// mimalloc instead of the system allocator: under load glibc's malloc showed up in profiles
 /// with lock contention between the runtime's threads (see docs/performance.md).
@@ -19,7 +20,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "hookd",
     version,
-    about = "Self-hosted webhook platform: signed, retried, durable webhooks and custom integrations"
+    about = "Self-hosted webhook platform: signed, retried, durable webhooks and custom integrations",
+    after_help = cli::EXIT_CODES_HELP
 )]
 struct Cli {
     /// Configuration file (default: ./hookd.toml when present). HOOKD_* variables override it.
@@ -39,15 +41,29 @@ enum Command {
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
-    /// Manage workspaces (tenants).
+    /// Manage workspaces (tenants), in the database.
     Workspaces {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
-    /// Manage API keys.
+    /// Manage API keys, in the database.
     Keys {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// Copy the SQLite database to a new file while the server runs (PostgreSQL: pg_dump).
+    Backup {
+        /// The backup file to create (never overwritten).
+        path: PathBuf,
+    },
+    /// Replace the SQLite database with a backup; refused while a server uses it. The
+    /// replaced database is kept beside it (PostgreSQL: pg_restore).
+    Restore {
+        /// The backup file made by `hookd backup`.
+        path: PathBuf,
+        /// Replace an existing database (without it, says what would be replaced).
+        #[arg(long)]
+        yes: bool,
     },
     /// Run a local webhook receiver that prints each delivery and checks its signature.
     Listen {
@@ -56,76 +72,45 @@ enum Command {
         /// The endpoint's signing secret (whsec_…); without it signatures are not checked.
         #[arg(long, value_name = "WHSEC")]
         secret: Option<String>,
+        /// Rehearse failures: 500 or 410 answer that status to everything; slow answers 200
+        /// after 20 s, longer than hookd's default 15 s delivery timeout.
+        #[arg(long, value_enum, value_name = "500|410|slow")]
+        respond: Option<RespondArg>,
     },
-    /// Custom webhook integrations, over the API (HOOKD_API_URL, HOOKD_API_KEY).
-    Integrations {
-        #[command(subcommand)]
-        command: IntegrationCommand,
+    /// Webhook endpoints, over the API (HOOKD_API_URL, HOOKD_API_KEY).
+    Endpoints(cli::endpoints::EndpointsArgs),
+    /// Publish and read events, over the API.
+    Events(cli::events::EventsArgs),
+    /// Deliveries and their attempts, over the API.
+    Deliveries(cli::deliveries::DeliveriesArgs),
+    /// Re-queue an endpoint's failed (or cancelled) deliveries since a time, over the API.
+    Replay(cli::deliveries::ReplayArgs),
+    /// Custom webhook integrations, over the API.
+    Integrations(cli::integrations::IntegrationsArgs),
+    /// Call a custom webhook integration by name over the API: prints the upstream status on
+    /// stderr and its body on stdout; exits 1 unless the upstream answered 2xx.
+    Call(cli::integrations::CallCommand),
+    /// Print a shell completion script (e.g. `hookd completions bash > /etc/bash_completion.d/hookd`).
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
     },
-    /// Call a custom webhook integration by name over the API (HOOKD_API_URL, HOOKD_API_KEY):
-    /// prints the upstream status on stderr and its body on stdout; exits non-zero unless the
-    /// upstream answered 2xx.
-    Call {
-        /// The integration's name (case-insensitive).
-        name: String,
-        /// Overrides the integration's method (GET, POST, PUT, PATCH, DELETE, HEAD).
-        #[arg(long, short = 'X')]
-        method: Option<String>,
-        /// Appended to the integration's URL path.
-        #[arg(long)]
-        path: Option<String>,
-        /// The JSON body: inline ('{"x": 1}'), or @file.json, or @- for standard input.
-        #[arg(long, short = 'd', value_name = "JSON|@FILE")]
-        data: Option<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum IntegrationCommand {
-    /// List the integrations of the API key's workspace and mode (tab-separated: id, name,
-    /// method, URL, auth type).
-    List,
-}
-
-#[derive(Subcommand)]
-enum WorkspaceCommand {
-    /// Create a workspace.
-    Create { name: String },
-    /// List workspaces.
-    List,
-}
-
-#[derive(Subcommand)]
-enum KeyCommand {
-    /// Create an API key; prints the key alone on stdout (it is not shown again).
-    Create {
-        #[arg(long)]
-        workspace: String,
-        #[arg(long, value_enum)]
-        mode: ModeArg,
-    },
-    /// List API keys (prefix and last four characters only).
-    List {
-        #[arg(long)]
-        workspace: Option<String>,
-    },
-    /// Revoke an API key by id (key_…); requests with it get 401 at once.
-    Revoke { id: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Live,
-    Test,
+enum RespondArg {
+    #[value(name = "500")]
+    ServerError,
+    #[value(name = "410")]
+    Gone,
+    Slow,
 }
 
-impl From<ModeArg> for Mode {
-    fn from(m: ModeArg) -> Self {
-        match m {
-            ModeArg::Live => Mode::Live,
-            ModeArg::Test => Mode::Test,
-        }
-    }
+#[derive(Clone, Copy, ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 fn main() -> ExitCode {
@@ -141,41 +126,36 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(cli::exit_code(&e))
         }
     }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    // These talk to a server over HTTP and need no server configuration.
+    // These talk to a server over HTTP (or print) and need no server configuration.
     match cli.command {
-        Command::Listen { port, secret } => return listen(port, secret).await,
-        Command::Integrations {
-            command: IntegrationCommand::List,
-        } => {
-            let api = client::ApiClient::from_env()?;
-            let list = api.list_integrations().await?;
-            return client::print_integrations(&list, &mut std::io::stdout().lock());
-        }
-        Command::Call {
-            name,
-            method,
-            path,
-            data,
-        } => {
-            let api = client::ApiClient::from_env()?;
-            let args = client::CallArgs {
-                name,
-                method,
-                path,
-                data,
+        Command::Listen {
+            port,
+            secret,
+            respond,
+        } => return listen(port, secret, respond).await,
+        Command::Endpoints(args) => return cli::endpoints::run(args).await,
+        Command::Events(args) => return cli::events::run(args).await,
+        Command::Deliveries(args) => return cli::deliveries::run(args).await,
+        Command::Replay(args) => return cli::deliveries::replay(args).await,
+        Command::Integrations(args) => return cli::integrations::run(args).await,
+        Command::Call(args) => return cli::integrations::call(args).await,
+        Command::Completions { shell } => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
             };
-            let result = api.call(&args).await?;
-            return client::print_call_result(
-                &result,
-                &mut std::io::stdout().lock(),
-                &mut std::io::stderr().lock(),
-            );
+            // Written in one piece, so a closed pipe is an error rather than clap_complete's panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hookd", &mut script);
+            return std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .context("writing the completion script");
         }
         _ => {}
     }
@@ -193,56 +173,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
-        Command::Workspaces { command } => {
-            let store = app::open_store(&config).await?;
-            match command {
-                WorkspaceCommand::Create { name } => {
-                    let ws = admin::create_workspace(&store, &name).await?;
-                    println!("{}\t{}", ws.id, ws.name);
-                }
-                WorkspaceCommand::List => {
-                    for ws in store.list_workspaces().await? {
-                        println!("{}\t{}\t{}", ws.id, ws.name, ws.created_at.to_rfc3339());
-                    }
-                }
-            }
-            Ok(())
-        }
-        Command::Keys { command } => {
-            let store = app::open_store(&config).await?;
-            match command {
-                KeyCommand::Create { workspace, mode } => {
-                    let (_, plaintext) = admin::create_key(&store, &workspace, mode.into()).await?;
-                    println!("{plaintext}");
-                }
-                KeyCommand::List { workspace } => {
-                    for k in admin::list_keys(&store, workspace.as_deref()).await? {
-                        let state = k
-                            .revoked_at
-                            .map(|t| format!("revoked {}", t.to_rfc3339()))
-                            .unwrap_or("active".into());
-                        println!(
-                            "{}\t{}\t{}\t{}…{}\t{}\t{}",
-                            k.id,
-                            k.workspace_name,
-                            k.mode,
-                            k.prefix,
-                            k.last4,
-                            k.created_at.to_rfc3339(),
-                            state
-                        );
-                    }
-                }
-                KeyCommand::Revoke { id } => {
-                    admin::revoke_key(&store, &id).await?;
-                    println!("revoked {id}");
-                }
-            }
-            Ok(())
-        }
-        Command::Listen { .. } | Command::Integrations { .. } | Command::Call { .. } => {
-            unreachable!("handled above")
-        }
+        Command::Workspaces { command } => cli::database::workspaces(&config, command).await,
+        Command::Keys { command } => cli::database::keys(&config, command).await,
+        Command::Backup { path } => cli::backup::backup(&config, &path).await,
+        Command::Restore { path, yes } => cli::backup::restore(&config, &path, yes).await,
+        _ => unreachable!("handled above"),
     }
 }
 
@@ -272,7 +207,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     server.run(listener, app::shutdown_signal()).await
 }
 
-async fn listen(port: u16, secret: Option<String>) -> anyhow::Result<()> {
+async fn listen(
+    port: u16,
+    secret: Option<String>,
+    respond: Option<RespondArg>,
+) -> anyhow::Result<()> {
     telemetry::init_logging(hookd::config::LogFormat::Text);
     let secret = match secret {
         Some(raw) => Some(
@@ -284,7 +223,13 @@ async fn listen(port: u16, secret: Option<String>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("could not listen on 127.0.0.1:{port}"))?;
-    hookd::listen::run(listener, secret, std::io::stdout(), async {
+    let respond = match respond {
+        None => Respond::Normally,
+        Some(RespondArg::ServerError) => Respond::ServerError,
+        Some(RespondArg::Gone) => Respond::Gone,
+        Some(RespondArg::Slow) => Respond::Slow,
+    };
+    hookd::listen::run_responding(listener, secret, respond, std::io::stdout(), async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

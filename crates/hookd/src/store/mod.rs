@@ -37,7 +37,7 @@ pub use idempotency::{IdempotencyBegin, IdempotencyStore};
 pub use integrations::{IntegrationFilter, IntegrationStore};
 pub use page::{Page, PageRequest};
 pub use rate_limit::SharedRateLimiter;
-pub use tenancy::{AdminStore, ApiKeyRecord, Workspace};
+pub use tenancy::{AdminStore, ApiKeyRecord, Workspace, WorkspaceDeleted, WorkspaceUsage};
 
 /// Everything a backend provides. Each part is implemented in its own file per backend.
 pub trait Store:

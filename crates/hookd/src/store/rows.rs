@@ -77,6 +77,19 @@ pub fn workspace(row: &impl RowExt) -> StoreResult<Workspace> {
         id: WorkspaceId::from_trusted(row.text("id")?),
         name: row.text("name")?,
         created_at: row.time("created_at")?,
+        deleted_at: row.opt_time("deleted_at")?,
+    })
+}
+
+/// Expects the counts `workspace_usage` selects.
+pub fn workspace_usage(row: &impl RowExt) -> StoreResult<crate::store::WorkspaceUsage> {
+    let count = |column| row.int(column).map(|n| u64::try_from(n).unwrap_or(0));
+    Ok(crate::store::WorkspaceUsage {
+        active_keys: count("active_keys")?,
+        endpoints: count("endpoints")?,
+        pending_deliveries: count("pending_deliveries")?,
+        events: count("events")?,
+        integrations: count("integrations")?,
     })
 }
 
@@ -90,6 +103,7 @@ pub fn api_key(row: &impl RowExt) -> StoreResult<ApiKeyRecord> {
         key_hash: row.text("key_hash")?,
         prefix: row.text("prefix")?,
         last4: row.text("last4")?,
+        name: row.opt_text("name")?,
         created_at: row.time("created_at")?,
         revoked_at: row.opt_time("revoked_at")?,
     })

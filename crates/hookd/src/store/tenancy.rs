@@ -14,6 +14,8 @@ pub struct Workspace {
     pub id: WorkspaceId,
     pub name: String,
     pub created_at: Timestamp,
+    /// Set by `hookd workspaces delete`; a deleted workspace keeps its row (and name).
+    pub deleted_at: Option<Timestamp>,
 }
 
 /// An API key as stored: its hash, never the key.
@@ -26,8 +28,28 @@ pub struct ApiKeyRecord {
     pub key_hash: String,
     pub prefix: String,
     pub last4: String,
+    /// A label for people (`hookd keys create --name`); never used for auth.
+    pub name: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// What a workspace holds: what `hookd workspaces delete` names before it acts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkspaceUsage {
+    pub active_keys: u64,
+    pub endpoints: u64,
+    pub pending_deliveries: u64,
+    pub events: u64,
+    pub integrations: u64,
+}
+
+/// What deleting a workspace changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkspaceDeleted {
+    pub keys_revoked: u64,
+    pub endpoints_deleted: u64,
+    pub deliveries_cancelled: u64,
 }
 
 /// Workspaces, API keys and request admission.
@@ -38,7 +60,17 @@ pub trait AdminStore: Send + Sync + 'static {
 
     async fn create_workspace(&self, name: &str) -> StoreResult<Workspace>;
     async fn find_workspace(&self, name: &str) -> StoreResult<Option<Workspace>>;
+    /// Every workspace, deleted ones included (see `Workspace::deleted_at`).
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>>;
+    async fn workspace_usage(&self, id: &WorkspaceId) -> StoreResult<WorkspaceUsage>;
+    /// In one transaction: marks the workspace deleted, revokes its keys, deletes its endpoints
+    /// (as `DELETE /v1/webhook-endpoints/{id}` does) and cancels their pending deliveries. Its
+    /// events, deliveries, attempts and integration call log stay until retention removes them.
+    async fn delete_workspace(
+        &self,
+        id: &WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<WorkspaceDeleted>;
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     async fn list_api_keys(
         &self,

@@ -26,13 +26,13 @@ const DRAIN: Duration = Duration::from_secs(60);
 const PUBLISHERS: usize = 4;
 
 /// A `hookd serve` child process on a fixed data directory and port.
-struct Hookd {
+pub(crate) struct Hookd {
     child: Child,
-    base_url: String,
+    pub(crate) base_url: String,
     dir: PathBuf,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -49,7 +49,7 @@ fn log_tail(dir: &Path) -> String {
 impl Hookd {
     /// Starts `hookd serve` and waits until it answers `/healthz`. Returns the live key when
     /// this start created the database.
-    async fn start(dir: &Path, port: u16) -> (Self, Option<String>) {
+    pub(crate) async fn start(dir: &Path, port: u16) -> (Self, Option<String>) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -118,7 +118,7 @@ impl Hookd {
     }
 
     /// SIGTERM, then waits for the exit; returns how long the stop took.
-    async fn terminate(&mut self) -> Duration {
+    pub(crate) async fn terminate(&mut self) -> Duration {
         let pid = self.child.id().expect("still running");
         let started = Instant::now();
         let status = std::process::Command::new("kill")
@@ -136,14 +136,14 @@ impl Hookd {
 }
 
 /// Publishing clients: each records the id of every event that got a 202.
-struct Load {
+pub(crate) struct Load {
     stop: Arc<AtomicBool>,
     accepted: Arc<Mutex<Vec<String>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Load {
-    fn start(base_url: &str, key: &str) -> Self {
+    pub(crate) fn start(base_url: &str, key: &str) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let tasks = (0..PUBLISHERS)
@@ -184,19 +184,24 @@ impl Load {
         }
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.accepted.lock().unwrap().len()
     }
 
+    /// The ids accepted so far.
+    pub(crate) fn accepted(&self) -> Vec<String> {
+        self.accepted.lock().unwrap().clone()
+    }
+
     /// Waits until at least `n` events were accepted in total.
-    async fn until(&self, n: usize) {
+    pub(crate) async fn until(&self, n: usize) {
         eventually(Duration::from_secs(60), || async {
             (self.count() >= n).then_some(())
         })
         .await;
     }
 
-    async fn finish(self) -> Vec<String> {
+    pub(crate) async fn finish(self) -> Vec<String> {
         self.stop.store(true, Ordering::SeqCst);
         for task in self.tasks {
             task.await.unwrap();

@@ -9,4 +9,5 @@ include!("modules.rs");
 // Backend-independent, so run once.
 mod cross_language;
 // The real binary on a SQLite data directory.
+mod cli_backup;
 mod durability;

@@ -16,6 +16,14 @@ mod auth;
 mod bad_input;
 #[path = "../it/bad_requests.rs"]
 mod bad_requests;
+#[path = "../it/cli_admin.rs"]
+mod cli_admin;
+#[path = "../it/cli_endpoints.rs"]
+mod cli_endpoints;
+#[path = "../it/cli_events.rs"]
+mod cli_events;
+#[path = "../it/cli_support.rs"]
+mod cli_support;
 #[path = "../it/conventions.rs"]
 mod conventions;
 #[path = "../it/delivery/mod.rs"]

@@ -17,7 +17,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
 use crate::store::AdminStore;
-use crate::store::{ApiKeyRecord, StoreResult, Workspace};
+use crate::store::{ApiKeyRecord, StoreResult, Workspace, WorkspaceDeleted, WorkspaceUsage};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -36,6 +36,7 @@ impl AdminStore for PostgresStore {
             id: WorkspaceId::generate(),
             name: name.to_string(),
             created_at: Timestamp::now(),
+            deleted_at: None,
         };
         sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(workspace.id.as_str())
@@ -48,7 +49,7 @@ impl AdminStore for PostgresStore {
     }
 
     async fn find_workspace(&self, name: &str) -> StoreResult<Option<Workspace>> {
-        sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = $1")
+        sqlx::query("SELECT id, name, created_at, deleted_at FROM workspaces WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
@@ -58,7 +59,7 @@ impl AdminStore for PostgresStore {
     }
 
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
-        sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY id")
+        sqlx::query("SELECT id, name, created_at, deleted_at FROM workspaces ORDER BY id")
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -66,10 +67,72 @@ impl AdminStore for PostgresStore {
             .collect()
     }
 
+    async fn workspace_usage(&self, id: &WorkspaceId) -> StoreResult<WorkspaceUsage> {
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL) AS active_keys, \
+               (SELECT COUNT(*) FROM endpoints WHERE workspace_id = $1 AND deleted_at IS NULL) AS endpoints, \
+               (SELECT COUNT(*) FROM deliveries WHERE workspace_id = $1 AND status = 'pending') AS pending_deliveries, \
+               (SELECT COUNT(*) FROM events WHERE workspace_id = $1) AS events, \
+               (SELECT COUNT(*) FROM integrations WHERE workspace_id = $1 AND deleted_at IS NULL) AS integrations",
+        )
+        .bind(id.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        rows::workspace_usage(&row)
+    }
+
+    async fn delete_workspace(
+        &self,
+        id: &WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<WorkspaceDeleted> {
+        let (id, now) = (id.as_str(), now.as_millis());
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE workspaces SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let keys_revoked = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $2 WHERE workspace_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Same effect as deleting each endpoint over the API (see endpoints.rs).
+        let deliveries_cancelled = sqlx::query(
+            "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL, \
+             lease_until = NULL, updated_at = $2 WHERE workspace_id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let endpoints_deleted = sqlx::query(
+            "UPDATE endpoints SET deleted_at = $2, is_active = FALSE, updated_at = $2 \
+             WHERE workspace_id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(WorkspaceDeleted {
+            keys_revoked,
+            endpoints_deleted,
+            deliveries_cancelled,
+        })
+    }
+
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at, name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(key.id.as_str())
         .bind(key.workspace_id.as_str())
@@ -78,6 +141,7 @@ impl AdminStore for PostgresStore {
         .bind(&key.prefix)
         .bind(&key.last4)
         .bind(key.created_at.as_millis())
+        .bind(&key.name)
         .execute(&self.pool)
         .await
         .map_err(|e| conflict_or(e, "an API key with this hash"))?;

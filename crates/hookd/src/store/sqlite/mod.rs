@@ -5,6 +5,7 @@
 //! Writes run on the writer thread with `rusqlite` (see `writer.rs` for why); reads go through
 //! an async `sqlx` pool. Both link the one bundled SQLite library.
 
+pub mod backup;
 mod deliveries;
 mod endpoints;
 mod error;

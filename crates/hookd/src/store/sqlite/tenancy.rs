@@ -8,7 +8,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
 use crate::store::AdminStore;
-use crate::store::{ApiKeyRecord, StoreResult, Workspace};
+use crate::store::{ApiKeyRecord, StoreResult, Workspace, WorkspaceDeleted, WorkspaceUsage};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -23,6 +23,7 @@ impl AdminStore for SqliteStore {
             id: WorkspaceId::generate(),
             name: name.to_string(),
             created_at: Timestamp::now(),
+            deleted_at: None,
         };
         let row = workspace.clone();
         self.writer
@@ -40,7 +41,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn find_workspace(&self, name: &str) -> StoreResult<Option<Workspace>> {
-        sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = ?1")
+        sqlx::query("SELECT id, name, created_at, deleted_at FROM workspaces WHERE name = ?1")
             .bind(name)
             .fetch_optional(&self.readers)
             .await?
@@ -50,12 +51,68 @@ impl AdminStore for SqliteStore {
     }
 
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
-        sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY id")
+        sqlx::query("SELECT id, name, created_at, deleted_at FROM workspaces ORDER BY id")
             .fetch_all(&self.readers)
             .await?
             .iter()
             .map(rows::workspace)
             .collect()
+    }
+
+    async fn workspace_usage(&self, id: &WorkspaceId) -> StoreResult<WorkspaceUsage> {
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM api_keys WHERE workspace_id = ?1 AND revoked_at IS NULL) AS active_keys, \
+               (SELECT COUNT(*) FROM endpoints WHERE workspace_id = ?1 AND deleted_at IS NULL) AS endpoints, \
+               (SELECT COUNT(*) FROM deliveries WHERE workspace_id = ?1 AND status = 'pending') AS pending_deliveries, \
+               (SELECT COUNT(*) FROM events WHERE workspace_id = ?1) AS events, \
+               (SELECT COUNT(*) FROM integrations WHERE workspace_id = ?1 AND deleted_at IS NULL) AS integrations",
+        )
+        .bind(id.as_str())
+        .fetch_one(&self.readers)
+        .await?;
+        rows::workspace_usage(&row)
+    }
+
+    async fn delete_workspace(
+        &self,
+        id: &WorkspaceId,
+        now: Timestamp,
+    ) -> StoreResult<WorkspaceDeleted> {
+        let id = id.clone();
+        self.writer
+            .write(move |conn| {
+                let (id, now) = (id.as_str(), now.as_millis());
+                execute(
+                    conn,
+                    "UPDATE workspaces SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+                    params![id, now],
+                )?;
+                let keys_revoked = execute(
+                    conn,
+                    "UPDATE api_keys SET revoked_at = ?2 WHERE workspace_id = ?1 AND revoked_at IS NULL",
+                    params![id, now],
+                )?;
+                // Same effect as deleting each endpoint over the API (see endpoints.rs).
+                let deliveries_cancelled = execute(
+                    conn,
+                    "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL, \
+                     lease_until = NULL, updated_at = ?2 WHERE workspace_id = ?1 AND status = 'pending'",
+                    params![id, now],
+                )?;
+                let endpoints_deleted = execute(
+                    conn,
+                    "UPDATE endpoints SET deleted_at = ?2, is_active = 0, updated_at = ?2 \
+                     WHERE workspace_id = ?1 AND deleted_at IS NULL",
+                    params![id, now],
+                )?;
+                Ok(WorkspaceDeleted {
+                    keys_revoked: keys_revoked as u64,
+                    endpoints_deleted: endpoints_deleted as u64,
+                    deliveries_cancelled: deliveries_cancelled as u64,
+                })
+            })
+            .await
     }
 
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
@@ -64,8 +121,8 @@ impl AdminStore for SqliteStore {
             .write(move |conn| {
                 execute(
                     conn,
-                    "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO api_keys (id, workspace_id, mode, key_hash, prefix, last4, created_at, name) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         key.id.as_str(),
                         key.workspace_id.as_str(),
@@ -74,6 +131,7 @@ impl AdminStore for SqliteStore {
                         key.prefix,
                         key.last4,
                         key.created_at.as_millis(),
+                        key.name,
                     ],
                 )
                 .map_err(|e| conflict_or(e, "an API key with this hash"))?;

@@ -1,0 +1,297 @@
+//! The SQLite data directory from the command line, with the real binary: database commands
+//! never create a database, and `hookd backup`/`hookd restore`: a backup taken during
+//! a burst of publishes restores into a server that serves every event acknowledged before the
+//! backup began, and bad destinations fail cleanly, leaving the live database untouched.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::cli_support::{command, db, finish, Run};
+use crate::durability::{free_port, Hookd, Load};
+use crate::harness::*;
+
+/// `hookd <args>` on the database in `data` (as `Hookd::start` configures it).
+async fn on(data: &Path, args: &[&str]) -> Run {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = command(cwd.path());
+    cmd.args(args)
+        .env(
+            "HOOKD_DATABASE_URL",
+            format!("sqlite://{}/hookd.db", data.display()),
+        )
+        .env("HOOKD_MASTER_KEY", "ab".repeat(32));
+    finish(cmd).await
+}
+
+#[tokio::test]
+async fn a_backup_taken_under_load_restores_every_event_acknowledged_before_it() {
+    let (data, backups, fresh) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (mut server, key) = Hookd::start(data.path(), free_port()).await;
+    let key = key.expect("first start prints the live key");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    // An endpoint with a sealed secret, subscribed to nothing the load publishes.
+    let receiver = Receiver::start().await;
+    let endpoint: serde_json::Value = client
+        .post(format!("{}/v1/webhook-endpoints", server.base_url))
+        .bearer_auth(&key)
+        .json(&json!({"name": "kept", "url": receiver.url, "events": ["job.completed"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint_id = endpoint["data"]["id"].as_str().unwrap().to_string();
+
+    let load = Load::start(&server.base_url, &key);
+    load.until(200).await;
+    let before = load.accepted();
+    let backup = backups.path().join("hookd-backup.db");
+    let run = on(data.path(), &["backup", backup.to_str().unwrap()]).await;
+    assert!(run.ok().starts_with("backed up "), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("master key"),
+        "the reminder: {}",
+        run.stderr
+    );
+    let at_backup_end = load.count();
+    // The server went on accepting after the backup.
+    load.until(at_backup_end + 100).await;
+    let accepted = load.finish().await;
+    println!(
+        "acknowledged: {} before the backup, {at_backup_end} by its end, {} in all",
+        before.len(),
+        accepted.len()
+    );
+
+    // A backup is never restored over a database a server is using.
+    on(data.path(), &["restore", backup.to_str().unwrap(), "--yes"])
+        .await
+        .fails(
+            1,
+            "refusing to restore: another `hookd serve` is already using",
+        );
+    server.terminate().await;
+
+    // Restore into a fresh data directory and serve it.
+    let restored = on(fresh.path(), &["restore", backup.to_str().unwrap()]).await;
+    assert!(
+        restored.ok().starts_with("restored "),
+        "{}",
+        restored.stdout
+    );
+    let (mut server, first_start) = Hookd::start(fresh.path(), free_port()).await;
+    assert_eq!(
+        first_start, None,
+        "the restored database has its workspace and keys"
+    );
+    for id in &before {
+        let r = client
+            .get(format!("{}/v1/events/{id}", server.base_url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "event {id}, acknowledged before the backup, is missing"
+        );
+    }
+    // Nothing acknowledged after the backup's snapshot beyond what the server had accepted.
+    let page: serde_json::Value = client
+        .get(format!("{}/v1/events?limit=1", server.base_url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let newest = page["data"][0]["id"].as_str().unwrap();
+    assert!(
+        accepted[..at_backup_end].iter().any(|id| id == newest),
+        "the newest restored event was acknowledged by the backup's end"
+    );
+    // Sealed secrets are readable with the same master key: the endpoint still signs.
+    let tested = crate::cli_support::api_at(
+        &server.base_url,
+        Some(&key),
+        &[
+            "endpoints",
+            "test",
+            &endpoint_id,
+            "--event",
+            "job.completed",
+        ],
+    )
+    .await;
+    tested.ok();
+    assert_eq!(receiver.count(), 1);
+    server.terminate().await;
+
+    // Restoring over an existing database needs --yes, and keeps the replaced one.
+    on(fresh.path(), &["restore", backup.to_str().unwrap()])
+        .await
+        .fails(
+            2,
+            "not restoring without --yes. This would replace the database",
+        );
+    let again = on(
+        fresh.path(),
+        &["restore", backup.to_str().unwrap(), "--yes"],
+    )
+    .await;
+    assert!(
+        again.ok().contains("the database it replaced is kept as"),
+        "{}",
+        again.stdout
+    );
+    let kept: Vec<_> = std::fs::read_dir(fresh.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("hookd.db.replaced-") && n.ends_with('Z'))
+        .collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "the replaced database (with its WAL, if any): {kept:?}"
+    );
+}
+
+/// A tmpfs mounted for one test (needs root), unmounted on drop.
+struct Mount(tempfile::TempDir);
+
+impl Mount {
+    fn tmpfs(options: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            println!("skipping the {options} tmpfs case: mounting needs root");
+        }
+        ok.then_some(Self(dir))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn bad_backup_destinations_fail_cleanly_and_leave_the_database_alone() {
+    let app = spawn_app().await;
+    let (status, _) = app
+        .post_json(
+            &app.live_key,
+            "/v1/events",
+            &json!({"type": "post.created", "data": {}}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let out = tempfile::tempdir().unwrap();
+    let existing = out.path().join("existing.db");
+    std::fs::write(&existing, "precious").unwrap();
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+
+    db(&app, &["backup", &path(&existing)])
+        .await
+        .fails(1, "already exists: a backup never overwrites");
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "precious");
+    db(&app, &["backup", &path(out.path())])
+        .await
+        .fails(1, "is a directory");
+    db(&app, &["backup", "/no/such/dir/b.db"])
+        .await
+        .fails(1, "cannot create /no/such/dir/b.db");
+    if let Some(ro) = Mount::tmpfs("ro,size=1m") {
+        db(&app, &["backup", &path(&ro.0.path().join("b.db"))])
+            .await
+            .fails(1, "Read-only file system");
+    }
+    if let Some(full) = Mount::tmpfs("size=16k") {
+        let target = full.0.path().join("b.db");
+        db(&app, &["backup", &path(&target)])
+            .await
+            .fails(1, "writing the backup to");
+        assert!(!target.exists(), "a failed backup leaves no partial file");
+        assert_eq!(std::fs::read_dir(full.0.path()).unwrap().count(), 0);
+    }
+    let mut pg = command(out.path());
+    pg.args(["backup", "x.db"])
+        .env("HOOKD_DATABASE_URL", "postgres://hookd@127.0.0.1:1/hookd")
+        .env("HOOKD_MASTER_KEY", "11".repeat(32));
+    finish(pg).await.fails(1, "pg_dump");
+    let mut pg = command(out.path());
+    pg.args(["restore", &path(&existing)])
+        .env("HOOKD_DATABASE_URL", "postgres://hookd@127.0.0.1:1/hookd")
+        .env("HOOKD_MASTER_KEY", "11".repeat(32));
+    finish(pg).await.fails(1, "pg_restore");
+
+    // Bad backups are refused before anything is replaced.
+    db(
+        &app,
+        &["restore", &path(&out.path().join("missing.db")), "--yes"],
+    )
+    .await
+    .fails(2, "no backup file at");
+    db(&app, &["restore", &path(&existing), "--yes"])
+        .await
+        .fails(1, "not a database");
+
+    // The live database is untouched: it serves, and a good backup still works.
+    let (status, _) = app.get_json(&app.live_key, "/v1/events").await;
+    assert_eq!(status, 200);
+    let good = out.path().join("good.db");
+    let run = db(&app, &["backup", &path(&good)]).await;
+    assert!(run.ok().contains("1 event(s)"), "{}", run.stdout);
+    let cwd = tempfile::tempdir().unwrap();
+    let mut missing = command(cwd.path());
+    missing.args(["backup", &path(&out.path().join("other.db"))]);
+    finish(missing).await.fails(1, "no hookd database at");
+}
+
+/// A PostgreSQL database is created by its server's administrator, never by hookd; a SQLite file
+/// only by `serve`, `migrate` and `restore`.
+#[tokio::test]
+async fn database_commands_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["keys", "list"][..],
+        &["workspaces", "list"],
+        &["workspaces", "create", "x"],
+        &["keys", "create", "--workspace", "default", "--mode", "live"],
+        &["keys", "revoke", "key_x"],
+    ] {
+        let mut cmd = command(dir.path());
+        cmd.args(args);
+        let run = crate::cli_support::finish(cmd).await;
+        run.fails(
+            1,
+            &format!(
+                "no hookd database at {}",
+                dir.path().join("hookd-data/hookd.db").display()
+            ),
+        );
+        assert!(run.stderr.contains("hookd serve"), "a hint: {}", run.stderr);
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
+}
