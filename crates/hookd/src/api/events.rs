@@ -58,7 +58,7 @@ pub async fn publish(
     auth: Authed,
     ApiJson(body): ApiJson<PublishEvent>,
 ) -> ApiResult<(StatusCode, Json<Data<Event>>)> {
-    let event_type = state.catalog.parse_type("type", &body.event_type)?;
+    let event_type = state.catalog.parse_publishable("type", &body.event_type)?;
     let project_id = endpoint::parse_project_id("projectId", body.project_id.as_deref())?;
     if !body.data.get().trim_start().starts_with('{') {
         return Err(ApiError::invalid("data", "data must be a JSON object."));

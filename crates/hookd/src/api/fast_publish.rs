@@ -20,7 +20,7 @@ use futures_util::future::{BoxFuture, Either};
 use tower::{Layer, Service};
 
 use super::error::ApiError;
-use super::{auth, events, extract::ApiJson, idempotency, pipeline, AppState};
+use super::{access, auth, events, extract::ApiJson, idempotency, pipeline, AppState};
 
 const PATH: &str = "/v1/events";
 
@@ -70,7 +70,10 @@ where
             return Either::Right(self.router.call(request));
         }
         let state = Arc::clone(&self.state);
-        Either::Left(Box::pin(async move { Ok(publish(state, request).await) }))
+        // Logged and measured like a routed request (see `access.rs`).
+        let route = access::Route::Fixed(PATH);
+        let answer = async move { Ok(publish(state, request).await) };
+        Either::Left(Box::pin(access::Observed::new(answer, Method::POST, route)))
     }
 }
 

@@ -31,7 +31,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{sender, Shared};
+use super::{report, sender, Shared};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::time::Timestamp;
 use crate::store::DeliveryJob;
@@ -56,11 +56,11 @@ struct Queues {
 }
 
 pub(super) struct Dispatcher {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     queues: Mutex<Queues>,
     global: Semaphore,
     per_endpoint: usize,
-    tasks: TaskTracker,
+    pub(super) tasks: TaskTracker,
     backlog: Arc<AtomicUsize>,
     /// Once cancelled (shutdown), no new attempt starts; queued jobs stay leased until the engine
     /// releases this node's leases.
@@ -123,6 +123,7 @@ impl Dispatcher {
     async fn run(self: Arc<Self>, endpoint: EndpointId) {
         while let Some(job) = self.next_job(&endpoint) {
             let delivery = job.delivery_id.clone();
+            let attempts = job.attempt_count + 1;
             let Ok(slot) = self.global.acquire().await else {
                 return; // never closed
             };
@@ -140,6 +141,8 @@ impl Dispatcher {
                 return; // never closed
             };
             drop(slot);
+            // Only the rare result worth telling about keeps a copy of its facts.
+            let notable = report::Notable::of(&record, attempts);
             let dispatcher = Arc::clone(&self);
             // Counts as a task of the engine until the result is written: shutdown waits for it.
             let pending_write = self.tasks.token();
@@ -149,9 +152,18 @@ impl Dispatcher {
                 // The result's timestamp is when it is handed to the store.
                 Timestamp::now(),
                 Box::new(move |outcome| {
-                    if let Err(e) = outcome {
+                    match outcome {
+                        Ok(written) => {
+                            if let Some(notable) = notable {
+                                report::written(&dispatcher, notable, written);
+                            }
+                        }
                         // The lease expires and the delivery is attempted again: at-least-once.
-                        tracing::error!(error = %e, delivery = %delivery, "could not record an attempt");
+                        Err(e) => tracing::error!(
+                            delivery = %delivery,
+                            error = &e as &(dyn std::error::Error + 'static),
+                            "could not record an attempt"
+                        ),
                     }
                     dispatcher.forget(&delivery);
                     drop(room);

@@ -12,6 +12,7 @@
 
 mod dispatcher;
 mod poller;
+mod report;
 
 pub mod sender;
 mod targets;
@@ -54,6 +55,13 @@ pub(crate) struct Shared {
     global_max_in_flight: usize,
     /// Room for attempt results waiting to be written (see the dispatcher).
     recording: Arc<tokio::sync::Semaphore>,
+    /// How long a lease taken by this node lasts.
+    lease_ms: i64,
+    /// Publish operational events (`report.rs`).
+    operational_events: bool,
+    /// Where `report.rs` spawns its publishes from the store's callback (which may run on the
+    /// SQLite writer thread, outside the runtime).
+    runtime: tokio::runtime::Handle,
 }
 
 pub struct Engine {
@@ -67,9 +75,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the dispatcher and the poller.
+    /// Starts the dispatcher and the poller; must be called inside a tokio runtime.
     pub fn start(config: &Config, store: DynStore, egress: EgressClient, cipher: Cipher) -> Self {
         let timeout = Duration::from_millis(config.delivery_timeout_ms);
+        // A lease outlives the slowest attempt with margin, then frees the work for others.
+        let lease_ms = i64::try_from(timeout.as_millis())
+            .unwrap_or(i64::MAX / 2)
+            .saturating_add(60_000);
         let owner = format!(
             "node_{}",
             ulid::Ulid::new().to_string().to_ascii_lowercase()
@@ -93,6 +105,9 @@ impl Engine {
                     .global_max_in_flight
                     .saturating_mul(RESULTS_PER_REQUEST_SLOT),
             )),
+            lease_ms,
+            operational_events: config.operational_events,
+            runtime: tokio::runtime::Handle::current(),
         });
         let tasks = TaskTracker::new();
         let backlog = Arc::new(AtomicUsize::new(0));
@@ -103,10 +118,6 @@ impl Engine {
             Arc::clone(&backlog),
             stop.clone(),
         ));
-        // A lease outlives the slowest attempt with margin, then frees the work for others.
-        let lease_ms = i64::try_from(timeout.as_millis())
-            .unwrap_or(i64::MAX / 2)
-            .saturating_add(60_000);
         let wake_poller = Arc::new(Notify::new());
         // Tracked with the attempts, so `shutdown` knows when no claim can land anymore.
         tasks.spawn(poller::run(poller::Poller {

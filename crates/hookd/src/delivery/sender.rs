@@ -139,6 +139,11 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         &metrics.attempts_failed_error
     };
     attempts.increment(1);
+    match next {
+        Next::Succeeded => metrics.deliveries_succeeded.increment(1),
+        Next::Exhausted => metrics.deliveries_exhausted.increment(1),
+        Next::RetryAt(_) => {}
+    }
     metrics
         .attempt_duration
         .record(outcome.attempt.duration_ms as f64 / 1000.0);
