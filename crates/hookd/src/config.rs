@@ -4,6 +4,8 @@
 //! `hookd.toml` (or the file named by `--config`) → `HOOKD_*` environment variables. The result is
 //! validated once at start-up; a bad value is a clear error naming the key, never a panic.
 
+pub mod reference;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

@@ -55,9 +55,17 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let route = request.extensions().get::<MatchedPath>().cloned().map(Route::Matched);
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .cloned()
+            .map(Route::Matched);
         let method = request.method().clone();
-        Observed::new(self.inner.call(request), method, route.unwrap_or(Route::Fixed(UNMATCHED)))
+        Observed::new(
+            self.inner.call(request),
+            method,
+            route.unwrap_or(Route::Fixed(UNMATCHED)),
+        )
     }
 }
 

@@ -128,9 +128,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     let fast_publish = fast_publish::FastPublishLayer::new(Arc::clone(&state));
     let openapi = Arc::new(openapi);
     routes
-        .route("/openapi.json", axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
         .fallback(|| async {
-            ApiError::NotFound { param: None, message: "No such route; GET /openapi.json lists them all.".into() }
+            ApiError::NotFound {
+                param: None,
+                message: "No such route; GET /openapi.json lists them all.".into(),
+            }
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         // Per route, where the route template is known (see `access.rs`).
@@ -144,12 +150,25 @@ pub fn router(state: Arc<AppState>) -> Router {
                 // The request span: every line logged while serving the request carries its id and,
                 // once authenticated, its workspace, mode and key (recorded by `auth.rs`). The
                 // method and route are on the access line (`access.rs`).
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", request_id = id, workspace = tracing::field::Empty, mode = tracing::field::Empty, key_id = tracing::field::Empty)
-                }))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                        let id = request
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        tracing::info_span!(
+                            "request",
+                            request_id = id,
+                            workspace = tracing::field::Empty,
+                            mode = tracing::field::Empty,
+                            key_id = tracing::field::Empty
+                        )
+                    }),
+                )
                 .layer(CatchPanicLayer::custom(|_| {
-                    ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+                    ApiError::Internal(anyhow::anyhow!("a request handler panicked"))
+                        .into_response()
                 }))
                 .layer(DefaultBodyLimit::max(limit))
                 .layer(Extension(BodyLimit(limit)))

@@ -48,7 +48,10 @@ pub(super) fn written(dispatcher: &Arc<Dispatcher>, notable: Notable, written: A
     }
     let context = written.context.as_ref();
     let (workspace, mode) = match context {
-        Some(c) => (Some(c.tenant.workspace_id.as_str()), Some(c.tenant.mode.as_str())),
+        Some(c) => (
+            Some(c.tenant.workspace_id.as_str()),
+            Some(c.tenant.mode.as_str()),
+        ),
         None => (None, None),
     };
     let mut events: Vec<NewEvent> = Vec::new();
@@ -120,7 +123,11 @@ async fn publish(dispatcher: Arc<Dispatcher>, tenant: Tenant, events: Vec<NewEve
                 crate::telemetry::hot().events_published.increment(1);
                 metrics::counter!("hookd_operational_events_total", "type" => event_type)
                     .increment(1);
-                tracing::debug!(event = event.id.as_str(), r#type = event.event_type, "published an operational event");
+                tracing::debug!(
+                    event = event.id.as_str(),
+                    r#type = event.event_type,
+                    "published an operational event"
+                );
                 dispatcher.submit(jobs);
             }
             Err(e) => tracing::error!(

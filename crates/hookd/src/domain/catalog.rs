@@ -77,10 +77,14 @@ impl EventCatalog {
     pub fn with_operational(mut self, enabled: bool) -> Self {
         if enabled {
             self.types
-                .extend(super::operational::TYPES.iter().map(|(name, description)| EventType {
-                    name: (*name).to_string(),
-                    description: (*description).to_string(),
-                }));
+                .extend(
+                    super::operational::TYPES
+                        .iter()
+                        .map(|(name, description)| EventType {
+                            name: (*name).to_string(),
+                            description: (*description).to_string(),
+                        }),
+                );
         }
         self
     }
@@ -228,11 +232,17 @@ mod tests {
 
     #[test]
     fn operational_types_are_listed_only_when_on_and_never_publishable() {
-        let off = EventCatalog::with_extra(&[]).unwrap().with_operational(false);
+        let off = EventCatalog::with_extra(&[])
+            .unwrap()
+            .with_operational(false);
         assert!(!off.contains("endpoint.disabled"));
-        let on = EventCatalog::with_extra(&[]).unwrap().with_operational(true);
+        let on = EventCatalog::with_extra(&[])
+            .unwrap()
+            .with_operational(true);
         assert!(on.contains("endpoint.disabled") && on.contains("delivery.exhausted"));
-        assert!(on.parse_subscription("events", &["delivery.exhausted".into()]).is_ok());
+        assert!(on
+            .parse_subscription("events", &["delivery.exhausted".into()])
+            .is_ok());
         assert!(on.parse_publishable("type", "delivery.exhausted").is_err());
         assert!(on.parse_publishable("type", "post.created").is_ok());
     }

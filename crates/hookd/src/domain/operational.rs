@@ -103,7 +103,10 @@ mod tests {
         let endpoint = EndpointId::generate();
         let event = endpoint_disabled(&endpoint, DisabledReason::Gone);
         let data: serde_json::Value = serde_json::from_str(event.data.get()).unwrap();
-        assert_eq!(data, json!({"endpointId": endpoint.as_str(), "reason": "gone"}));
+        assert_eq!(
+            data,
+            json!({"endpointId": endpoint.as_str(), "reason": "gone"})
+        );
         let exhausted = delivery_exhausted(
             &DeliveryId::generate(),
             &EventId::generate(),

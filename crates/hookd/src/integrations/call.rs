@@ -176,7 +176,8 @@ pub async fn execute(
     };
     let result = match outcome {
         Ok(response) => {
-            metrics::counter!("hookd_integration_calls_total", "outcome" => "answered").increment(1);
+            metrics::counter!("hookd_integration_calls_total", "outcome" => "answered")
+                .increment(1);
             entry.status = Some(response.status);
             entry.duration_ms = i64::try_from(response.duration.as_millis()).unwrap_or(i64::MAX);
             entry.response_body = excerpt(&response.body);

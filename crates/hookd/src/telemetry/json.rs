@@ -139,11 +139,19 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("request", request_id = "req_1", workspace = tracing::field::Empty);
+            let span = tracing::info_span!(
+                "request",
+                request_id = "req_1",
+                workspace = tracing::field::Empty
+            );
             span.record("workspace", "ws_1");
             let _entered = span.enter();
             let error = Outer(std::io::Error::other("inner"));
-            tracing::error!(delivery = "dlv_1", error = &error as &dyn std::error::Error, "it failed");
+            tracing::error!(
+                delivery = "dlv_1",
+                error = &error as &dyn std::error::Error,
+                "it failed"
+            );
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let line: Value = serde_json::from_str(text.trim()).unwrap();

@@ -50,69 +50,154 @@ pub async fn metrics_upkeep(handle: PrometheusHandle) {
     }
 }
 
-/// The `# HELP` of every family (see the module docs).
+/// What kind of metric a family is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric family hookd exports.
+#[derive(Debug)]
+pub struct Family {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+}
+
+/// Every family hookd exports, described once at start-up so each has a `# HELP` line. The
+/// tests check that the scraped families, the alert rules and the dashboard use only these.
+pub const FAMILIES: &[Family] = &[
+    Family {
+        name: "hookd_http_request_duration_seconds",
+        kind: Kind::Histogram,
+        help: "API requests by route template and status class (2xx, 4xx, 5xx…): latency, and with _count the request rate.",
+    },
+    Family {
+        name: "hookd_events_published_total",
+        kind: Kind::Counter,
+        help: "Events accepted by POST /v1/events (and operational events).",
+    },
+    Family {
+        name: "hookd_delivery_attempts_total",
+        kind: Kind::Counter,
+        help: "Delivery attempts by outcome: succeeded, failed_status (a non-2xx answer), failed_error (no answer).",
+    },
+    Family {
+        name: "hookd_delivery_attempt_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Duration of delivery attempts (the HTTP exchange with the endpoint).",
+    },
+    Family {
+        name: "hookd_deliveries_completed_total",
+        kind: Kind::Counter,
+        help: "Deliveries that reached a final status by outcome: succeeded, or exhausted (the retry schedule used up).",
+    },
+    Family {
+        name: "hookd_deliveries_pending",
+        kind: Kind::Gauge,
+        help: "Deliveries with status pending (due, waiting for a retry, or parked behind a disabled endpoint).",
+    },
+    Family {
+        name: "hookd_deliveries_oldest_pending_age_seconds",
+        kind: Kind::Gauge,
+        help: "How long the most overdue pending delivery of an active endpoint has been due (0 when none is due): the delivery engine's lag.",
+    },
+    Family {
+        name: "hookd_endpoints_disabled",
+        kind: Kind::Gauge,
+        help: "Endpoints currently disabled (manually, gone or failing), not deleted.",
+    },
+    Family {
+        name: "hookd_endpoints_disabled_total",
+        kind: Kind::Counter,
+        help: "Endpoints disabled by hookd, by reason: gone (answered 410) or failing (auto-disable).",
+    },
+    Family {
+        name: "hookd_dispatch_lease_expired_total",
+        kind: Kind::Counter,
+        help: "Queued deliveries dropped from memory because their lease ran short (another node or the poller takes them).",
+    },
+    Family {
+        name: "hookd_dispatch_overflow_total",
+        kind: Kind::Counter,
+        help: "Deliveries that did not fit an endpoint's in-memory queue and were handed back to the database.",
+    },
+    Family {
+        name: "hookd_store_group_commit_size",
+        kind: Kind::Histogram,
+        help: "Writes per SQLite group commit.",
+    },
+    Family {
+        name: "hookd_sqlite_commit_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Time the SQLite writer thread spends on one group commit (statements and fsync).",
+    },
+    Family {
+        name: "hookd_sqlite_writer_queue_depth",
+        kind: Kind::Gauge,
+        help: "Writes waiting for the SQLite writer thread, sampled after each commit.",
+    },
+    Family {
+        name: "hookd_store_batch_reruns_total",
+        kind: Kind::Counter,
+        help: "Write batches that failed as a whole and were re-run write by write.",
+    },
+    Family {
+        name: "hookd_store_publish_batch_size",
+        kind: Kind::Histogram,
+        help: "Publishes per PostgreSQL batch.",
+    },
+    Family {
+        name: "hookd_store_result_batch_size",
+        kind: Kind::Histogram,
+        help: "Attempt results per PostgreSQL batch.",
+    },
+    Family {
+        name: "hookd_store_rate_limit_batch_size",
+        kind: Kind::Histogram,
+        help: "Rate-limit admissions per PostgreSQL batch.",
+    },
+    Family {
+        name: "hookd_store_key_lookup_batch_size",
+        kind: Kind::Histogram,
+        help: "API key look-ups per PostgreSQL batch.",
+    },
+    Family {
+        name: "hookd_db_pool_connections",
+        kind: Kind::Gauge,
+        help: "Database pool connections by pool and state (in_use, idle), sampled at each scrape.",
+    },
+    Family {
+        name: "hookd_integration_calls_total",
+        kind: Kind::Counter,
+        help: "Integration calls by outcome: answered (any HTTP status), upstream_error, upstream_timeout, url_not_allowed.",
+    },
+    Family {
+        name: "hookd_integration_call_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Duration of integration calls to the upstream.",
+    },
+    Family {
+        name: "hookd_operational_events_total",
+        kind: Kind::Counter,
+        help: "Operational events hookd published into workspaces, by type (with operational_events on).",
+    },
+];
+
+/// Describes every family of [`FAMILIES`] to the installed recorder.
 fn describe() {
-    describe_histogram!(
-        "hookd_http_request_duration_seconds",
-        Unit::Seconds,
-        "API requests by route template and status class (2xx, 4xx, 5xx…): latency, and with _count the request rate."
-    );
-    describe_counter!("hookd_events_published_total", "Events accepted by POST /v1/events (and operational events).");
-    describe_counter!(
-        "hookd_delivery_attempts_total",
-        "Delivery attempts by outcome: succeeded, failed_status (a non-2xx answer), failed_error (no answer)."
-    );
-    describe_histogram!(
-        "hookd_delivery_attempt_duration_seconds",
-        Unit::Seconds,
-        "Duration of delivery attempts (the HTTP exchange with the endpoint)."
-    );
-    describe_counter!(
-        "hookd_deliveries_completed_total",
-        "Deliveries that reached a final status by outcome: succeeded, or exhausted (the retry schedule used up)."
-    );
-    describe_gauge!("hookd_deliveries_pending", "Deliveries with status pending (due, waiting for a retry, or parked behind a disabled endpoint).");
-    describe_gauge!(
-        "hookd_deliveries_oldest_pending_age_seconds",
-        Unit::Seconds,
-        "How long the most overdue pending delivery of an active endpoint has been due (0 when none is due): the delivery engine's lag."
-    );
-    describe_gauge!("hookd_endpoints_disabled", "Endpoints currently disabled (manually, gone or failing), not deleted.");
-    describe_counter!(
-        "hookd_endpoints_disabled_total",
-        "Endpoints disabled by hookd, by reason: gone (answered 410) or failing (auto-disable)."
-    );
-    describe_counter!("hookd_dispatch_lease_expired_total", "Queued deliveries dropped from memory because their lease ran short (another node or the poller takes them).");
-    describe_counter!("hookd_dispatch_overflow_total", "Deliveries that did not fit an endpoint's in-memory queue and were handed back to the database.");
-    describe_histogram!("hookd_store_group_commit_size", "Writes per SQLite group commit.");
-    describe_histogram!(
-        "hookd_sqlite_commit_duration_seconds",
-        Unit::Seconds,
-        "Time the SQLite writer thread spends on one group commit (statements and fsync)."
-    );
-    describe_gauge!("hookd_sqlite_writer_queue_depth", "Writes waiting for the SQLite writer thread, sampled after each commit.");
-    describe_counter!("hookd_store_batch_reruns_total", "Write batches that failed as a whole and were re-run write by write.");
-    describe_histogram!("hookd_store_publish_batch_size", "Publishes per PostgreSQL batch.");
-    describe_histogram!("hookd_store_result_batch_size", "Attempt results per PostgreSQL batch.");
-    describe_histogram!("hookd_store_rate_limit_batch_size", "Rate-limit admissions per PostgreSQL batch.");
-    describe_histogram!("hookd_store_key_lookup_batch_size", "API key look-ups per PostgreSQL batch.");
-    describe_gauge!(
-        "hookd_db_pool_connections",
-        "Database pool connections by pool and state (in_use, idle), sampled at each scrape."
-    );
-    describe_counter!(
-        "hookd_integration_calls_total",
-        "Integration calls by outcome: answered (any HTTP status), upstream_error, upstream_timeout, url_not_allowed."
-    );
-    describe_histogram!(
-        "hookd_integration_call_duration_seconds",
-        Unit::Seconds,
-        "Duration of integration calls to the upstream."
-    );
-    describe_counter!(
-        "hookd_operational_events_total",
-        "Operational events hookd published into workspaces, by type (with operational_events on)."
-    );
+    for family in FAMILIES {
+        let unit = family.name.ends_with("_seconds").then_some(Unit::Seconds);
+        match (family.kind, unit) {
+            (Kind::Counter, _) => describe_counter!(family.name, family.help),
+            (Kind::Gauge, Some(unit)) => describe_gauge!(family.name, unit, family.help),
+            (Kind::Gauge, None) => describe_gauge!(family.name, family.help),
+            (Kind::Histogram, Some(unit)) => describe_histogram!(family.name, unit, family.help),
+            (Kind::Histogram, None) => describe_histogram!(family.name, family.help),
+        }
+    }
 }
 
 /// Handles to the metrics recorded on every publish and every attempt, registered once. The

@@ -18,7 +18,8 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 pub use self::metrics::{
-    hot, http_request_duration, metrics_handle, metrics_upkeep, status_class, HotMetrics,
+    hot, http_request_duration, metrics_handle, metrics_upkeep, status_class, Family, HotMetrics,
+    Kind, FAMILIES,
 };
 
 /// The filter when `RUST_LOG` is unset.
@@ -29,7 +30,8 @@ pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
 /// request pays for escape codes nobody sees (the request span's fields are formatted when it
 /// opens).
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -38,6 +40,8 @@ pub fn init_logging(format: LogFormat) {
             .fmt_fields(JsonFields::new())
             .event_format(json::JsonLines)
             .try_init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
 }

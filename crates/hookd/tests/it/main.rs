@@ -10,3 +10,6 @@ include!("modules.rs");
 mod cross_language;
 // The real binary on a SQLite data directory.
 mod durability;
+mod json_logs;
+// The operator's files under docs/: alert rules, dashboard, configuration reference.
+mod ops_docs;

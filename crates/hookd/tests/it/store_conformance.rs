@@ -496,7 +496,9 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
         .await
         .unwrap();
     assert_eq!(written.disabled.map(|r| r.as_str()), Some("failing"));
-    let context = written.context.expect("an exhausted result names its delivery's tenant");
+    let context = written
+        .context
+        .expect("an exhausted result names its delivery's tenant");
     assert_eq!(context.tenant, t);
     assert_eq!(context.event_type, "post.created");
     let after = store.get_endpoint(&t, id).await.unwrap().unwrap().endpoint;

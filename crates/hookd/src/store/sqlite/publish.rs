@@ -195,9 +195,12 @@ pub(super) fn record(
         }
     }
     let context = if disabled.is_some() || record.exhausted() {
-        query_opt(conn, DELIVERY_CONTEXT, [record.delivery_id.as_str()], |row| {
-            rows::delivery_context(row)
-        })?
+        query_opt(
+            conn,
+            DELIVERY_CONTEXT,
+            [record.delivery_id.as_str()],
+            |row| rows::delivery_context(row),
+        )?
     } else {
         None
     };
