@@ -18,6 +18,8 @@ use crate::domain::endpoint;
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EventId};
 use crate::domain::time::Timestamp;
+use crate::telemetry::traces;
+use tracing::Instrument;
 
 pub const TAG: &str = "Events";
 
@@ -70,10 +72,18 @@ pub async fn publish(
         data: body.data,
         created_at: Timestamp::now(),
     };
-    let (event, jobs) = state
+    // With traces on, the publish is a span its deliveries' attempts link to.
+    let span = traces::publish_span(&event.event_type);
+    span.record("event", event.id.as_str());
+    let (event, mut jobs) = state
         .store
         .publish_event(&auth.tenant, event, &state.engine.lease())
+        .instrument(span.clone())
         .await?;
+    if let Some(link) = traces::link_to(&span) {
+        jobs.iter_mut()
+            .for_each(|job| job.link = Some(link.clone()));
+    }
     crate::telemetry::hot().events_published.increment(1);
     state.engine.submit(jobs);
     Ok((StatusCode::ACCEPTED, Json(Data { data: event })))

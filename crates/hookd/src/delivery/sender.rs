@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use tracing::Instrument;
 use url::Url;
 
 use super::Shared;
@@ -123,6 +124,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         (*job.payload).clone(),
         shared.timeout,
     )
+    .instrument(crate::telemetry::traces::attempt_span(&job))
     .await;
     let next = Next::after(
         &shared.retry,

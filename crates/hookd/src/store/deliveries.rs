@@ -26,6 +26,8 @@ pub struct DeliveryJob {
     pub payload: Arc<bytes::Bytes>,
     /// Until when this node holds the delivery; past it, another node may have taken it over.
     pub lease_until: Timestamp,
+    /// The publish to link its attempt's trace span to (fresh deliveries, with traces on).
+    pub link: Option<crate::telemetry::traces::TraceLink>,
 }
 
 /// A claim on deliveries: which node holds them in memory, and until when.

@@ -11,5 +11,6 @@ mod cross_language;
 // The real binary on a SQLite data directory.
 mod durability;
 mod json_logs;
+mod otlp;
 // The operator's files under docs/: alert rules, dashboard, configuration reference.
 mod ops_docs;

@@ -53,6 +53,7 @@ async fn jobs_from_rows(
                 attempt_count,
                 payload,
                 lease_until,
+                link: None,
             })
         })
         .collect())

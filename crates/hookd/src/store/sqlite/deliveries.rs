@@ -40,6 +40,7 @@ fn leased_jobs(
                 attempt_count,
                 payload,
                 lease_until,
+                link: None,
             })
         })
         .collect())

@@ -105,6 +105,7 @@ pub(super) fn publish(
             attempt_count: 0,
             payload: Arc::clone(payload),
             lease_until: lease.until,
+            link: None,
         });
     }
     Ok((event.stored(jobs.len()), jobs))
