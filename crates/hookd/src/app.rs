@@ -149,7 +149,8 @@ impl Server {
     pub fn with_store(config: Config, store: DynStore) -> anyhow::Result<Self> {
         let master_key = parse_master_key(&load_master_key(&config)?.0)?;
         let catalog = EventCatalog::with_extra(&config.event_types)
-            .map_err(|e| anyhow::anyhow!("event_types: {}", e.message))?;
+            .map_err(|e| anyhow::anyhow!("event_types: {}", e.message))?
+            .with_operational(config.operational_events);
         let egress =
             EgressClient::from_config(&config).context("building the outbound HTTP client")?;
         let cipher = Cipher::new(&master_key);

@@ -4,6 +4,8 @@
 //! `hookd.toml` (or the file named by `--config`) → `HOOKD_*` environment variables. The result is
 //! validated once at start-up; a bad value is a clear error naming the key, never a panic.
 
+pub mod reference;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -76,6 +78,12 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Extra event types on top of the reference catalog.
     pub event_types: Vec<EventType>,
+    /// Publish hookd's own `endpoint.disabled` and `delivery.exhausted` events into the
+    /// workspace concerned (see `domain::operational`).
+    pub operational_events: bool,
+    /// OTLP/HTTP endpoint to export traces to, e.g. `http://otel-collector:4318`; unset: no
+    /// traces (and no tracing cost).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -101,6 +109,8 @@ impl Default for Config {
             idempotency_ttl_secs: 86_400,
             database_max_connections: 8,
             event_types: Vec::new(),
+            operational_events: false,
+            otlp_endpoint: None,
         }
     }
 }
@@ -189,6 +199,14 @@ impl Config {
         }
         if self.database_max_connections == 0 {
             bail!("database_max_connections (HOOKD_DATABASE_MAX_CONNECTIONS) must be at least 1");
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let url = url::Url::parse(endpoint).with_context(|| {
+                format!("otlp_endpoint (HOOKD_OTLP_ENDPOINT) {endpoint:?} is not a URL")
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                bail!("otlp_endpoint (HOOKD_OTLP_ENDPOINT) must be an http:// or https:// URL");
+            }
         }
         crate::domain::catalog::EventCatalog::with_extra(&self.event_types)
             .map_err(|e| anyhow::anyhow!("event_types: {}", e.message))?;

@@ -160,7 +160,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let mut config = Config::load(cli.config.as_deref())?;
-    telemetry::init_logging(config.log_format);
+    // Held to the end: dropping it flushes the traces (with HOOKD_OTLP_ENDPOINT).
+    let _traces = telemetry::init(&config)?;
     match cli.command {
         Command::Serve { listen } => {
             if let Some(addr) = listen {

@@ -97,8 +97,8 @@ fn bearer_token(parts: &axum::http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Resolves and rate-limits the caller named by `headers`, and records its workspace on the
-/// request's span.
+/// Resolves and rate-limits the caller named by `headers`, and records its workspace, mode and
+/// key id (never the key) on the request's span.
 pub async fn authenticate_headers(
     state: &AppState,
     headers: &axum::http::HeaderMap,
@@ -121,6 +121,9 @@ pub async fn authenticate_headers(
         .map_err(|retry_after_secs| ApiError::RateLimited {
             retry_after_secs: retry_after_secs.max(1),
         })?;
-    tracing::Span::current().record("workspace", tracing::field::display(&tenant.workspace_id));
+    let span = tracing::Span::current();
+    span.record("workspace", tenant.workspace_id.as_str());
+    span.record("mode", tenant.mode.as_str());
+    span.record("key_id", key_id.as_str());
     Ok(Authed { key_id, tenant })
 }

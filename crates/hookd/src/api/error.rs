@@ -3,8 +3,6 @@
 //! Every non-2xx answer is `{"error": {"code", "message", "param"}}`. The status is derived from
 //! the variant; 5xx causes are logged with their whole `source()` chain and never sent.
 
-use std::error::Error as _;
-
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -167,14 +165,16 @@ pub struct ErrorDetail {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
-            let mut chain = Vec::new();
-            let mut source = self.source();
-            while let Some(cause) = source {
-                chain.push(cause.to_string());
-                source = cause.source();
-            }
-            tracing::error!(code = self.code(), causes = ?chain, "request failed: {self}");
+        // Upstream failures of integration calls were logged where they happened, with the
+        // integration's ids (`integrations/call.rs`): not a second time here.
+        if status.is_server_error() && !matches!(self, Self::Upstream { .. }) {
+            // As an error value, so the log has the whole `source()` chain (a `causes` array
+            // in JSON logs, `error.sources` in text).
+            tracing::error!(
+                code = self.code(),
+                error = &self as &(dyn std::error::Error + 'static),
+                "request failed"
+            );
         }
         let message = match &self {
             Self::Internal(_) => {

@@ -18,6 +18,8 @@ use crate::domain::endpoint;
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EventId};
 use crate::domain::time::Timestamp;
+use crate::telemetry::traces;
+use tracing::Instrument;
 
 pub const TAG: &str = "Events";
 
@@ -58,7 +60,7 @@ pub async fn publish(
     auth: Authed,
     ApiJson(body): ApiJson<PublishEvent>,
 ) -> ApiResult<(StatusCode, Json<Data<Event>>)> {
-    let event_type = state.catalog.parse_type("type", &body.event_type)?;
+    let event_type = state.catalog.parse_publishable("type", &body.event_type)?;
     let project_id = endpoint::parse_project_id("projectId", body.project_id.as_deref())?;
     if !body.data.get().trim_start().starts_with('{') {
         return Err(ApiError::invalid("data", "data must be a JSON object."));
@@ -70,10 +72,18 @@ pub async fn publish(
         data: body.data,
         created_at: Timestamp::now(),
     };
-    let (event, jobs) = state
+    // With traces on, the publish is a span its deliveries' attempts link to.
+    let span = traces::publish_span(&event.event_type);
+    span.record("event", event.id.as_str());
+    let (event, mut jobs) = state
         .store
         .publish_event(&auth.tenant, event, &state.engine.lease())
+        .instrument(span.clone())
         .await?;
+    if let Some(link) = traces::link_to(&span) {
+        jobs.iter_mut()
+            .for_each(|job| job.link = Some(link.clone()));
+    }
     crate::telemetry::hot().events_published.increment(1);
     state.engine.submit(jobs);
     Ok((StatusCode::ACCEPTED, Json(Data { data: event })))

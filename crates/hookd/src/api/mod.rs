@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, the shared middleware, and the router that ties them
 //! together and generates the OpenAPI document from the same route list (so the two cannot drift).
 
+pub mod access;
 pub mod auth;
 pub mod deliveries;
 pub mod endpoint_deliveries;
@@ -125,11 +126,19 @@ pub fn router(state: Arc<AppState>) -> Router {
     let (routes, openapi) = routes_and_openapi(&state);
     let openapi = Arc::new(openapi);
     routes
-        .route("/openapi.json", axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
         .fallback(|| async {
-            ApiError::NotFound { param: None, message: "No such route; GET /openapi.json lists them all.".into() }
+            ApiError::NotFound {
+                param: None,
+                message: "No such route; GET /openapi.json lists them all.".into(),
+            }
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
+        // Per route, where the route template is known (see `access.rs`).
+        .layer(access::AccessLogLayer)
         .with_state(state)
         // One layer for the six, outermost first: each layer on a router boxes every route once
         // more, and each box is an allocation per request.
@@ -137,14 +146,30 @@ pub fn router(state: Arc<AppState>) -> Router {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUlidRequestId))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, workspace = tracing::field::Empty)
-                }))
+                // The request span: every line logged while serving the request carries its id and,
+                // once authenticated, its workspace, mode and key (recorded by `auth.rs`). The
+                // method and route are on the access line (`access.rs`).
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                        let id = request
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        tracing::info_span!(
+                            "request",
+                            request_id = id,
+                            workspace = tracing::field::Empty,
+                            mode = tracing::field::Empty,
+                            key_id = tracing::field::Empty
+                        )
+                    }),
+                )
                 .layer(CatchPanicLayer::custom(|_| {
-                    ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+                    ApiError::Internal(anyhow::anyhow!("a request handler panicked"))
+                        .into_response()
                 }))
                 .layer(DefaultBodyLimit::max(limit))
-                .layer(Extension(BodyLimit(limit)))
+                .layer(Extension(BodyLimit(limit))),
         )
 }

@@ -39,12 +39,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::FutureExt;
-use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{sender, Shared};
+use super::{report, sender, Shared};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
@@ -83,20 +82,15 @@ struct Queues {
 }
 
 pub(super) struct Dispatcher {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     queues: Mutex<Queues>,
     global: Semaphore,
     per_endpoint: usize,
-    tasks: TaskTracker,
+    pub(super) tasks: TaskTracker,
     backlog: Arc<AtomicUsize>,
     /// Once cancelled (shutdown), no new attempt starts; queued jobs stay leased until the engine
     /// releases this node's leases.
     stop: CancellationToken,
-    /// How long a lease this node takes (its owner name is `shared.owner`).
-    lease_ms: i64,
-    /// The engine's runtime: a delivery may be forgotten on the store's writer thread, and a
-    /// retry waiting for that is re-queued from there.
-    runtime: Handle,
 }
 
 impl Dispatcher {
@@ -105,7 +99,6 @@ impl Dispatcher {
         tasks: TaskTracker,
         backlog: Arc<AtomicUsize>,
         stop: CancellationToken,
-        lease_ms: i64,
     ) -> Self {
         Self {
             global: Semaphore::new(shared.global_max_in_flight),
@@ -115,17 +108,12 @@ impl Dispatcher {
             tasks,
             backlog,
             stop,
-            lease_ms,
-            runtime: Handle::current(),
         }
     }
 
     /// A lease held by this node from now.
     pub(super) fn lease(&self) -> Lease {
-        Lease {
-            owner: self.shared.owner.clone(),
-            until: Timestamp::now().plus_millis(self.lease_ms),
-        }
+        self.shared.lease()
     }
 
     /// Queues leased jobs, starting runners for endpoints that have room for more.
@@ -189,6 +177,7 @@ impl Dispatcher {
     async fn run(self: Arc<Self>, endpoint: EndpointId) {
         while let Some(job) = self.next_job(&endpoint) {
             let delivery = job.delivery_id.clone();
+            let attempts = job.attempt_count + 1;
             let Ok(slot) = self.global.acquire().await else {
                 return; // never closed
             };
@@ -223,6 +212,8 @@ impl Dispatcher {
                 return; // never closed
             };
             drop(slot);
+            // Only the rare result worth telling about keeps a copy of its facts.
+            let notable = report::Notable::of(&record, attempts);
             let dispatcher = Arc::clone(&self);
             // Counts as a task of the engine until the result is written: shutdown waits for it.
             let pending_write = self.tasks.token();
@@ -232,9 +223,18 @@ impl Dispatcher {
                 // The result's timestamp is when it is handed to the store.
                 Timestamp::now(),
                 Box::new(move |outcome| {
-                    if let Err(e) = outcome {
+                    match outcome {
+                        Ok(written) => {
+                            if let Some(notable) = notable {
+                                report::written(&dispatcher, notable, written);
+                            }
+                        }
                         // The lease expires and the delivery is attempted again: at-least-once.
-                        tracing::error!(error = %e, delivery = %delivery, "could not record an attempt");
+                        Err(e) => tracing::error!(
+                            delivery = %delivery,
+                            error = &e as &(dyn std::error::Error + 'static),
+                            "could not record an attempt"
+                        ),
                     }
                     dispatcher.forget(&delivery);
                     drop(room);
@@ -298,7 +298,8 @@ impl Dispatcher {
                 }
             }
         };
-        self.tasks.spawn_on(task, &self.runtime);
+        // A delivery may be forgotten on the store's writer thread, outside the runtime.
+        self.tasks.spawn_on(task, &self.shared.runtime);
     }
 
     /// Hands jobs that did not fit back to the database now rather than when their leases

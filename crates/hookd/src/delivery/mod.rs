@@ -12,6 +12,7 @@
 
 mod dispatcher;
 mod poller;
+mod report;
 
 pub mod sender;
 mod targets;
@@ -32,6 +33,7 @@ use crate::domain::delivery::outcome::HealthRule;
 use crate::domain::delivery::retry::RetryPolicy;
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
 use crate::egress::EgressClient;
 use crate::store::{DeliveryJob, DynStore, Lease};
 use dispatcher::Dispatcher;
@@ -60,6 +62,23 @@ pub(crate) struct Shared {
     /// stand for a slow lookup or a bug that panics.
     #[cfg(test)]
     before_lookup: Option<test_support::Hook>,
+    /// How long a lease taken by this node lasts.
+    lease_ms: i64,
+    /// Publish operational events (`report.rs`).
+    operational_events: bool,
+    /// Where `report.rs` spawns its publishes from the store's callback (which may run on the
+    /// SQLite writer thread, outside the runtime).
+    runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    /// A lease held by this node from now: long enough for the slowest attempt.
+    fn lease(&self) -> Lease {
+        Lease {
+            owner: self.owner.clone(),
+            until: Timestamp::now().plus_millis(self.lease_ms),
+        }
+    }
 }
 
 pub struct Engine {
@@ -71,9 +90,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the dispatcher and the poller.
+    /// Starts the dispatcher and the poller; must be called inside a tokio runtime.
     pub fn start(config: &Config, store: DynStore, egress: EgressClient, cipher: Cipher) -> Self {
         let timeout = Duration::from_millis(config.delivery_timeout_ms);
+        // A lease outlives the slowest attempt with margin, then frees the work for others.
+        let lease_ms = i64::try_from(timeout.as_millis())
+            .unwrap_or(i64::MAX / 2)
+            .saturating_add(60_000);
         let owner = format!(
             "node_{}",
             ulid::Ulid::new().to_string().to_ascii_lowercase()
@@ -99,20 +122,18 @@ impl Engine {
             )),
             #[cfg(test)]
             before_lookup: None,
+            lease_ms,
+            operational_events: config.operational_events,
+            runtime: tokio::runtime::Handle::current(),
         });
         let tasks = TaskTracker::new();
         let backlog = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
-        // A lease outlives the slowest attempt with margin, then frees the work for others.
-        let lease_ms = i64::try_from(timeout.as_millis())
-            .unwrap_or(i64::MAX / 2)
-            .saturating_add(60_000);
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&shared),
             tasks.clone(),
             Arc::clone(&backlog),
             stop.clone(),
-            lease_ms,
         ));
         let wake_poller = Arc::new(Notify::new());
         // Tracked with the attempts, so `shutdown` knows when no claim can land anymore.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use tracing::Instrument;
 use url::Url;
 
 use super::Shared;
@@ -128,6 +129,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         (*job.payload).clone(),
         shared.timeout,
     )
+    .instrument(crate::telemetry::traces::attempt_span(&job))
     .await;
     let next = Next::after(
         &shared.retry,
@@ -144,6 +146,11 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         &metrics.attempts_failed_error
     };
     attempts.increment(1);
+    match next {
+        Next::Succeeded => metrics.deliveries_succeeded.increment(1),
+        Next::Exhausted => metrics.deliveries_exhausted.increment(1),
+        Next::RetryAt(_) => {}
+    }
     metrics
         .attempt_duration
         .record(outcome.attempt.duration_ms as f64 / 1000.0);

@@ -117,13 +117,15 @@ impl Fixture {
             global_max_in_flight: 8,
             recording: Arc::new(Semaphore::new(32)),
             before_lookup: setup.before_lookup,
+            lease_ms: 60_000,
+            operational_events: false,
+            runtime: tokio::runtime::Handle::current(),
         });
         let dispatcher = Arc::new(Dispatcher::new(
             shared,
             TaskTracker::new(),
             Arc::new(AtomicUsize::new(0)),
             CancellationToken::new(),
-            60_000,
         ));
         Self {
             dispatcher,

@@ -59,7 +59,9 @@ impl EventCatalog {
                     ),
                 ));
             }
-            if types.iter().any(|known| known.name == t.name) {
+            if types.iter().any(|known| known.name == t.name)
+                || super::operational::is_operational(&t.name)
+            {
                 return Err(FieldError::new(
                     param,
                     format!("{:?} is already in the catalog", t.name),
@@ -68,6 +70,35 @@ impl EventCatalog {
             types.push(t.clone());
         }
         Ok(Self { types })
+    }
+
+    /// Adds hookd's operational event types (`endpoint.disabled`, `delivery.exhausted`) when
+    /// `enabled`, so endpoints can subscribe to them (see `domain::operational`).
+    pub fn with_operational(mut self, enabled: bool) -> Self {
+        if enabled {
+            self.types
+                .extend(
+                    super::operational::TYPES
+                        .iter()
+                        .map(|(name, description)| EventType {
+                            name: (*name).to_string(),
+                            description: (*description).to_string(),
+                        }),
+                );
+        }
+        self
+    }
+
+    /// Parses the type of an event a client publishes: any type of the catalog except the
+    /// operational ones, which only hookd publishes.
+    pub fn parse_publishable(&self, param: &str, raw: &str) -> Result<String, FieldError> {
+        if super::operational::is_operational(raw) {
+            return Err(FieldError::new(
+                param,
+                format!("{raw:?} is an operational event type: only hookd publishes it"),
+            ));
+        }
+        self.parse_type(param, raw)
     }
 
     pub fn types(&self) -> &[EventType] {
@@ -192,5 +223,27 @@ mod tests {
             description: "x".into(),
         };
         assert!(EventCatalog::with_extra(&[bad]).is_err());
+        let reserved = EventType {
+            name: "endpoint.disabled".into(),
+            description: "x".into(),
+        };
+        assert!(EventCatalog::with_extra(&[reserved]).is_err());
+    }
+
+    #[test]
+    fn operational_types_are_listed_only_when_on_and_never_publishable() {
+        let off = EventCatalog::with_extra(&[])
+            .unwrap()
+            .with_operational(false);
+        assert!(!off.contains("endpoint.disabled"));
+        let on = EventCatalog::with_extra(&[])
+            .unwrap()
+            .with_operational(true);
+        assert!(on.contains("endpoint.disabled") && on.contains("delivery.exhausted"));
+        assert!(on
+            .parse_subscription("events", &["delivery.exhausted".into()])
+            .is_ok());
+        assert!(on.parse_publishable("type", "delivery.exhausted").is_err());
+        assert!(on.parse_publishable("type", "post.created").is_ok());
     }
 }

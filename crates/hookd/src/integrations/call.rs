@@ -176,6 +176,8 @@ pub async fn execute(
     };
     let result = match outcome {
         Ok(response) => {
+            metrics::counter!("hookd_integration_calls_total", "outcome" => "answered")
+                .increment(1);
             entry.status = Some(response.status);
             entry.duration_ms = i64::try_from(response.duration.as_millis()).unwrap_or(i64::MAX);
             entry.response_body = excerpt(&response.body);
@@ -184,11 +186,23 @@ pub async fn execute(
         }
         Err(error) => {
             let failure = describe_failure(&integration, prepared.method, &url, &error);
+            metrics::counter!("hookd_integration_calls_total", "outcome" => failure.code.as_str())
+                .increment(1);
+            // The one line for this failure (the API answers 502/504 without logging again);
+            // the span carries the integration and call ids. No URL: it may hold credentials.
+            let failed = NoAnswer(error.clone());
+            tracing::warn!(
+                code = failure.code.as_str(),
+                error = &failed as &(dyn std::error::Error + 'static),
+                "integration call failed"
+            );
             entry.error_code = Some(failure.code);
             entry.error = Some(error.to_string());
             Err(failure)
         }
     };
+    metrics::histogram!("hookd_integration_call_duration_seconds")
+        .record(entry.duration_ms as f64 / 1000.0);
     // The upstream has already seen the request: a failed log write must not turn its answer
     // into an error (the client would retry and repeat the side effect), so it is logged here.
     if let Err(e) = store.insert_integration_call(&tenant, &entry).await {
@@ -196,6 +210,11 @@ pub async fn execute(
     }
     result
 }
+
+/// The logged error of a call without an answer; its source is why.
+#[derive(Debug, thiserror::Error)]
+#[error("the upstream gave no usable answer")]
+struct NoAnswer(#[source] EgressError);
 
 fn describe_failure(
     integration: &Integration,

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::StoreResult;
 use crate::domain::delivery::outcome::{AttemptRecord, HealthRule};
 use crate::domain::delivery::DeliveryStatus;
+use crate::domain::endpoint::DisabledReason;
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
@@ -25,6 +26,8 @@ pub struct DeliveryJob {
     pub payload: Arc<bytes::Bytes>,
     /// Until when this node holds the delivery; past it, another node may have taken it over.
     pub lease_until: Timestamp,
+    /// The publish to link its attempt's trace span to (fresh deliveries, with traces on).
+    pub link: Option<crate::telemetry::traces::TraceLink>,
 }
 
 /// A claim on deliveries: which node holds them in memory, and until when.
@@ -42,8 +45,53 @@ pub struct DispatchTarget {
     pub is_active: bool,
 }
 
+/// What persisting an attempt's result did besides storing it, for the engine's logs, metrics
+/// and operational events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptWritten {
+    /// `false` when the result was dropped because another node holds the delivery now.
+    pub written: bool,
+    /// This result disabled the endpoint (it was active until then): `gone` or `failing`.
+    /// A second `410 Gone` racing the first finds the endpoint already inactive: `None`.
+    pub disabled: Option<DisabledReason>,
+    /// Whose delivery it was; read only when the result exhausted the delivery or disabled
+    /// the endpoint (rare), so the common result costs no extra query.
+    pub context: Option<DeliveryContext>,
+}
+
+/// The tenant and event of a delivery whose result is worth telling about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryContext {
+    pub tenant: Tenant,
+    pub event_id: EventId,
+    pub event_type: String,
+}
+
+/// Counts for the metrics gauges, read when `/metrics` is scraped.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryGauges {
+    /// Deliveries with status `pending` (due, scheduled for a retry, or parked).
+    pub pending: i64,
+    /// Endpoints not deleted and not active.
+    pub disabled_endpoints: i64,
+    /// When the most overdue pending delivery of an active endpoint became due (`None`: no
+    /// pending delivery of an active endpoint). Parked deliveries of disabled endpoints are left
+    /// out: they wait for a person, not for the engine.
+    pub oldest_due_at: Option<Timestamp>,
+    /// The database connection pools: name, open connections, idle connections.
+    pub pools: Vec<PoolGauge>,
+}
+
+/// One connection pool's state.
+#[derive(Clone, Debug)]
+pub struct PoolGauge {
+    pub name: &'static str,
+    pub size: u32,
+    pub idle: u32,
+}
+
 /// Told how a write that nobody awaits went ([`DeliveryStore::record_attempt_then`]).
-pub type WriteDone = Box<dyn FnOnce(StoreResult<()>) + Send>;
+pub type WriteDone = Box<dyn FnOnce(StoreResult<AttemptWritten>) + Send>;
 
 /// The delivery engine's side: re-queueing, claiming, recording attempts, leases.
 #[async_trait]
@@ -84,13 +132,14 @@ pub trait DeliveryStore: Send + Sync + 'static {
     /// state, the endpoint's failing streak, and disabling (`410 Gone` at once, or `rule` says
     /// so once a delivery is exhausted) — and releases the delivery's lease. Unless the
     /// delivery was cancelled meanwhile, nothing is written when `record.lease_owner` no longer
-    /// holds the lease: another node took the delivery over and its result stands.
+    /// holds the lease: another node took the delivery over and its result stands. Says what
+    /// it did ([`AttemptWritten`]), so the caller can tell about a disabled endpoint.
     async fn record_attempt(
         &self,
         record: &AttemptRecord,
         rule: HealthRule,
         now: Timestamp,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<AttemptWritten>;
     /// Like [`DeliveryStore::record_attempt`], without waiting for the write: returns at once,
     /// and `done` learns the outcome when the result is durable (or could not be written). The
     /// delivery engine uses it so that an attempt's task goes on to its endpoint's next job
@@ -109,6 +158,6 @@ pub trait DeliveryStore: Send + Sync + 'static {
     async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()>;
     /// Releases leases: every lease of `owner`, or with `None` every lease (single-node start).
     async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64>;
-    /// Counts for the metrics gauges: pending deliveries, disabled endpoints.
-    async fn gauges(&self) -> StoreResult<(i64, i64)>;
+    /// Counts for the metrics gauges (see [`DeliveryGauges`]); cheap enough for every scrape.
+    async fn gauges(&self) -> StoreResult<DeliveryGauges>;
 }

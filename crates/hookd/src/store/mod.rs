@@ -29,7 +29,10 @@ pub mod tenancy;
 
 use std::sync::Arc;
 
-pub use deliveries::{DeliveryJob, DeliveryStore, DispatchTarget, Lease, WriteDone};
+pub use deliveries::{
+    AttemptWritten, DeliveryContext, DeliveryGauges, DeliveryJob, DeliveryStore, DispatchTarget,
+    Lease, PoolGauge, WriteDone,
+};
 pub use endpoints::{EndpointFilter, EndpointStore, StoredEndpoint};
 pub use error::{StoreError, StoreResult};
 pub use events::{DeliveryFilter, EventStore};

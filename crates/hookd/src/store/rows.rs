@@ -72,6 +72,18 @@ pub fn mode(raw: &str) -> StoreResult<Mode> {
     Mode::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("unknown mode {raw:?}")))
 }
 
+/// Expects `workspace_id, mode, event_id, type` (see the backends' `DELIVERY_CONTEXT`).
+pub fn delivery_context(row: &impl RowExt) -> StoreResult<super::DeliveryContext> {
+    Ok(super::DeliveryContext {
+        tenant: crate::domain::tenant::Tenant {
+            workspace_id: WorkspaceId::from_trusted(row.text("workspace_id")?),
+            mode: mode(&row.text("mode")?)?,
+        },
+        event_id: EventId::from_trusted(row.text("event_id")?),
+        event_type: row.text("type")?,
+    })
+}
+
 pub fn workspace(row: &impl RowExt) -> StoreResult<Workspace> {
     Ok(Workspace {
         id: WorkspaceId::from_trusted(row.text("id")?),

@@ -11,3 +11,7 @@ mod cross_language;
 // The real binary on a SQLite data directory.
 mod cli_backup;
 mod durability;
+mod json_logs;
+mod otlp;
+// The operator's files under docs/: alert rules, dashboard, configuration reference.
+mod ops_docs;

@@ -54,6 +54,8 @@ mod integration_calls;
 mod integration_safety;
 #[path = "../it/integrations.rs"]
 mod integrations;
+#[path = "../it/operations.rs"]
+mod operations;
 #[path = "../it/store_conformance_integrations.rs"]
 mod store_conformance_integrations;
 #[path = "../it/upstream.rs"]

@@ -490,10 +490,17 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
             .endpoint
             .is_active
     );
-    store
+    // The store says it disabled the endpoint, and whose delivery it was.
+    let written = store
         .record_attempt(&record(1, None), RULE, Timestamp::now())
         .await
         .unwrap();
+    assert_eq!(written.disabled.map(|r| r.as_str()), Some("failing"));
+    let context = written
+        .context
+        .expect("an exhausted result names its delivery's tenant");
+    assert_eq!(context.tenant, t);
+    assert_eq!(context.event_type, "post.created");
     let after = store.get_endpoint(&t, id).await.unwrap().unwrap().endpoint;
     assert!(!after.is_active);
     assert_eq!(after.disabled_reason.map(|r| r.as_str()), Some("failing"));
@@ -507,7 +514,9 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
             .status,
         DeliveryStatus::Failed
     );
-    assert_eq!(store.gauges().await.unwrap().1, 1, "one disabled endpoint");
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!(gauges.disabled_endpoints, 1, "one disabled endpoint");
+    assert!(!gauges.pools.is_empty(), "{gauges:?}");
     // Re-activation clears the reason.
     let patch = EndpointPatch {
         is_active: Some(true),
@@ -658,10 +667,21 @@ async fn gone_disables_at_once_and_delete_cancels_pending() {
         next: Next::RetryAt(Timestamp::now()),
         endpoint_gone: true,
     };
-    store
+    // Pending and due: the oldest due delivery is this one.
+    assert!(store.gauges().await.unwrap().oldest_due_at.is_some());
+    let written = store
         .record_attempt(&gone, RULE, Timestamp::now())
         .await
         .unwrap();
+    assert!(written.written);
+    assert_eq!(written.disabled.map(|r| r.as_str()), Some("gone"));
+    assert_eq!(
+        written.context.map(|c| c.event_id),
+        Some(jobs[0].event_id.clone())
+    );
+    // Parked behind a disabled endpoint: waiting for a person, not for the engine.
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!((gauges.pending, gauges.oldest_due_at), (1, None));
     let disabled = store
         .get_endpoint(&t, &e.endpoint.id)
         .await

@@ -74,7 +74,10 @@ async fn drive<I, O>(
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, size = inputs.len(), batch = metric, "a write batch failed; storing its inputs one by one");
+                // Counted, and logged only at debug: an input that fails again alone is logged
+                // once by its caller; one that succeeds alone was no error worth a line.
+                metrics::counter!("hookd_store_batch_reruns_total").increment(1);
+                tracing::debug!(error = %e, size = inputs.len(), batch = metric, "a write batch failed; storing its inputs one by one");
                 for (input, reply) in inputs.into_iter().zip(replies) {
                     let result = store(&pool, std::slice::from_ref(&input)).await;
                     let _ = reply

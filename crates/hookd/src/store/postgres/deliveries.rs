@@ -12,7 +12,23 @@ use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
-use crate::store::{DeliveryJob, DeliveryStore, DispatchTarget, Lease, StoreResult};
+use crate::store::{
+    AttemptWritten, DeliveryGauges, DeliveryJob, DeliveryStore, DispatchTarget, Lease, PoolGauge,
+    StoreResult,
+};
+
+/// Whose delivery a notable result was (see [`AttemptWritten::context`]).
+const DELIVERY_CONTEXT: &str = "SELECT d.workspace_id, d.mode, d.event_id, e.type \
+     FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1";
+
+fn pool_gauge(name: &'static str, pool: &sqlx::PgPool) -> PoolGauge {
+    let size = pool.size();
+    PoolGauge {
+        name,
+        size,
+        idle: u32::try_from(pool.num_idle()).unwrap_or(size),
+    }
+}
 use async_trait::async_trait;
 
 async fn jobs_from_rows(
@@ -37,6 +53,7 @@ async fn jobs_from_rows(
                 attempt_count,
                 payload,
                 lease_until,
+                link: None,
             })
         })
         .collect())
@@ -148,16 +165,27 @@ impl DeliveryStore for PostgresStore {
         record: &AttemptRecord,
         rule: HealthRule,
         now: Timestamp,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<AttemptWritten> {
         let input = (record.clone(), now);
         let disable_now = record.disables_endpoint();
         if disable_now.is_none() && !record.exhausted() {
-            // The common case: batched with other results (see `recorder.rs`).
-            return self.recorder.write(input).await;
+            // The common case: batched with other results (see `recorder.rs`). Whether the
+            // lease still held is not reported back from a batch; nothing but notable results
+            // needs to know.
+            self.recorder.write(input).await?;
+            return Ok(AttemptWritten {
+                written: true,
+                ..AttemptWritten::default()
+            });
         }
         // A result that may disable its endpoint (gone, or exhausted after a long failing
         // streak) is rare, and deciding reads what the result wrote: one transaction.
         let mut tx = self.results.begin().await?;
+        if !still_holds(&mut tx, record).await? {
+            // The lease was lost and another node's result stands: this one is dropped whole,
+            // as on SQLite (nor does it disable the endpoint).
+            return Ok(AttemptWritten::default());
+        }
         recorder::write_results_query(std::slice::from_ref(&input))
             .execute(&mut *tx)
             .await?;
@@ -182,8 +210,9 @@ impl DeliveryStore for PostgresStore {
                 }
             }
         };
+        let mut disabled = None;
         if let Some(reason) = disable {
-            sqlx::query(
+            let changed = sqlx::query(
                 "UPDATE endpoints SET is_active = FALSE, disabled_reason = $2, updated_at = $3 \
                  WHERE id = $1 AND is_active",
             )
@@ -192,9 +221,20 @@ impl DeliveryStore for PostgresStore {
             .bind(now.as_millis())
             .execute(&mut *tx)
             .await?;
+            disabled = (changed.rows_affected() > 0).then_some(reason);
         }
+        let context = sqlx::query(DELIVERY_CONTEXT)
+            .bind(record.delivery_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| rows::delivery_context(&row))
+            .transpose()?;
         tx.commit().await?;
-        Ok(())
+        Ok(AttemptWritten {
+            written: true,
+            disabled,
+            context,
+        })
     }
 
     async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()> {
@@ -216,13 +256,41 @@ impl DeliveryStore for PostgresStore {
         Ok(done.rows_affected())
     }
 
-    async fn gauges(&self) -> StoreResult<(i64, i64)> {
+    async fn gauges(&self) -> StoreResult<DeliveryGauges> {
+        // The oldest due delivery walks the `deliveries_due` index in order and stops at the
+        // first one of an active endpoint: cheap unless many parked deliveries come first.
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
-                    (SELECT COUNT(*) FROM endpoints WHERE NOT is_active AND deleted_at IS NULL) AS disabled",
+                    (SELECT COUNT(*) FROM endpoints WHERE NOT is_active AND deleted_at IS NULL) AS disabled, \
+                    (SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+                      WHERE d.status = 'pending' AND e.is_active AND e.deleted_at IS NULL \
+                      ORDER BY d.next_attempt_at LIMIT 1) AS oldest_due_at",
         )
         .fetch_one(&self.pool)
         .await?;
-        Ok((row.int("pending")?, row.int("disabled")?))
+        Ok(DeliveryGauges {
+            pending: row.int("pending")?,
+            disabled_endpoints: row.int("disabled")?,
+            oldest_due_at: row.opt_time("oldest_due_at")?,
+            pools: vec![
+                pool_gauge("postgres", &self.pool),
+                pool_gauge("postgres_results", &self.results),
+            ],
+        })
     }
+}
+
+/// Locks the delivery (deliveries before endpoints, as every writer does) and says whether
+/// `record` may be written: its node still holds the lease, or the delivery was cancelled while
+/// the attempt was in flight (the attempt is still recorded).
+async fn still_holds(conn: &mut PgConnection, record: &AttemptRecord) -> StoreResult<bool> {
+    let row = sqlx::query("SELECT status, lease_owner FROM deliveries WHERE id = $1 FOR UPDATE")
+        .bind(record.delivery_id.as_str())
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    Ok(row.text("status")? == "cancelled"
+        || row.opt_text("lease_owner")?.as_deref() == Some(record.lease_owner.as_str()))
 }

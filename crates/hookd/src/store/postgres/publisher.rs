@@ -138,6 +138,7 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
                 attempt_count: 0,
                 payload: Arc::clone(&body),
                 lease_until: lease.until,
+                link: None,
             });
         }
         outputs.push((event.stored(jobs.len()), jobs));

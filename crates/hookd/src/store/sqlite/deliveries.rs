@@ -13,7 +13,10 @@ use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
-use crate::store::{DeliveryJob, DeliveryStore, DispatchTarget, Lease, StoreResult, WriteDone};
+use crate::store::{
+    AttemptWritten, DeliveryGauges, DeliveryJob, DeliveryStore, DispatchTarget, Lease, PoolGauge,
+    StoreResult, WriteDone,
+};
 use async_trait::async_trait;
 
 /// Runs an `UPDATE … RETURNING id, endpoint_id, event_id, attempt_count` and turns its rows into
@@ -37,6 +40,7 @@ fn leased_jobs(
                 attempt_count,
                 payload,
                 lease_until,
+                link: None,
             })
         })
         .collect())
@@ -170,7 +174,7 @@ impl DeliveryStore for SqliteStore {
         record: &AttemptRecord,
         rule: HealthRule,
         now: Timestamp,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<AttemptWritten> {
         let record = record.clone();
         // Nothing but the attempt's own task waits for this: let it share a publish's commit.
         self.writer
@@ -218,13 +222,28 @@ impl DeliveryStore for SqliteStore {
             .await
     }
 
-    async fn gauges(&self) -> StoreResult<(i64, i64)> {
+    async fn gauges(&self) -> StoreResult<DeliveryGauges> {
+        // The oldest due delivery walks the `deliveries_due` index in order and stops at the
+        // first one of an active endpoint: cheap unless many parked deliveries come first.
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
-                    (SELECT COUNT(*) FROM endpoints WHERE is_active = 0 AND deleted_at IS NULL) AS disabled",
+                    (SELECT COUNT(*) FROM endpoints WHERE is_active = 0 AND deleted_at IS NULL) AS disabled, \
+                    (SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+                      WHERE d.status = 'pending' AND e.is_active = 1 AND e.deleted_at IS NULL \
+                      ORDER BY d.next_attempt_at LIMIT 1) AS oldest_due_at",
         )
         .fetch_one(&self.readers)
         .await?;
-        Ok((row.int("pending")?, row.int("disabled")?))
+        let size = self.readers.size();
+        Ok(DeliveryGauges {
+            pending: row.int("pending")?,
+            disabled_endpoints: row.int("disabled")?,
+            oldest_due_at: row.opt_time("oldest_due_at")?,
+            pools: vec![PoolGauge {
+                name: "sqlite_readers",
+                size,
+                idle: u32::try_from(self.readers.num_idle()).unwrap_or(size),
+            }],
+        })
     }
 }

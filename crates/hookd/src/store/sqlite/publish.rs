@@ -17,8 +17,8 @@ use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
-use crate::store::rows::RowExt;
-use crate::store::{DeliveryJob, Lease, StoreResult};
+use crate::store::rows::{self, RowExt};
+use crate::store::{AttemptWritten, DeliveryJob, Lease, StoreResult};
 
 /// The endpoints an event goes to: active, of its tenant, scoped to its project or to none, and
 /// subscribed to its type (`events` is a JSON array of names, so `"type"` with its quotes
@@ -98,6 +98,7 @@ pub(super) fn publish(
             attempt_count: 0,
             payload: Arc::clone(payload),
             lease_until: lease.until,
+            link: None,
         });
     }
     Ok((event.stored(jobs.len()), jobs))
@@ -125,15 +126,17 @@ const STREAK_FACTS: &str = "SELECT failing_since, \
        (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'failed' \
           AND d.updated_at >= e.failing_since) AS exhausted \
      FROM endpoints e WHERE id = ?1 AND is_active = 1";
+const DELIVERY_CONTEXT: &str = "SELECT d.workspace_id, d.mode, d.event_id, e.type \
+     FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?1";
 
 /// Persists one attempt result as `domain::delivery::outcome` decided it: the delivery's next
-/// state, the attempt, the endpoint's streak, and disabling.
+/// state, the attempt, the endpoint's streak, and disabling; says what it did.
 pub(super) fn record(
     conn: &Connection,
     record: &AttemptRecord,
     rule: HealthRule,
     now: Timestamp,
-) -> StoreResult<()> {
+) -> StoreResult<AttemptWritten> {
     let a = &record.attempt;
     let updated = execute(
         conn,
@@ -151,7 +154,7 @@ pub(super) fn record(
         // This node's lease ran out and the delivery was taken over: the new owner's result
         // stands, this one is dropped whole.
         tracing::info!(delivery = %record.delivery_id, "an attempt's result came after its lease was lost; not recorded");
-        return Ok(());
+        return Ok(AttemptWritten::default());
     }
     execute(
         conn,
@@ -167,20 +170,39 @@ pub(super) fn record(
         ],
     )?;
     move_streak(conn, &record.endpoint_id, record.streak())?;
+    let mut disabled = None;
     if let Some(reason) = record.disables_endpoint() {
-        disable(conn, &record.endpoint_id, reason, now)?;
+        if disable(conn, &record.endpoint_id, reason, now)? {
+            disabled = Some(reason);
+        }
     }
     if record.exhausted() {
         let facts = query_opt(conn, STREAK_FACTS, [record.endpoint_id.as_str()], |row| {
             Ok((row.opt_time("failing_since")?, row.int("exhausted")?))
         })?;
         if let Some((failing_since, exhausted)) = facts {
-            if rule.should_disable(failing_since, exhausted, now) {
-                disable(conn, &record.endpoint_id, DisabledReason::Failing, now)?;
+            if rule.should_disable(failing_since, exhausted, now)
+                && disable(conn, &record.endpoint_id, DisabledReason::Failing, now)?
+            {
+                disabled = Some(DisabledReason::Failing);
             }
         }
     }
-    Ok(())
+    let context = if disabled.is_some() || record.exhausted() {
+        query_opt(
+            conn,
+            DELIVERY_CONTEXT,
+            [record.delivery_id.as_str()],
+            |row| rows::delivery_context(row),
+        )?
+    } else {
+        None
+    };
+    Ok(AttemptWritten {
+        written: true,
+        disabled,
+        context,
+    })
 }
 
 /// True when the delivery was cancelled while its attempt was in flight: the attempt is still
@@ -217,16 +239,17 @@ fn move_streak(conn: &Connection, endpoint: &EndpointId, update: StreakUpdate) -
     Ok(())
 }
 
+/// Disables an active endpoint; `false` when it was inactive already.
 fn disable(
     conn: &Connection,
     endpoint: &EndpointId,
     reason: DisabledReason,
     now: Timestamp,
-) -> StoreResult<()> {
-    execute(
+) -> StoreResult<bool> {
+    let changed = execute(
         conn,
         DISABLE,
         params![endpoint.as_str(), reason.as_str(), now.as_millis()],
     )?;
-    Ok(())
+    Ok(changed > 0)
 }
