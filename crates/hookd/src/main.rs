@@ -39,6 +39,13 @@ enum Command {
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Remove events, deliveries, attempts and integration calls older than the retention
+    /// (HOOKD_RETENTION); pending deliveries and their events stay. Prints rows per table.
+    Prune {
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage workspaces (tenants).
     Workspaces {
         #[command(subcommand)]
@@ -192,6 +199,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app::open_store(&config).await?;
             println!("database is up to date");
             Ok(())
+        }
+        Command::Prune { dry_run } => {
+            hookd::maintenance::prune::prune(&config, dry_run, &mut std::io::stdout().lock())
+                .await
+                .map(drop)
         }
         Command::Workspaces { command } => {
             let store = app::open_store(&config).await?;
