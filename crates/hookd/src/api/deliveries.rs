@@ -53,7 +53,8 @@ pub async fn get(
 /// waits until the endpoint is re-activated).
 #[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = TAG, params(("id" = String, Path)),
     responses((status = 202, description = "Queued for an immediate attempt.", body = Data<DeliveryWithAttempts>),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody),
+              (status = 410, description = "`event_erased`: the delivery's event was erased.", body = ErrorBody)))]
 pub async fn retry(
     State(state): State<Arc<AppState>>,
     auth: Authed,
@@ -68,8 +69,10 @@ pub async fn retry(
             &state.engine.lease(),
             Timestamp::now(),
         )
-        .await?
-        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+        .await?;
+    let Some(job) = job else {
+        return Err(not_requeued(&state, &auth, &delivery_id, &id).await);
+    };
     state.engine.submit(vec![job]);
     let (delivery, attempts) = state
         .store
@@ -82,4 +85,25 @@ pub async fn retry(
             data: DeliveryWithAttempts { delivery, attempts },
         }),
     ))
+}
+
+/// Why a delivery could not be queued again: its event was erased (410, its data must not leave
+/// anymore), or there is no such delivery of this tenant with a live endpoint (404).
+async fn not_requeued(state: &AppState, auth: &Authed, id: &DeliveryId, raw: &str) -> ApiError {
+    let erased = match state.store.get_delivery(&auth.tenant, id).await {
+        Ok(Some((delivery, _))) => match state.store.get_event(&auth.tenant, &delivery.event_id).await {
+            Ok(event) => event.is_some_and(|e| e.data_erased),
+            Err(e) => return e.into(),
+        },
+        Ok(None) => false,
+        Err(e) => return e.into(),
+    };
+    if erased {
+        ApiError::Gone {
+            code: "event_erased",
+            message: format!("The event of delivery {raw} was erased; its data is no longer sent."),
+        }
+    } else {
+        ApiError::not_found("delivery", raw)
+    }
 }

@@ -33,4 +33,8 @@ pub trait ErasureStore: Send + Sync + 'static {
         after: Option<&EventId>,
         limit: u32,
     ) -> StoreResult<(Vec<EventId>, Option<EventId>)>;
+    /// After one or more erasures: removes the old versions the database keeps beside its live
+    /// rows where that can be done at once (SQLite: empties the WAL; PostgreSQL: nothing, the
+    /// next `VACUUM` frees the old row versions — README, Erasure).
+    async fn scrub_erased(&self) -> StoreResult<()>;
 }

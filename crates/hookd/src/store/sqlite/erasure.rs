@@ -36,8 +36,7 @@ impl ErasureStore for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<Vec<EventId>> {
         let (tenant, ids) = (tenant.clone(), ids.to_vec());
-        let erased = self
-            .writer
+        self.writer
             .write(move |conn| {
                 let mut erased = Vec::new();
                 for id in &ids {
@@ -56,14 +55,7 @@ impl ErasureStore for SqliteStore {
                 }
                 Ok(erased)
             })
-            .await?;
-        if !erased.is_empty() {
-            let path = self.path.clone();
-            tokio::task::spawn_blocking(move || checkpoint_wal(&path))
-                .await
-                .map_err(StoreError::other)??;
-        }
-        Ok(erased)
+            .await
     }
 
     async fn project_events_to_erase(
@@ -97,6 +89,13 @@ impl ErasureStore for SqliteStore {
         }
         Ok((matching, last))
     }
+
+    async fn scrub_erased(&self) -> StoreResult<()> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || checkpoint_wal(&path))
+            .await
+            .map_err(StoreError::other)?
+    }
 }
 
 /// Copies the WAL into the database file and truncates it to nothing, so the pages from before
@@ -104,7 +103,7 @@ impl ErasureStore for SqliteStore {
 /// the writer's transaction. It waits (up to the busy timeout) for readers still on an older
 /// snapshot; if it cannot finish, the old pages stay in the WAL until a later checkpoint
 /// overwrites them, and the erasure still stands.
-pub(super) fn checkpoint_wal(path: &Path) -> StoreResult<()> {
+fn checkpoint_wal(path: &Path) -> StoreResult<()> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     let (busy, _, _): (i64, i64, i64) =
