@@ -38,6 +38,8 @@ mod openapi;
 mod pg_restart;
 #[path = "../it/protocol.rs"]
 mod protocol;
+#[path = "../it/retention.rs"]
+mod retention;
 #[path = "../it/scale_out.rs"]
 mod scale_out;
 #[path = "../it/store_conformance.rs"]
