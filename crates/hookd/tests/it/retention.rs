@@ -123,6 +123,10 @@ async fn a_steady_load_keeps_the_database_flat_and_a_delivery_in_retry_survives(
         }
     }
     assert!(samples.len() >= 60, "only {} samples", samples.len());
+    // The series, for docs/retention.md (run with --nocapture).
+    for (second, s) in samples.iter().enumerate().step_by(8) {
+        println!("t={second:>2}s bytes {:?} rows {:?}", s.bytes, s.rows);
+    }
     let half = samples.len() / 2;
     let (early, late) = samples.split_at(half);
     let (early_rows, late_rows) = (max_of(early, |s| &s.rows), max_of(late, |s| &s.rows));
