@@ -24,6 +24,8 @@ mod cross_node;
 mod delivery;
 #[path = "../it/endpoints.rs"]
 mod endpoints;
+#[path = "../it/erasure.rs"]
+mod erasure;
 #[path = "../it/hostile.rs"]
 mod hostile;
 #[path = "../it/idempotency.rs"]
