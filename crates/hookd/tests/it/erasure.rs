@@ -50,7 +50,10 @@ async fn erasing_an_event_blanks_its_data_and_response_bodies_and_leaves_no_trac
     })
     .await;
     app.create_endpoint(&echoing.url, &["post.created"]).await;
-    let erased = publish(&app, &app.live_key, json!({"email": marker}), None).await;
+    // Larger than a page's local payload, so part of it lives in overflow pages, which an
+    // update frees whole (with their bytes, unless SQLite's secure_delete zeroes them).
+    let bio = format!("{}{marker}", "x".repeat(6000));
+    let erased = publish(&app, &app.live_key, json!({"email": marker, "bio": bio}), None).await;
     let first = delivery_with_attempt(&app, &erased).await;
     let kept = publish(&app, &app.live_key, json!({"email": keeper}), None).await;
     delivery_with_attempt(&app, &kept).await;
