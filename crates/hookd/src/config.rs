@@ -381,13 +381,20 @@ mod tests {
         assert!(Config::from_toml("this is [ not toml").is_err());
     }
 
+    // figment's Jail returns its own (large) error type; these are tests.
+    #[allow(clippy::result_large_err)]
     #[test]
     fn retention_is_a_human_duration() {
         assert_eq!(
             Config::default().retention.0,
             Duration::from_secs(30 * 86_400)
         );
-        for (text, secs) in [("30d", 30 * 86_400), ("12h", 43_200), ("90s", 90), ("1h 30m", 5400)] {
+        for (text, secs) in [
+            ("30d", 30 * 86_400),
+            ("12h", 43_200),
+            ("90s", 90),
+            ("1h 30m", 5400),
+        ] {
             let c = Config::from_toml(&format!("retention = \"{text}\"")).unwrap();
             assert_eq!(c.retention.0, Duration::from_secs(secs), "{text}");
         }
@@ -400,9 +407,19 @@ mod tests {
         });
     }
 
+    #[allow(clippy::result_large_err)]
     #[test]
     fn bad_retentions_are_errors_naming_the_key() {
-        for bad in ["\"0\"", "0", "\"0s\"", "\"-1d\"", "\"1y2\"", "\"forever\"", "\"\"", "30"] {
+        for bad in [
+            "\"0\"",
+            "0",
+            "\"0s\"",
+            "\"-1d\"",
+            "\"1y2\"",
+            "\"forever\"",
+            "\"\"",
+            "30",
+        ] {
             let err = Config::from_toml(&format!("retention = {bad}"))
                 .unwrap_err()
                 .to_string();

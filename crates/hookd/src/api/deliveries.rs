@@ -91,7 +91,11 @@ pub async fn retry(
 /// anymore), or there is no such delivery of this tenant with a live endpoint (404).
 async fn not_requeued(state: &AppState, auth: &Authed, id: &DeliveryId, raw: &str) -> ApiError {
     let erased = match state.store.get_delivery(&auth.tenant, id).await {
-        Ok(Some((delivery, _))) => match state.store.get_event(&auth.tenant, &delivery.event_id).await {
+        Ok(Some((delivery, _))) => match state
+            .store
+            .get_event(&auth.tenant, &delivery.event_id)
+            .await
+        {
             Ok(event) => event.is_some_and(|e| e.data_erased),
             Err(e) => return e.into(),
         },

@@ -87,7 +87,12 @@ pub async fn erase_project(
         tokio::task::yield_now().await;
     }
     state.store.scrub_erased().await?;
-    Ok((StatusCode::ACCEPTED, Json(Data { data: Erased { erased } })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Data {
+            data: Erased { erased },
+        }),
+    ))
 }
 
 /// Erases the events (one transaction) and drops their queued jobs; how many were erased now.

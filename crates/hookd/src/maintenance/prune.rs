@@ -13,7 +13,11 @@ use crate::store::PruneCounts;
 
 /// Removes (or with `dry_run` only counts) what is older than the configured retention, and
 /// writes `removed|would remove <TAB> table <TAB> rows` lines to `out`.
-pub async fn prune(config: &Config, dry_run: bool, out: &mut impl Write) -> anyhow::Result<PruneCounts> {
+pub async fn prune(
+    config: &Config,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<PruneCounts> {
     let store = crate::app::open_store(config).await?;
     let now = Timestamp::now();
     let cutoff = cutoff(config.retention.0, now);

@@ -28,14 +28,18 @@ async fn delivery_with_attempt(app: &TestApp, event: &str) -> Value {
             .get_json(&app.live_key, &format!("/v1/events/{event}/deliveries"))
             .await;
         let id = list["data"].get(0)?["id"].as_str()?.to_string();
-        let (_, d) = app.get_json(&app.live_key, &format!("/v1/deliveries/{id}")).await;
+        let (_, d) = app
+            .get_json(&app.live_key, &format!("/v1/deliveries/{id}"))
+            .await;
         (!d["data"]["attempts"].as_array()?.is_empty()).then_some(d["data"].clone())
     })
     .await
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[tokio::test]
@@ -46,43 +50,78 @@ async fn erasing_an_event_blanks_its_data_and_response_bodies_and_leaves_no_trac
     let keeper = format!("keep-me-{}", ulid::Ulid::new());
     let echoing = Receiver::scripted({
         let (m, k) = (marker.clone(), keeper.clone());
-        move |n| (200, if n == 0 { format!("got {m}") } else { format!("got {k}") })
+        move |n| {
+            (
+                200,
+                if n == 0 {
+                    format!("got {m}")
+                } else {
+                    format!("got {k}")
+                },
+            )
+        }
     })
     .await;
     app.create_endpoint(&echoing.url, &["post.created"]).await;
     // Larger than a page's local payload, so part of it lives in overflow pages, which an
     // update frees whole (with their bytes, unless SQLite's secure_delete zeroes them).
     let bio = format!("{}{marker}", "x".repeat(6000));
-    let erased = publish(&app, &app.live_key, json!({"email": marker, "bio": bio}), None).await;
+    let erased = publish(
+        &app,
+        &app.live_key,
+        json!({"email": marker, "bio": bio}),
+        None,
+    )
+    .await;
     let first = delivery_with_attempt(&app, &erased).await;
     let kept = publish(&app, &app.live_key, json!({"email": keeper}), None).await;
     delivery_with_attempt(&app, &kept).await;
-    assert!(first["attempts"][0]["responseBody"].as_str().unwrap().contains(&marker));
-    assert!(contains(&app.raw_database_dump().await, &marker), "the check cannot fail");
+    assert!(first["attempts"][0]["responseBody"]
+        .as_str()
+        .unwrap()
+        .contains(&marker));
+    assert!(
+        contains(&app.raw_database_dump().await, &marker),
+        "the check cannot fail"
+    );
 
-    let (status, body) = app.delete(&app.live_key, &format!("/v1/events/{erased}")).await;
+    let (status, body) = app
+        .delete(&app.live_key, &format!("/v1/events/{erased}"))
+        .await;
     assert_eq!(status.as_u16(), 200, "{body}");
     assert_eq!(body["data"]["id"], erased.as_str());
     assert_eq!(body["data"]["data"], Value::Null);
     assert_eq!(body["data"]["dataErased"], true);
-    let (_, again) = app.get_json(&app.live_key, &format!("/v1/events/{erased}")).await;
+    let (_, again) = app
+        .get_json(&app.live_key, &format!("/v1/events/{erased}"))
+        .await;
     assert_eq!(again["data"], body["data"]);
     let delivery = delivery_with_attempt(&app, &erased).await;
     assert_eq!(delivery["status"], "succeeded");
     assert_eq!(delivery["attempts"][0]["responseBody"], "");
     // Erasing twice is harmless and answers the same.
-    let (status, twice) = app.delete(&app.live_key, &format!("/v1/events/{erased}")).await;
+    let (status, twice) = app
+        .delete(&app.live_key, &format!("/v1/events/{erased}"))
+        .await;
     assert_eq!((status.as_u16(), &twice["data"]), (200, &body["data"]));
 
     // The other event is untouched.
-    let (_, other) = app.get_json(&app.live_key, &format!("/v1/events/{kept}")).await;
+    let (_, other) = app
+        .get_json(&app.live_key, &format!("/v1/events/{kept}"))
+        .await;
     assert_eq!(other["data"]["data"], json!({"email": keeper}));
     assert_eq!(other["data"]["dataErased"], false);
     let other_delivery = delivery_with_attempt(&app, &kept).await;
-    assert!(other_delivery["attempts"][0]["responseBody"].as_str().unwrap().contains(&keeper));
+    assert!(other_delivery["attempts"][0]["responseBody"]
+        .as_str()
+        .unwrap()
+        .contains(&keeper));
 
     let dump = app.raw_database_dump().await;
-    assert!(!contains(&dump, &marker), "the erased data is still in the database bytes");
+    assert!(
+        !contains(&dump, &marker),
+        "the erased data is still in the database bytes"
+    );
     assert!(contains(&dump, &keeper));
     app.stop().await;
 }
@@ -95,16 +134,28 @@ async fn erasing_cancels_pending_deliveries_and_refuses_their_retry() {
     let event = publish(&app, &app.live_key, json!({"a": 1}), None).await;
     let delivery = delivery_with_attempt(&app, &event).await;
     assert_eq!(delivery["status"], "pending");
-    let (status, _) = app.delete(&app.live_key, &format!("/v1/events/{event}")).await;
+    let (status, _) = app
+        .delete(&app.live_key, &format!("/v1/events/{event}"))
+        .await;
     assert_eq!(status.as_u16(), 200);
     let id = delivery["id"].as_str().unwrap();
-    let (_, after) = app.get_json(&app.live_key, &format!("/v1/deliveries/{id}")).await;
+    let (_, after) = app
+        .get_json(&app.live_key, &format!("/v1/deliveries/{id}"))
+        .await;
     assert_eq!(after["data"]["status"], "cancelled", "{after}");
     let (status, body) = app
-        .post_json(&app.live_key, &format!("/v1/deliveries/{id}/retry"), &json!({}))
+        .post_json(
+            &app.live_key,
+            &format!("/v1/deliveries/{id}/retry"),
+            &json!({}),
+        )
         .await;
     assert_error(status, &body, 410, "event_erased", None);
-    assert_eq!(failing.count(), 1, "an erased event's delivery was sent again");
+    assert_eq!(
+        failing.count(),
+        1,
+        "an erased event's delivery was sent again"
+    );
     app.stop().await;
 }
 
@@ -122,13 +173,22 @@ async fn erasing_a_project_erases_its_events_only_and_only_the_callers() {
     let other_ws = publish(&app, &other_live, json!({"other": 1}), Some("proj_a")).await;
 
     let (status, body) = app
-        .post_json(&app.live_key, "/v1/events/erase", &json!({"projectId": "proj_a"}))
+        .post_json(
+            &app.live_key,
+            "/v1/events/erase",
+            &json!({"projectId": "proj_a"}),
+        )
         .await;
     assert_eq!(status.as_u16(), 202, "{body}");
     assert_eq!(body, json!({"data": {"erased": 3}}));
     for id in &project_a {
-        let (_, e) = app.get_json(&app.live_key, &format!("/v1/events/{id}")).await;
-        assert_eq!((&e["data"]["data"], &e["data"]["dataErased"]), (&Value::Null, &json!(true)));
+        let (_, e) = app
+            .get_json(&app.live_key, &format!("/v1/events/{id}"))
+            .await;
+        assert_eq!(
+            (&e["data"]["data"], &e["data"]["dataErased"]),
+            (&Value::Null, &json!(true))
+        );
     }
     for (key, id) in [
         (&app.live_key, &project_b),
@@ -141,7 +201,11 @@ async fn erasing_a_project_erases_its_events_only_and_only_the_callers() {
     }
     // Again: nothing left to erase.
     let (_, body) = app
-        .post_json(&app.live_key, "/v1/events/erase", &json!({"projectId": "proj_a"}))
+        .post_json(
+            &app.live_key,
+            "/v1/events/erase",
+            &json!({"projectId": "proj_a"}),
+        )
         .await;
     assert_eq!(body, json!({"data": {"erased": 0}}));
 
@@ -152,7 +216,9 @@ async fn erasing_a_project_erases_its_events_only_and_only_the_callers() {
     }
     let (status, body) = app.delete(&app.live_key, "/v1/events/evt_nope").await;
     assert_error(status, &body, 404, "not_found", Some("id"));
-    let (_, e) = app.get_json(&app.live_key, &format!("/v1/events/{project_b}")).await;
+    let (_, e) = app
+        .get_json(&app.live_key, &format!("/v1/events/{project_b}"))
+        .await;
     assert_eq!(e["data"]["data"], json!({"b": 1}));
     app.stop().await;
 }
@@ -172,10 +238,16 @@ async fn bad_erase_requests_are_400_and_change_nothing() {
         let (status, body) = app.post_json(&app.live_key, "/v1/events/erase", &bad).await;
         assert_eq!(status.as_u16(), 400, "{bad} → {body}");
         assert_eq!(body["error"]["code"], "invalid_request", "{bad} → {body}");
-        let param = if bad.get("everything").is_some() { "everything" } else { "projectId" };
+        let param = if bad.get("everything").is_some() {
+            "everything"
+        } else {
+            "projectId"
+        };
         assert_eq!(body["error"]["param"], param, "{bad} → {body}");
     }
-    let (_, e) = app.get_json(&app.live_key, &format!("/v1/events/{event}")).await;
+    let (_, e) = app
+        .get_json(&app.live_key, &format!("/v1/events/{event}"))
+        .await;
     assert_eq!(e["data"]["dataErased"], false);
     app.stop().await;
 }

@@ -32,9 +32,10 @@ async fn sample(app: &TestApp) -> Sample {
                     .unwrap_or(0)
             };
             out.bytes.push(file("") + file("-wal"));
-            let mut conn = sqlx::SqliteConnection::connect(&format!("{}?mode=ro", app.database.url))
-                .await
-                .unwrap();
+            let mut conn =
+                sqlx::SqliteConnection::connect(&format!("{}?mode=ro", app.database.url))
+                    .await
+                    .unwrap();
             for table in TABLES {
                 let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
                     .fetch_one(&mut conn)
@@ -44,7 +45,9 @@ async fn sample(app: &TestApp) -> Sample {
             }
         }
         Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+            let mut conn = sqlx::PgConnection::connect(&app.database.url)
+                .await
+                .unwrap();
             for table in TABLES {
                 let (bytes, n): (i64, i64) = sqlx::query_as(&format!(
                     "SELECT pg_total_relation_size('{table}'), (SELECT COUNT(*) FROM {table})"
@@ -62,7 +65,11 @@ async fn sample(app: &TestApp) -> Sample {
 
 async fn publish(app: &TestApp, event_type: &str, data: Value) -> String {
     let (status, body) = app
-        .post_json(&app.live_key, "/v1/events", &json!({"type": event_type, "data": data}))
+        .post_json(
+            &app.live_key,
+            "/v1/events",
+            &json!({"type": event_type, "data": data}),
+        )
         .await;
     assert_eq!(status.as_u16(), 202, "{body}");
     body["data"]["id"].as_str().unwrap().to_string()
@@ -157,22 +164,39 @@ async fn a_steady_load_keeps_the_database_flat_and_a_delivery_in_retry_survives(
 
     // Retention did run: the first event of the load is gone...
     eventually(Duration::from_secs(10), || async {
-        let (status, _) = app.get_json(&app.live_key, &format!("/v1/events/{first}")).await;
+        let (status, _) = app
+            .get_json(&app.live_key, &format!("/v1/events/{first}"))
+            .await;
         (status.as_u16() == 404).then_some(())
     })
     .await;
     // ...while the delivery in retry, and its event, are still there.
-    let (status, event) = app.get_json(&app.live_key, &format!("/v1/events/{kept}")).await;
+    let (status, event) = app
+        .get_json(&app.live_key, &format!("/v1/events/{kept}"))
+        .await;
     assert_eq!(status.as_u16(), 200, "{event}");
     assert_eq!(event["data"]["data"], json!({"keep": true}));
     let id = kept_delivery["id"].as_str().unwrap();
-    let (status, delivery) = app.get_json(&app.live_key, &format!("/v1/deliveries/{id}")).await;
+    let (status, delivery) = app
+        .get_json(&app.live_key, &format!("/v1/deliveries/{id}"))
+        .await;
     assert_eq!(status.as_u16(), 200, "{delivery}");
     assert_eq!(delivery["data"]["status"], "pending");
     assert_eq!(delivery["data"]["attempts"].as_array().unwrap().len(), 1);
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("hookd_retention_runs_total"), "{metrics}");
-    assert!(metrics.contains("hookd_retention_rows_removed_total{table=\"events\"}"), "{metrics}");
+    assert!(
+        metrics.contains("hookd_retention_rows_removed_total{table=\"events\"}"),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -195,15 +219,25 @@ async fn a_pass_on_demand_removes_only_final_events_older_than_the_cutoff() {
     let retrying = publish(&app, "job.failed", json!({"retry": true})).await;
     for id in done.iter().chain([&retrying]) {
         let d = delivery_after_first_attempt(&app, id).await;
-        let final_or_retrying = if id == &retrying { "pending" } else { "succeeded" };
+        let final_or_retrying = if id == &retrying {
+            "pending"
+        } else {
+            "succeeded"
+        };
         eventually(Duration::from_secs(10), || async {
-            let (_, list) = app.get_json(&app.live_key, &format!("/v1/events/{id}/deliveries")).await;
-            (list["data"][0]["status"] == final_or_retrying && list["data"][0]["id"] == d["id"]).then_some(())
+            let (_, list) = app
+                .get_json(&app.live_key, &format!("/v1/events/{id}/deliveries"))
+                .await;
+            (list["data"][0]["status"] == final_or_retrying && list["data"][0]["id"] == d["id"])
+                .then_some(())
         })
         .await;
     }
     let later = Timestamp::now().plus_millis(1000);
-    eventually(Duration::from_secs(5), || async { (Timestamp::now() > later).then_some(()) }).await;
+    eventually(Duration::from_secs(5), || async {
+        (Timestamp::now() > later).then_some(())
+    })
+    .await;
 
     // A dry run counts without removing: 4 events (3 delivered + 1 never routed), their 3
     // deliveries with one attempt each; the retrying one is not counted.
@@ -218,7 +252,9 @@ async fn a_pass_on_demand_removes_only_final_events_older_than_the_cutoff() {
         "{out}"
     );
     assert!(out.contains("would remove\tevents\t4\n"), "{out}");
-    let (status, _) = app.get_json(&app.live_key, &format!("/v1/events/{}", done[0])).await;
+    let (status, _) = app
+        .get_json(&app.live_key, &format!("/v1/events/{}", done[0]))
+        .await;
     assert_eq!(status.as_u16(), 200, "a dry run removed something");
 
     let removed = retention::prune_before(
@@ -228,13 +264,24 @@ async fn a_pass_on_demand_removes_only_final_events_older_than_the_cutoff() {
     )
     .await
     .unwrap();
-    assert_eq!((removed.events, removed.deliveries, removed.attempts), (4, 3, 3));
+    assert_eq!(
+        (removed.events, removed.deliveries, removed.attempts),
+        (4, 3, 3)
+    );
     for id in done.iter().chain([&unrouted]) {
-        let (status, _) = app.get_json(&app.live_key, &format!("/v1/events/{id}")).await;
+        let (status, _) = app
+            .get_json(&app.live_key, &format!("/v1/events/{id}"))
+            .await;
         assert_eq!(status.as_u16(), 404, "{id} survived");
     }
-    let (status, _) = app.get_json(&app.live_key, &format!("/v1/events/{retrying}")).await;
-    assert_eq!(status.as_u16(), 200, "the event of a delivery in retry was removed");
+    let (status, _) = app
+        .get_json(&app.live_key, &format!("/v1/events/{retrying}"))
+        .await;
+    assert_eq!(
+        status.as_u16(),
+        200,
+        "the event of a delivery in retry was removed"
+    );
     // Nothing is left to remove.
     let mut out = Vec::new();
     let again = prune::prune(&config, false, &mut out).await.unwrap();

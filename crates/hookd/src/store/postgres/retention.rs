@@ -129,11 +129,9 @@ impl RetentionStore for PostgresStore {
     async fn reclaim_space(&self) -> StoreResult<()> {
         // Not in a transaction (VACUUM refuses one), on the simple protocol. SKIP_LOCKED: a
         // table another node or autovacuum is vacuuming right now is left to it.
-        sqlx::raw_sql(
-            "VACUUM (SKIP_LOCKED) events, deliveries, attempts, integration_calls",
-        )
-        .execute(&self.pool)
-        .await?;
+        sqlx::raw_sql("VACUUM (SKIP_LOCKED) events, deliveries, attempts, integration_calls")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

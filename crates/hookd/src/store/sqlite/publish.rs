@@ -119,7 +119,8 @@ const UPDATE_DELIVERY: &str =
      lease_owner = NULL, lease_until = NULL \
      WHERE id = ?1 AND status != 'cancelled' AND lease_owner = ?6";
 /// Whether the delivery was cancelled, and whether that was by erasing its event.
-const IS_CANCELLED: &str = "SELECT d.status = 'cancelled' AS cancelled, EXISTS (SELECT 1 FROM events e \
+const IS_CANCELLED: &str =
+    "SELECT d.status = 'cancelled' AS cancelled, EXISTS (SELECT 1 FROM events e \
      WHERE e.workspace_id = d.workspace_id AND e.mode = d.mode AND e.id = d.event_id \
        AND e.data = 'null') AS erased FROM deliveries d WHERE d.id = ?1";
 const CLEAR_STREAK: &str =

@@ -40,7 +40,14 @@ fn prune_batch(
     let window = query_all(
         conn,
         WINDOW,
-        params![workspace, mode, after, floor.as_str(), cutoff.as_millis(), batch],
+        params![
+            workspace,
+            mode,
+            after,
+            floor.as_str(),
+            cutoff.as_millis(),
+            batch
+        ],
         |row| row.text("id"),
     )?;
     let mut out = EventBatch {
@@ -74,7 +81,14 @@ impl RetentionStore for SqliteStore {
         let (tenant, after) = (tenant.clone(), after.map(|id| id.as_str().to_owned()));
         self.writer
             .write(move |conn| {
-                prune_batch(conn, &tenant, cutoff, after.as_deref(), batch, Timestamp::now())
+                prune_batch(
+                    conn,
+                    &tenant,
+                    cutoff,
+                    after.as_deref(),
+                    batch,
+                    Timestamp::now(),
+                )
             })
             .await
     }
