@@ -201,7 +201,7 @@ impl Server {
                 );
             }
         }
-        let maintenance = tokio::spawn(maintenance_loop(Arc::clone(&state)));
+        let maintenance = crate::maintenance::start(&state);
         let metrics_upkeep = tokio::spawn(telemetry::metrics_upkeep(state.metrics.clone()));
         let app = api::router(Arc::clone(&state));
         // Answers go out the moment they are written, never held back by Nagle's algorithm
@@ -215,25 +215,10 @@ impl Server {
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
-        maintenance.abort();
+        maintenance.iter().for_each(tokio::task::JoinHandle::abort);
         metrics_upkeep.abort();
         state.engine.shutdown().await;
         result.context("serving HTTP")
-    }
-}
-
-/// Periodic housekeeping: expired idempotency keys, idle rate-limit buckets.
-async fn maintenance_loop(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        tick.tick().await;
-        state.rate_limiter.shrink();
-        let ttl_ms = i64::try_from(state.config.idempotency_ttl_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX);
-        let cutoff = crate::domain::time::Timestamp::now().plus_millis(-ttl_ms);
-        if let Err(e) = state.store.purge_idempotency_keys(cutoff).await {
-            tracing::warn!(error = %e, "purging expired idempotency keys failed");
-        }
     }
 }
 

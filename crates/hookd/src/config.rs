@@ -8,6 +8,7 @@ pub mod reference;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -84,6 +85,53 @@ pub struct Config {
     /// OTLP/HTTP endpoint to export traces to, e.g. `http://otel-collector:4318`; unset: no
     /// traces (and no tracing cost).
     pub otlp_endpoint: Option<String>,
+    /// How long events (with their deliveries and attempts) and integration calls are kept; a
+    /// pending delivery and its event are kept whatever their age (see `maintenance`).
+    pub retention: HumanDuration,
+    /// How often the retention job runs.
+    pub retention_interval_ms: u64,
+}
+
+/// A duration written for people (`30d`, `12h`, `90s`, `1h 30m`), read with `humantime`. A bare
+/// number is refused: `90` could mean seconds or days, and guessing wrong deletes data.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl std::fmt::Debug for HumanDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(f64),
+        }
+        let text = match Raw::deserialize(deserializer)? {
+            Raw::Text(text) => text,
+            Raw::Number(n) => {
+                return Err(serde::de::Error::custom(format!(
+                    "{n} has no unit: write a duration such as 30d, 12h or 90s"
+                )))
+            }
+        };
+        let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration ({e}): write one such as 30d, 12h or 90s"
+            ))
+        })?;
+        Ok(Self(duration))
+    }
 }
 
 impl Default for Config {
@@ -111,6 +159,8 @@ impl Default for Config {
             event_types: Vec::new(),
             operational_events: false,
             otlp_endpoint: None,
+            retention: HumanDuration(Duration::from_secs(30 * 86_400)),
+            retention_interval_ms: 60_000,
         }
     }
 }
@@ -207,6 +257,17 @@ impl Config {
             if !matches!(url.scheme(), "http" | "https") {
                 bail!("otlp_endpoint (HOOKD_OTLP_ENDPOINT) must be an http:// or https:// URL");
             }
+        }
+        if self.retention.0.is_zero() {
+            bail!("retention (HOOKD_RETENTION) must be longer than zero, e.g. 30d");
+        }
+        if self.retention.0 > Duration::from_secs(100 * 365 * 86_400) {
+            bail!("retention (HOOKD_RETENTION) must be at most 100 years");
+        }
+        if !(100..=86_400_000).contains(&self.retention_interval_ms) {
+            bail!(
+                "retention_interval_ms (HOOKD_RETENTION_INTERVAL_MS) must be between 100 and 86400000"
+            );
         }
         crate::domain::catalog::EventCatalog::with_extra(&self.event_types)
             .map_err(|e| anyhow::anyhow!("event_types: {}", e.message))?;
@@ -336,6 +397,64 @@ mod tests {
             .to_string();
         assert!(err.contains("at least one"), "{err}");
         assert!(Config::from_toml("this is [ not toml").is_err());
+    }
+
+    // figment's Jail returns its own (large) error type; these are tests.
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn retention_is_a_human_duration() {
+        assert_eq!(
+            Config::default().retention.0,
+            Duration::from_secs(30 * 86_400)
+        );
+        for (text, secs) in [
+            ("30d", 30 * 86_400),
+            ("12h", 43_200),
+            ("90s", 90),
+            ("1h 30m", 5400),
+        ] {
+            let c = Config::from_toml(&format!("retention = \"{text}\"")).unwrap();
+            assert_eq!(c.retention.0, Duration::from_secs(secs), "{text}");
+        }
+        // What the environment gives figment: HOOKD_RETENTION=12h arrives as a string.
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HOOKD_RETENTION", "12h");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.retention.0, Duration::from_secs(43_200));
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn bad_retentions_are_errors_naming_the_key() {
+        for bad in [
+            "\"0\"",
+            "0",
+            "\"0s\"",
+            "\"-1d\"",
+            "\"1y2\"",
+            "\"forever\"",
+            "\"\"",
+            "30",
+        ] {
+            let err = Config::from_toml(&format!("retention = {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("retention"), "{bad}: {err}");
+        }
+        for bad in ["0", "-1d", "1y2", "forever", ""] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env("HOOKD_RETENTION", bad);
+                let err = Config::load(None).unwrap_err().to_string();
+                assert!(err.contains("\"RETENTION\""), "{bad:?}: {err}");
+                Ok(())
+            });
+        }
+        let err = Config::from_toml("retention_interval_ms = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HOOKD_RETENTION_INTERVAL_MS"), "{err}");
     }
 
     #[test]

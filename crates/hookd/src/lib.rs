@@ -19,6 +19,7 @@ pub mod domain;
 pub mod egress;
 pub mod integrations;
 pub mod listen;
+pub mod maintenance;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

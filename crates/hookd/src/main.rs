@@ -41,6 +41,13 @@ enum Command {
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Remove events, deliveries, attempts and integration calls older than the retention
+    /// (HOOKD_RETENTION); pending deliveries and their events stay. Prints rows per table.
+    Prune {
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage workspaces (tenants), in the database.
     Workspaces {
         #[command(subcommand)]
@@ -173,6 +180,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app::open_store(&config).await?;
             println!("database is up to date");
             Ok(())
+        }
+        Command::Prune { dry_run } => {
+            hookd::maintenance::prune::prune(&config, dry_run, &mut std::io::stdout().lock())
+                .await
+                .map(drop)
         }
         Command::Workspaces { command } => cli::database::workspaces(&config, command).await,
         Command::Keys { command } => cli::database::keys(&config, command).await,

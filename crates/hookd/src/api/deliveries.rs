@@ -56,7 +56,8 @@ pub async fn get(
 #[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = TAG, params(("id" = String, Path)),
     responses((status = 202, description = "Queued for an immediate attempt.", body = Data<DeliveryWithAttempts>),
               (status = 404, body = ErrorBody),
-              (status = 409, description = "The delivery's endpoint was deleted.", body = ErrorBody)))]
+              (status = 409, description = "The delivery's endpoint was deleted.", body = ErrorBody),
+              (status = 410, description = "`event_erased`: the delivery's event was erased.", body = ErrorBody)))]
 pub async fn retry(
     State(state): State<Arc<AppState>>,
     auth: Authed,
@@ -73,13 +74,7 @@ pub async fn retry(
         )
         .await?;
     let Some(job) = requeued else {
-        // Not re-queued: absent (or another tenant's), or its endpoint is deleted.
-        return Err(
-            match state.store.get_delivery(&auth.tenant, &delivery_id).await? {
-                Some(_) => ApiError::DeliveryNotRetryable,
-                None => ApiError::not_found("delivery", &id),
-            },
-        );
+        return Err(not_requeued(&state, &auth, &delivery_id, &id).await);
     };
     state.engine.retry(auth.tenant.clone(), job);
     let (delivery, attempts) = state
@@ -93,4 +88,27 @@ pub async fn retry(
             data: DeliveryWithAttempts { delivery, attempts },
         }),
     ))
+}
+
+/// Why a delivery could not be queued again: its event was erased (410, its data must not leave
+/// anymore), its endpoint was deleted (409), or there is no such delivery of this tenant (404).
+async fn not_requeued(state: &AppState, auth: &Authed, id: &DeliveryId, raw: &str) -> ApiError {
+    let delivery = match state.store.get_delivery(&auth.tenant, id).await {
+        Ok(Some((delivery, _))) => delivery,
+        Ok(None) => return ApiError::not_found("delivery", raw),
+        Err(e) => return e.into(),
+    };
+    match state
+        .store
+        .get_event(&auth.tenant, &delivery.event_id)
+        .await
+    {
+        Ok(Some(event)) if event.data_erased => ApiError::Gone {
+            code: "event_erased",
+            message: format!("The event of delivery {raw} was erased; its data is no longer sent."),
+        },
+        // The delivery exists, so its endpoint was deleted.
+        Ok(_) => ApiError::DeliveryNotRetryable,
+        Err(e) => e.into(),
+    }
 }

@@ -1,4 +1,5 @@
-//! `/v1/events`: publish (fan-out, durable before 202), list, get, and an event's deliveries.
+//! `/v1/events`: publish (fan-out, durable before 202), list, get, and an event's deliveries
+//! (erasure is in `erasure.rs`).
 
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod deliveries;
 pub mod endpoint_deliveries;
 pub mod endpoints;
+pub mod erasure;
 pub mod error;
 pub mod event_types;
 pub mod events;
@@ -84,7 +85,8 @@ fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(endpoint_deliveries::replay))
         .routes(routes!(event_types::list))
         .routes(routes!(events::publish, events::list))
-        .routes(routes!(events::get))
+        .routes(routes!(events::get, erasure::erase))
+        .routes(routes!(erasure::erase_project))
         .routes(routes!(events::deliveries))
         .routes(routes!(deliveries::get))
         .routes(routes!(deliveries::retry))

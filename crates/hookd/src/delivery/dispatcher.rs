@@ -33,7 +33,7 @@
 //!
 //! [`DeliveryStore::record_attempt_then`]: crate::store::DeliveryStore::record_attempt_then
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{report, sender, Shared};
-use crate::domain::ids::{DeliveryId, EndpointId};
+use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::{DeliveryJob, Lease};
@@ -171,6 +171,23 @@ impl Dispatcher {
                 .spawn(async move { dispatcher.run(endpoint).await });
         }
         self.release(overflowed);
+    }
+
+    /// Drops the queued jobs of these events (erased: their deliveries are cancelled and their
+    /// payload must not leave). An attempt already in flight cannot be called back.
+    pub(super) fn drop_events(&self, events: &HashSet<EventId>) {
+        let mut queues = self.lock();
+        let Queues { endpoints, known } = &mut *queues;
+        for queue in endpoints.values_mut() {
+            queue.pending.retain(|job| {
+                let keep = !events.contains(&job.event_id);
+                if !keep {
+                    known.remove(&job.delivery_id);
+                    self.backlog.fetch_sub(1, Ordering::Relaxed);
+                }
+                keep
+            });
+        }
     }
 
     /// One runner: attempts the endpoint's jobs one after another until none is left.

@@ -176,6 +176,13 @@ impl Engine {
         }
     }
 
+    /// The events were erased: their jobs still queued on this node are dropped unsent.
+    pub fn events_erased(&self, ids: &[crate::domain::ids::EventId]) {
+        if !ids.is_empty() {
+            self.dispatcher.drop_events(&ids.iter().cloned().collect());
+        }
+    }
+
     /// The endpoint's URL, secrets or state changed: stop using cached values.
     pub fn endpoint_changed(&self, id: &EndpointId) {
         self.shared.targets.invalidate(id);

@@ -14,13 +14,20 @@ pub struct Event {
     #[serde(rename = "type")]
     pub event_type: String,
     pub project_id: Option<String>,
-    /// The JSON object as published.
-    #[schema(value_type = Object)]
+    /// The JSON object as published; `null` once erased.
+    #[schema(value_type = Option<Object>)]
     pub data: Box<RawValue>,
     pub created_at: Timestamp,
     /// How many endpoints the event was fanned out to.
     pub delivery_count: i64,
+    /// True once the event's data and its attempts' response bodies were erased
+    /// (`DELETE /v1/events/{id}` or `POST /v1/events/erase`).
+    pub data_erased: bool,
 }
+
+/// What an erased event's `data` is stored as. A published event's data is always a JSON
+/// object, so JSON `null` can only mean "erased": no column or migration is needed to say so.
+pub const ERASED_DATA: &str = "null";
 
 /// A validated event to publish.
 #[derive(Clone, Debug)]
@@ -42,6 +49,7 @@ impl NewEvent {
             data: self.data.clone(),
             created_at: self.created_at,
             delivery_count: delivery_count as i64,
+            data_erased: false,
         }
     }
 

@@ -69,6 +69,15 @@ macro_rules! typed_id {
                 Ok(Self(raw.to_ascii_lowercase()))
             }
 
+            /// The smallest id of this type minted at `at`: every id minted before `at` sorts
+            /// below it, since ids sort by creation time. A range over ids stands for a range
+            /// over time, served by the primary key (retention uses it).
+            pub fn floor_at(at: super::time::Timestamp) -> Self {
+                let millis = u64::try_from(at.as_millis()).unwrap_or(0);
+                let ulid = ulid::Ulid::from_parts(millis, 0).to_string().to_ascii_lowercase();
+                Self(format!("{}{ulid}", $prefix))
+            }
+
             /// Wraps a value this process wrote to its own database earlier.
             #[allow(dead_code)]
             pub(crate) fn from_trusted(raw: String) -> Self {
@@ -141,6 +150,17 @@ mod tests {
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);
+    }
+
+    #[test]
+    fn the_floor_of_an_instant_sorts_between_the_ids_before_and_after_it() {
+        let before = EventId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let floor = EventId::floor_at(crate::domain::time::Timestamp::now());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let after = EventId::generate();
+        assert!(before < floor && floor < after, "{before} {floor} {after}");
+        assert_eq!(EventId::parse(floor.as_str()).unwrap(), floor);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 pub mod deliveries;
 pub mod endpoints;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod idempotency;
@@ -23,6 +24,7 @@ pub mod integrations;
 pub mod page;
 pub mod postgres;
 pub mod rate_limit;
+pub mod retention;
 pub mod rows;
 pub mod sqlite;
 pub mod tenancy;
@@ -34,17 +36,26 @@ pub use deliveries::{
     Lease, PoolGauge, WriteDone,
 };
 pub use endpoints::{EndpointFilter, EndpointStore, StoredEndpoint};
+pub use erasure::ErasureStore;
 pub use error::{StoreError, StoreResult};
 pub use events::{DeliveryFilter, EventStore};
 pub use idempotency::{IdempotencyBegin, IdempotencyStore};
 pub use integrations::{IntegrationFilter, IntegrationStore};
 pub use page::{Page, PageRequest};
 pub use rate_limit::SharedRateLimiter;
+pub use retention::{EventBatch, PruneCounts, RetentionStore};
 pub use tenancy::{AdminStore, ApiKeyRecord, Workspace, WorkspaceDeleted, WorkspaceUsage};
 
 /// Everything a backend provides. Each part is implemented in its own file per backend.
 pub trait Store:
-    AdminStore + EndpointStore + IdempotencyStore + EventStore + DeliveryStore + IntegrationStore
+    AdminStore
+    + EndpointStore
+    + IdempotencyStore
+    + EventStore
+    + DeliveryStore
+    + IntegrationStore
+    + RetentionStore
+    + ErasureStore
 {
 }
 
@@ -55,6 +66,8 @@ impl<T> Store for T where
         + EventStore
         + DeliveryStore
         + IntegrationStore
+        + RetentionStore
+        + ErasureStore
 {
 }
 

@@ -157,12 +157,14 @@ pub fn stored_endpoint(row: &impl RowExt) -> StoreResult<super::StoredEndpoint> 
 pub const EVENT_COLUMNS: &str = "id, type, project_id, data, created_at, delivery_count";
 
 pub fn event(row: &impl RowExt) -> StoreResult<Event> {
+    let data = RawValue::from_string(row.text("data")?)
+        .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?;
     Ok(Event {
         id: EventId::from_trusted(row.text("id")?),
         event_type: row.text("type")?,
         project_id: row.opt_text("project_id")?,
-        data: RawValue::from_string(row.text("data")?)
-            .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
+        data_erased: data.get() == crate::domain::event::ERASED_DATA,
+        data,
         created_at: row.time("created_at")?,
         delivery_count: row.int("delivery_count")?,
     })

@@ -184,6 +184,16 @@ pub const FAMILIES: &[Family] = &[
         kind: Kind::Counter,
         help: "Operational events hookd published into workspaces, by type (with operational_events on).",
     },
+    Family {
+        name: "hookd_retention_runs_total",
+        kind: Kind::Counter,
+        help: "Retention passes completed (removing events, deliveries, attempts and integration calls older than the retention).",
+    },
+    Family {
+        name: "hookd_retention_rows_removed_total",
+        kind: Kind::Counter,
+        help: "Rows removed by retention, by table.",
+    },
 ];
 
 /// Describes every family of [`FAMILIES`] to the installed recorder.

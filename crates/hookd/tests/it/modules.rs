@@ -30,6 +30,8 @@ mod conventions;
 mod delivery;
 #[path = "../it/endpoints.rs"]
 mod endpoints;
+#[path = "../it/erasure.rs"]
+mod erasure;
 #[path = "../it/hostile.rs"]
 mod hostile;
 #[path = "../it/idempotency.rs"]
@@ -42,6 +44,8 @@ mod listing;
 mod openapi;
 #[path = "../it/protocol.rs"]
 mod protocol;
+#[path = "../it/retention.rs"]
+mod retention;
 #[path = "../it/store_conformance.rs"]
 mod store_conformance;
 

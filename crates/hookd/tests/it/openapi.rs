@@ -27,6 +27,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/events"),
     ("post", "/v1/events"),
     ("get", "/v1/events/{id}"),
+    ("delete", "/v1/events/{id}"),
+    ("post", "/v1/events/erase"),
     ("get", "/v1/events/{id}/deliveries"),
     ("get", "/v1/deliveries/{id}"),
     ("post", "/v1/deliveries/{id}/retry"),

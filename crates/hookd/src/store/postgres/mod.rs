@@ -15,6 +15,7 @@
 mod batcher;
 mod deliveries;
 mod endpoints;
+mod erasure;
 mod error;
 mod events;
 mod idempotency;
@@ -22,6 +23,7 @@ mod integrations;
 mod publisher;
 mod rate_limit;
 mod recorder;
+mod retention;
 mod tenancy;
 
 use std::time::Duration;

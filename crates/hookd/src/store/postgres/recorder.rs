@@ -9,7 +9,8 @@
 //! A result is written only while its node still holds the delivery's lease (`lease_owner`):
 //! a node whose lease expired while it was sending must not overwrite the result of the node
 //! that took the delivery over. A delivery cancelled while in flight keeps its status, and its
-//! attempt is still recorded.
+//! attempt is still recorded — without its response body when the cancellation was an erasure
+//! of its event (the answer may echo the erased data).
 //!
 //! Lock order: deliveries first, then their endpoints, as every other writer does (deleting an
 //! endpoint included). An endpoint row is only locked when its streak changes (a failure, or
@@ -59,7 +60,10 @@ pub(super) const WRITE_RESULTS: &str = "WITH input AS ( \
        RETURNING d.id), \
      attempt AS ( \
        INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
-       SELECT attempt_id, delivery_id, started_at, duration_ms, status_code, error, response_body \
+       SELECT attempt_id, delivery_id, started_at, duration_ms, status_code, error, \
+         CASE WHEN i.delivery_id IN (SELECT id FROM delivery) THEN response_body \
+           WHEN EXISTS (SELECT 1 FROM deliveries c JOIN events ev ON ev.id = c.event_id \
+             WHERE c.id = i.delivery_id AND ev.data = 'null') THEN '' ELSE response_body END \
        FROM input i WHERE i.delivery_id IN (SELECT id FROM delivery) \
           OR EXISTS (SELECT 1 FROM deliveries c WHERE c.id = i.delivery_id AND c.status = 'cancelled')), \
      streak AS ( \

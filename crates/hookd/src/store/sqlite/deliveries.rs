@@ -64,6 +64,8 @@ impl DeliveryStore for SqliteStore {
                        lease_owner = ?5, lease_until = ?6 \
                      WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 \
                        AND endpoint_id IN (SELECT id FROM endpoints WHERE deleted_at IS NULL) \
+                       AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.workspace_id = deliveries.workspace_id \
+                       AND ev.mode = deliveries.mode AND ev.id = deliveries.event_id AND ev.data = 'null') \
                      RETURNING id, endpoint_id, event_id, attempt_count",
                     params![
                         id.as_str(),
@@ -95,7 +97,9 @@ impl DeliveryStore for SqliteStore {
                     conn,
                     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?6, updated_at = ?6, \
                        lease_owner = NULL, lease_until = NULL \
-                     WHERE endpoint_id = ?1 AND workspace_id = ?2 AND mode = ?3 AND created_at >= ?4 AND status = ?5",
+                     WHERE endpoint_id = ?1 AND workspace_id = ?2 AND mode = ?3 AND created_at >= ?4 AND status = ?5 \
+                       AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.workspace_id = deliveries.workspace_id \
+                       AND ev.mode = deliveries.mode AND ev.id = deliveries.event_id AND ev.data = 'null')",
                     params![
                         id.as_str(),
                         tenant.workspace_id.as_str(),

@@ -8,18 +8,20 @@
 pub mod backup;
 mod deliveries;
 mod endpoints;
+mod erasure;
 mod error;
 mod events;
 mod idempotency;
 mod integrations;
 mod key_cache;
 mod publish;
+mod retention;
 mod tenancy;
 #[cfg(test)]
 mod upgrade_tests;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ use writer::Writer;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
+    /// The database file (erasure checkpoints its WAL on a connection of its own).
+    path: PathBuf,
     writer: Writer,
     readers: SqlitePool,
     key_cache: key_cache::KeyCache,
@@ -85,6 +89,7 @@ impl SqliteStore {
             )
         })?;
         Ok(Self {
+            path: path.to_path_buf(),
             writer,
             readers,
             key_cache,
@@ -100,6 +105,9 @@ fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Deleted and overwritten content is zeroed, not left in free space: what erasure and
+    // retention remove must be gone from the file. Costs extra page writes only for deletes.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     // Every statement the writer runs stays prepared.
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)

@@ -112,7 +112,11 @@ const UPDATE_DELIVERY: &str =
      next_attempt_at = ?3, last_status_code = COALESCE(?4, last_status_code), updated_at = ?5, \
      lease_owner = NULL, lease_until = NULL \
      WHERE id = ?1 AND status != 'cancelled' AND lease_owner = ?6";
-const IS_CANCELLED: &str = "SELECT status = 'cancelled' AS cancelled FROM deliveries WHERE id = ?1";
+/// Whether the delivery was cancelled, and whether that was by erasing its event.
+const IS_CANCELLED: &str =
+    "SELECT d.status = 'cancelled' AS cancelled, EXISTS (SELECT 1 FROM events e \
+     WHERE e.workspace_id = d.workspace_id AND e.mode = d.mode AND e.id = d.event_id \
+       AND e.data = 'null') AS erased FROM deliveries d WHERE d.id = ?1";
 const CLEAR_STREAK: &str =
     "UPDATE endpoints SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL";
 const START_STREAK: &str =
@@ -150,11 +154,19 @@ pub(super) fn record(
             record.lease_owner,
         ],
     )?;
-    if updated == 0 && !cancelled(conn, record)? {
-        // This node's lease ran out and the delivery was taken over: the new owner's result
-        // stands, this one is dropped whole.
-        tracing::info!(delivery = %record.delivery_id, "an attempt's result came after its lease was lost; not recorded");
-        return Ok(AttemptWritten::default());
+    let mut response_body = a.response_body.as_str();
+    if updated == 0 {
+        match cancelled(conn, record)? {
+            // Cancelled by an erasure while in flight: the answer may echo the erased data.
+            Some(true) => response_body = "",
+            Some(false) => {}
+            None => {
+                // This node's lease ran out and the delivery was taken over (or it was removed
+                // by retention): the new owner's result stands, this one is dropped whole.
+                tracing::info!(delivery = %record.delivery_id, "an attempt's result came after its lease was lost; not recorded");
+                return Ok(AttemptWritten::default());
+            }
+        }
     }
     execute(
         conn,
@@ -166,7 +178,7 @@ pub(super) fn record(
             a.duration_ms,
             a.status_code,
             a.error,
-            a.response_body,
+            response_body,
         ],
     )?;
     move_streak(conn, &record.endpoint_id, record.streak())?;
@@ -205,15 +217,13 @@ pub(super) fn record(
     })
 }
 
-/// True when the delivery was cancelled while its attempt was in flight: the attempt is still
-/// recorded, the delivery stays cancelled.
-fn cancelled(conn: &Connection, record: &AttemptRecord) -> StoreResult<bool> {
-    Ok(
-        query_opt(conn, IS_CANCELLED, [record.delivery_id.as_str()], |row| {
-            row.flag("cancelled")
-        })?
-        .unwrap_or(false),
-    )
+/// `Some` when the delivery was cancelled while its attempt was in flight (the attempt is still
+/// recorded, the delivery stays cancelled), with `true` when its event was erased.
+fn cancelled(conn: &Connection, record: &AttemptRecord) -> StoreResult<Option<bool>> {
+    let found = query_opt(conn, IS_CANCELLED, [record.delivery_id.as_str()], |row| {
+        Ok((row.flag("cancelled")?, row.flag("erased")?))
+    })?;
+    Ok(found.and_then(|(cancelled, erased)| cancelled.then_some(erased)))
 }
 
 fn move_streak(conn: &Connection, endpoint: &EndpointId, update: StreakUpdate) -> StoreResult<()> {

@@ -30,6 +30,7 @@ async fn a_published_event_arrives_signed_in_the_documented_shape() {
         [
             "createdAt",
             "data",
+            "dataErased",
             "deliveryCount",
             "id",
             "projectId",

@@ -1,0 +1,96 @@
+//! Erasure on PostgreSQL: one transaction per batch of events.
+//!
+//! The overwritten values leave the live rows at once; their old row versions stay in the table
+//! files until `VACUUM` (the retention job runs one, see `retention.rs`) lets the space be
+//! reused, and in the WAL and any backups until those are recycled (README, Erasure).
+
+use super::PostgresStore;
+use crate::domain::event::ERASED_DATA;
+use crate::domain::ids::EventId;
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::store::rows::RowExt;
+use crate::store::{ErasureStore, StoreResult};
+use async_trait::async_trait;
+
+#[async_trait]
+impl ErasureStore for PostgresStore {
+    async fn erase_events(
+        &self,
+        tenant: &Tenant,
+        ids: &[EventId],
+        now: Timestamp,
+    ) -> StoreResult<Vec<EventId>> {
+        let ids: Vec<&str> = ids.iter().map(EventId::as_str).collect();
+        let mut tx = self.pool.begin().await?;
+        // Deliveries first, then attempts: the order in which recording an attempt locks them.
+        let erased: Vec<String> = sqlx::query_scalar(
+            "UPDATE events SET data = $4 WHERE workspace_id = $1 AND mode = $2 \
+             AND id = ANY($3) AND data <> $4 RETURNING id",
+        )
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(&ids)
+        .bind(ERASED_DATA)
+        .fetch_all(&mut *tx)
+        .await?;
+        if erased.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        sqlx::query(
+            "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL, \
+             lease_until = NULL, updated_at = $2 WHERE event_id = ANY($1) AND status = 'pending'",
+        )
+        .bind(&erased)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE attempts SET response_body = '' WHERE response_body <> '' \
+             AND delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1))",
+        )
+        .bind(&erased)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(erased.into_iter().map(EventId::from_trusted).collect())
+    }
+
+    async fn project_events_to_erase(
+        &self,
+        tenant: &Tenant,
+        project_id: &str,
+        after: Option<&EventId>,
+        limit: u32,
+    ) -> StoreResult<(Vec<EventId>, Option<EventId>)> {
+        let rows = sqlx::query(
+            "SELECT id, project_id, data = $4 AS erased FROM events \
+             WHERE workspace_id = $1 AND mode = $2 AND ($3::text IS NULL OR id > $3) \
+             ORDER BY id LIMIT $5",
+        )
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(after.map(EventId::as_str))
+        .bind(ERASED_DATA)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut matching = Vec::new();
+        let mut last = None;
+        for row in &rows {
+            let id = EventId::from_trusted(row.text("id")?);
+            if row.opt_text("project_id")?.as_deref() == Some(project_id) && !row.flag("erased")? {
+                matching.push(id.clone());
+            }
+            last = Some(id);
+        }
+        Ok((matching, last))
+    }
+
+    async fn scrub_erased(&self) -> StoreResult<()> {
+        // Old row versions are freed by the next VACUUM (each retention pass that removed rows
+        // runs one, and autovacuum); a VACUUM per erasure would scan whole tables per request.
+        Ok(())
+    }
+}
