@@ -31,6 +31,8 @@ pub const MEANINGS: &[(&str, &str)] = &[
     ("log_format", "`text` or `json` (one object per line, ids as top-level fields, error causes as an array)."),
     ("operational_events", "Publish hookd's own `endpoint.disabled` and `delivery.exhausted` events into the workspace concerned, so endpoints can subscribe to them."),
     ("otlp_endpoint", "OTLP/HTTP collector to export traces to, e.g. `http://otel-collector:4318` (`/v1/traces` is appended). Unset: no traces, no cost."),
+    ("retention", "How long events (with their deliveries and attempts) and integration calls are kept, as a duration with a unit (`30d`, `12h`, `90s`); a pending delivery and its event are kept whatever their age."),
+    ("retention_interval_ms", "How often the retention job runs (100 ms to 24 h)."),
     ("event_types", "Extra event types on top of the reference catalog: `[[event_types]]` tables with `name` and `description` (file only)."),
 ];
 

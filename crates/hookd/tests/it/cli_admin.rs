@@ -298,3 +298,92 @@ async fn completions_for_each_shell() {
     let run = api(&app, None, &["completions", "tcsh"]).await;
     assert_eq!(run.code, Some(2));
 }
+
+/// `hookd prune` against the database of a running server: `--dry-run` counts and removes
+/// nothing, then a real pass removes what the dry run counted; a bad retention is refused
+/// naming its key.
+#[suite_test]
+async fn prune_from_the_cli_counts_then_removes() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    app.create_endpoint(&receiver.url, &["post.created"]).await;
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let (status, body) = app
+            .post_json(
+                &app.live_key,
+                "/v1/events",
+                &json!({"type": "post.created", "data": {"n": n}}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["data"]["id"].as_str().unwrap().to_string());
+    }
+    receiver.wait_for(2, Duration::from_secs(20)).await;
+    // Both deliveries final (their results durable) before the pass.
+    for id in &ids {
+        eventually(Duration::from_secs(20), || async {
+            let (_, list) = app
+                .get_json(&app.live_key, &format!("/v1/events/{id}/deliveries"))
+                .await;
+            (list["data"][0]["status"] == "succeeded").then_some(())
+        })
+        .await;
+    }
+    // Older than a 1 s retention.
+    let old_enough = std::time::Instant::now() + Duration::from_millis(1100);
+    eventually(Duration::from_secs(5), || async {
+        (std::time::Instant::now() > old_enough).then_some(())
+    })
+    .await;
+    let prune = |args: &'static [&'static str], retention: &'static str| {
+        let app = &app;
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut cmd = command(dir.path());
+            cmd.args(args)
+                .env("HOOKD_DATABASE_URL", &app.config.database_url)
+                .env("HOOKD_MASTER_KEY", "11".repeat(32))
+                .env("HOOKD_RETENTION", retention);
+            crate::cli_support::finish(cmd).await
+        }
+    };
+    let dry = prune(&["prune", "--dry-run"], "1s").await;
+    assert!(
+        dry.ok().contains("would remove\tevents\t2\n"),
+        "{}",
+        dry.stdout
+    );
+    for id in &ids {
+        let (status, _) = app
+            .get_json(&app.live_key, &format!("/v1/events/{id}"))
+            .await;
+        assert_eq!(status, 200, "a dry run removed {id}");
+    }
+    let real = prune(&["prune"], "1s").await;
+    assert!(
+        real.ok().contains("removed\tevents\t2\n"),
+        "{}",
+        real.stdout
+    );
+    assert!(
+        real.stdout.contains("removed\tattempts\t2\n"),
+        "{}",
+        real.stdout
+    );
+    for id in &ids {
+        let (status, _) = app
+            .get_json(&app.live_key, &format!("/v1/events/{id}"))
+            .await;
+        assert_eq!(status, 404, "{id} survived the pass");
+    }
+    let refused = prune(&["prune"], "forever").await;
+    assert_ne!(refused.code, Some(0));
+    assert!(
+        refused.stderr.contains("\"forever\" is not a duration"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("RETENTION"), "{}", refused.stderr);
+    app.stop().await;
+}
