@@ -2,10 +2,10 @@
 //! the workers, all stopping together on one shutdown signal.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
@@ -59,20 +59,47 @@ pub fn require_sqlite_database(config: &Config) -> anyhow::Result<()> {
     )
 }
 
+/// Where the generated master key lives (SQLite only): `master.key` beside the database.
+fn master_key_path(config: &Config) -> Option<(PathBuf, PathBuf)> {
+    let db_path = config.sqlite_path()?;
+    let dir = db_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    Some((dir.join("master.key"), dir))
+}
+
+/// Refuses to start a database that is already in use (it has workspaces, so it may hold
+/// sealed secrets) when its master key is missing: generating a new one would leave every
+/// stored secret unreadable and seal new ones with the wrong key (a restored backup without
+/// its `master.key`, say).
+pub async fn check_master_key_present(config: &Config, store: &DynStore) -> anyhow::Result<()> {
+    let Some((key_path, _)) = master_key_path(config).filter(|_| config.master_key.is_none())
+    else {
+        return Ok(());
+    };
+    if key_path.exists() || store.list_workspaces().await?.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the database {} is in use but its master key {} is missing; secrets in it were sealed \
+         with that key. Copy the master.key it was created with (from your backups) to that \
+         path, or set HOOKD_MASTER_KEY",
+        config.sqlite_path().unwrap_or_default().display(),
+        key_path.display()
+    )
+}
+
 /// The master key: from the configuration, or (SQLite only) from `master.key` beside the
 /// database, generated with mode 0600 on first start.
 pub fn load_master_key(config: &Config) -> anyhow::Result<Secret> {
     if let Some(key) = &config.master_key {
         return Ok(key.clone());
     }
-    let db_path = config
-        .sqlite_path()
-        .context("HOOKD_MASTER_KEY is required with PostgreSQL")?;
-    let dir = db_path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let key_path = dir.join("master.key");
+    let (key_path, dir) =
+        master_key_path(config).context("HOOKD_MASTER_KEY is required with PostgreSQL")?;
+    let dir = dir.as_path();
     if key_path.exists() {
         let text = std::fs::read_to_string(&key_path)
             .with_context(|| format!("reading {}", key_path.display()))?;
@@ -142,6 +169,7 @@ impl Server {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         config.validate()?;
         let store = open_store(&config).await?;
+        check_master_key_present(&config, &store).await?;
         Self::with_store(config, store)
     }
 

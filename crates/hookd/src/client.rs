@@ -228,7 +228,7 @@ impl ApiClient {
             body.insert("path".into(), json!(path));
         }
         if let Some(data) = &args.data {
-            body.insert("body".into(), parse_data(data)?);
+            body.insert("body".into(), parse_data(data, true)?);
         }
         let answer = self
             .send(
@@ -242,7 +242,9 @@ impl ApiClient {
 
 /// `--data`: inline JSON, or `@path` to read JSON from a file (`@-` reads standard input).
 /// Problems are usage errors (exit 2), caught before anything is sent.
-pub fn parse_data(raw: &str) -> anyhow::Result<Value> {
+/// `text_allowed`: the API takes a JSON string too (an integration call's body), so the error
+/// says how to send plain text; an event's `data` must be a JSON object.
+pub fn parse_data(raw: &str, text_allowed: bool) -> anyhow::Result<Value> {
     let (text, source) = match raw.strip_prefix('@') {
         Some("-") => {
             let mut text = String::new();
@@ -258,10 +260,12 @@ pub fn parse_data(raw: &str) -> anyhow::Result<Value> {
         None => (raw.to_string(), "--data".to_string()),
     };
     serde_json::from_str(&text).map_err(|e| {
-        CliError::usage(format!(
-            "{source} is not valid JSON ({e}; to send plain text, quote it as a JSON string: '\"text\"')"
-        ))
-        .into()
+        let hint = if text_allowed {
+            "; to send plain text, quote it as a JSON string: '\"text\"'"
+        } else {
+            "; an event's data is a JSON object, e.g. '{\"postId\": \"p_1\"}'"
+        };
+        CliError::usage(format!("{source} is not valid JSON ({e}{hint})")).into()
     })
 }
 
@@ -321,17 +325,17 @@ mod tests {
 
     #[test]
     fn data_is_json_inline_or_from_a_file() {
-        assert_eq!(parse_data(r#"{"x":1}"#).unwrap(), json!({"x": 1}));
-        assert_eq!(parse_data(r#""text""#).unwrap(), json!("text"));
-        assert!(parse_data("{oops").is_err());
+        assert_eq!(parse_data(r#"{"x":1}"#, true).unwrap(), json!({"x": 1}));
+        assert_eq!(parse_data(r#""text""#, true).unwrap(), json!("text"));
+        assert!(parse_data("{oops", true).is_err());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
         std::fs::write(&path, r#"[1, 2]"#).unwrap();
         assert_eq!(
-            parse_data(&format!("@{}", path.display())).unwrap(),
+            parse_data(&format!("@{}", path.display()), true).unwrap(),
             json!([1, 2])
         );
-        assert!(parse_data("@/definitely/not/here.json").is_err());
+        assert!(parse_data("@/definitely/not/here.json", true).is_err());
     }
 
     #[test]

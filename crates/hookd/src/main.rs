@@ -197,6 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let _single_server = app::lock_single_server(&config)?;
     let store = app::open_store(&config).await?;
+    app::check_master_key_present(&config, &store).await?;
     if let Some(keys) = admin::bootstrap_if_empty(&store).await? {
         println!(
             "Created workspace \"{}\" with two API keys. They are shown only this once:",

@@ -151,8 +151,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                 // The request span: every line logged while serving the request carries its id and,
                 // once authenticated, its workspace, mode and key (recorded by `auth.rs`). The
                 // method and route are on the access line (`access.rs`).
-                .layer(
-                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                // Its failure log is off: a 5xx is on the access line, and its cause is logged
+                // once by the code that handled it (`ApiError`, the integration call).
+                .layer(TraceLayer::new_for_http().on_failure(()).make_span_with(
+                    |request: &Request<_>| {
                         let id = request
                             .headers()
                             .get(REQUEST_ID)
@@ -165,8 +167,8 @@ pub fn router(state: Arc<AppState>) -> Router {
                             mode = tracing::field::Empty,
                             key_id = tracing::field::Empty
                         )
-                    }),
-                )
+                    },
+                ))
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::Internal(anyhow::anyhow!("a request handler panicked"))
                         .into_response()

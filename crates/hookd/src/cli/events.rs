@@ -46,7 +46,7 @@ pub enum EventCommand {
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
     // Input is checked before the API key, so a bad --data is a usage error even unconfigured.
     let data = match &args.command {
-        EventCommand::Send { data, .. } => Some(parse_data(data)?),
+        EventCommand::Send { data, .. } => Some(parse_data(data, false)?),
         _ => None,
     };
     let api = args.api.client()?;

@@ -295,3 +295,34 @@ async fn database_commands_never_create_a_database() {
         "nothing was created"
     );
 }
+
+/// A database already in use (here: it has a workspace) whose `master.key` is missing, as after
+/// restoring a backup without its key: `hookd serve` refuses, rather than generating a new key
+/// that can't open the stored secrets and would seal new ones with the wrong key.
+#[tokio::test]
+async fn a_database_in_use_without_its_master_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: Vec<String>| {
+        let mut cmd = command(dir.path());
+        cmd.args(args);
+        finish(cmd)
+    };
+    run(vec!["migrate".into()]).await.ok();
+    run(vec!["workspaces".into(), "create".into(), "acme".into()])
+        .await
+        .ok();
+    let key = dir.path().join("hookd-data/master.key");
+    assert!(!key.exists());
+    let listen = format!("127.0.0.1:{}", free_port());
+    let serve = run(vec!["serve".into(), "--listen".into(), listen]);
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(30), serve)
+        .await
+        .expect("hookd serve started on a database whose master key is missing");
+    assert_ne!(refused.code, Some(0));
+    assert!(
+        refused.stderr.contains("master key") && refused.stderr.contains("master.key"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!key.exists(), "a new master key was generated");
+}
