@@ -295,10 +295,24 @@ pub fn parse_master_key(raw: &str) -> anyhow::Result<[u8; 32]> {
         .map_err(|_| anyhow::anyhow!("must be 64 hex characters (32 bytes)"))
 }
 
+/// Every problem figment found, each naming its key as both the file and the environment
+/// spell it: `retention (HOOKD_RETENTION): "forever" is not a duration …`.
 fn describe(error: figment::Error) -> String {
     error
         .into_iter()
-        .map(|e| e.to_string())
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e.metadata.as_ref().map(|m| m.name.to_string());
+            match (key.is_empty(), source) {
+                (false, _) => format!(
+                    "{key} (HOOKD_{}): {}",
+                    key.to_ascii_uppercase().replace('.', "_"),
+                    e.kind
+                ),
+                (true, Some(source)) => format!("{} (in {source})", e.kind),
+                (true, None) => e.kind.to_string(),
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -447,7 +461,10 @@ mod tests {
             figment::Jail::expect_with(|jail| {
                 jail.set_env("HOOKD_RETENTION", bad);
                 let err = Config::load(None).unwrap_err().to_string();
-                assert!(err.contains("\"RETENTION\""), "{bad:?}: {err}");
+                assert!(
+                    err.contains("retention (HOOKD_RETENTION)"),
+                    "{bad:?}: {err}"
+                );
                 Ok(())
             });
         }
