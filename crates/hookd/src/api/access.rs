@@ -5,8 +5,7 @@
 //! metric labels grow with ids. It runs inside the request span opened by the router's outer
 //! trace layer, so the line also carries that span's `request_id` and, once the request is
 //! authenticated, `workspace`, `mode` and `key_id` (recorded by `auth.rs`). A request no
-//! route matched is logged with the route `unmatched`; the direct publish path, which bypasses
-//! the router, calls [`Observed::new`] with its one route.
+//! route matched is logged with the route `unmatched`.
 //!
 //! Cost: a clock read at each end, an `Arc` clone for the template, one event (formatted only
 //! if `info` is enabled for `hookd::access`) and a cached histogram handle.
@@ -69,7 +68,7 @@ where
     }
 }
 
-/// A route template: matched by the router, or fixed by a path that bypasses it.
+/// A route template matched by the router, or a fixed label (`unmatched`).
 #[derive(Clone, Debug)]
 pub enum Route {
     Matched(MatchedPath),
