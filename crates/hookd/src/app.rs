@@ -106,7 +106,7 @@ pub fn load_master_key(config: &Config) -> anyhow::Result<Secret> {
         parse_master_key(&text).with_context(|| format!("{} is damaged", key_path.display()))?;
         return Ok(Secret(text.trim().to_string()));
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::data_dir::create_private_dir(dir)?;
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let key = hex::encode(bytes);
@@ -118,11 +118,10 @@ pub fn load_master_key(config: &Config) -> anyhow::Result<Secret> {
 
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    let mut file = crate::data_dir::private_options()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()
 }
@@ -135,13 +134,10 @@ pub fn lock_single_server(config: &Config) -> anyhow::Result<Option<std::fs::Fil
     let Some(db_path) = config.sqlite_path() else {
         return Ok(None);
     };
-    if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the data directory {}", dir.display()))?;
-    }
+    crate::data_dir::prepare_dir(&db_path)?;
     let mut lock_path = db_path.into_os_string();
     lock_path.push(".lock");
-    let file = std::fs::OpenOptions::new()
+    let file = crate::data_dir::private_options()
         .create(true)
         .truncate(false)
         .write(true)

@@ -103,6 +103,21 @@ pub async fn authenticate_headers(
     state: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<Authed, ApiError> {
+    // More than one `Authorization` is refused rather than resolved: which one a proxy, a cache
+    // or a framework in front of hookd honours is a guess, and acting as a key the client may
+    // not think it sent (or logging one while using another) is how such ambiguity is exploited.
+    // A 400, not a 401: no key was judged, the request is malformed.
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(ApiError::InvalidRequest {
+            param: Some("Authorization".into()),
+            message: "Send one `Authorization` header; this request has several.".into(),
+        });
+    }
     let token = bearer_token(headers).ok_or_else(|| {
         ApiError::Unauthorized("Pass your API key as `Authorization: Bearer scripe_sk_…`.".into())
     })?;

@@ -1,7 +1,8 @@
 //! Strict request extractors.
 //!
 //! `ApiJson` insists on `Content-Type: application/json` (415), honours the body limit (413),
-//! rejects unknown fields and names the offending field of any parse error in `param` (400).
+//! refuses nesting deeper than [`MAX_JSON_DEPTH`], rejects unknown fields and names the
+//! offending field of any parse error in `param` (400).
 //! `ApiQuery` does the same for query strings; `ApiPath` answers 404 for a path parameter that
 //! cannot be decoded. Every client mistake becomes a clear 4xx in the one error shape.
 
@@ -72,6 +73,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             message: "The request body is not valid UTF-8.".into(),
         });
     }
+    check_depth(bytes)?;
     // Tracking the path to the failing field allocates for every field of every body; so parse
     // without it first, and only a body that fails is parsed again to name the field.
     if let Ok(value) = serde_json::from_slice(bytes) {
@@ -82,6 +84,68 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| field_error(e.path().to_string(), e.inner()))?;
     de.end().map_err(|e| field_error(".".into(), &e))?;
     Ok(value)
+}
+
+/// How deeply a field's value may nest (`[1]` is one level, `{"a": [1]}` two); the body's own
+/// object is not counted. Webhook payloads are records, not trees: 64 is far more than any real
+/// one needs, and a bound keeps a 1 MB body of brackets (100,000+ levels) from reaching code that
+/// recurses over it — serde_json stops at 128 levels for typed fields, but `RawValue` (an
+/// event's `data`) skips over any depth and hands it on, to storage and to every receiver.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Refuses a body nested deeper than [`MAX_JSON_DEPTH`], naming the top-level field at fault.
+/// A byte scan before parsing, so a refused body is never parsed at all: it counts `[`/`{`
+/// outside strings (JSON's structure characters are ASCII and never occur inside a multi-byte
+/// UTF-8 sequence). Malformed JSON is left to the parser, which reports it better.
+fn check_depth(bytes: &[u8]) -> Result<(), ApiError> {
+    let root_is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    // Inside the body's object, its fields' values start at depth 2.
+    let limit = MAX_JSON_DEPTH + usize::from(root_is_object);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    // The last string closed at depth 1 of an object, and the key it became on `:`.
+    let (mut last_string, mut field) = (0..0, None::<std::ops::Range<usize>>);
+    let mut string_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => {
+                    in_string = false;
+                    last_string = string_start..i + 1;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                string_start = i;
+            }
+            b':' if depth == 1 && root_is_object => field = Some(last_string.clone()),
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    let param = field
+                        .filter(|_| root_is_object)
+                        .and_then(|key| serde_json::from_slice::<String>(&bytes[key]).ok());
+                    return Err(ApiError::InvalidRequest {
+                        message: format!(
+                            "{} nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects.",
+                            param
+                                .as_deref()
+                                .map_or("The request body".into(), |p| format!("`{p}`"))
+                        ),
+                        param,
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn field_error(path: String, inner: &serde_json::Error) -> ApiError {
@@ -266,6 +330,28 @@ mod tests {
             }
             other => panic!("expected invalid_request, got {:?}", other.map(|_| ())),
         }
+    }
+
+    #[test]
+    fn depth_is_counted_per_field_outside_strings() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let refused = |body: String| match check_depth(body.as_bytes()) {
+            Err(ApiError::InvalidRequest { param, .. }) => param,
+            Ok(()) => panic!("accepted {body}"),
+            Err(other) => panic!("{other:?}"),
+        };
+        assert!(check_depth(format!(r#"{{"a": 1, "b": {}}}"#, nested(64)).as_bytes()).is_ok());
+        assert!(check_depth(nested(64).as_bytes()).is_ok());
+        assert_eq!(
+            refused(format!(r#"{{"a": 1, "b\u0022": {}}}"#, nested(65))).as_deref(),
+            Some("b\"")
+        );
+        assert_eq!(refused(nested(65)), None);
+        // Structure characters and escaped quotes inside strings are not nesting.
+        let quoted = format!(r#"{{"s": "[{{\"[", "b": {}}}"#, nested(64));
+        assert!(check_depth(quoted.as_bytes()).is_ok());
+        let quoted = format!(r#"{{"s": "]}}\"]", "b": {}}}"#, nested(65));
+        assert_eq!(refused(quoted).as_deref(), Some("b"));
     }
 
     #[test]

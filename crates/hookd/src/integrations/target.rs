@@ -5,13 +5,17 @@
 //! 1. **Reject tricks up front with a clear 400**: protocol-relative `//host`, a leading `@host`
 //!    (userinfo confusion when naively concatenated), full URLs, backslashes (which URL parsers
 //!    treat as `/`), `?`/`#` (query goes in `query`), control characters, and `.`/`..` segments in
-//!    any percent-encoding (`%2e%2e`, `.%2E`, double-encoded `%252e%252e`), since servers and
-//!    proxies decode them differently.
+//!    any spelling, since servers and proxies decode them differently: percent-encoded
+//!    (`%2e%2e`, `.%2E`, double-encoded `%252e%252e`), with a path parameter (`..;/`, which
+//!    Tomcat, Jetty and Spring read as `..`), overlong UTF-8 (`%c0%ae`, `%c0%af` for `/`), and
+//!    full-width or other compatibility forms (`．．`, `％２ｅ`, `／`, `‥`) that a server
+//!    normalising Unicode (NFKC) folds to ASCII. Every check runs on the NFKC form.
 //! 2. **Build with the `url` crate and check the result**: the path is set with
 //!    [`Url::set_path`] (never string-concatenated into a URL), and the final URL must have the
 //!    base's scheme, host and port, no userinfo, and a path equal to or under the base path.
 
 use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
 use url::Url;
 
 use crate::domain::FieldError;
@@ -64,23 +68,22 @@ fn check_path(raw: &str) -> Result<&str, FieldError> {
     // `\`, CR/LF or `://` is caught however many times a server decodes it.
     let mut form = relative.to_string();
     for _ in 0..3 {
-        if form.chars().any(char::is_control) {
+        // Checked as a normalising server would read it: `．．／` is `../`.
+        let normalized: String = form.nfkc().collect();
+        if normalized.chars().any(char::is_control) {
             return reject("must not contain control characters such as CR or LF");
         }
-        if form.contains('\\') {
+        if normalized.contains('\\') {
             return reject("must not contain backslashes");
         }
-        if form.contains("://") {
+        if normalized.contains("://") {
             return reject("must be a path relative to the integration's URL, not a full URL");
         }
-        if form
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
-        {
+        if normalized.split('/').any(is_dot_segment) {
             return reject("must not contain . or .. segments (in any encoding)");
         }
-        let decoded = percent_decode(&form);
-        if decoded == form {
+        let decoded = percent_decode(&normalized);
+        if decoded == normalized {
             break;
         }
         form = decoded;
@@ -88,7 +91,15 @@ fn check_path(raw: &str) -> Result<&str, FieldError> {
     Ok(relative)
 }
 
-/// Decodes `%XX` escapes; invalid escapes are left as they are, invalid UTF-8 becomes U+FFFD.
+/// `.` or `..`, also with a path parameter after it (`..;jsessionid=1`): servlet containers
+/// strip the parameter and then resolve the dots.
+fn is_dot_segment(segment: &str) -> bool {
+    let name = segment.split(';').next().unwrap_or(segment);
+    name == "." || name == ".."
+}
+
+/// Decodes `%XX` escapes; invalid escapes are left as they are, overlong UTF-8 forms of ASCII
+/// become that ASCII (as lenient decoders read them), other invalid UTF-8 becomes U+FFFD.
 fn percent_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -105,7 +116,42 @@ fn percent_decode(raw: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&fold_overlong_ascii(&out)).into_owned()
+}
+
+/// Replaces overlong UTF-8 encodings of ASCII characters (`C0 AE` for `.`, `E0 80 AE`,
+/// `F0 80 80 AE`) by the character. Strict decoders refuse them, but some servers decode them
+/// anyway, so `%c0%ae%c0%ae` must be seen as the `..` it can become.
+fn fold_overlong_ascii(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        // Only these leads can spell a value below 0x80: C0/C1 (2 bytes), E0 (3), F0 (4).
+        let (len, lead_bits) = match bytes[i] {
+            0xC0 | 0xC1 => (2, bytes[i] & 0x1F),
+            0xE0 => (3, 0),
+            0xF0 => (4, 0),
+            _ => (1, 0),
+        };
+        let continuation = bytes
+            .get(i + 1..i + len)
+            .filter(|tail| len > 1 && tail.iter().all(|b| (0x80..=0xBF).contains(b)));
+        if let Some(tail) = continuation {
+            let value = tail
+                .iter()
+                .fold(u32::from(lead_bits), |v, b| (v << 6) | u32::from(b & 0x3F));
+            if let Ok(ascii) = u8::try_from(value) {
+                if ascii.is_ascii() {
+                    out.push(ascii);
+                    i += len;
+                    continue;
+                }
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Appends the call's query to the integration URL's own query (which is kept).
@@ -270,6 +316,64 @@ mod tests {
     }
 
     #[test]
+    fn every_spelling_of_a_parent_segment_is_refused_alike() {
+        let bad = [
+            // Path parameters: Tomcat, Jetty and Spring read `..;x` as `..`.
+            "..;/admin",
+            "a/..;/..;/b",
+            "..;jsessionid=1/admin",
+            ".;/x",
+            "%2e%2e;/x",
+            // Overlong UTF-8 for `.` and `/`, which lenient decoders accept.
+            "%c0%ae%c0%ae/x",
+            "%C0%AE%C0%AE%C0%AFadmin",
+            "%e0%80%ae%e0%80%ae/x",
+            "%f0%80%80%ae%f0%80%80%ae/x",
+            "a%c0%af%c0%ae%c0%ae%c0%afb",
+            "%25c0%25ae%25c0%25ae/x",
+            // Full-width and other compatibility forms, which Unicode-normalising servers fold.
+            "％２ｅ％２ｅ/x",
+            "%ef%bc%8e%ef%bc%8e/x",
+            "．．/x",
+            "a/．．/．．/b",
+            "..／admin",
+            "．．／．．／admin",
+            "a／．．／．．／b",
+            "\u{2025}/x",
+            "\u{fe52}\u{fe52}/x",
+            "%e2%80%a5/x",
+        ];
+        // Every spelling that is not refused with the one message, so a failure lists them all.
+        let wrong: Vec<_> = bad
+            .iter()
+            .filter(|bad| {
+                path(bad).err().map(|e| (e.param, e.message))
+                    != Some((
+                        "path".to_string(),
+                        "path must not contain . or .. segments (in any encoding).".to_string(),
+                    ))
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "not refused as parent segments: {wrong:?}"
+        );
+        // Dots, semicolons and full-width characters that name no parent stay accepted.
+        for good in [
+            "a..b/c",
+            "...",
+            "v1;version=2/items",
+            "a;b/..c",
+            "files/report.v2.json",
+            "%c0%aea",
+            "ｒｅｐｏｒｔ",
+            "名前/．ｘ",
+        ] {
+            assert!(path(good).is_ok(), "{good}: {:?}", path(good).err());
+        }
+    }
+
+    #[test]
     fn queries_keep_the_base_query_and_encode_values() {
         let url = build(
             &base(),
@@ -302,6 +406,10 @@ mod tests {
     fn percent_decoding() {
         assert_eq!(percent_decode("%2e%2E"), "..");
         assert_eq!(percent_decode("%252e"), "%2e");
+        // Overlong forms of ASCII are read as the ASCII; real multi-byte characters are kept.
+        assert_eq!(percent_decode("%c0%ae%e0%80%ae%f0%80%80%af"), "../");
+        assert_eq!(percent_decode("%e0%a0%80%ef%bc%8e"), "\u{800}\u{ff0e}");
+        assert_eq!(percent_decode("%c0"), "\u{fffd}");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }

@@ -1,5 +1,6 @@
 //! API keys and rate limits: every way to present a wrong key is a 401 `unauthorized`, a revoked
-//! key stops working on the very next request, and each key has its own rate limit.
+//! key stops working on the very next request, and each key has its own rate limit. Two
+//! `Authorization` headers are a 400 whatever they hold.
 
 use hookd::admin;
 use hookd::domain::tenant::Mode;
@@ -285,4 +286,30 @@ async fn a_key_over_its_rate_limit_gets_429_with_retry_after() {
     let (b_live, _) = app.new_workspace("b").await;
     let (status, _) = app.get_json(&b_live, ENDPOINTS).await;
     assert_eq!(status, 200);
+}
+
+#[suite_test]
+async fn two_authorization_headers_are_400_whichever_comes_first() {
+    let app = spawn_app().await;
+    let live = format!("Bearer {}", app.live_key);
+    let test = format!("Bearer {}", app.test_key);
+    let unknown = format!("Bearer scripe_sk_live_{}", "a".repeat(40));
+    // Which one a proxy or framework honours is a guess; so neither is.
+    for (first, second) in [
+        (&live, &live),
+        (&live, &test),
+        (&live, &unknown),
+        (&unknown, &live),
+    ] {
+        let request = app
+            .client
+            .post(app.url(ENDPOINTS))
+            .header("authorization", first)
+            .header("authorization", second)
+            .json(&new_endpoint("twice"));
+        let (status, body) = into_parts(request.send().await.unwrap()).await;
+        assert_error(status, &body, 400, "invalid_request", Some("Authorization"));
+    }
+    assert_no_endpoints(&app, &app.live_key).await;
+    assert_no_endpoints(&app, &app.test_key).await;
 }

@@ -262,3 +262,56 @@ async fn ids_of_another_kind_or_garbage_are_404() {
         .await;
     assert_eq!(read["data"], expected, "nothing changed");
 }
+
+#[suite_test]
+async fn json_nested_deeper_than_64_levels_is_400_naming_the_field_and_stores_nothing() {
+    let app = spawn_app().await;
+    // A field's value nested `depth` levels (`[1]` is one level).
+    let arrays = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    let objects = |depth: usize| format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+    let event = |data: &str| format!(r#"{{"type": "post.created", "data": {data}}}"#);
+
+    // `data` must be an object: `{"x": [..]}` is one level more than its array.
+    let wrapped = |depth: usize| format!(r#"{{"x": {}}}"#, arrays(depth - 1));
+    let accepted = [
+        wrapped(64),
+        objects(64),
+        // Brackets inside strings are not nesting (nor is an escaped quote the string's end).
+        format!(r#"{{"s": "[[[{{{{\"[", "x": {}}}"#, arrays(63)),
+    ];
+    for data in &accepted {
+        let (status, answer) = send_raw(&app, Method::POST, "/v1/events", JSON, event(data)).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let refused = [
+        wrapped(65),
+        objects(65),
+        wrapped(100_000),
+        objects(100_000),
+        format!(r#"{{"s": "]]]}}}}\"]", "x": {}}}"#, arrays(64)),
+    ];
+    for data in refused {
+        let (status, answer) = send_raw(&app, Method::POST, "/v1/events", JSON, event(&data)).await;
+        assert_error(status, &answer, 400, "invalid_request", Some("data"));
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains("64"),
+            "{answer}"
+        );
+    }
+    let (status, listed) = app.get_json(&app.live_key, "/v1/events?limit=100").await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        accepted.len(),
+        "{listed}"
+    );
+
+    // Every JSON body, not only events: the field at fault is named.
+    let body = format!(
+        r#"{{"name": "n", "url": "https://127.0.0.1:9/hook", "events": {}}}"#,
+        arrays(100_000)
+    );
+    let (status, answer) = send_raw(&app, Method::POST, ENDPOINTS, JSON, body).await;
+    assert_error(status, &answer, 400, "invalid_request", Some("events"));
+    assert_no_endpoints(&app, &app.live_key).await;
+}

@@ -326,3 +326,69 @@ async fn a_database_in_use_without_its_master_key_is_refused() {
     );
     assert!(!key.exists(), "a new master key was generated");
 }
+
+/// The permission bits of `path` (file or directory).
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Asserts the data directory is 0700 and every file hookd made in it is 0600.
+fn assert_private(data: &Path, files: &[&str]) {
+    assert_eq!(mode(data), 0o700, "{}", data.display());
+    for file in files {
+        let path = data.join(file);
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+}
+
+#[tokio::test]
+async fn the_data_directory_and_every_file_hookd_writes_in_it_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    // The defaults: ./hookd-data/hookd.db and a generated master.key beside it.
+    let mut serve = command(root.path());
+    serve
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .stdout(std::process::Stdio::piped());
+    let mut child = serve.spawn().expect("start hookd");
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.starts_with("hookd listening on") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let data = root.path().join("hookd-data");
+    let files = [
+        "hookd.db",
+        "hookd.db-wal",
+        "hookd.db-shm",
+        "hookd.db.lock",
+        "master.key",
+    ];
+    assert_private(&data, &files);
+
+    // A backup holds the same secrets as the database.
+    let backup = root.path().join("hookd-backup.db");
+    let mut cmd = command(root.path());
+    cmd.args(["backup", backup.to_str().unwrap()]);
+    finish(cmd).await.ok();
+    assert_eq!(mode(&backup), 0o600);
+    child.kill().await.unwrap();
+
+    // A data directory left readable (by an older hookd, or by hand) is tightened at start.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for file in files {
+        std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut cmd = command(root.path());
+    cmd.arg("migrate");
+    finish(cmd).await.ok();
+    assert_private(&data, &files);
+}

@@ -149,7 +149,8 @@ fn create_new(path: &Path) -> anyhow::Result<()> {
             path.join("hookd-backup.db").display()
         );
     }
-    match std::fs::OpenOptions::new()
+    // 0600 like the database: a backup holds the same payloads and sealed secrets.
+    match crate::data_dir::private_options()
         .write(true)
         .create_new(true)
         .open(path)

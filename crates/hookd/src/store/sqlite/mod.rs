@@ -46,10 +46,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file, applies migrations and starts the writer.
     pub async fn open(path: &Path, readers: u32) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the data directory {}", dir.display()))?;
-        }
+        // Before SQLite opens it: a 0600 database gets 0600 `-wal`/`-shm` files.
+        crate::data_dir::prepare(path)?;
         let options = SqliteConnectOptions::from_str("sqlite://")
             .context("building SQLite options")?
             .filename(path)
