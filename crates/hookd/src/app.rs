@@ -106,7 +106,12 @@ pub fn load_master_key(config: &Config) -> anyhow::Result<Secret> {
         parse_master_key(&text).with_context(|| format!("{} is damaged", key_path.display()))?;
         return Ok(Secret(text.trim().to_string()));
     }
-    crate::data_dir::create_private_dir(dir)?;
+    let db_path = config.sqlite_path().unwrap_or_default();
+    let db_name = db_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("hookd.db");
+    crate::data_dir::create_private_dir(dir, db_name)?;
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let key = hex::encode(bytes);

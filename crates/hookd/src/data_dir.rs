@@ -21,10 +21,11 @@ pub const FILE_MODE: u32 = 0o600;
 /// with mode 0700, creates the database file 0600 if missing, and tightens to 0600 the files
 /// hookd keeps beside it (database, `-wal`, `-shm`, `.lock`, `master.key`) that already exist.
 ///
-/// An existing directory is tightened to 0700 unless it is the working directory (a database
-/// named without a directory) or a shared one (sticky bit, like `/tmp`): chmod-ing those would
-/// lock other users out of what is not hookd's. Failing to tighten one is logged, not fatal:
-/// its files are still 0600.
+/// An existing directory is tightened to 0700 only when it holds nothing but hookd's files
+/// (names starting with the database's, and `master.key`): chmod-ing a directory that holds
+/// other things (the working directory, `/tmp`, `/var/lib` for a database put straight in it)
+/// would lock other users out of what is not hookd's. Leaving one as it is (at debug level),
+/// or failing to tighten it (a warning), is not fatal: hookd's own files are 0600 either way.
 pub fn prepare(db: &Path) -> anyhow::Result<()> {
     prepare_dir(db)?;
     private_file(db)
@@ -34,9 +35,12 @@ pub fn prepare(db: &Path) -> anyhow::Result<()> {
 /// [`prepare`] without creating the database: for the single-server lock, which `hookd
 /// restore` takes too, where a missing database must stay missing (no `--yes` needed).
 pub fn prepare_dir(db: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
-    }
+    let dir = db.parent().filter(|d| !d.as_os_str().is_empty());
+    let name = db
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("hookd.db");
+    create_private_dir(dir.unwrap_or(Path::new(".")), name)?;
     for path in [
         db.to_path_buf(),
         sibling(db, "-wal"),
@@ -49,15 +53,20 @@ pub fn prepare_dir(db: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates `dir` (and parents) with mode 0700, or tightens an existing one (see [`prepare`]).
-pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+/// Creates `dir` (and parents) with mode 0700, or tightens an existing one (see [`prepare`]);
+/// `db_name` is the file name of the database kept in it.
+pub fn create_private_dir(dir: &Path, db_name: &str) -> anyhow::Result<()> {
     match std::fs::metadata(dir) {
-        // The working directory (`master.key` beside a database named without a directory).
-        Ok(_) if dir == Path::new(".") => Ok(()),
         Ok(meta) => {
             let mode = meta.permissions().mode();
-            // 0o1000: the sticky bit of a shared directory.
-            if mode & 0o077 != 0 && mode & 0o1000 == 0 {
+            if mode & 0o077 != 0 && !holds_only_hookd_files(dir, db_name) {
+                // Expected for a database put in a shared folder: not worth a line per command.
+                tracing::debug!(
+                    path = %dir.display(),
+                    was = format!("{:o}", mode & 0o777),
+                    "the data directory is readable by others and holds other files, so it is left as it is; hookd's own files in it are 0600"
+                );
+            } else if mode & 0o077 != 0 {
                 let set = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE));
                 match set {
                     Ok(()) => tracing::info!(
@@ -81,6 +90,21 @@ pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("creating the data directory {}", dir.display())),
         Err(e) => Err(e).with_context(|| format!("reading the data directory {}", dir.display())),
     }
+}
+
+/// True when every entry of `dir` is one of hookd's files: the database and what SQLite and
+/// hookd keep beside it (names starting with `db_name`), and `master.key`.
+fn holds_only_hookd_files(dir: &Path, db_name: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.into_iter().all(|entry| {
+        entry.ok().is_some_and(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(db_name) || name == "master.key"
+        })
+    })
 }
 
 /// Opens options that create a file with mode 0600 (the umask can only narrow it).

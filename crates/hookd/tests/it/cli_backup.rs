@@ -390,5 +390,35 @@ async fn the_data_directory_and_every_file_hookd_writes_in_it_are_private() {
     let mut cmd = command(root.path());
     cmd.arg("migrate");
     finish(cmd).await.ok();
-    assert_private(&data, &files);
+    // `migrate` may checkpoint and delete the WAL as it closes the database: what is left
+    // must be private.
+    let left: Vec<&str> = files
+        .into_iter()
+        .filter(|file| {
+            !file.ends_with("-wal") && !file.ends_with("-shm") || data.join(file).exists()
+        })
+        .collect();
+    assert_private(&data, &left);
+}
+
+/// A database put straight into a directory that holds other things (the working directory,
+/// `/var/lib`): hookd's own files are private, and the directory is left as it was.
+#[tokio::test]
+async fn a_shared_directory_is_left_as_it_is() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(root.path().join("someone-elses.txt"), "not hookd's").unwrap();
+    let mut cmd = command(root.path());
+    cmd.arg("migrate").env(
+        "HOOKD_DATABASE_URL",
+        format!("sqlite://{}/hookd.db", root.path().display()),
+    );
+    finish(cmd).await.ok();
+    assert_eq!(
+        mode(root.path()),
+        0o755,
+        "a shared directory was made private"
+    );
+    assert_eq!(mode(&root.path().join("hookd.db")), 0o600);
 }
