@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 
+use super::rows::RowExt;
 use super::StoreResult;
 use crate::domain::ids::EventId;
 use crate::domain::tenant::Tenant;
@@ -37,4 +38,23 @@ pub trait ErasureStore: Send + Sync + 'static {
     /// rows where that can be done at once (SQLite: empties the WAL; PostgreSQL: nothing, the
     /// next `VACUUM` frees the old row versions — README, Erasure).
     async fn scrub_erased(&self) -> StoreResult<()>;
+}
+
+/// [`ErasureStore::project_events_to_erase`] over a window of rows (`id`, `project_id` and
+/// `erased`, in id order), shared by both backends: the ids of `project_id` not erased yet, and
+/// the last id looked at.
+pub(crate) fn project_events_in(
+    rows: &[impl RowExt],
+    project_id: &str,
+) -> StoreResult<(Vec<EventId>, Option<EventId>)> {
+    let mut matching = Vec::new();
+    let mut last = None;
+    for row in rows {
+        let id = EventId::from_trusted(row.text("id")?);
+        if row.opt_text("project_id")?.as_deref() == Some(project_id) && !row.flag("erased")? {
+            matching.push(id.clone());
+        }
+        last = Some(id);
+    }
+    Ok((matching, last))
 }

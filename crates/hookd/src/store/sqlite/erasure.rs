@@ -13,7 +13,6 @@ use crate::domain::event::ERASED_DATA;
 use crate::domain::ids::EventId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
-use crate::store::rows::RowExt;
 use crate::store::{ErasureStore, StoreError, StoreResult};
 use async_trait::async_trait;
 
@@ -78,16 +77,7 @@ impl ErasureStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.readers)
         .await?;
-        let mut matching = Vec::new();
-        let mut last = None;
-        for row in &rows {
-            let id = EventId::from_trusted(row.text("id")?);
-            if row.opt_text("project_id")?.as_deref() == Some(project_id) && !row.flag("erased")? {
-                matching.push(id.clone());
-            }
-            last = Some(id);
-        }
-        Ok((matching, last))
+        crate::store::erasure::project_events_in(&rows, project_id)
     }
 
     async fn scrub_erased(&self) -> StoreResult<()> {
