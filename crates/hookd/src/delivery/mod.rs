@@ -3,8 +3,9 @@
 //! - A fresh delivery goes from the publish commit straight into the in-memory [`dispatcher`]
 //!   (no polling delay); it is leased to this node so no other node takes it meanwhile.
 //! - The dispatcher's runners bound concurrency per endpoint and globally; the [`sender`] makes
-//!   one signed attempt; the [`retry`] policy decides when the next one is due; the runner hands
-//!   the result to the store and goes on to the endpoint's next job.
+//!   one signed attempt and hands the answer to the domain's rules
+//!   ([`crate::domain::delivery::outcome`]), which decide what it means and when the next attempt
+//!   is due; the runner hands that result to the store and goes on to the endpoint's next job.
 //! - The [`poller`] picks up what the database says is due and unleased: retries whose time has
 //!   come, deliveries of re-activated endpoints, and work left by a crash or another node.
 //!
