@@ -120,3 +120,26 @@ pub fn closed_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Reads a starting `hookd serve`'s standard output up to its "listening" line, and keeps
+/// draining the rest (a closed pipe would fail the server's next print): the live key a first
+/// start prints, and the server's base URL.
+pub async fn read_banner(stdout: tokio::process::ChildStdout) -> (Option<String>, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let (mut key, mut base_url) = (None, None);
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(k) = line.trim().strip_prefix("live: ") {
+            key = Some(k.to_string());
+        }
+        if let Some(url) = line.strip_prefix("hookd listening on ") {
+            base_url = Some(url.to_string());
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (
+        key,
+        base_url.expect("hookd serve printed no \"listening\" line"),
+    )
+}

@@ -74,22 +74,8 @@ async fn json_logs_carry_ids_as_fields_causes_as_an_array_and_no_secrets() {
             sink.0.lock().unwrap().push(line);
         }
     });
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut key, mut base_url) = (None, None);
-    while let Some(line) = stdout.next_line().await.unwrap() {
-        if let Some(k) = line.trim().strip_prefix("live: ") {
-            key = Some(k.to_string());
-        }
-        if let Some(url) = line.strip_prefix("hookd listening on ") {
-            base_url = Some(url.to_string());
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    let (key, base_url) = (
-        key.expect("first start prints a key"),
-        base_url.expect("banner"),
-    );
+    let (key, base_url) = crate::cli_support::read_banner(child.stdout.take().unwrap()).await;
+    let key = key.expect("first start prints a key");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let post = |path: &str, body: Value| {
         client

@@ -11,7 +11,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::harness::*;
@@ -74,19 +73,8 @@ async fn an_attempt_span_links_to_the_publish_span() {
         .kill_on_drop(true)
         .spawn()
         .expect("start hookd");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut key, mut base_url) = (None, None);
-    while let Some(line) = stdout.next_line().await.unwrap() {
-        if let Some(k) = line.trim().strip_prefix("live: ") {
-            key = Some(k.to_string());
-        }
-        if let Some(url) = line.strip_prefix("hookd listening on ") {
-            base_url = Some(url.to_string());
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    let (key, base_url) = (key.unwrap(), base_url.unwrap());
+    let (key, base_url) = crate::cli_support::read_banner(child.stdout.take().unwrap()).await;
+    let key = key.expect("first start prints a key");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let receiver = Receiver::start().await;
     let created = client
