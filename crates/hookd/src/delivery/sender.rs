@@ -12,8 +12,10 @@ use super::Shared;
 use crate::domain::delivery::outcome::{Answer, AttemptRecord, Next};
 use crate::domain::delivery::Attempt;
 use crate::domain::ids::AttemptId;
+use crate::domain::oauth2::ClientCredentials;
 use crate::domain::time::Timestamp;
 use crate::egress::{EgressClient, OutboundRequest};
+use crate::oauth2::{self, AuthorizedError, TokenCache};
 use crate::signing::{self, Signer};
 use crate::store::DeliveryJob;
 
@@ -28,7 +30,9 @@ pub struct Outcome {
 }
 
 /// Sends `body` signed by `signer` (with the secrets live now) to `url` and classifies the
-/// answer. Used by the engine and by the synchronous "test" route.
+/// answer. Used by the engine and by the synchronous "test" route. With `auth`, the request also
+/// carries an OAuth2 bearer token (refreshed once on a 401); a token endpoint that fails makes a
+/// failed attempt whose `error` says why.
 pub async fn send_signed(
     egress: &EgressClient,
     url: &Url,
@@ -36,6 +40,7 @@ pub async fn send_signed(
     message_id: &str,
     body: Bytes,
     timeout: Duration,
+    auth: Option<(&TokenCache, &ClientCredentials)>,
 ) -> Outcome {
     let started_at = Timestamp::now();
     let seconds = started_at.as_unix_seconds();
@@ -59,7 +64,12 @@ pub async fn send_signed(
         max_response_bytes: KEPT_RESPONSE_BYTES,
     };
     let clock = std::time::Instant::now();
-    let result = egress.send(request).await;
+    let result = match auth {
+        None => egress.send(request).await.map_err(AuthorizedError::Egress),
+        Some((tokens, credentials)) => {
+            oauth2::send_authorized(egress, tokens, credentials, request).await
+        }
+    };
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     let mut attempt = Attempt {
         id: AttemptId::generate(),
@@ -128,6 +138,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         job.event_id.as_str(),
         (*job.payload).clone(),
         shared.timeout,
+        target.auth.as_ref().map(|c| (&shared.tokens, c)),
     )
     .instrument(crate::telemetry::traces::attempt_span(&job))
     .await;
