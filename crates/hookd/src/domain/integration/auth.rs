@@ -165,14 +165,16 @@ impl AuthConfig {
             "header" => &["name", "value"],
             "basic" => &["username", "password"],
             oauth2::TYPE => oauth2::FIELDS,
-            other => return Err(FieldError::new(
-                type_param,
-                format!(
+            other => {
+                return Err(FieldError::new(
+                    type_param,
+                    format!(
                     "{param}.type {:?} is not supported; use none, bearer, header, basic or {}.",
                     other.chars().take(32).collect::<String>(),
                     oauth2::TYPE
                 ),
-            )),
+                ))
+            }
         };
         if let Some(extra) = obj
             .keys()
