@@ -746,3 +746,44 @@ async fn the_client_secret_is_write_only_and_sealed_at_rest() {
     let detail = delivery(&app, one["id"].as_str().unwrap()).await;
     assert!(!detail.to_string().contains(SECRET));
 }
+
+#[suite_test]
+async fn the_openapi_document_describes_the_auth() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("CreateEndpoint", "auth"),
+        ("UpdateEndpoint", "auth"),
+        ("Endpoint", "auth"),
+        ("ClientCredentialsInput", "clientSecret"),
+        ("ClientCredentialsInput", "tokenUrl"),
+        ("ClientCredentialsView", "clientSecretLast4"),
+    ] {
+        assert!(
+            schemas[schema]["properties"].get(field).is_some(),
+            "{schema}.{field} missing: {:#}",
+            schemas[schema]
+        );
+    }
+    assert!(schemas["ClientCredentialsView"]["properties"]
+        .get("clientSecret")
+        .is_none());
+    for schema in ["AuthInput", "AuthView", "EndpointAuth", "EndpointAuthInput"] {
+        assert!(
+            schemas[schema]
+                .to_string()
+                .contains("oauth2_client_credentials"),
+            "{schema}: {:#}",
+            schemas[schema]
+        );
+    }
+}
