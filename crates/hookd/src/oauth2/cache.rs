@@ -180,3 +180,141 @@ async fn fetch(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use axum::response::IntoResponse;
+
+    use super::*;
+    use crate::egress::EgressPolicy;
+
+    /// A real loopback token server that answers after `delay`: `tok-N` while `healthy`, else
+    /// 500. Returns its token URL and its hit counter.
+    async fn server(delay: Duration, healthy: Arc<AtomicBool>) -> (String, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        let app = axum::Router::new().fallback(move || {
+            let (counter, healthy) = (Arc::clone(&counter), Arc::clone(&healthy));
+            async move {
+                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(delay).await;
+                if healthy.load(Ordering::SeqCst) {
+                    axum::Json(serde_json::json!({"access_token": format!("tok-{n}"),
+                                                  "expires_in": 3600}))
+                    .into_response()
+                } else {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}/token"), hits)
+    }
+
+    fn cache() -> TokenCache {
+        let policy = EgressPolicy {
+            allow_http: true,
+            allow_nets: vec!["127.0.0.0/8".parse().unwrap()],
+        };
+        TokenCache::new(EgressClient::new(policy, None).unwrap())
+    }
+
+    fn credentials(token_url: &str, secret: &str) -> ClientCredentials {
+        ClientCredentials {
+            token_url: token_url.into(),
+            client_id: "id".into(),
+            client_secret: secret.into(),
+            scope: None,
+            audience: None,
+        }
+    }
+
+    async fn concurrently(
+        cache: &TokenCache,
+        credentials: &ClientCredentials,
+        n: usize,
+    ) -> Vec<Result<HeaderValue, TokenError>> {
+        let calls = (0..n).map(|_| cache.token(credentials, Duration::from_secs(5)));
+        futures_util::future::join_all(calls).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_one_fetch() {
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (url, hits) = server(Duration::from_millis(200), healthy).await;
+        let cache = cache();
+        let creds = credentials(&url, "secret-1");
+        let tokens = concurrently(&cache, &creds, 50).await;
+        assert!(tokens.iter().all(|t| t.as_ref().unwrap() == "Bearer tok-1"));
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        // Cached now; another credential (a different secret) has its own token.
+        assert_eq!(
+            cache.token(&creds, Duration::from_secs(5)).await.unwrap(),
+            "Bearer tok-1"
+        );
+        let other = credentials(&url, "secret-2");
+        assert_eq!(
+            cache.token(&other, Duration::from_secs(5)).await.unwrap(),
+            "Bearer tok-2"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_fetch_fails_its_waiters_together_and_is_not_cached() {
+        let healthy = Arc::new(AtomicBool::new(false));
+        let (url, hits) = server(Duration::from_millis(200), Arc::clone(&healthy)).await;
+        let cache = cache();
+        let creds = credentials(&url, "secret");
+        let failures = concurrently(&cache, &creds, 20).await;
+        assert!(failures.iter().all(|f| f
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("answered 500")));
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "one fetch for 20 waiters");
+        healthy.store(true, Ordering::SeqCst);
+        assert_eq!(
+            cache.token(&creds, Duration::from_secs(5)).await.unwrap(),
+            "Bearer tok-2"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rejecting_a_token_refetches_once_and_stale_rejections_are_ignored() {
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (url, hits) = server(Duration::ZERO, healthy).await;
+        let cache = cache();
+        let creds = credentials(&url, "secret");
+        let first = cache.token(&creds, Duration::from_secs(5)).await.unwrap();
+        cache.reject(&creds, &first);
+        let second = cache.token(&creds, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(second, "Bearer tok-2");
+        // A late 401 for the old token does not throw the new one away.
+        cache.reject(&creds, &first);
+        assert_eq!(
+            cache.token(&creds, Duration::from_secs(5)).await.unwrap(),
+            second
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hanging_token_server_is_bounded_by_the_timeout() {
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (url, _) = server(Duration::from_secs(30), healthy).await;
+        let cache = cache();
+        let started = Instant::now();
+        let err = cache
+            .token(&credentials(&url, "secret"), Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
