@@ -787,3 +787,92 @@ async fn the_openapi_document_describes_the_auth() {
         );
     }
 }
+
+#[suite_test]
+async fn the_cli_sets_shows_and_removes_an_endpoints_auth() {
+    let app = spawn_app().await;
+    let tokens = token_server(Some(3600)).await;
+    let receiver = Upstream::json(200, json!({})).await;
+    let key = Some(app.live_key.as_str());
+    // The secret comes from the environment, not the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = crate::cli_support::command(dir.path());
+    command
+        .args([
+            "endpoints",
+            "create",
+            "--json",
+            "--name",
+            "cli",
+            "--url",
+            &receiver.url("/hook"),
+            "--event",
+            "post.created",
+            "--oauth2-token-url",
+            &tokens.url("/oauth/token"),
+            "--oauth2-client-id",
+            CLIENT_ID,
+            "--oauth2-scope",
+            "webhooks:write",
+            "--oauth2-audience",
+            "https://receiver.example",
+        ])
+        .env("HOOKD_API_URL", &app.base_url)
+        .env("HOOKD_API_KEY", &app.live_key)
+        .env("HOOKD_OAUTH2_CLIENT_SECRET", SECRET);
+    let run = crate::cli_support::finish(command).await;
+    let created = run.json();
+    assert_eq!(created["auth"]["clientSecretLast4"], "mB5x", "{created}");
+    assert!(!run.stdout.contains(SECRET));
+    let id = created["id"].as_str().unwrap().to_string();
+
+    publish(
+        &app,
+        &app.live_key,
+        &json!({"type": "post.created", "data": {}}),
+    )
+    .await;
+    eventually(WAIT, || async { (receiver.count() == 1).then_some(()) }).await;
+    assert_eq!(bearer(&receiver.last()), Some("Bearer tok-1"));
+    assert_token_request(&tokens.last());
+
+    let shown = crate::cli_support::api(&app, key, &["endpoints", "get", &id]).await;
+    let out = shown.ok();
+    assert!(
+        out.contains("oauth2_client_credentials") && out.contains("…mB5x"),
+        "{out}"
+    );
+    assert!(!out.contains(SECRET));
+
+    crate::cli_support::api(&app, key, &["endpoints", "update", &id, "--no-auth"])
+        .await
+        .ok();
+    let (_, fetched) = app
+        .get_json(&app.live_key, &format!("/v1/webhook-endpoints/{id}"))
+        .await;
+    assert!(fetched["data"].get("auth").is_none(), "{fetched}");
+
+    crate::cli_support::api(
+        &app,
+        key,
+        &["endpoints", "update", &id, "--oauth2-client-id", "x"],
+    )
+    .await
+    .fails(2, "--oauth2-token-url");
+    // A bad field is the API's 400, naming it.
+    crate::cli_support::api(
+        &app,
+        key,
+        &[
+            "endpoints",
+            "update",
+            &id,
+            "--oauth2-token-url",
+            "not a url",
+            "--oauth2-client-id",
+            "x",
+        ],
+    )
+    .await
+    .fails(1, "auth.tokenUrl");
+}
