@@ -126,6 +126,19 @@ async fn deliveries_carry_a_bearer_token_fetched_once_for_many() {
     }
     assert_eq!(tokens.count(), 1, "one token fetch for 20 deliveries");
     assert_token_request(&tokens.last());
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"hookd_oauth2_token_requests_total{outcome="fetched"}"#),
+        "{metrics}"
+    );
 }
 
 #[suite_test]
