@@ -664,6 +664,49 @@ async fn bad_configuration_is_a_400_naming_the_field() {
     // Nothing was created by any of them.
     let (_, list) = app.get_json(&app.live_key, "/v1/webhook-endpoints").await;
     assert_eq!(list["data"], json!([]));
+    // PATCH checks the same way, and a refused PATCH changes nothing.
+    let endpoint = crate::delivery::create_endpoint_json(
+        &app,
+        &app.live_key,
+        json!({"name": "e", "url": "https://127.0.0.1:9/hook", "events": ["post.created"],
+                "auth": valid}),
+    )
+    .await;
+    let integration = create(
+        &app,
+        &app.live_key,
+        json!({"name": "i", "url": "https://127.0.0.1:9/", "auth": valid}),
+    )
+    .await;
+    for path in [
+        format!("/v1/webhook-endpoints/{}", endpoint["id"].as_str().unwrap()),
+        format!("/v1/integrations/{}", integration["id"].as_str().unwrap()),
+    ] {
+        for (auth, code, error_code, param) in [
+            (
+                with("tokenUrl", json!("https://10.9.8.7/token")),
+                400,
+                "url_not_allowed",
+                "auth.tokenUrl",
+            ),
+            (
+                with("clientSecret", json!("")),
+                400,
+                "invalid_request",
+                "auth.clientSecret",
+            ),
+        ] {
+            let (status, body) = app
+                .patch_json(&app.live_key, &path, &json!({"auth": auth}))
+                .await;
+            assert_error(status, &body, code, error_code, Some(param));
+        }
+        let (_, unchanged) = app.get_json(&app.live_key, &path).await;
+        assert_eq!(
+            unchanged["data"]["auth"]["tokenUrl"],
+            "https://127.0.0.1:9/token"
+        );
+    }
 }
 
 #[suite_test]
