@@ -15,7 +15,7 @@ use crate::domain::ids::AttemptId;
 use crate::domain::oauth2::ClientCredentials;
 use crate::domain::time::Timestamp;
 use crate::egress::{EgressClient, OutboundRequest};
-use crate::oauth2::{self, AuthorizedError, TokenCache};
+use crate::oauth2::{self, TokenCache};
 use crate::signing::{self, Signer};
 use crate::store::DeliveryJob;
 
@@ -64,12 +64,7 @@ pub async fn send_signed(
         max_response_bytes: KEPT_RESPONSE_BYTES,
     };
     let clock = std::time::Instant::now();
-    let result = match auth {
-        None => egress.send(request).await.map_err(AuthorizedError::Egress),
-        Some((tokens, credentials)) => {
-            oauth2::send_authorized(egress, tokens, credentials, request).await
-        }
-    };
+    let result = oauth2::send(egress, auth, request).await;
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     let mut attempt = Attempt {
         id: AttemptId::generate(),

@@ -170,15 +170,8 @@ pub async fn execute(
     let url = prepared.request.url.clone();
     let request_body = excerpt(&prepared.request.body);
     let started = std::time::Instant::now();
-    let outcome = match &prepared.oauth2 {
-        None => egress
-            .send(prepared.request)
-            .await
-            .map_err(AuthorizedError::Egress),
-        Some(credentials) => {
-            oauth2::send_authorized(&egress, &tokens, credentials, prepared.request).await
-        }
-    };
+    let auth = prepared.oauth2.as_ref().map(|c| (&tokens, c));
+    let outcome = oauth2::send(&egress, auth, prepared.request).await;
 
     let mut entry = IntegrationCall {
         id: id.clone(),

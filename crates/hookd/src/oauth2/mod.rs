@@ -48,6 +48,19 @@ pub fn token_timeout(timeout: Duration) -> Duration {
     timeout.min(TOKEN_TIMEOUT)
 }
 
+/// Sends `request` as is without `auth`, else through [`send_authorized`]: the one way deliveries
+/// and integration calls go out.
+pub async fn send(
+    egress: &EgressClient,
+    auth: Option<(&TokenCache, &ClientCredentials)>,
+    request: OutboundRequest,
+) -> Result<OutboundResponse, AuthorizedError> {
+    match auth {
+        None => Ok(egress.send(request).await?),
+        Some((tokens, credentials)) => send_authorized(egress, tokens, credentials, request).await,
+    }
+}
+
 /// Sends `request` with a bearer token for `credentials`. When the answer is 401, the token is
 /// dropped, a new one fetched and the request sent once more with it; that second answer is
 /// final, whatever it is.
