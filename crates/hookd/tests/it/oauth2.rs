@@ -197,6 +197,47 @@ async fn a_401_from_the_receiver_refreshes_the_token_once_and_retries() {
 }
 
 #[suite_test]
+async fn deliveries_refresh_the_token_after_it_expires() {
+    let app = spawn_app().await;
+    // Two seconds of lifetime: kept for one, then refreshed.
+    let tokens = token_server(Some(2)).await;
+    let receiver = Upstream::json(200, json!({})).await;
+    create_endpoint_json(
+        &app,
+        &app.live_key,
+        endpoint_body(&receiver, oauth(&tokens)),
+    )
+    .await;
+    // One delivery at a time until one carries the second token.
+    let delivered = eventually(WAIT, || async {
+        let sent = receiver.count();
+        publish(
+            &app,
+            &app.live_key,
+            &json!({"type": "post.created", "data": {}}),
+        )
+        .await;
+        eventually(WAIT, || async {
+            (receiver.count() == sent + 1).then_some(())
+        })
+        .await;
+        (bearer(&receiver.last()) == Some("Bearer tok-2")).then(|| receiver.count())
+    })
+    .await;
+    let used: Vec<_> = receiver
+        .seen()
+        .iter()
+        .map(|s| bearer(s).unwrap().to_string())
+        .collect();
+    assert!(delivered >= 2, "{used:?}");
+    assert!(
+        used[..delivered - 1].iter().all(|t| t == "Bearer tok-1"),
+        "{used:?}"
+    );
+    assert_eq!(tokens.count(), 2, "one fetch per token lifetime");
+}
+
+#[suite_test]
 async fn token_endpoint_failures_are_recorded_retried_and_hold_back_no_other_endpoint() {
     let app = spawn_app_with(|c| c.retry_schedule = vec![1; 10]).await;
     let healthy = Arc::new(AtomicBool::new(false));
