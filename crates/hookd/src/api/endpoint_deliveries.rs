@@ -108,7 +108,11 @@ pub async fn send_test(
         event_id.as_str(),
         body,
         state.engine.timeout(),
-        credentials.as_ref().map(|c| (state.engine.tokens(), c)),
+        credentials.as_ref().map(|credentials| crate::oauth2::Auth {
+            tokens: state.engine.tokens(),
+            credentials,
+            retry_by: None,
+        }),
     )
     .await;
     Ok(Json(Data {

@@ -12,10 +12,9 @@ use super::Shared;
 use crate::domain::delivery::outcome::{Answer, AttemptRecord, Next};
 use crate::domain::delivery::Attempt;
 use crate::domain::ids::AttemptId;
-use crate::domain::oauth2::ClientCredentials;
 use crate::domain::time::Timestamp;
 use crate::egress::{EgressClient, OutboundRequest};
-use crate::oauth2::{self, TokenCache};
+use crate::oauth2::{self, Auth};
 use crate::signing::{self, Signer};
 use crate::store::DeliveryJob;
 
@@ -40,7 +39,7 @@ pub async fn send_signed(
     message_id: &str,
     body: Bytes,
     timeout: Duration,
-    auth: Option<(&TokenCache, &ClientCredentials)>,
+    auth: Option<Auth<'_>>,
 ) -> Outcome {
     let started_at = Timestamp::now();
     let seconds = started_at.as_unix_seconds();
@@ -99,7 +98,7 @@ pub async fn send_signed(
 /// made (the lease ran short, the endpoint is gone or parked).
 pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<AttemptRecord> {
     // Checked before the lookup too, so a job that waited out its lease costs no database read.
-    if !lease_covers_attempt(shared, &job) {
+    if !lease_covers(shared, &job, Duration::ZERO) {
         return None;
     }
     #[cfg(test)]
@@ -123,9 +122,19 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         return None;
     }
     // Again right before the request: the lookup may have waited on the database meanwhile.
-    if !lease_covers_attempt(shared, &job) {
+    // A token may have to be fetched first: the lease must cover that too.
+    let token_budget = match &target.auth {
+        Some(_) => oauth2::token_timeout(shared.timeout),
+        None => Duration::ZERO,
+    };
+    if !lease_covers(shared, &job, token_budget) {
         return None;
     }
+    let auth = target.auth.as_ref().map(|credentials| Auth {
+        tokens: &shared.tokens,
+        credentials,
+        retry_by: Some(lease_deadline(&job)),
+    });
     let outcome = send_signed(
         &shared.egress,
         &target.url,
@@ -133,7 +142,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         job.event_id.as_str(),
         (*job.payload).clone(),
         shared.timeout,
-        target.auth.as_ref().map(|c| (&shared.tokens, c)),
+        auth,
     )
     .instrument(crate::telemetry::traces::attempt_span(&job))
     .await;
@@ -173,14 +182,21 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
     })
 }
 
-/// Whether the job's lease still covers a whole attempt started now. A job whose lease can't
-/// may already belong to another node (or to our own poller again): it is left to whoever
-/// claims it next.
-fn lease_covers_attempt(shared: &Shared, job: &DeliveryJob) -> bool {
-    let timeout_ms = i64::try_from(shared.timeout.as_millis()).unwrap_or(i64::MAX);
-    if Timestamp::now().plus_millis(timeout_ms) >= job.lease_until {
+/// Whether the job's lease still covers a whole attempt started now (plus `extra`, the time a
+/// token request may take first). A job whose lease can't may already belong to another node (or
+/// to our own poller again): it is left to whoever claims it next.
+fn lease_covers(shared: &Shared, job: &DeliveryJob, extra: Duration) -> bool {
+    let budget = shared.timeout + extra;
+    let budget_ms = i64::try_from(budget.as_millis()).unwrap_or(i64::MAX);
+    if Timestamp::now().plus_millis(budget_ms) >= job.lease_until {
         metrics::counter!("hookd_dispatch_lease_expired_total").increment(1);
         return false;
     }
     true
+}
+
+/// The job's lease end as an [`Instant`], for bounds on the attempt's own clock.
+fn lease_deadline(job: &DeliveryJob) -> std::time::Instant {
+    let left_ms = job.lease_until.as_millis() - Timestamp::now().as_millis();
+    std::time::Instant::now() + Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))
 }

@@ -170,7 +170,11 @@ pub async fn execute(
     let url = prepared.request.url.clone();
     let request_body = excerpt(&prepared.request.body);
     let started = std::time::Instant::now();
-    let auth = prepared.oauth2.as_ref().map(|c| (&tokens, c));
+    let auth = prepared.oauth2.as_ref().map(|credentials| oauth2::Auth {
+        tokens: &tokens,
+        credentials,
+        retry_by: None,
+    });
     let outcome = oauth2::send(&egress, auth, prepared.request).await;
 
     let mut entry = IntegrationCall {
