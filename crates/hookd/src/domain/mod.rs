@@ -9,6 +9,7 @@ pub mod event;
 pub mod ids;
 pub mod integration;
 pub mod operational;
+pub mod ordering;
 pub mod payload;
 pub mod secret;
 pub mod tenant;

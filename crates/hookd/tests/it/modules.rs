@@ -42,6 +42,8 @@ mod isolation;
 mod listing;
 #[path = "../it/openapi.rs"]
 mod openapi;
+#[path = "../it/ordering.rs"]
+mod ordering;
 #[path = "../it/protocol.rs"]
 mod protocol;
 #[path = "../it/retention.rs"]
