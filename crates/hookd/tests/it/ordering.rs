@@ -35,6 +35,18 @@ struct Logs {
     failed_first: std::collections::HashSet<(String, u64)>,
 }
 
+/// A request of a key being answered; dropping it counts the request out.
+struct Answering(Arc<Mutex<Logs>>, String);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        let mut logs = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(log) = logs.keys.get_mut(&self.1) {
+            log.in_flight -= 1;
+        }
+    }
+}
+
 /// A loopback receiver for events published with `data: {"key", "seq"}`. It fails the first
 /// attempt of every place with `seq % fail_every == 1` (500), answers the rest 200, and can
 /// take its time (`set_delay`) so that a test finds attempts in flight.
@@ -96,18 +108,13 @@ impl KeyedReceiver {
             }
             fail
         };
+        // Counts the request out when it is answered, or dropped because its sender died.
+        let _answering = Answering(Arc::clone(&self.logs), key);
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             // The receiver's own work takes this long: attempts stay in flight meanwhile.
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
-        self.logs
-            .lock()
-            .unwrap()
-            .keys
-            .get_mut(&key)
-            .unwrap()
-            .in_flight -= 1;
         if fail {
             StatusCode::INTERNAL_SERVER_ERROR
         } else {
@@ -212,9 +219,47 @@ pub async fn publish_keyed(
     (ids, counts)
 }
 
+/// Like [`publish_keyed`] against running servers: places `places` of each of `keys` keys,
+/// interleaved, the n-th event through `bases[n % bases.len()]` (so on several nodes one key's
+/// events are published through each of them in turn), each answered 202 before the next.
+pub async fn publish_places(
+    client: &reqwest::Client,
+    bases: &[String],
+    api_key: &str,
+    keys: usize,
+    places: std::ops::Range<u64>,
+) {
+    let mut n = 0;
+    for seq in places {
+        for k in 0..keys {
+            let key = format!("k{k}");
+            let base = &bases[n % bases.len()];
+            n += 1;
+            let r = client
+                .post(format!("{base}/v1/events"))
+                .bearer_auth(api_key)
+                .json(&json!({"type": "post.created", "orderingKey": key,
+                              "data": {"key": key, "seq": seq}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+        }
+    }
+}
+
 /// Waits until every key's places all arrived answered 2xx.
 pub async fn wait_complete(receiver: &KeyedReceiver, published: &HashMap<String, u64>) {
-    eventually(WAIT * 3, || {
+    wait_complete_within(receiver, published, WAIT * 3).await;
+}
+
+/// [`wait_complete`] with a bound of the caller's.
+pub async fn wait_complete_within(
+    receiver: &KeyedReceiver,
+    published: &HashMap<String, u64>,
+    bound: Duration,
+) {
+    eventually(bound, || {
         let done = receiver.complete(published);
         async move { done.then_some(()) }
     })
