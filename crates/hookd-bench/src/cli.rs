@@ -339,6 +339,21 @@ mod tests {
     }
 
     #[test]
+    fn the_ordered_scenario_spreads_events_over_a_thousand_keys() {
+        let ordered = plan(&["--scenario", "ordered"]).unwrap();
+        assert_eq!(
+            (ordered.events, ordered.endpoints, ordered.rate),
+            (20_000, 1, None)
+        );
+        assert_eq!(
+            (ordered.ordering_keys, ordered.fail_first_percent),
+            (1000, 5)
+        );
+        assert_eq!(plan(&[]).unwrap().ordering_keys, 0);
+        assert!(plan(&["--scenario", "ordered", "--fail-first-percent", "101"]).is_err());
+    }
+
+    #[test]
     fn scenarios_have_their_documented_defaults() {
         let burst = plan(&[]).unwrap();
         assert_eq!(

@@ -5,6 +5,11 @@
 //! dominated `pg_stat_activity`). So concurrent publishes are collected and stored together: the
 //! fan-out reads, then one statement inserting every event and every delivery of the batch (a
 //! data-modifying CTE over arrays), one commit, one flush.
+//!
+//! A batch with keyed events (`domain::ordering`) runs in a transaction that first takes its
+//! keys' advisory locks and reads where each (endpoint, key) stands, so each delivery gets the
+//! next place in its key's order and only a key's head is leased; batches without keys take
+//! the single-statement path unchanged.
 
 use std::collections::HashMap;
 use std::sync::Arc;

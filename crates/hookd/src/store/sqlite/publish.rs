@@ -5,6 +5,10 @@
 //! share one commit through the writer's group commit, so nothing here batches on its own.
 //! (Remembering fan-outs and healthy endpoints between publishes saved no measurable CPU once
 //! the rest of the path was lean, and was removed: docs/performance.md.)
+//!
+//! Keyed events and results of keyed deliveries also apply `domain::ordering` here (a place in
+//! the key's order at publish; hold or promote at record), through statements that unkeyed
+//! ones never run.
 
 use std::sync::Arc;
 
