@@ -131,6 +131,10 @@ impl KeyedReceiver {
         self.always_fail.lock().unwrap().push(key.to_string());
     }
 
+    pub fn stop_failing(&self) {
+        self.always_fail.lock().unwrap().clear();
+    }
+
     /// Arrivals so far, over all keys.
     pub fn arrivals(&self) -> usize {
         let logs = self.logs.lock().unwrap();
@@ -370,7 +374,7 @@ async fn a_replay_sends_a_keys_failed_deliveries_again_in_order() {
     assert_eq!(receiver.places("k"), vec![0, 1, 2, 3]);
 
     // The receiver recovers; a replay of the failed deliveries goes through in order.
-    receiver.always_fail.lock().unwrap().clear();
+    receiver.stop_failing();
     let since = "2000-01-01T00:00:00Z";
     let (status, body) = app
         .post_json(
@@ -428,4 +432,89 @@ async fn an_ordering_key_must_be_a_string_of_1_to_128_characters() {
         let expected = if good.is_null() { Value::Null } else { good };
         assert_eq!(body["data"]["orderingKey"], expected);
     }
+}
+
+/// Publishes place `seq` of key `key` and returns the id of its one delivery.
+async fn publish_place(app: &TestApp, key: &str, seq: u64) -> String {
+    let body =
+        json!({"type": "post.created", "orderingKey": key, "data": {"key": key, "seq": seq}});
+    let event = publish(app, &app.live_key, &body).await;
+    let list = deliveries_of_event(app, &app.live_key, event["id"].as_str().unwrap()).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    list[0]["id"].as_str().unwrap().to_string()
+}
+
+#[suite_test]
+async fn a_manual_retry_is_made_at_once_and_then_rejoins_its_keys_order() {
+    // The first failure waits an hour: only manual retries move anything.
+    let app = spawn_app_with(|c| c.retry_schedule = vec![3600]).await;
+    let receiver = KeyedReceiver::start(0).await;
+    receiver.fail_key_always("k");
+    app.create_endpoint(&receiver.url, &["post.created"]).await;
+    let first = publish_place(&app, "k", 0).await;
+    wait_delivery_attempts(&app, &first, 1).await;
+    let second = publish_place(&app, "k", 1).await;
+    let held = delivery(&app, &second).await;
+    assert_eq!(held["heldBehind"], first.as_str(), "{held:#}");
+
+    // Retried by hand, the held delivery is attempted at once (the operator's override)…
+    let (status, body) = app
+        .post_json(
+            &app.live_key,
+            &format!("/v1/deliveries/{second}/retry"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let after = wait_delivery_attempts(&app, &second, 1).await;
+    // …and, failed with retries left, it waits behind the first again instead of its own retry.
+    assert_eq!(after["status"], "pending", "{after:#}");
+    assert_eq!(after["heldBehind"], first.as_str(), "{after:#}");
+    assert_eq!(after["nextAttemptAt"], Value::Null, "{after:#}");
+
+    // The receiver recovers; a manual retry of the first lets the second go right after it.
+    receiver.stop_failing();
+    let (status, body) = app
+        .post_json(
+            &app.live_key,
+            &format!("/v1/deliveries/{first}/retry"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_status(&app, &first, "succeeded").await;
+    let done = wait_status(&app, &second, "succeeded").await;
+    assert_eq!(done["heldBehind"], Value::Null);
+    assert_eq!(receiver.places("k"), vec![0, 1, 0, 1]);
+}
+
+#[suite_test]
+async fn erasing_a_keys_head_lets_the_next_event_go() {
+    let app = spawn_app_with(|c| c.retry_schedule = vec![3600]).await;
+    let receiver = KeyedReceiver::start(0).await;
+    receiver.fail_key_always("k");
+    app.create_endpoint(&receiver.url, &["post.created"]).await;
+    let first = publish_place(&app, "k", 0).await;
+    let head = wait_delivery_attempts(&app, &first, 1).await;
+    let second = publish_place(&app, "k", 1).await;
+    assert_eq!(delivery(&app, &second).await["heldBehind"], first.as_str());
+    receiver.stop_failing();
+
+    let event = head["eventId"].as_str().unwrap();
+    let (status, body) = app
+        .delete(&app.live_key, &format!("/v1/events/{event}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(delivery(&app, &first).await["status"], "cancelled");
+    let next = wait_status(&app, &second, "succeeded").await;
+    assert_eq!(next["attemptCount"], 1, "{next:#}");
+    assert_eq!(receiver.places("k"), vec![0, 1]);
+}
+
+/// Waits until the delivery has made `n` attempts; returns it.
+async fn wait_delivery_attempts(app: &TestApp, id: &str, n: i64) -> Value {
+    crate::delivery::wait_delivery(app, id, "attempted", |d| {
+        d["attemptCount"].as_i64() == Some(n)
+    })
+    .await
 }
