@@ -91,7 +91,7 @@ impl KeyedReceiver {
         ) else {
             return StatusCode::OK; // not an ordered test event
         };
-        let fail = {
+        let (fail, index) = {
             let mut logs = self.logs.lock().unwrap();
             let first = logs.failed_first.insert((key.clone(), seq));
             let fail = self.always_fail.lock().unwrap().contains(&key)
@@ -102,24 +102,29 @@ impl KeyedReceiver {
             let log = logs.keys.entry(key.clone()).or_default();
             log.in_flight += 1;
             let overlapping = log.in_flight > 1;
-            log.arrivals.push((seq, !fail));
+            // Answered 2xx only once the answer is on its way (below): a request cut off by a
+            // crash of its sender was never answered, and must come again.
+            log.arrivals.push((seq, false));
+            let index = log.arrivals.len() - 1;
             if overlapping {
                 logs.overlaps.push(format!("{key}#{seq}"));
             }
-            fail
+            (fail, index)
         };
         // Counts the request out when it is answered, or dropped because its sender died.
-        let _answering = Answering(Arc::clone(&self.logs), key);
+        let answering = Answering(Arc::clone(&self.logs), key);
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             // The receiver's own work takes this long: attempts stay in flight meanwhile.
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         if fail {
-            StatusCode::INTERNAL_SERVER_ERROR
-        } else {
-            StatusCode::OK
+            return StatusCode::INTERNAL_SERVER_ERROR;
         }
+        if let Some(log) = self.logs.lock().unwrap().keys.get_mut(&answering.1) {
+            log.arrivals[index].1 = true;
+        }
+        StatusCode::OK
     }
 
     pub fn set_delay(&self, delay: Duration) {
@@ -133,6 +138,12 @@ impl KeyedReceiver {
 
     pub fn stop_failing(&self) {
         self.always_fail.lock().unwrap().clear();
+    }
+
+    /// Requests being answered right now, over all keys.
+    pub fn in_flight(&self) -> u32 {
+        let logs = self.logs.lock().unwrap();
+        logs.keys.values().map(|k| k.in_flight).sum()
     }
 
     /// Arrivals so far, over all keys.

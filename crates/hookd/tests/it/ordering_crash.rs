@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::durability::{free_port, Hookd};
+use crate::harness::eventually;
 use crate::ordering::{publish_places, wait_complete_within, KeyedReceiver};
 
 const KEYS: usize = 20;
@@ -35,6 +36,11 @@ async fn sigkill_mid_delivery_keeps_every_key_in_order() {
 
     let bases = vec![hookd.base_url.clone()];
     publish_places(&client, &bases, &key, KEYS, 0..8).await;
+    eventually(Duration::from_secs(30), || {
+        let busy = receiver.in_flight() >= 4;
+        async move { busy.then_some(()) }
+    })
+    .await;
     hookd.kill().await;
     let at_kill = receiver.arrivals();
     println!("killed with {at_kill} arrivals of {} places", KEYS * 8);

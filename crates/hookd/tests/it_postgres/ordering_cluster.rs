@@ -45,6 +45,13 @@ async fn two_nodes_keep_each_key_in_order_through_a_sigkill() {
 
     let both: Vec<String> = nodes.iter().map(|n| n.base_url.clone()).collect();
     publish_places(&client, &both, &key, KEYS, 0..6).await;
+    // Every 16th event goes through the same node, so node0 published (and holds the heads
+    // of) the even keys: kill it while the receiver is busy with several attempts.
+    eventually(Duration::from_secs(30), || {
+        let busy = receiver.in_flight() >= 4;
+        async move { busy.then_some(()) }
+    })
+    .await;
     nodes[0].kill().await;
     let at_kill = receiver.arrivals();
     println!(

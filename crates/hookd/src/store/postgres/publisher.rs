@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use super::batcher::Batcher;
 use crate::domain::event::{Event, NewEvent};
@@ -111,13 +111,14 @@ pub(super) fn lock_name(tenant: &Tenant, key: &str) -> String {
 }
 
 /// Where each (endpoint, key) of the batch stands: the last place taken, and whether any of
-/// its deliveries is pending.
-const KEY_STATES: &str =
-    "SELECT endpoint_id, ordering_key, COALESCE(MAX(ordering_seq), 0) AS last, \
-       bool_or(status = 'pending') AS busy \
-     FROM deliveries WHERE (endpoint_id, ordering_key) IN \
-       (SELECT * FROM UNNEST($1::text[], $2::text[])) \
-     GROUP BY endpoint_id, ordering_key";
+/// its deliveries is pending. Both are index lookups (`deliveries_by_key` backwards, and
+/// `deliveries_pending_by_key`), however long the key's history.
+const KEY_STATES: &str = "SELECT p.endpoint_id, p.ordering_key, \
+       COALESCE((SELECT MAX(d.ordering_seq) FROM deliveries d \
+         WHERE d.endpoint_id = p.endpoint_id AND d.ordering_key = p.ordering_key), 0) AS last, \
+       EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = p.endpoint_id \
+         AND d.ordering_key = p.ordering_key AND d.status = 'pending') AS busy \
+     FROM (SELECT DISTINCT * FROM UNNEST($1::text[], $2::text[]) AS t (endpoint_id, ordering_key)) p";
 
 /// (endpoint, key) → (last place taken, a delivery is pending).
 type KeyStates = HashMap<(String, String), (i64, bool)>;
@@ -181,10 +182,9 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
         .await?;
     let mut states = KeyStates::new();
     for row in &rows {
-        let busy: Option<bool> = row.try_get("busy")?;
         states.insert(
             (row.text("endpoint_id")?, row.text("ordering_key")?),
-            (row.int("last")?, busy.unwrap_or(false)),
+            (row.int("last")?, row.flag("busy")?),
         );
     }
     let (columns, outputs) = columns(inputs, &fan_out, &mut states);
