@@ -100,6 +100,26 @@ impl DeliveryStore for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
+        // The replayed deliveries' ordering-key locks first (as a result's write takes them), so
+        // a result ending a key's head concurrently sees what this replay holds behind it.
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT workspace_id || chr(31) || mode || chr(31) || ordering_key \
+             FROM deliveries WHERE endpoint_id = $1 AND workspace_id = $2 AND mode = $3 \
+               AND created_at >= $4 AND status = $5 AND ordering_key IS NOT NULL",
+        )
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(since.as_millis())
+        .bind(status.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        if !keys.is_empty() {
+            sqlx::query(super::publisher::LOCK_KEYS)
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await?;
+        }
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $6, updated_at = $6, \
                lease_owner = NULL, lease_until = NULL \
