@@ -44,6 +44,8 @@ mod listing;
 mod oauth2;
 #[path = "../it/openapi.rs"]
 mod openapi;
+#[path = "../it/ordering.rs"]
+mod ordering;
 #[path = "../it/protocol.rs"]
 mod protocol;
 #[path = "../it/retention.rs"]
