@@ -152,6 +152,13 @@ enum SignInError {
 
 /// Checks `key` exactly as the API does and opens a session scoped to its workspace and mode.
 async fn open_key_session(state: &AppState, key: &str) -> Result<Session, SignInError> {
+    // The API's own shape check first: a key that is not even shaped like one (non-ASCII, say)
+    // gets the API's "malformed" rather than a sentence about the Authorization header.
+    if api_key::parse_mode(key).is_none() {
+        return Err(SignInError::Refused(ApiError::Unauthorized(
+            "The API key is malformed.".into(),
+        )));
+    }
     let mut headers = HeaderMap::new();
     let value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
         SignInError::Refused(ApiError::Unauthorized("The API key is malformed.".into()))

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -14,7 +14,7 @@ use axum::Router;
 use maud::{html, Markup};
 
 use super::form_fields::Input;
-use super::{settings_caller, NoticeQuery};
+use super::{settings_caller, NoticeQuery, PathId};
 use crate::api::auth::Authed;
 use crate::api::error::ApiError;
 use crate::api::AppState;
@@ -213,7 +213,7 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
 async fn confirm_revoke(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> DashResult<Markup> {
     let authed = settings_caller(&session)?;
     let key = find_key(&state, &authed, &id).await?;
@@ -249,7 +249,7 @@ async fn confirm_revoke(
 /// `POST /settings/api-keys/{id}/revoke`.
 async fn revoke(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     form: CsrfForm,
 ) -> DashResult<Response> {
     let authed = settings_caller(&form.session)?;

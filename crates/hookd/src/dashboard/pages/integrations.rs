@@ -12,7 +12,7 @@ use maud::{html, Markup};
 
 use super::integration_form::{self, IntegrationForm};
 use super::integration_try::{self, TryResult};
-use super::{settings_caller, NoticeQuery};
+use super::{settings_caller, NoticeQuery, PathId};
 use crate::api::auth::Authed;
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::integrations as api;
@@ -282,7 +282,7 @@ async fn load(
 async fn edit(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> DashResult<Markup> {
     let authed = settings_caller(&session)?;
     let (integration, _) = load(&state, &authed, &id).await?;
@@ -299,7 +299,7 @@ async fn edit(
 /// `POST /settings/integrations/{id}/edit`.
 async fn update(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     form: CsrfForm,
 ) -> DashResult<Response> {
     let CsrfForm { session, fields } = form;
@@ -406,7 +406,7 @@ async fn detail_page(
 async fn detail(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Query(notice): Query<NoticeQuery>,
 ) -> DashResult<Markup> {
     let authed = settings_caller(&session)?;
@@ -417,7 +417,7 @@ async fn detail(
 /// in only the result panel and the call log).
 async fn try_it(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     form: CsrfForm,
 ) -> DashResult<Markup> {
     let CsrfForm { session, fields } = form;
@@ -432,7 +432,7 @@ async fn try_it(
 async fn confirm_disconnect(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> DashResult<Markup> {
     let authed = settings_caller(&session)?;
     let (integration, _) = load(&state, &authed, &id).await?;
@@ -459,7 +459,7 @@ async fn confirm_disconnect(
 /// `POST /settings/integrations/{id}/disconnect`.
 async fn disconnect(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     form: CsrfForm,
 ) -> DashResult<Response> {
     let authed = settings_caller(&form.session)?;

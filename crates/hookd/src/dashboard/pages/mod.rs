@@ -34,6 +34,24 @@ pub fn settings_caller(session: &Session) -> DashResult<Authed> {
     })
 }
 
+/// An id in a page's path. A path segment that is not even UTF-8 (`%ff`) is a page that does not
+/// exist (404 page), not axum's plain-text 400.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
+    type Rejection = DashError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| Self(id))
+            .map_err(|_| DashError::not_found())
+    }
+}
+
 /// `?notice=…` after a redirect: a fixed code mapped to a fixed sentence (never echoed text).
 #[derive(Deserialize, Default)]
 pub struct NoticeQuery {
