@@ -414,3 +414,49 @@ async fn assets_are_embedded_and_cached() {
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+#[suite_test]
+async fn the_keys_page_shows_when_each_key_was_last_used() {
+    let app = spawn_app().await;
+    let (record, key) = hookd::admin::create_named_key(
+        &app.store,
+        hookd::admin::DEFAULT_WORKSPACE,
+        hookd::domain::tenant::Mode::Live,
+        Some("Nightly export"),
+    )
+    .await
+    .unwrap();
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let row = |html: &str| {
+        let start = html.find("Nightly export").expect("the key's row");
+        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+    };
+    let html = get_page(&app, &cookie, "/settings/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(row(&html).contains("Never"), "{}", row(&html));
+
+    let before = hookd::domain::time::Timestamp::now();
+    let (status, _) = app.get_json(&key, "/v1/integrations").await;
+    assert_eq!(status, StatusCode::OK);
+    let used = eventually(std::time::Duration::from_secs(5), || async {
+        let keys = app.store.list_api_keys(None).await.unwrap();
+        keys.into_iter()
+            .find(|k| k.id == record.id)
+            .and_then(|k| k.last_used_at)
+    })
+    .await;
+    assert!(used.as_millis() >= before.as_millis() - 1000);
+    let html = get_page(&app, &cookie, "/settings/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = row(&html);
+    assert!(!row.contains("Never") && row.contains(" UTC"), "{row}");
+    // Recording a use does not change what authentication answers.
+    let (status, _) = app.get_json(&key, "/v1/integrations").await;
+    assert_eq!(status, StatusCode::OK);
+}

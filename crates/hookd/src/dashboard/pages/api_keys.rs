@@ -121,7 +121,12 @@ fn page(
                                 td { code { (key.prefix) "…" (key.last4) } }
                                 td { span class={ "mode-pill mode-" (key.mode.as_str()) } { (key.mode.as_str()) } }
                                 td { (layout::when(key.created_at)) }
-                                td { span class="muted" { "Not recorded" } }
+                                td {
+                                    @match key.last_used_at {
+                                        Some(at) => { (layout::when(at)) }
+                                        None => { span class="muted" { "Never" } }
+                                    }
+                                }
                                 td class="actions" {
                                     a class="button secondary small" href={ "/settings/api-keys/" (key.id) "/revoke" }
                                         aria-label={ "Revoke " (key.prefix) "…" (key.last4) } { "Revoke" }
