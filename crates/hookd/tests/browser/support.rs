@@ -114,7 +114,12 @@ pub struct Browser {
     pub app: TestApp,
     name: String,
     shots: usize,
+    /// The window's width and height between screenshots (laptop, or phone in `check_on_phone`).
+    size: (u32, u32),
 }
+
+const LAPTOP: (u32, u32) = (1280, 900);
+const PHONE: (u32, u32) = (390, 844);
 
 /// Runs one test: boots hookd, opens a session, runs `test`, and always closes the session (a
 /// failing test leaves a `…-failed.png` screenshot).
@@ -132,6 +137,7 @@ pub fn run(webdriver: &str, name: &str, test: BrowserTest) -> Result<(), libtest
             app,
             name: name.replace("::", "-"),
             shots: 0,
+            size: LAPTOP,
         };
         let outcome = std::panic::AssertUnwindSafe(test(&mut browser))
             .catch_unwind()
@@ -252,8 +258,26 @@ impl Browser {
         .await;
     }
 
+    /// Saves a screenshot of the whole page (the window is stretched to the page's height for
+    /// it, up to 6000 px, then restored).
     pub async fn screenshot(&mut self, step: &str) -> PathBuf {
-        let png = self.client.screenshot().await.expect("screenshot");
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .ok()
+            .and_then(|h| h.as_u64())
+            .map_or(self.size.1, |h| (h as u32).clamp(self.size.1, 6000));
+        self.client
+            .set_window_size(self.size.0, height)
+            .await
+            .expect("resize");
+        let png = self.client.screenshot().await;
+        self.client
+            .set_window_size(self.size.0, self.size.1)
+            .await
+            .expect("resize");
+        let png = png.expect("screenshot");
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("create target/screenshots");
         self.shots += 1;

@@ -240,6 +240,16 @@ async fn garbage_cookies_and_sessions_of_revoked_keys_lead_to_sign_in() {
             .starts_with("/sign-in"));
     }
 
+    // htmx requests are told to load the sign-in page whole, not to follow a redirect in place.
+    let response = client()
+        .post(app.url("/settings/integrations/int_x/try"))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["hx-redirect"], "/sign-in");
+
     let (_, cookie) = sign_in(&app, &app.test_key).await;
     assert_eq!(
         get_page(&app, &cookie, "/settings/api-keys").await.status(),
