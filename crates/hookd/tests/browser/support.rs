@@ -318,10 +318,15 @@ impl Browser {
 
     /// Runs `check` at a phone's width too, then restores the laptop size.
     pub async fn check_on_phone(&mut self, step: &str) {
-        self.client.set_window_size(390, 844).await.expect("resize");
-        self.check(&format!("{step}-phone")).await;
+        self.size = PHONE;
         self.client
-            .set_window_size(1280, 900)
+            .set_window_size(PHONE.0, PHONE.1)
+            .await
+            .expect("resize");
+        self.check(&format!("{step}-phone")).await;
+        self.size = LAPTOP;
+        self.client
+            .set_window_size(LAPTOP.0, LAPTOP.1)
             .await
             .expect("resize");
     }
