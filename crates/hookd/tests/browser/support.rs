@@ -129,6 +129,15 @@ pub fn run(webdriver: &str, name: &str, test: BrowserTest) -> Result<(), libtest
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
+    // This test's screenshots of an earlier run would mislead: remove them.
+    let prefix = format!("{}-", name.replace("::", "-"));
+    if let Ok(entries) = std::fs::read_dir(screenshot_dir()) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     runtime.block_on(async {
         let app = harness::spawn_app().await;
         let client = connect(webdriver).await?;
@@ -263,7 +272,10 @@ impl Browser {
     pub async fn screenshot(&mut self, step: &str) -> PathBuf {
         let height = self
             .client
-            .execute("return document.documentElement.scrollHeight;", vec![])
+            .execute(
+                "window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+                vec![],
+            )
             .await
             .ok()
             .and_then(|h| h.as_u64())
