@@ -79,6 +79,7 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
     // keep their saved values.
     b.goto("/settings/integrations").await;
     b.click("details.menu summary").await;
+    b.check("integrations-list-menu").await;
     b.click("details.menu a[href$='/edit']").await;
     b.wait_for_text("Save changes").await;
     b.check("integration-edit").await;
