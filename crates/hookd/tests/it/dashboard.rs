@@ -470,3 +470,81 @@ async fn the_keys_page_shows_when_each_key_was_last_used() {
     let (status, _) = app.get_json(&key, "/v1/integrations").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[suite_test]
+async fn try_it_shows_upstream_failures_and_bad_bodies_as_the_api_words_them() {
+    let app = spawn_app().await;
+    // Nothing listens on port 1.
+    let (_, body) = app
+        .post_json(
+            &app.live_key,
+            "/v1/integrations",
+            &json!({"name": "Down", "url": "http://127.0.0.1:1/x"}),
+        )
+        .await;
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let page = format!("/settings/integrations/{id}");
+    let token = csrf_token(&app, &cookie, &page).await;
+    let try_path = format!("{page}/try");
+
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[
+            ("_csrf", &token),
+            ("try_method", "POST"),
+            ("try_body", "{}"),
+        ],
+    )
+    .await;
+    // 200 with the answer in the panel (htmx swaps only 2xx answers in).
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("No answer: ") && html.contains("upstream_error"),
+        "{html}"
+    );
+
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[
+            ("_csrf", &token),
+            ("try_body", "{not json"),
+            ("try_path", "/../../etc"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("The body is not valid JSON"), "{html}");
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[("_csrf", &token), ("try_path", "/../../etc")],
+    )
+    .await;
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("field-error") && html.contains("path"),
+        "{html}"
+    );
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[("_csrf", &token), ("try_method", "BREW")],
+    )
+    .await;
+    let html = response.text().await.unwrap();
+    assert!(html.contains("method"), "{html}");
+    // The failed call is in the call log; the refused forms are not calls.
+    let (_, log) = app
+        .get_json(&app.live_key, &format!("/v1/integrations/{id}/calls"))
+        .await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
+}

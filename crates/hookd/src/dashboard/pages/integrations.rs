@@ -414,7 +414,8 @@ async fn detail(
 }
 
 /// `POST /settings/integrations/{id}/try`: one call, then the page with its answer (htmx swaps
-/// in only the result panel and the call log).
+/// in only the result panel and the call log). A refused form or an upstream failure is also a
+/// 200: it is the answer the panel shows, and htmx swaps in only 2xx answers.
 async fn try_it(
     State(state): State<Arc<AppState>>,
     PathId(id): PathId,
