@@ -43,9 +43,9 @@ impl Tools {
             "CHROMIUM",
             &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
         )
-        .ok_or("no Chromium at /usr/bin/chromium (apt-get install chromium, or set CHROMIUM)")?;
+        .ok_or("no Chromium (apt-get install chromium, or set CHROMIUM to its path)")?;
         let chromedriver = find_binary("CHROMEDRIVER", &["/usr/bin/chromedriver"]).ok_or(
-            "no chromedriver at /usr/bin/chromedriver (apt-get install chromium-driver, or set CHROMEDRIVER)",
+            "no chromedriver (apt-get install chromium-driver, or set CHROMEDRIVER to its path)",
         )?;
         Ok(Self {
             chromium,

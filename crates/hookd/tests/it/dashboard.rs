@@ -98,6 +98,17 @@ async fn behind_an_https_public_url_the_cookie_is_secure() {
     let app = spawn_app_with(|c| c.public_url = Some("https://hooks.example.com".into())).await;
     let (set_cookie, _) = sign_in(&app, &app.live_key).await;
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
+    // Behind a proxy that rewrites Host, the browser's Origin is the public URL's.
+    let response = client()
+        .post(app.url("/sign-in"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("origin", "https://hooks.example.com")
+        .body(serde_urlencoded::to_string([("api_key", &app.live_key)]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers().get(SET_COOKIE).is_some());
 }
 
 #[suite_test]
