@@ -188,12 +188,14 @@ impl Server {
             store,
             cipher,
             engine,
+            sessions: crate::dashboard::session::SessionKeys::derive(&master_key),
             catalog,
             rate_limiter: api::auth::RateLimiter::new(
                 config.rate_limit_per_sec,
                 config.rate_limit_burst,
             ),
             egress,
+            key_usage: api::auth::KeyUsage::default(),
             metrics: telemetry::metrics_handle(),
             config: Arc::new(config),
         };

@@ -26,6 +26,8 @@ mod cli_events;
 mod cli_support;
 #[path = "../it/conventions.rs"]
 mod conventions;
+#[path = "../it/dashboard.rs"]
+mod dashboard;
 #[path = "../it/delivery/mod.rs"]
 mod delivery;
 #[path = "../it/endpoints.rs"]
