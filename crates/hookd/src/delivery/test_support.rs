@@ -91,6 +91,8 @@ impl Fixture {
                 is_active: true,
                 disabled_reason: None,
                 project_id: None,
+                filter: None,
+                rate_limit_per_sec: None,
                 secret_last4: secret.last4(),
                 created_at: now,
                 updated_at: now,

@@ -53,6 +53,13 @@ pub struct Endpoint {
     pub is_active: bool,
     pub disabled_reason: Option<DisabledReason>,
     pub project_id: Option<String>,
+    /// A CEL expression over the event (`type`, `projectId`, `data`): only events for which it
+    /// is true are delivered here. `null`: every matching event.
+    #[schema(example = "data.amount > 100 && data.currency == \"EUR\"")]
+    pub filter: Option<String>,
+    /// Attempts to this endpoint are paced to at most this many per second. `null`: no limit.
+    #[schema(example = 10, minimum = 1, maximum = 1000)]
+    pub rate_limit_per_sec: Option<u32>,
     pub secret_last4: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -77,6 +84,9 @@ pub struct NewEndpoint {
     pub url: Url,
     pub events: Vec<String>,
     pub project_id: Option<String>,
+    /// The checked filter's source.
+    pub filter: Option<String>,
+    pub rate_limit_per_sec: Option<u32>,
 }
 
 /// The validated fields of a PATCH: `None` leaves a field unchanged.
@@ -87,6 +97,10 @@ pub struct EndpointPatch {
     pub events: Option<Vec<String>>,
     pub project_id: Option<Option<String>>,
     pub is_active: Option<bool>,
+    /// `Some(None)` removes the filter.
+    pub filter: Option<Option<String>>,
+    /// `Some(None)` removes the limit.
+    pub rate_limit_per_sec: Option<Option<u32>>,
 }
 
 impl EndpointPatch {
@@ -96,6 +110,8 @@ impl EndpointPatch {
             && self.events.is_none()
             && self.project_id.is_none()
             && self.is_active.is_none()
+            && self.filter.is_none()
+            && self.rate_limit_per_sec.is_none()
     }
 }
 
@@ -155,6 +171,8 @@ mod tests {
             is_active: true,
             disabled_reason: None,
             project_id: project.map(str::to_string),
+            filter: None,
+            rate_limit_per_sec: None,
             secret_last4: "abcd".into(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),

@@ -25,8 +25,8 @@ impl EndpointStore for PostgresStore {
         let e = &stored.endpoint;
         sqlx::query(
             "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-             disabled_reason, signing_keys, secret_last4, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13)",
+             disabled_reason, signing_keys, secret_last4, created_at, updated_at, filter, rate_limit_per_sec) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(e.id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -41,6 +41,8 @@ impl EndpointStore for PostgresStore {
         .bind(&e.secret_last4)
         .bind(e.created_at.as_millis())
         .bind(e.updated_at.as_millis())
+        .bind(&e.filter)
+        .bind(e.rate_limit_per_sec.map(i64::from))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -111,6 +113,8 @@ impl EndpointStore for PostgresStore {
                disabled_reason = CASE WHEN $9::boolean IS NULL THEN disabled_reason \
                                       WHEN $9 THEN NULL ELSE 'manual' END, \
                failing_since = CASE WHEN $9 THEN NULL ELSE failing_since END, \
+               filter = CASE WHEN $11 THEN $12 ELSE filter END, \
+               rate_limit_per_sec = CASE WHEN $13 THEN $14 ELSE rate_limit_per_sec END, \
                updated_at = $10 \
              WHERE id = $1 AND workspace_id = $2 AND mode = $3 AND deleted_at IS NULL \
              RETURNING {}",
@@ -126,6 +130,10 @@ impl EndpointStore for PostgresStore {
         .bind(patch.project_id.clone().flatten())
         .bind(patch.is_active)
         .bind(now.as_millis())
+        .bind(patch.filter.is_some())
+        .bind(patch.filter.clone().flatten())
+        .bind(patch.rate_limit_per_sec.is_some())
+        .bind(patch.rate_limit_per_sec.flatten().map(i64::from))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::endpoint).transpose()

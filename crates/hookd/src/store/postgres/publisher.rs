@@ -14,6 +14,7 @@ use sqlx::PgPool;
 
 use super::batcher::Batcher;
 use crate::domain::event::{Event, NewEvent};
+use crate::domain::filter::{self, EventView};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::tenant::Tenant;
 use crate::store::rows::RowExt;
@@ -82,14 +83,15 @@ const INSERT_BATCH: &str = "WITH stored AS ( \
 
 /// Stores a batch of events with their deliveries in one statement (one commit).
 async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>> {
-    let mut fan_out: HashMap<FanOutKey<'_>, Vec<EndpointId>> = HashMap::new();
+    // Endpoints with their filters; the filters are applied per event below.
+    let mut fan_out: HashMap<FanOutKey<'_>, Vec<(EndpointId, Option<String>)>> = HashMap::new();
     for input in inputs {
         let key = fan_out_key(input);
         if fan_out.contains_key(&key) {
             continue;
         }
         let rows = sqlx::query(
-            "SELECT id FROM endpoints WHERE workspace_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL \
+            "SELECT id, filter FROM endpoints WHERE workspace_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL \
              AND (project_id IS NULL OR project_id = $3) AND events ? $4",
         )
         .bind(key.0)
@@ -100,7 +102,12 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
         .await?;
         let ids = rows
             .iter()
-            .map(|row| row.text("id").map(EndpointId::from_trusted))
+            .map(|row| {
+                Ok((
+                    EndpointId::from_trusted(row.text("id")?),
+                    row.opt_text("filter")?,
+                ))
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         fan_out.insert(key, ids);
     }
@@ -109,7 +116,7 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
     for input in inputs {
         let key = fan_out_key(input);
         let (_, event, lease) = input;
-        let targets = &fan_out[&key];
+        let targets = filter::select(&fan_out[&key], || EventView::of(event));
         let at = event.created_at.as_millis();
         columns.event_ids.push(event.id.as_str());
         columns.workspaces.push(key.0);
@@ -121,7 +128,7 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
         columns.counts.push(targets.len() as i64);
         let body = Arc::new(event.payload());
         let mut jobs = Vec::with_capacity(targets.len());
-        for endpoint_id in targets {
+        for endpoint_id in targets.iter().copied() {
             let delivery_id = DeliveryId::generate();
             columns.delivery_ids.push(delivery_id.to_string());
             columns.delivery_workspaces.push(key.0);

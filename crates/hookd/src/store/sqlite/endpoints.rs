@@ -27,8 +27,9 @@ impl EndpointStore for SqliteStore {
                 execute(
                     conn,
                     "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-                     disabled_reason, signing_keys, secret_last4, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     disabled_reason, signing_keys, secret_last4, created_at, updated_at, filter, \
+                     rate_limit_per_sec) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     params![
                         e.id.as_str(),
                         tenant.workspace_id.as_str(),
@@ -43,6 +44,8 @@ impl EndpointStore for SqliteStore {
                         e.secret_last4,
                         e.created_at.as_millis(),
                         e.updated_at.as_millis(),
+                        e.filter,
+                        e.rate_limit_per_sec,
                     ],
                 )?;
                 Ok(())
@@ -118,6 +121,8 @@ impl EndpointStore for SqliteStore {
                            disabled_reason = CASE WHEN ?9 IS NULL THEN disabled_reason \
                                                   WHEN ?9 THEN NULL ELSE 'manual' END, \
                            failing_since = CASE WHEN ?9 THEN NULL ELSE failing_since END, \
+                           filter = CASE WHEN ?11 THEN ?12 ELSE filter END, \
+                           rate_limit_per_sec = CASE WHEN ?13 THEN ?14 ELSE rate_limit_per_sec END, \
                            updated_at = ?10 \
                          WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
                          RETURNING {ENDPOINT_COLUMNS}"
@@ -133,6 +138,10 @@ impl EndpointStore for SqliteStore {
                         patch.project_id.clone().flatten(),
                         patch.is_active,
                         now.as_millis(),
+                        patch.filter.is_some(),
+                        patch.filter.clone().flatten(),
+                        patch.rate_limit_per_sec.is_some(),
+                        patch.rate_limit_per_sec.flatten(),
                     ],
                     |row| rows::endpoint(row),
                 )
