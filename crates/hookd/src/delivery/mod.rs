@@ -12,6 +12,7 @@
 //! The database is the source of truth throughout: memory only ever holds leased copies.
 
 mod dispatcher;
+mod pacing;
 mod poller;
 mod report;
 

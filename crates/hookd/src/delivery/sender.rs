@@ -170,7 +170,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
 /// Whether the job's lease still covers a whole attempt started now. A job whose lease can't
 /// may already belong to another node (or to our own poller again): it is left to whoever
 /// claims it next.
-fn lease_covers_attempt(shared: &Shared, job: &DeliveryJob) -> bool {
+pub(super) fn lease_covers_attempt(shared: &Shared, job: &DeliveryJob) -> bool {
     let timeout_ms = i64::try_from(shared.timeout.as_millis()).unwrap_or(i64::MAX);
     if Timestamp::now().plus_millis(timeout_ms) >= job.lease_until {
         metrics::counter!("hookd_dispatch_lease_expired_total").increment(1);

@@ -25,6 +25,8 @@ pub struct Target {
     /// The decrypted key ring, ready to sign with.
     pub signer: Signer,
     pub is_active: bool,
+    /// Attempts per second the endpoint accepts (`None`: no limit); see `pacing.rs`.
+    pub rate_limit_per_sec: Option<u32>,
 }
 
 pub struct Targets {
@@ -59,6 +61,7 @@ impl Targets {
             url,
             signer: Signer::new(&keys),
             is_active: row.is_active,
+            rate_limit_per_sec: row.rate_limit_per_sec,
         });
         let mut cache = self.lock();
         if cache.len() > 100_000 {

@@ -12,14 +12,16 @@ fn field_names(data: &Value) -> Vec<String> {
     keys
 }
 
-const PUBLIC_FIELDS: [&str; 10] = [
+const PUBLIC_FIELDS: [&str; 12] = [
     "createdAt",
     "disabledReason",
     "events",
+    "filter",
     "id",
     "isActive",
     "name",
     "projectId",
+    "rateLimitPerSec",
     "secretLast4",
     "updatedAt",
     "url",

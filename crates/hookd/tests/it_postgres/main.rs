@@ -32,6 +32,7 @@ mod cluster;
 mod cross_node;
 mod pg_restart;
 mod scale_out;
+mod shared_rate_limit;
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
