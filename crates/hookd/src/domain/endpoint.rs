@@ -54,10 +54,14 @@ pub struct Endpoint {
     pub disabled_reason: Option<DisabledReason>,
     pub project_id: Option<String>,
     /// A CEL expression over the event (`type`, `projectId`, `data`): only events for which it
-    /// is true are delivered here. `null`: every matching event.
+    /// is true are delivered here. Absent: every matching event. (Left out when unset, so
+    /// the reference API's answers keep exactly their documented fields.)
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "data.amount > 100 && data.currency == \"EUR\"")]
     pub filter: Option<String>,
-    /// Attempts to this endpoint are paced to at most this many per second. `null`: no limit.
+    /// Attempts to this endpoint are paced to at most this many per second, evenly spaced.
+    /// Absent: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 10, minimum = 1, maximum = 1000)]
     pub rate_limit_per_sec: Option<u32>,
     pub secret_last4: String,

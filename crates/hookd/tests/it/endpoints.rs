@@ -12,16 +12,14 @@ fn field_names(data: &Value) -> Vec<String> {
     keys
 }
 
-const PUBLIC_FIELDS: [&str; 12] = [
+const PUBLIC_FIELDS: [&str; 10] = [
     "createdAt",
     "disabledReason",
     "events",
-    "filter",
     "id",
     "isActive",
     "name",
     "projectId",
-    "rateLimitPerSec",
     "secretLast4",
     "updatedAt",
     "url",
