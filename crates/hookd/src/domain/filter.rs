@@ -224,11 +224,34 @@ impl EventView {
         // Event data is always a JSON object checked at publish; a value the conversion refuses
         // leaves `data` undeclared, so filters reading it evaluate to an error (false).
         if let Ok(json) = serde_json::from_str::<serde_json::Value>(data.get()) {
-            if let Ok(value) = cel::to_value(json) {
-                context.add_variable_from_value("data", value);
-            }
+            context.add_variable_from_value("data", from_json(json));
         }
         EventView { context }
+    }
+}
+
+/// JSON as CEL sees it. Whole numbers are `int` (`uint` only past `i64`), others `double`: so
+/// `data.count % 10 == 1` works as written, where the serde path would make every JSON whole
+/// number a `uint`, for which `uint % int` has no overload.
+fn from_json(json: serde_json::Value) -> Value {
+    use serde_json::Value as Json;
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::String(Arc::new(s)),
+        Json::Array(items) => Value::List(Arc::new(items.into_iter().map(from_json).collect())),
+        Json::Object(map) => Value::Map(cel::objects::Map {
+            map: Arc::new(
+                map.into_iter()
+                    .map(|(k, v)| (cel::objects::Key::String(Arc::new(k)), from_json(v)))
+                    .collect(),
+            ),
+        }),
     }
 }
 
@@ -496,6 +519,17 @@ mod tests {
             Ok(true)
         );
         assert_eq!(eval(r#"has(data.amount)"#, "{}"), Ok(false));
+        assert_eq!(eval("data.seq % 10 <= 3", r#"{"seq": 13}"#), Ok(true));
+        assert_eq!(eval("data.seq % 10 <= 3", r#"{"seq": 14}"#), Ok(false));
+        assert_eq!(
+            eval("data.big > 0u", r#"{"big": 18446744073709551615}"#),
+            Ok(true)
+        );
+        assert_eq!(eval("data.x * 2.0 == 3.0", r#"{"x": 1.5}"#), Ok(true));
+        assert_eq!(
+            eval("data.m.k.size() == 2", r#"{"m": {"k": [1, 2]}}"#),
+            Ok(true)
+        );
         assert_eq!(
             eval(r#""EUR" in data.currencies"#, r#"{"currencies": ["EUR"]}"#),
             Ok(true)
