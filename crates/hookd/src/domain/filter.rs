@@ -258,10 +258,10 @@ fn from_json(json: serde_json::Value) -> Value {
 /// The fan-out rule for filters: of the endpoints an event matches by type and project (with
 /// each one's stored filter source, if any), those whose filter is true. The event is converted
 /// for the filters only when one of them has a filter.
-pub fn select<'a>(
-    candidates: &'a [(EndpointId, Option<String>)],
+pub fn select(
+    candidates: &[(EndpointId, Option<String>)],
     view: impl FnOnce() -> EventView,
-) -> Vec<&'a EndpointId> {
+) -> Vec<&EndpointId> {
     if candidates.iter().all(|(_, f)| f.is_none()) {
         return candidates.iter().map(|(id, _)| id).collect();
     }

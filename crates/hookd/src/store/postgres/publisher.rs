@@ -128,7 +128,7 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
         columns.counts.push(targets.len() as i64);
         let body = Arc::new(event.payload());
         let mut jobs = Vec::with_capacity(targets.len());
-        for endpoint_id in targets.iter().copied() {
+        for endpoint_id in targets {
             let delivery_id = DeliveryId::generate();
             columns.delivery_ids.push(delivery_id.to_string());
             columns.delivery_workspaces.push(key.0);
