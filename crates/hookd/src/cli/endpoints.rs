@@ -51,6 +51,13 @@ pub enum EndpointCommand {
         /// Deliver only this project's events (default: every project's).
         #[arg(long, value_name = "PROJECT_ID")]
         project: Option<String>,
+        /// Deliver only events for which this CEL expression is true, e.g.
+        /// 'data.amount > 100' (docs/filters-and-rate-limits.md).
+        #[arg(long, value_name = "CEL")]
+        filter: Option<String>,
+        /// Pace attempts to at most this many per second (1–1000).
+        #[arg(long, value_name = "PER_SEC")]
+        rate_limit: Option<u64>,
     },
     /// Change an endpoint: only the given fields change.
     Update {
@@ -71,6 +78,18 @@ pub enum EndpointCommand {
         /// resumes delivery.
         #[arg(long, value_name = "true|false")]
         active: Option<bool>,
+        /// Replace the filter (a CEL expression).
+        #[arg(long, value_name = "CEL", conflicts_with = "no_filter")]
+        filter: Option<String>,
+        /// Remove the filter (deliver every matching event).
+        #[arg(long)]
+        no_filter: bool,
+        /// Pace attempts to at most this many per second (1–1000).
+        #[arg(long, value_name = "PER_SEC", conflicts_with = "no_rate_limit")]
+        rate_limit: Option<u64>,
+        /// Remove the rate limit.
+        #[arg(long)]
+        no_rate_limit: bool,
     },
     /// Delete an endpoint; its pending deliveries are cancelled.
     Delete { id: String },
@@ -132,8 +151,17 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             url,
             events,
             project,
+            filter,
+            rate_limit,
         } => {
-            let body = json!({"name": name, "url": url, "events": events, "projectId": project});
+            let mut body =
+                json!({"name": name, "url": url, "events": events, "projectId": project});
+            if let Some(filter) = filter {
+                body["filter"] = json!(filter);
+            }
+            if let Some(rate) = rate_limit {
+                body["rateLimitPerSec"] = json!(rate);
+            }
             let reply = api.post("/v1/webhook-endpoints", &body).await?;
             show(&mut out, &reply, json)?;
         }
@@ -145,6 +173,10 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             project,
             no_project,
             active,
+            filter,
+            no_filter,
+            rate_limit,
+            no_rate_limit,
         } => {
             let mut body = Map::new();
             if let Some(name) = name {
@@ -165,10 +197,22 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             if let Some(active) = active {
                 body.insert("isActive".into(), json!(active));
             }
+            if let Some(filter) = filter {
+                body.insert("filter".into(), json!(filter));
+            }
+            if no_filter {
+                body.insert("filter".into(), Value::Null);
+            }
+            if let Some(rate) = rate_limit {
+                body.insert("rateLimitPerSec".into(), json!(rate));
+            }
+            if no_rate_limit {
+                body.insert("rateLimitPerSec".into(), Value::Null);
+            }
             if body.is_empty() {
                 return Err(CliError::usage(
                     "nothing to change: give at least one of --name, --url, --event, --project, \
-                     --no-project, --active",
+                     --no-project, --active, --filter, --no-filter, --rate-limit, --no-rate-limit",
                 )
                 .into());
             }
@@ -240,6 +284,13 @@ fn show(out: &mut impl Write, reply: &crate::client::Reply, json: bool) -> anyho
     ];
     if let Some(secret) = e["secret"].as_str() {
         pairs[6] = ("secret", secret.to_string());
+    }
+    // Shown only when set, like the API leaves them out.
+    if e["filter"].is_string() {
+        pairs.push(("filter", cell(&e["filter"])));
+    }
+    if e["rateLimitPerSec"].is_number() {
+        pairs.push(("rate limit", format!("{}/s", e["rateLimitPerSec"])));
     }
     fields(out, &pairs)?;
     if e["secret"].is_string() {

@@ -234,3 +234,90 @@ async fn a_hostile_filter_cannot_stall_publishing() {
     assert!(took < Duration::from_secs(20), "publish took {took:?}");
     assert_eq!(hostile.count(), 0);
 }
+
+/// Both fields are in the OpenAPI document: on the endpoint, and in the create and update
+/// bodies, with the rate's bounds.
+#[suite_test]
+async fn the_openapi_document_describes_filter_and_rate_limit() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for name in ["Endpoint", "CreateEndpoint", "UpdateEndpoint"] {
+        let properties = &schemas[name]["properties"];
+        assert!(properties["filter"].is_object(), "{name}: {properties}");
+        let rate = properties["rateLimitPerSec"].to_string();
+        assert!(rate.contains("\"maximum\":1000"), "{name}: {rate}");
+        assert!(rate.contains("\"minimum\":1"), "{name}: {rate}");
+    }
+}
+
+/// `hookd endpoints create|update` set and remove both fields; the server's refusal is one line.
+#[suite_test]
+async fn the_cli_sets_and_removes_filters_and_rate_limits() {
+    use crate::cli_support::api;
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    let key = Some(app.live_key.as_str());
+    let args = [
+        "endpoints",
+        "create",
+        "--name",
+        "cli",
+        "--url",
+        &receiver.url,
+        "--event",
+        "post.created",
+        "--filter",
+        "data.n > 1",
+        "--rate-limit",
+        "5",
+    ];
+    let run = api(&app, key, &args).await;
+    let out = run.ok();
+    assert!(out.contains("data.n > 1") && out.contains("5/s"), "{out}");
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("id"))
+        .map(|v| v.trim().to_string())
+        .expect("an id line");
+
+    let updated = api(
+        &app,
+        key,
+        &[
+            "endpoints",
+            "update",
+            &id,
+            "--no-filter",
+            "--no-rate-limit",
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert!(updated.get("filter").is_none(), "{updated}");
+    assert!(updated.get("rateLimitPerSec").is_none(), "{updated}");
+
+    api(
+        &app,
+        key,
+        &["endpoints", "update", &id, "--filter", "nope > 1"],
+    )
+    .await
+    .fails(1, "error: invalid_request: ");
+    api(
+        &app,
+        key,
+        &["endpoints", "update", &id, "--rate-limit", "0"],
+    )
+    .await
+    .fails(1, "rateLimitPerSec");
+}
