@@ -6,6 +6,8 @@
 //!   one signed attempt and hands the answer to the domain's rules
 //!   ([`crate::domain::delivery::outcome`]), which decide what it means and when the next attempt
 //!   is due; the runner hands that result to the store and goes on to the endpoint's next job.
+//! - A runner of a rate-limited endpoint first waits for the endpoint's next slot ([`pacing`]),
+//!   holding no request slot meanwhile, so the limit slows that endpoint only.
 //! - The [`poller`] picks up what the database says is due and unleased: retries whose time has
 //!   come, deliveries of re-activated endpoints, and work left by a crash or another node.
 //!

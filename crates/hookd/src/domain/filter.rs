@@ -109,12 +109,6 @@ pub struct Filter {
     expr: IdedExpr,
 }
 
-impl PartialEq for Filter {
-    fn eq(&self, other: &Self) -> bool {
-        self.source == other.source
-    }
-}
-
 impl Filter {
     /// Parses and checks a filter; errors name `param: "filter"` and say what is wrong (the
     /// parser's message for a syntax error).
@@ -276,6 +270,7 @@ pub fn select(
                 Ok(filter) => match filter.evaluate(&view) {
                     Ok(b) => b,
                     Err(EvalError(why)) => {
+                        metrics::counter!("hookd_filter_evaluation_errors_total").increment(1);
                         tracing::info!(endpoint = %id, error = why, "an endpoint's filter failed to evaluate; counted as false");
                         false
                     }
@@ -313,8 +308,8 @@ pub fn compiled(source: &str) -> Result<Arc<Filter>, FieldError> {
     Ok(filter)
 }
 
-/// The deepest bracket nesting of `source`, ignoring brackets inside string literals only
-/// approximately (a quote toggles): enough to keep the parser's stack small.
+/// The deepest bracket nesting of `source`, counting brackets inside string literals too: a
+/// conservative bound that keeps the parser's stack small before it runs.
 fn bracket_depth(source: &str) -> usize {
     let (mut depth, mut max) = (0usize, 0usize);
     for c in source.chars() {
