@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     store: DynStore,
     egress: EgressClient,
     targets: Targets,
+    /// Turns of rate-limited endpoints' runners (`pacing.rs`).
+    pacer: pacing::Pacer,
     retry: RetryPolicy,
     health: HealthRule,
     /// This node's name on the leases it takes (and on its attempts' results).
@@ -108,6 +110,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             owner: owner.clone(),
             targets: Targets::new(Arc::clone(&store), cipher),
+            pacer: pacing::Pacer::default(),
             store,
             egress,
             retry: RetryPolicy::new(&config.retry_schedule),

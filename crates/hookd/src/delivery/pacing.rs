@@ -4,14 +4,37 @@
 //!
 //! The wait happens before the runner asks for a global request slot, so a limited endpoint
 //! only ever holds back its own runners: other endpoints' deliveries flow as if it weren't
-//! there. A waiting delivery stays pending and leased in the database; if this node dies, the
+//! there. On each node one runner per endpoint at a time takes a slot and waits for it (the
+//! others queue on a lock, holding no slot): slots are never reserved further ahead than the
+//! nodes' waiting runners, so a slot is not taken for a job whose lease would run out before
+//! its turn (with 64 runners at 1/s, the later ones would otherwise reserve a minute ahead). A waiting delivery stays pending and leased in the database; if this node dies, the
 //! lease expires and another node (or the restart) delivers it, paced the same way.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Shared;
+use crate::domain::ids::EndpointId;
 use crate::domain::rate_limit;
 use crate::store::DeliveryJob;
+
+/// The per-endpoint locks under which this node's runners take and wait for slots.
+#[derive(Default)]
+pub(super) struct Pacer {
+    turns: Mutex<HashMap<EndpointId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Pacer {
+    fn turn(&self, endpoint: &EndpointId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        if turns.len() > 10_000 {
+            // Locks nobody holds or waits for carry no state.
+            turns.retain(|_, turn| Arc::strong_count(turn) > 1);
+        }
+        Arc::clone(turns.entry(endpoint.clone()).or_default())
+    }
+}
 
 /// Waits for the job's endpoint's next attempt slot, if it has a rate limit. Returns at once
 /// for an endpoint without one, or when the target can't be loaded (the attempt reports that).
@@ -22,8 +45,11 @@ pub(super) async fn wait_for_slot(shared: &Shared, job: &DeliveryJob) {
     let Some(rate) = target.rate_limit_per_sec else {
         return;
     };
+    let turn = shared.pacer.turn(&job.endpoint_id);
+    let _turn = turn.lock().await;
+    // Checked after waiting for the turn: a job whose lease ran out meanwhile is not attempted,
+    // and taking a slot for it would only waste the slot.
     if !target.is_active || !super::sender::lease_covers_attempt(shared, job) {
-        // Not attempted anyway: taking a slot would only waste it.
         return;
     }
     let now = now_micros();

@@ -107,6 +107,7 @@ impl Fixture {
         let shared = Arc::new(Shared {
             owner: "node_test".into(),
             targets: Targets::new(Arc::clone(&store), cipher),
+            pacer: Default::default(),
             store: Arc::clone(&store),
             egress: EgressClient::from_config(&config).unwrap(),
             retry: RetryPolicy::new(&[60]),
