@@ -82,13 +82,17 @@ impl Api {
         name: &str,
         url: &str,
         project_id: &str,
+        filter: Option<&str>,
     ) -> anyhow::Result<(String, SigningSecret)> {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "name": name,
             "url": url,
             "events": [crate::body::EVENT_TYPE],
             "projectId": project_id,
         });
+        if let Some(filter) = filter {
+            body["filter"] = filter.into();
+        }
         let response = self
             .client
             .post(self.endpoints_url.clone())

@@ -169,6 +169,10 @@ pub enum Scenario {
     /// Events spread over 1,000 ordering keys; the receiver fails a share of first attempts
     /// and counts every arrival out of its key's publish order.
     Ordered,
+    /// 10 endpoints with payload filters: endpoint `i` takes the events whose `seq % endpoints`
+    /// is at most `i`, so every event matches some (1 to all) and the filters are evaluated on
+    /// every publish. Deliveries an endpoint's filter excludes count as unexpected.
+    Filtered,
 }
 
 impl Scenario {
@@ -179,6 +183,7 @@ impl Scenario {
             Scenario::Fanout => "fanout",
             Scenario::SlowEndpoint => "slow-endpoint",
             Scenario::Ordered => "ordered",
+            Scenario::Filtered => "filtered",
         }
     }
 }
@@ -226,6 +231,7 @@ impl Plan {
             Scenario::Fanout => (2_000, 10, None),
             Scenario::SlowEndpoint => (10_000, 4, Some(1000.0)),
             Scenario::Ordered => (20_000, 1, None),
+            Scenario::Filtered => (2_000, 10, None),
         };
         let events = args.events.unwrap_or(events);
         let endpoints = args.endpoints.unwrap_or(endpoints);
@@ -322,9 +328,28 @@ impl Plan {
             .count()
     }
 
+    /// The filter endpoint `index` is created with (the filtered scenario's).
+    pub fn filter_for(&self, index: usize) -> Option<String> {
+        (self.scenario == Scenario::Filtered)
+            .then(|| format!("data.seq % {} <= {index}", self.endpoints))
+    }
+
+    /// Whether event `seq` should reach endpoint `index`: it is healthy, and its filter (if
+    /// any) is true for the event.
+    pub fn expects(&self, seq: usize, index: usize) -> bool {
+        !self.is_blackholed(index)
+            && (self.scenario != Scenario::Filtered || seq % self.endpoints <= index)
+    }
+
     /// Deliveries to healthy endpoints if every event is accepted.
     pub fn expected_deliveries(&self) -> u64 {
-        self.events as u64 * self.healthy_endpoints() as u64
+        (0..self.events)
+            .map(|seq| {
+                (0..self.endpoints)
+                    .filter(|i| self.expects(seq, *i))
+                    .count() as u64
+            })
+            .sum()
     }
 }
 
@@ -363,6 +388,16 @@ mod tests {
         assert_eq!(burst.raw_requests, 20_000);
         let fanout = plan(&["--scenario", "fanout"]).unwrap();
         assert_eq!(fanout.expected_deliveries(), 20_000);
+        let filtered = plan(&["--scenario", "filtered", "--events", "20"]).unwrap();
+        assert_eq!((filtered.events, filtered.endpoints), (20, 10));
+        // Each block of 10 events reaches 10 + 9 + … + 1 endpoints.
+        assert_eq!(filtered.expected_deliveries(), 110);
+        assert_eq!(
+            filtered.filter_for(3).as_deref(),
+            Some("data.seq % 10 <= 3")
+        );
+        assert!(filtered.expects(13, 3) && !filtered.expects(14, 3));
+        assert_eq!(fanout.filter_for(0), None);
         let slow = plan(&["--scenario", "slow-endpoint"]).unwrap();
         assert_eq!((slow.endpoints, slow.healthy_endpoints()), (4, 2));
         assert!(!slow.is_blackholed(0) && slow.is_blackholed(1));

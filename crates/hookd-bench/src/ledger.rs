@@ -280,8 +280,18 @@ impl Ledger {
             .clone()
     }
 
-    /// Final counts; `healthy(i)` says whether endpoint `i` was expected to receive anything.
-    pub fn tally(&self, healthy: impl Fn(usize) -> bool) -> Tally {
+    /// Deliveries expected for the accepted events; `expects(seq, i)` says whether event `seq`
+    /// should reach endpoint `i`.
+    pub fn expected(&self, expects: impl Fn(usize, usize) -> bool) -> u64 {
+        (0..self.sent_at.len())
+            .filter(|seq| self.accepted[*seq].load(Relaxed))
+            .map(|seq| (0..self.endpoints).filter(|i| expects(seq, *i)).count() as u64)
+            .sum()
+    }
+
+    /// Final counts; `expects(seq, i)` says whether event `seq` should reach endpoint `i` (a
+    /// delivery that should not is counted as unexpected).
+    pub fn tally(&self, expects: impl Fn(usize, usize) -> bool) -> Tally {
         let mut t = Tally {
             unique: self.unique(),
             duplicates: self.duplicates.load(Relaxed),
@@ -297,9 +307,9 @@ impl Ledger {
             t.accepted += u64::from(accepted);
             for endpoint in 0..self.endpoints {
                 let got = self.receipts[seq * self.endpoints + endpoint].load(Relaxed);
-                if !accepted {
+                if !accepted || !expects(seq, endpoint) {
                     t.unexpected += u64::from(got.min(1));
-                } else if got == 0 && healthy(endpoint) {
+                } else if got == 0 {
                     t.missing += 1;
                 }
             }
@@ -370,7 +380,7 @@ mod tests {
         // Never accepted, yet delivered.
         assert_eq!(deliver(&ledger, 0, &a, &ids[2], 2), Verdict::Ok);
 
-        let t = ledger.tally(|_| true);
+        let t = ledger.tally(|_, _| true);
         assert_eq!(t.accepted, 2);
         assert_eq!(t.unique, 3);
         assert_eq!(t.duplicates, 1);
@@ -378,7 +388,10 @@ mod tests {
         assert_eq!(t.unexpected, 1);
         assert_eq!(t.bad_signatures, 1);
         assert_eq!(t.id_mismatches, 0);
-        assert_eq!(ledger.tally(|e| e == 0).missing, 1);
+        assert_eq!(ledger.tally(|_, e| e == 0).missing, 1);
+        // A delivery the plan doesn't expect (a filter excluded it) is unexpected.
+        assert_eq!(ledger.tally(|_, e| e == 0).unexpected, 2);
+        assert_eq!(ledger.expected(|_, e| e == 0), 2);
         assert_eq!(ledger.latency().len(), 2);
     }
 
@@ -399,7 +412,7 @@ mod tests {
         for seq in [0, 1, 3, 4, 2] {
             assert_eq!(deliver(&ledger, 0, &secret, &ids[seq], seq), Verdict::Ok);
         }
-        let t = ledger.tally(|_| true);
+        let t = ledger.tally(|_, _| true);
         assert_eq!((t.out_of_order, t.missing, t.duplicates), (1, 0, 0));
     }
 
@@ -416,7 +429,7 @@ mod tests {
         ledger.mark_accepted(0, id.as_str());
         assert_eq!(deliver(&ledger, 0, &secret, &id, 0), Verdict::FailOnPurpose);
         assert_eq!(deliver(&ledger, 0, &secret, &id, 0), Verdict::Ok);
-        let t = ledger.tally(|_| true);
+        let t = ledger.tally(|_, _| true);
         assert_eq!((t.unique, t.duplicates, t.failed_on_purpose), (1, 0, 1));
     }
 
@@ -427,6 +440,6 @@ mod tests {
         ledger.set_secret(0, secret.clone());
         ledger.mark_accepted(0, "evt_the_api_said_this");
         deliver(&ledger, 0, &secret, &EventId::generate(), 0);
-        assert_eq!(ledger.tally(|_| true).id_mismatches, 1);
+        assert_eq!(ledger.tally(|_, _| true).id_mismatches, 1);
     }
 }

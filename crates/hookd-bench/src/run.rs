@@ -208,7 +208,7 @@ async fn measure_hookd(
         display.note(&format!("first publish error: {error}"));
     }
 
-    let expected = accepted * plan.healthy_endpoints() as u64;
+    let expected = ledger.expected(|seq, i| plan.expects(seq, i));
     deliver_bar.set_len(expected);
     let deadline = Instant::now() + Duration::from_secs(plan.timeout_secs);
     while ledger.unique() < expected && Instant::now() < deadline {
@@ -224,7 +224,7 @@ async fn measure_hookd(
 
     let peak = rss.as_ref().and_then(RssSampler::peak_mb);
     let server_metrics = metrics::scrape(api.client(), &server.base_url).await;
-    let tally = ledger.tally(|i| !plan.is_blackholed(i));
+    let tally = ledger.tally(|seq, i| plan.expects(seq, i));
     // Deliveries still arrive while the metrics are scraped: the report's `timed_out` agrees with
     // its own `missing`, taken from the same tally.
     let timed_out = timed_out && tally.missing > 0;
@@ -298,7 +298,12 @@ async fn create_endpoints(
         };
         let url = format!("http://{host}/e/{index}");
         let (id, secret) = api
-            .create_endpoint(&format!("bench {index}"), &url, project_id)
+            .create_endpoint(
+                &format!("bench {index}"),
+                &url,
+                project_id,
+                plan.filter_for(index).as_deref(),
+            )
             .await?;
         ledger.set_secret(index, secret);
         ids.push(id);

@@ -128,6 +128,8 @@ fn endpoints() -> Vec<Endpoint> {
             is_active: !i.is_multiple_of(10),
             disabled_reason: None,
             project_id: i.is_multiple_of(3).then(|| format!("proj_{}", i % 5)),
+            filter: None,
+            rate_limit_per_sec: None,
             secret_last4: "abcd".into(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),

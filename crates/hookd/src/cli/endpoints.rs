@@ -54,6 +54,13 @@ pub enum EndpointCommand {
         project: Option<String>,
         #[command(flatten)]
         oauth2: OAuth2Flags,
+        /// Deliver only events for which this CEL expression is true, e.g.
+        /// 'data.amount > 100' (docs/filters-and-rate-limits.md).
+        #[arg(long, value_name = "CEL")]
+        filter: Option<String>,
+        /// Pace attempts to at most this many per second (1–1000).
+        #[arg(long, value_name = "PER_SEC")]
+        rate_limit: Option<u64>,
     },
     /// Change an endpoint: only the given fields change.
     Update {
@@ -80,6 +87,18 @@ pub enum EndpointCommand {
         /// Remove the endpoint's auth (deliveries carry no bearer token anymore).
         #[arg(long, conflicts_with = "oauth2_token_url")]
         no_auth: bool,
+        /// Replace the filter (a CEL expression).
+        #[arg(long, value_name = "CEL", conflicts_with = "no_filter")]
+        filter: Option<String>,
+        /// Remove the filter (deliver every matching event).
+        #[arg(long)]
+        no_filter: bool,
+        /// Pace attempts to at most this many per second (1–1000).
+        #[arg(long, value_name = "PER_SEC", conflicts_with = "no_rate_limit")]
+        rate_limit: Option<u64>,
+        /// Remove the rate limit.
+        #[arg(long)]
+        no_rate_limit: bool,
     },
     /// Delete an endpoint; its pending deliveries are cancelled.
     Delete { id: String },
@@ -142,11 +161,19 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             events,
             project,
             oauth2,
+            filter,
+            rate_limit,
         } => {
             let mut body =
                 json!({"name": name, "url": url, "events": events, "projectId": project});
             if let Some(auth) = oauth2.auth()? {
                 body["auth"] = auth;
+            }
+            if let Some(filter) = filter {
+                body["filter"] = json!(filter);
+            }
+            if let Some(rate) = rate_limit {
+                body["rateLimitPerSec"] = json!(rate);
             }
             let reply = api.post("/v1/webhook-endpoints", &body).await?;
             show(&mut out, &reply, json)?;
@@ -161,6 +188,10 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             active,
             oauth2,
             no_auth,
+            filter,
+            no_filter,
+            rate_limit,
+            no_rate_limit,
         } => {
             let mut body = Map::new();
             if let Some(name) = name {
@@ -187,10 +218,23 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             if no_auth {
                 body.insert("auth".into(), Value::Null);
             }
+            if let Some(filter) = filter {
+                body.insert("filter".into(), json!(filter));
+            }
+            if no_filter {
+                body.insert("filter".into(), Value::Null);
+            }
+            if let Some(rate) = rate_limit {
+                body.insert("rateLimitPerSec".into(), json!(rate));
+            }
+            if no_rate_limit {
+                body.insert("rateLimitPerSec".into(), Value::Null);
+            }
             if body.is_empty() {
                 return Err(CliError::usage(
                     "nothing to change: give at least one of --name, --url, --event, --project, \
-                     --no-project, --active, --oauth2-token-url, --no-auth",
+                     --no-project, --active, --oauth2-token-url, --no-auth, --filter, --no-filter, \
+                     --rate-limit, --no-rate-limit",
                 )
                 .into());
             }
@@ -265,6 +309,13 @@ fn show(out: &mut impl Write, reply: &crate::client::Reply, json: bool) -> anyho
     }
     if e["auth"].is_object() {
         pairs.push(("auth", endpoint_auth::describe(&e["auth"])));
+    }
+    // Shown only when set, like the API leaves them out.
+    if e["filter"].is_string() {
+        pairs.push(("filter", cell(&e["filter"])));
+    }
+    if e["rateLimitPerSec"].is_number() {
+        pairs.push(("rate limit", format!("{}/s", e["rateLimitPerSec"])));
     }
     fields(out, &pairs)?;
     if e["secret"].is_string() {

@@ -43,7 +43,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{report, sender, Shared};
+use super::{pacing, report, sender, Shared};
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::ordering;
 use crate::domain::tenant::Tenant;
@@ -196,6 +196,12 @@ impl Dispatcher {
         while let Some(job) = self.next_job(&endpoint) {
             let delivery = job.delivery_id.clone();
             let attempts = job.attempt_count + 1;
+            // A rate-limited endpoint's runner waits for its slot here, holding no request
+            // slot: the wait delays this endpoint only. A shutdown doesn't wait for it.
+            tokio::select! {
+                () = pacing::wait_for_slot(&self.shared, &job) => {}
+                () = self.stop.cancelled() => {}
+            }
             let Ok(slot) = self.global.acquire().await else {
                 return; // never closed
             };

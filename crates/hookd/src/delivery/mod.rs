@@ -6,12 +6,15 @@
 //!   one signed attempt and hands the answer to the domain's rules
 //!   ([`crate::domain::delivery::outcome`]), which decide what it means and when the next attempt
 //!   is due; the runner hands that result to the store and goes on to the endpoint's next job.
+//! - A runner of a rate-limited endpoint first waits for the endpoint's next slot ([`pacing`]),
+//!   holding no request slot meanwhile, so the limit slows that endpoint only.
 //! - The [`poller`] picks up what the database says is due and unleased: retries whose time has
 //!   come, deliveries of re-activated endpoints, and work left by a crash or another node.
 //!
 //! The database is the source of truth throughout: memory only ever holds leased copies.
 
 mod dispatcher;
+mod pacing;
 mod poller;
 mod report;
 
@@ -53,6 +56,8 @@ pub(crate) struct Shared {
     /// OAuth2 tokens of endpoints (and, through [`Engine::tokens`], of integrations).
     tokens: TokenCache,
     targets: Targets,
+    /// Turns of rate-limited endpoints' runners (`pacing.rs`).
+    pacer: pacing::Pacer,
     retry: RetryPolicy,
     health: HealthRule,
     /// This node's name on the leases it takes (and on its attempts' results).
@@ -112,6 +117,7 @@ impl Engine {
             owner: owner.clone(),
             wake_poller: Arc::clone(&wake_poller),
             targets: Targets::new(Arc::clone(&store), cipher),
+            pacer: pacing::Pacer::default(),
             store,
             tokens: TokenCache::new(egress.clone()),
             egress,

@@ -186,7 +186,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
 /// Whether the job's lease still covers a whole attempt started now (plus `extra`, the time a
 /// token request may take first). A job whose lease can't may already belong to another node (or
 /// to our own poller again): it is left to whoever claims it next.
-fn lease_covers(shared: &Shared, job: &DeliveryJob, extra: Duration) -> bool {
+pub(super) fn lease_covers(shared: &Shared, job: &DeliveryJob, extra: Duration) -> bool {
     let budget = shared.timeout + extra;
     let budget_ms = i64::try_from(budget.as_millis()).unwrap_or(i64::MAX);
     if Timestamp::now().plus_millis(budget_ms) >= job.lease_until {

@@ -28,6 +28,8 @@ pub struct Target {
     pub is_active: bool,
     /// OAuth2 client credentials: deliveries carry a bearer token from them.
     pub auth: Option<ClientCredentials>,
+    /// Attempts per second the endpoint accepts (`None`: no limit); see `pacing.rs`.
+    pub rate_limit_per_sec: Option<u32>,
 }
 
 pub struct Targets {
@@ -63,6 +65,7 @@ impl Targets {
             signer: Signer::new(&keys),
             is_active: row.is_active,
             auth: crate::oauth2::open_endpoint_auth(&self.cipher, &row.auth_sealed)?,
+            rate_limit_per_sec: row.rate_limit_per_sec,
         });
         let mut cache = self.lock();
         if cache.len() > 100_000 {

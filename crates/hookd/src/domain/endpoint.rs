@@ -55,6 +55,17 @@ pub struct Endpoint {
     pub is_active: bool,
     pub disabled_reason: Option<DisabledReason>,
     pub project_id: Option<String>,
+    /// A CEL expression over the event (`type`, `projectId`, `data`): only events for which it
+    /// is true are delivered here. Absent: every matching event. (Left out when unset, so
+    /// the reference API's answers keep exactly their documented fields.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "data.amount > 100 && data.currency == \"EUR\"")]
+    pub filter: Option<String>,
+    /// Attempts to this endpoint are paced to at most this many per second, evenly spaced.
+    /// Absent: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 10, minimum = 1, maximum = 1000)]
+    pub rate_limit_per_sec: Option<u32>,
     pub secret_last4: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -84,6 +95,9 @@ pub struct NewEndpoint {
     pub url: Url,
     pub events: Vec<String>,
     pub project_id: Option<String>,
+    /// The checked filter's source.
+    pub filter: Option<String>,
+    pub rate_limit_per_sec: Option<u32>,
 }
 
 /// The validated fields of a PATCH: `None` leaves a field unchanged.
@@ -96,6 +110,10 @@ pub struct EndpointPatch {
     pub is_active: Option<bool>,
     /// `Some(None)` removes the auth; `Some(Some(_))` replaces it (sealed configuration and view).
     pub auth: Option<Option<Sealed<EndpointAuth>>>,
+    /// `Some(None)` removes the filter.
+    pub filter: Option<Option<String>>,
+    /// `Some(None)` removes the limit.
+    pub rate_limit_per_sec: Option<Option<u32>>,
 }
 
 impl EndpointPatch {
@@ -106,6 +124,8 @@ impl EndpointPatch {
             && self.project_id.is_none()
             && self.is_active.is_none()
             && self.auth.is_none()
+            && self.filter.is_none()
+            && self.rate_limit_per_sec.is_none()
     }
 }
 
@@ -165,6 +185,8 @@ mod tests {
             is_active: true,
             disabled_reason: None,
             project_id: project.map(str::to_string),
+            filter: None,
+            rate_limit_per_sec: None,
             secret_last4: "abcd".into(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),

@@ -47,6 +47,8 @@ pub struct DispatchTarget {
     pub is_active: bool,
     /// The sealed OAuth2 client credentials; empty when deliveries carry no token.
     pub auth_sealed: Vec<u8>,
+    /// Attempts per second the endpoint accepts (`None`: no limit).
+    pub rate_limit_per_sec: Option<u32>,
 }
 
 /// What persisting an attempt's result did besides storing it, for the engine's logs, metrics
@@ -158,6 +160,15 @@ pub trait DeliveryStore: Send + Sync + 'static {
     ) {
         tokio::spawn(async move { done(self.record_attempt(&record, rule, now).await) });
     }
+    /// Takes the next attempt slot of a rate-limited endpoint, advancing its "next free slot"
+    /// as [`crate::domain::rate_limit::take_slot`] decides, atomically for every node sharing
+    /// the store; returns when the attempt may start (unix microseconds).
+    async fn take_rate_slot(
+        &self,
+        endpoint_id: &EndpointId,
+        rate_per_sec: u32,
+        now_micros: i64,
+    ) -> StoreResult<i64>;
     /// Releases one delivery's lease without an attempt (its endpoint is inactive).
     async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()>;
     /// Releases leases: every lease of `owner`, or with `None` every lease (single-node start).

@@ -124,7 +124,7 @@ pub fn api_key(row: &impl RowExt) -> StoreResult<ApiKeyRecord> {
 
 /// The columns [`endpoint`] reads.
 pub const ENDPOINT_COLUMNS: &str =
-    "id, url, name, events, is_active, disabled_reason, project_id, \
+    "id, url, name, events, is_active, disabled_reason, project_id, filter, rate_limit_per_sec, \
                                     secret_last4, created_at, updated_at, signing_keys, auth_public, auth_sealed";
 
 pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
@@ -141,6 +141,10 @@ pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
             .as_deref()
             .and_then(DisabledReason::parse),
         project_id: row.opt_text("project_id")?,
+        filter: row.opt_text("filter")?,
+        rate_limit_per_sec: row
+            .opt_int("rate_limit_per_sec")?
+            .and_then(|r| u32::try_from(r).ok()),
         secret_last4: row.text("secret_last4")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,

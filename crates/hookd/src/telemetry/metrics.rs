@@ -120,6 +120,16 @@ pub const FAMILIES: &[Family] = &[
         help: "Queued deliveries dropped from memory because their lease ran short (another node or the poller takes them).",
     },
     Family {
+        name: "hookd_dispatch_rate_limited_total",
+        kind: Kind::Counter,
+        help: "Attempts that waited for their endpoint's rate limit (rateLimitPerSec) before starting.",
+    },
+    Family {
+        name: "hookd_filter_evaluation_errors_total",
+        kind: Kind::Counter,
+        help: "Endpoint filters whose evaluation failed for an event (counted as false: no delivery to that endpoint).",
+    },
+    Family {
         name: "hookd_dispatch_overflow_total",
         kind: Kind::Counter,
         help: "Deliveries that did not fit an endpoint's in-memory queue and were handed back to the database.",

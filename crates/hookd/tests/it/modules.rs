@@ -34,6 +34,8 @@ mod delivery;
 mod endpoints;
 #[path = "../it/erasure.rs"]
 mod erasure;
+#[path = "../it/filters.rs"]
+mod filters;
 #[path = "../it/hostile.rs"]
 mod hostile;
 #[path = "../it/idempotency.rs"]
@@ -50,6 +52,8 @@ mod openapi;
 mod ordering;
 #[path = "../it/protocol.rs"]
 mod protocol;
+#[path = "../it/rate_limits.rs"]
+mod rate_limits;
 #[path = "../it/retention.rs"]
 mod retention;
 #[path = "../it/store_conformance.rs"]

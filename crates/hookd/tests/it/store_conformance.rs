@@ -43,6 +43,8 @@ fn endpoint(events: &[&str], project: Option<&str>) -> StoredEndpoint {
             is_active: true,
             disabled_reason: None,
             project_id: project.map(str::to_string),
+            filter: None,
+            rate_limit_per_sec: None,
             secret_last4: "abcd".into(),
             created_at: now,
             updated_at: now,
@@ -889,4 +891,71 @@ async fn duplicate_workspace_names_and_key_hashes_conflict() {
         store.create_workspace("a").await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// Rate slots are spaced by the interval, never handed out twice, and idle time is not saved
+/// up as a burst; concurrent takers each get a slot of their own.
+#[suite_test]
+async fn rate_slots_are_spaced_and_unique() {
+    let (store, _db) = open().await;
+    let id = EndpointId::generate();
+    let now = 1_000_000_000_i64;
+    assert_eq!(store.take_rate_slot(&id, 4, now).await.unwrap(), now);
+    assert_eq!(
+        store.take_rate_slot(&id, 4, now).await.unwrap(),
+        now + 250_000
+    );
+    assert_eq!(
+        store.take_rate_slot(&id, 4, now + 1).await.unwrap(),
+        now + 500_000
+    );
+    let later = now + 60_000_000;
+    assert_eq!(store.take_rate_slot(&id, 4, later).await.unwrap(), later);
+    assert_eq!(
+        store.take_rate_slot(&id, 4, later).await.unwrap(),
+        later + 250_000
+    );
+
+    let other = EndpointId::generate();
+    let takers = (0..16).map(|_| {
+        let (store, other) = (Arc::clone(&store), other.clone());
+        tokio::spawn(async move { store.take_rate_slot(&other, 10, now).await.unwrap() })
+    });
+    let mut slots: Vec<i64> = futures_util::future::join_all(takers)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    slots.sort_unstable();
+    let expected: Vec<i64> = (0..16).map(|i| now + i * 100_000).collect();
+    assert_eq!(slots, expected);
+}
+
+/// Filters and rate limits are stored with the endpoint, and patched or removed.
+#[suite_test]
+async fn filter_and_rate_limit_round_trip() {
+    let (store, _db) = open().await;
+    let t = tenant(&store, "acme", Mode::Live).await;
+    let mut stored = endpoint(&["post.created"], None);
+    stored.endpoint.filter = Some("data.n == 1".into());
+    stored.endpoint.rate_limit_per_sec = Some(7);
+    store.insert_endpoint(&t, &stored).await.unwrap();
+    let id = stored.endpoint.id.clone();
+    let got = store.get_endpoint(&t, &id).await.unwrap().unwrap();
+    assert_eq!(got.endpoint, stored.endpoint);
+    let target = store.dispatch_target(&id).await.unwrap().unwrap();
+    assert_eq!(target.rate_limit_per_sec, Some(7));
+
+    let patch = EndpointPatch {
+        filter: Some(None),
+        rate_limit_per_sec: Some(Some(9)),
+        ..EndpointPatch::default()
+    };
+    let patched = store
+        .update_endpoint(&t, &id, &patch, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(patched.filter, None);
+    assert_eq!(patched.rate_limit_per_sec, Some(9));
 }

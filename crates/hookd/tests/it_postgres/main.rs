@@ -33,6 +33,7 @@ mod cross_node;
 mod ordering_cluster;
 mod pg_restart;
 mod scale_out;
+mod shared_rate_limit;
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();

@@ -191,7 +191,7 @@ impl DeliveryStore for PostgresStore {
         &self,
         endpoint_id: &EndpointId,
     ) -> StoreResult<Option<DispatchTarget>> {
-        let row = sqlx::query("SELECT url, signing_keys, is_active, auth_sealed FROM endpoints WHERE id = $1 AND deleted_at IS NULL")
+        let row = sqlx::query("SELECT url, signing_keys, is_active, auth_sealed, rate_limit_per_sec FROM endpoints WHERE id = $1 AND deleted_at IS NULL")
             .bind(endpoint_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -201,6 +201,9 @@ impl DeliveryStore for PostgresStore {
                 signing_keys: row.blob("signing_keys")?,
                 is_active: row.flag("is_active")?,
                 auth_sealed: row.blob("auth_sealed")?,
+                rate_limit_per_sec: row
+                    .opt_int("rate_limit_per_sec")?
+                    .and_then(|r| u32::try_from(r).ok()),
             })
         })
         .transpose()
@@ -283,6 +286,15 @@ impl DeliveryStore for PostgresStore {
             disabled,
             context,
         })
+    }
+
+    async fn take_rate_slot(
+        &self,
+        endpoint_id: &EndpointId,
+        rate_per_sec: u32,
+        now_micros: i64,
+    ) -> StoreResult<i64> {
+        super::pacing::take_rate_slot(&self.pool, endpoint_id, rate_per_sec, now_micros).await
     }
 
     async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()> {

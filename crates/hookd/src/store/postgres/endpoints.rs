@@ -27,8 +27,9 @@ impl EndpointStore for PostgresStore {
         let e = &stored.endpoint;
         sqlx::query(
             "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-             disabled_reason, signing_keys, secret_last4, created_at, updated_at, auth_sealed, auth_public) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             disabled_reason, signing_keys, secret_last4, created_at, updated_at, auth_sealed, auth_public, \
+             filter, rate_limit_per_sec) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(e.id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -45,6 +46,8 @@ impl EndpointStore for PostgresStore {
         .bind(e.updated_at.as_millis())
         .bind(&stored.auth_sealed)
         .bind(e.auth.as_ref().map(to_json))
+        .bind(&e.filter)
+        .bind(e.rate_limit_per_sec.map(i64::from))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -117,7 +120,9 @@ impl EndpointStore for PostgresStore {
                failing_since = CASE WHEN $9 THEN NULL ELSE failing_since END, \
                updated_at = $10, \
                auth_sealed = CASE WHEN $11 THEN $12 ELSE auth_sealed END, \
-               auth_public = CASE WHEN $11 THEN $13 ELSE auth_public END \
+               auth_public = CASE WHEN $11 THEN $13 ELSE auth_public END, \
+               filter = CASE WHEN $14 THEN $15 ELSE filter END, \
+               rate_limit_per_sec = CASE WHEN $16 THEN $17 ELSE rate_limit_per_sec END \
              WHERE id = $1 AND workspace_id = $2 AND mode = $3 AND deleted_at IS NULL \
              RETURNING {}",
             columns()
@@ -135,6 +140,10 @@ impl EndpointStore for PostgresStore {
         .bind(patch.auth.is_some())
         .bind(auth_sealed(patch))
         .bind(auth_public(patch))
+        .bind(patch.filter.is_some())
+        .bind(patch.filter.clone().flatten())
+        .bind(patch.rate_limit_per_sec.is_some())
+        .bind(patch.rate_limit_per_sec.flatten().map(i64::from))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::endpoint).transpose()

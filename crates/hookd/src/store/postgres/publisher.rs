@@ -19,6 +19,7 @@ use sqlx::PgPool;
 
 use super::batcher::Batcher;
 use crate::domain::event::{Event, NewEvent};
+use crate::domain::filter::{self, EventView};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::ordering::{Admission, OrderingKey};
 use crate::domain::tenant::Tenant;
@@ -127,14 +128,15 @@ type KeyStates = HashMap<(String, String), (i64, bool)>;
 /// keyed events first takes its keys' locks and reads where they stand, in one transaction
 /// (`domain::ordering`: each delivery takes the next place, and only a key's head is leased).
 async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>> {
-    let mut fan_out: HashMap<FanOutKey<'_>, Vec<EndpointId>> = HashMap::new();
+    // Endpoints with their filters; the filters are applied per event below.
+    let mut fan_out: HashMap<FanOutKey<'_>, Vec<(EndpointId, Option<String>)>> = HashMap::new();
     for input in inputs {
         let key = fan_out_key(input);
         if fan_out.contains_key(&key) {
             continue;
         }
         let rows = sqlx::query(
-            "SELECT id FROM endpoints WHERE workspace_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL \
+            "SELECT id, filter FROM endpoints WHERE workspace_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL \
              AND (project_id IS NULL OR project_id = $3) AND events ? $4",
         )
         .bind(key.0)
@@ -145,7 +147,12 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
         .await?;
         let ids = rows
             .iter()
-            .map(|row| row.text("id").map(EndpointId::from_trusted))
+            .map(|row| {
+                Ok((
+                    EndpointId::from_trusted(row.text("id")?),
+                    row.opt_text("filter")?,
+                ))
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         fan_out.insert(key, ids);
     }
@@ -166,7 +173,9 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
             continue;
         };
         locks.push(lock_name(tenant, key.as_str()));
-        for endpoint in &fan_out[&fan_out_key(input)] {
+        // Every endpoint of the fan-out, filters not yet applied: a pair the filter drops
+        // just reads a state it doesn't use.
+        for (endpoint, _) in &fan_out[&fan_out_key(input)] {
             pair_endpoints.push(endpoint.as_str());
             pair_keys.push(key.as_str());
         }
@@ -197,7 +206,7 @@ async fn store_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<Output>
 /// (endpoint, key) stands; it moves on with every delivery placed.
 fn columns<'a>(
     inputs: &'a [Input],
-    fan_out: &'a HashMap<FanOutKey<'a>, Vec<EndpointId>>,
+    fan_out: &'a HashMap<FanOutKey<'a>, Vec<(EndpointId, Option<String>)>>,
     states: &mut KeyStates,
 ) -> (Columns<'a>, Vec<Output>) {
     let mut columns = Columns::default();
@@ -205,7 +214,7 @@ fn columns<'a>(
     for input in inputs {
         let key = fan_out_key(input);
         let (_, event, lease) = input;
-        let targets = &fan_out[&key];
+        let targets = filter::select(&fan_out[&key], || EventView::of(event));
         let at = event.created_at.as_millis();
         let ordering_key = event.ordering_key.as_ref().map(OrderingKey::as_str);
         columns.event_ids.push(event.id.as_str());
@@ -219,7 +228,7 @@ fn columns<'a>(
         columns.event_keys.push(ordering_key);
         let body = Arc::new(event.payload());
         let mut jobs = Vec::with_capacity(targets.len());
-        for endpoint_id in targets {
+        for &endpoint_id in &targets {
             // Unkeyed: dispatched at once, as always. Keyed: the next place, head or held.
             let (head, seq) = match ordering_key {
                 None => (true, None),

@@ -10,6 +10,7 @@ use super::{execute, publish, query_all, SqliteStore};
 use crate::domain::delivery::outcome::{AttemptRecord, HealthRule};
 use crate::domain::delivery::DeliveryStatus;
 use crate::domain::ids::{DeliveryId, EndpointId};
+use crate::domain::rate_limit;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
@@ -170,7 +171,7 @@ impl DeliveryStore for SqliteStore {
         &self,
         endpoint_id: &EndpointId,
     ) -> StoreResult<Option<DispatchTarget>> {
-        let row = sqlx::query("SELECT url, signing_keys, is_active, auth_sealed FROM endpoints WHERE id = ?1 AND deleted_at IS NULL")
+        let row = sqlx::query("SELECT url, signing_keys, is_active, auth_sealed, rate_limit_per_sec FROM endpoints WHERE id = ?1 AND deleted_at IS NULL")
             .bind(endpoint_id.as_str())
             .fetch_optional(&self.readers)
             .await?;
@@ -180,6 +181,9 @@ impl DeliveryStore for SqliteStore {
                 signing_keys: row.blob("signing_keys")?,
                 is_active: row.flag("is_active")?,
                 auth_sealed: row.blob("auth_sealed")?,
+                rate_limit_per_sec: row
+                    .opt_int("rate_limit_per_sec")?
+                    .and_then(|r| u32::try_from(r).ok()),
             })
         })
         .transpose()
@@ -207,6 +211,23 @@ impl DeliveryStore for SqliteStore {
     ) {
         self.writer
             .write_then(move |conn| publish::record(conn, &record, rule, now), done);
+    }
+
+    async fn take_rate_slot(
+        &self,
+        endpoint_id: &EndpointId,
+        rate_per_sec: u32,
+        now_micros: i64,
+    ) -> StoreResult<i64> {
+        let mut slots = self.rate_slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.len() > 100_000 {
+            // Slots in the past carry no pacing state: taking from them starts at now anyway.
+            slots.retain(|_, next| *next > now_micros);
+        }
+        let next = slots.get(endpoint_id).copied();
+        let (slot, next) = rate_limit::take_slot(next, now_micros, rate_per_sec);
+        slots.insert(endpoint_id.clone(), next);
+        Ok(slot)
     }
 
     async fn release_delivery(&self, id: &DeliveryId) -> StoreResult<()> {

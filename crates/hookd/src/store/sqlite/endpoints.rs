@@ -29,8 +29,9 @@ impl EndpointStore for SqliteStore {
                 execute(
                     conn,
                     "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-                     disabled_reason, signing_keys, secret_last4, created_at, updated_at, auth_sealed, auth_public) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     disabled_reason, signing_keys, secret_last4, created_at, updated_at, auth_sealed, auth_public, \
+                     filter, rate_limit_per_sec) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                     params![
                         e.id.as_str(),
                         tenant.workspace_id.as_str(),
@@ -47,6 +48,8 @@ impl EndpointStore for SqliteStore {
                         e.updated_at.as_millis(),
                         stored.auth_sealed,
                         e.auth.as_ref().map(to_json),
+                        e.filter,
+                        e.rate_limit_per_sec,
                     ],
                 )?;
                 Ok(())
@@ -124,7 +127,9 @@ impl EndpointStore for SqliteStore {
                            failing_since = CASE WHEN ?9 THEN NULL ELSE failing_since END, \
                            updated_at = ?10, \
                            auth_sealed = CASE WHEN ?11 THEN ?12 ELSE auth_sealed END, \
-                           auth_public = CASE WHEN ?11 THEN ?13 ELSE auth_public END \
+                           auth_public = CASE WHEN ?11 THEN ?13 ELSE auth_public END, \
+                           filter = CASE WHEN ?14 THEN ?15 ELSE filter END, \
+                           rate_limit_per_sec = CASE WHEN ?16 THEN ?17 ELSE rate_limit_per_sec END \
                          WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
                          RETURNING {ENDPOINT_COLUMNS}"
                     ),
@@ -142,6 +147,10 @@ impl EndpointStore for SqliteStore {
                         patch.auth.is_some(),
                         auth_sealed(&patch),
                         auth_public(&patch),
+                        patch.filter.is_some(),
+                        patch.filter.clone().flatten(),
+                        patch.rate_limit_per_sec.is_some(),
+                        patch.rate_limit_per_sec.flatten(),
                     ],
                     |row| rows::endpoint(row),
                 )

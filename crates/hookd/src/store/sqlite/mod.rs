@@ -41,6 +41,9 @@ pub struct SqliteStore {
     writer: Writer,
     readers: SqlitePool,
     key_cache: key_cache::KeyCache,
+    /// The next free attempt slot of each rate-limited endpoint (unix microseconds). SQLite
+    /// runs one node, so pacing needs no shared state and costs no write.
+    rate_slots: std::sync::Mutex<std::collections::HashMap<crate::domain::ids::EndpointId, i64>>,
 }
 
 impl SqliteStore {
@@ -91,6 +94,7 @@ impl SqliteStore {
             writer,
             readers,
             key_cache,
+            rate_slots: Default::default(),
         })
     }
 }

@@ -18,6 +18,7 @@ use super::{execute, query_all, query_opt};
 use crate::domain::delivery::outcome::{AttemptRecord, HealthRule, StreakUpdate};
 use crate::domain::endpoint::DisabledReason;
 use crate::domain::event::{Event, NewEvent};
+use crate::domain::filter::{self, EventView};
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::ordering::{self, Admission, OrderingKey};
 use crate::domain::tenant::Tenant;
@@ -27,9 +28,9 @@ use crate::store::{AttemptWritten, DeliveryJob, Lease, StoreResult};
 
 /// The endpoints an event goes to: active, of its tenant, scoped to its project or to none, and
 /// subscribed to its type (`events` is a JSON array of names, so `"type"` with its quotes
-/// matches whole names only).
+/// matches whole names only); with their filters, which the domain then applies.
 const FAN_OUT: &str =
-    "SELECT id FROM endpoints WHERE workspace_id = ?1 AND mode = ?2 AND is_active = 1 \
+    "SELECT id, filter FROM endpoints WHERE workspace_id = ?1 AND mode = ?2 AND is_active = 1 \
      AND deleted_at IS NULL AND (project_id IS NULL OR project_id = ?3) AND instr(events, ?4) > 0";
 const INSERT_EVENT: &str = "INSERT INTO events (id, workspace_id, mode, type, project_id, data, \
      created_at, delivery_count, ordering_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -54,7 +55,7 @@ const KEY_STATE: &str = "SELECT COALESCE(MAX(ordering_seq), 0) AS last, \
 /// The endpoints `event` goes to.
 fn fan_out(conn: &Connection, tenant: &Tenant, event: &NewEvent) -> StoreResult<Vec<EndpointId>> {
     let quoted_type = format!("\"{}\"", event.event_type);
-    query_all(
+    let candidates = query_all(
         conn,
         FAN_OUT,
         params![
@@ -63,8 +64,15 @@ fn fan_out(conn: &Connection, tenant: &Tenant, event: &NewEvent) -> StoreResult<
             event.project_id,
             quoted_type
         ],
-        |row| row.text("id").map(EndpointId::from_trusted),
-    )
+        |row| {
+            Ok((
+                EndpointId::from_trusted(row.text("id")?),
+                row.opt_text("filter")?,
+            ))
+        },
+    )?;
+    let selected = filter::select(&candidates, || EventView::of(event));
+    Ok(selected.into_iter().cloned().collect())
 }
 
 /// Stores `event` and one delivery per matching endpoint, leased to `lease.owner`; returns the
