@@ -129,6 +129,8 @@ fn endpoints() -> Vec<Endpoint> {
             disabled_reason: None,
             project_id: i.is_multiple_of(3).then(|| format!("proj_{}", i % 5)),
             secret_last4: "abcd".into(),
+            description: String::new(),
+            metadata: Default::default(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
         })

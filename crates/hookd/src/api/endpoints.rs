@@ -1,5 +1,6 @@
 //! `/v1/webhook-endpoints`: create, list, get, update, delete and rotate the secret.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -13,6 +14,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{double_option, non_null, ApiJson, ApiPath, ApiQuery};
 use super::pagination::{page_request, parse_bool, Data, List};
 use super::AppState;
+use crate::domain::annotations;
 use crate::domain::endpoint::{self, Endpoint, EndpointPatch, NewEndpoint};
 use crate::domain::ids::EndpointId;
 use crate::domain::parse_name;
@@ -38,6 +40,14 @@ pub struct CreateEndpoint {
     /// Only events of this project are delivered; `null` delivers every project's events.
     #[serde(default)]
     pub project_id: Option<String>,
+    /// Free text for people, at most 1024 characters (default `""`).
+    #[serde(default)]
+    #[schema(example = "Orders for the CRM team")]
+    pub description: Option<String>,
+    /// String → string pairs: at most 50 keys of 1–40 characters, values up to 500 characters.
+    #[serde(default)]
+    #[schema(example = json!({"team": "crm"}))]
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -60,6 +70,14 @@ pub struct UpdateEndpoint {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub is_active: Option<bool>,
+    /// `""` removes the description.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub description: Option<String>,
+    /// Replaces the whole map; `{}` removes every pair.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `WebhookEndpoint` plus the plaintext `secret`: only in the create and rotate answers.
@@ -137,6 +155,11 @@ pub async fn create(
         name: parse_name("name", &body.name, endpoint::NAME_MAX)?,
         events: state.catalog.parse_subscription("events", &body.events)?,
         project_id: endpoint::parse_project_id("projectId", body.project_id.as_deref())?,
+        description: annotations::parse_description(
+            "description",
+            body.description.as_deref().unwrap_or(""),
+        )?,
+        metadata: annotations::parse_metadata("metadata", &body.metadata.unwrap_or_default())?,
         url: parse_destination(&state, "url", &body.url).await?,
     };
     let secret = SigningSecret::generate();
@@ -150,6 +173,8 @@ pub async fn create(
         disabled_reason: None,
         project_id: new.project_id,
         secret_last4: secret.last4(),
+        description: new.description,
+        metadata: new.metadata,
         created_at: now,
         updated_at: now,
     };
@@ -224,6 +249,16 @@ pub async fn update(
             .map(|p| endpoint::parse_project_id("projectId", p.as_deref()))
             .transpose()?,
         is_active: body.is_active,
+        description: body
+            .description
+            .as_deref()
+            .map(|d| annotations::parse_description("description", d))
+            .transpose()?,
+        metadata: body
+            .metadata
+            .as_ref()
+            .map(|m| annotations::parse_metadata("metadata", m))
+            .transpose()?,
         url: match body.url.as_deref() {
             Some(raw) => Some(parse_destination(&state, "url", raw).await?),
             None => None,

@@ -19,6 +19,7 @@ use crate::domain::endpoint;
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EventId};
 use crate::domain::time::Timestamp;
+use crate::store::EventFilter;
 use crate::telemetry::traces;
 use tracing::Instrument;
 
@@ -47,6 +48,20 @@ pub struct PageQuery {
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListEventsQuery {
+    /// 1–100, default 20.
+    pub limit: Option<String>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only events of this type (from the event catalog).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
 }
 
 pub(super) fn parse_event_id(raw: &str) -> ApiResult<EventId> {
@@ -90,17 +105,27 @@ pub async fn publish(
     Ok((StatusCode::ACCEPTED, Json(Data { data: event })))
 }
 
-#[utoipa::path(get, path = "/v1/events", tag = TAG, params(PageQuery),
+#[utoipa::path(get, path = "/v1/events", tag = TAG, params(ListEventsQuery),
     responses((status = 200, body = List<Event>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<ListEventsQuery>,
 ) -> ApiResult<Json<List<Event>>> {
     let page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
         EventId::parse(c).map(|id| id.to_string())
     })?;
-    let page = state.store.list_events(&auth.tenant, &page).await?;
+    let filter = EventFilter {
+        event_type: q
+            .event_type
+            .as_deref()
+            .map(|t| state.catalog.parse_type("type", t))
+            .transpose()?,
+    };
+    let page = state
+        .store
+        .list_events(&auth.tenant, &filter, &page)
+        .await?;
     Ok(Json(List::from_page(page, |e| e.id.to_string())))
 }
 

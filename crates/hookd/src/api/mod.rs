@@ -18,6 +18,7 @@ pub mod integrations;
 pub mod openapi;
 pub mod pagination;
 pub mod pipeline;
+pub mod portal_sessions;
 pub mod version;
 
 use std::sync::Arc;
@@ -88,6 +89,7 @@ fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(events::get, erasure::erase))
         .routes(routes!(erasure::erase_project))
         .routes(routes!(events::deliveries))
+        .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get))
         .routes(routes!(deliveries::retry))
         // --- integrations ---
@@ -98,6 +100,8 @@ fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
             integrations::delete
         ))
         .routes(routes!(integration_calls::create, integration_calls::list))
+        // --- customer portal ---
+        .routes(routes!(portal_sessions::create))
 }
 
 fn operations_routes() -> OpenApiRouter<Arc<AppState>> {

@@ -92,6 +92,8 @@ impl Fixture {
                 disabled_reason: None,
                 project_id: None,
                 secret_last4: secret.last4(),
+                description: String::new(),
+                metadata: Default::default(),
                 created_at: now,
                 updated_at: now,
             },

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::annotations::Metadata;
 use super::ids::EndpointId;
 use super::time::Timestamp;
 use super::FieldError;
@@ -54,6 +55,12 @@ pub struct Endpoint {
     pub disabled_reason: Option<DisabledReason>,
     pub project_id: Option<String>,
     pub secret_last4: String,
+    /// Free text for the people managing the endpoint (`""`: none); at most 1024 characters.
+    pub description: String,
+    /// String → string pairs for the systems managing the endpoint: at most 50 keys of up to 40
+    /// characters, values up to 500 characters. Never used for delivery.
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    pub metadata: Metadata,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -77,6 +84,8 @@ pub struct NewEndpoint {
     pub url: Url,
     pub events: Vec<String>,
     pub project_id: Option<String>,
+    pub description: String,
+    pub metadata: Metadata,
 }
 
 /// The validated fields of a PATCH: `None` leaves a field unchanged.
@@ -87,11 +96,16 @@ pub struct EndpointPatch {
     pub events: Option<Vec<String>>,
     pub project_id: Option<Option<String>>,
     pub is_active: Option<bool>,
+    pub description: Option<String>,
+    /// Replaces the whole map (`{}` empties it).
+    pub metadata: Option<Metadata>,
 }
 
 impl EndpointPatch {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none()
+        self.description.is_none()
+            && self.metadata.is_none()
+            && self.name.is_none()
             && self.url.is_none()
             && self.events.is_none()
             && self.project_id.is_none()
@@ -156,6 +170,8 @@ mod tests {
             disabled_reason: None,
             project_id: project.map(str::to_string),
             secret_last4: "abcd".into(),
+            description: String::new(),
+            metadata: Metadata::new(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
         }

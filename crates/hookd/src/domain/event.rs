@@ -23,6 +23,9 @@ pub struct Event {
     /// True once the event's data and its attempts' response bodies were erased
     /// (`DELETE /v1/events/{id}` or `POST /v1/events/erase`).
     pub data_erased: bool,
+    /// True for the sample event of a test send (`POST /v1/webhook-endpoints/{id}/test`): it is
+    /// read by id from its delivery, and left out of `GET /v1/events`.
+    pub test: bool,
 }
 
 /// What an erased event's `data` is stored as. A published event's data is always a JSON
@@ -50,6 +53,7 @@ impl NewEvent {
             created_at: self.created_at,
             delivery_count: delivery_count as i64,
             data_erased: false,
+            test: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The domain: typed ids, tenancy, and the parsing of client input into values that are known to
 //! be valid ("parse, don't validate"). Nothing here touches the network or the database.
 
+pub mod annotations;
 pub mod api_key;
 pub mod catalog;
 pub mod delivery;
@@ -10,6 +11,7 @@ pub mod ids;
 pub mod integration;
 pub mod operational;
 pub mod payload;
+pub mod portal;
 pub mod secret;
 pub mod tenant;
 pub mod time;

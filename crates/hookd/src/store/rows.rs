@@ -124,7 +124,7 @@ pub fn api_key(row: &impl RowExt) -> StoreResult<ApiKeyRecord> {
 /// The columns [`endpoint`] reads.
 pub const ENDPOINT_COLUMNS: &str =
     "id, url, name, events, is_active, disabled_reason, project_id, \
-                                    secret_last4, created_at, updated_at, signing_keys";
+                                    secret_last4, description, metadata, created_at, updated_at, signing_keys";
 
 pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
     let events = row.text("events")?;
@@ -141,6 +141,9 @@ pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
             .and_then(DisabledReason::parse),
         project_id: row.opt_text("project_id")?,
         secret_last4: row.text("secret_last4")?,
+        description: row.text("description")?,
+        metadata: serde_json::from_str(&row.text("metadata")?)
+            .map_err(|e| StoreError::Corrupt(format!("endpoint metadata: {e}")))?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -154,7 +157,7 @@ pub fn stored_endpoint(row: &impl RowExt) -> StoreResult<super::StoredEndpoint> 
 }
 
 /// The columns [`event`] reads.
-pub const EVENT_COLUMNS: &str = "id, type, project_id, data, created_at, delivery_count";
+pub const EVENT_COLUMNS: &str = "id, type, project_id, data, created_at, delivery_count, is_test";
 
 pub fn event(row: &impl RowExt) -> StoreResult<Event> {
     let data = RawValue::from_string(row.text("data")?)
@@ -167,13 +170,14 @@ pub fn event(row: &impl RowExt) -> StoreResult<Event> {
         data,
         created_at: row.time("created_at")?,
         delivery_count: row.int("delivery_count")?,
+        test: row.flag("is_test")?,
     })
 }
 
 /// The columns [`delivery`] reads.
 pub const DELIVERY_COLUMNS: &str =
     "id, event_id, endpoint_id, status, attempt_count, next_attempt_at, \
-                                    last_status_code, created_at, updated_at";
+                                    last_status_code, created_at, updated_at, is_test";
 
 pub fn delivery(row: &impl RowExt) -> StoreResult<Delivery> {
     let status = row.text("status")?;
@@ -188,6 +192,7 @@ pub fn delivery(row: &impl RowExt) -> StoreResult<Delivery> {
         last_status_code: row.opt_int("last_status_code")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        test: row.flag("is_test")?,
     })
 }
 

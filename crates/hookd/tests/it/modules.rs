@@ -26,6 +26,8 @@ mod cli_events;
 mod cli_support;
 #[path = "../it/conventions.rs"]
 mod conventions;
+#[path = "../it/dashboard_api.rs"]
+mod dashboard_api;
 #[path = "../it/delivery/mod.rs"]
 mod delivery;
 #[path = "../it/endpoints.rs"]
@@ -42,6 +44,8 @@ mod isolation;
 mod listing;
 #[path = "../it/openapi.rs"]
 mod openapi;
+#[path = "../it/portal_sessions.rs"]
+mod portal_sessions;
 #[path = "../it/protocol.rs"]
 mod protocol;
 #[path = "../it/retention.rs"]

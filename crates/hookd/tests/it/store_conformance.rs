@@ -44,6 +44,8 @@ fn endpoint(events: &[&str], project: Option<&str>) -> StoredEndpoint {
             disabled_reason: None,
             project_id: project.map(str::to_string),
             secret_last4: "abcd".into(),
+            description: String::new(),
+            metadata: Default::default(),
             created_at: now,
             updated_at: now,
         },
@@ -748,7 +750,7 @@ async fn tenant_scoping_hides_other_workspaces_and_modes() {
             cursor: None,
         };
         assert!(store
-            .list_events(other, &page)
+            .list_events(other, &Default::default(), &page)
             .await
             .unwrap()
             .items

@@ -54,6 +54,9 @@ pub struct Delivery {
     pub last_status_code: Option<i64>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// `true` for the delivery of a sample event sent by `POST /v1/webhook-endpoints/{id}/test`:
+    /// one attempt, made at once, never retried on the schedule.
+    pub test: bool,
 }
 
 /// One HTTP attempt (`Attempt`).
@@ -67,4 +70,33 @@ pub struct Attempt {
     pub error: Option<String>,
     /// The first 4 KiB of the response body.
     pub response_body: String,
+}
+
+impl Delivery {
+    /// The delivery a test send leaves in the endpoint's log: one attempt, made at once, and
+    /// final whatever it came to (a test is never retried on the schedule).
+    pub fn of_test_send(
+        event_id: EventId,
+        endpoint_id: EndpointId,
+        attempt: &Attempt,
+        succeeded: bool,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: DeliveryId::generate(),
+            event_id,
+            endpoint_id,
+            status: if succeeded {
+                DeliveryStatus::Succeeded
+            } else {
+                DeliveryStatus::Failed
+            },
+            attempt_count: 1,
+            next_attempt_at: None,
+            last_status_code: attempt.status_code,
+            created_at: attempt.started_at,
+            updated_at: now,
+            test: true,
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Webhook endpoints on PostgreSQL.
 
 use super::PostgresStore;
+use crate::domain::annotations::Metadata;
 use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
@@ -14,6 +15,10 @@ fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_string())
 }
 
+fn metadata_json(metadata: &Metadata) -> String {
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".to_string())
+}
+
 /// `events` is JSONB here; read it back as text so the shared row mapping applies.
 fn columns() -> String {
     ENDPOINT_COLUMNS.replace("events,", "events::text AS events,")
@@ -25,8 +30,8 @@ impl EndpointStore for PostgresStore {
         let e = &stored.endpoint;
         sqlx::query(
             "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-             disabled_reason, signing_keys, secret_last4, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13)",
+             disabled_reason, signing_keys, secret_last4, created_at, updated_at, description, metadata) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(e.id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -41,6 +46,8 @@ impl EndpointStore for PostgresStore {
         .bind(&e.secret_last4)
         .bind(e.created_at.as_millis())
         .bind(e.updated_at.as_millis())
+        .bind(&e.description)
+        .bind(metadata_json(&e.metadata))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -111,6 +118,8 @@ impl EndpointStore for PostgresStore {
                disabled_reason = CASE WHEN $9::boolean IS NULL THEN disabled_reason \
                                       WHEN $9 THEN NULL ELSE 'manual' END, \
                failing_since = CASE WHEN $9 THEN NULL ELSE failing_since END, \
+               description = COALESCE($11, description), \
+               metadata = COALESCE($12, metadata), \
                updated_at = $10 \
              WHERE id = $1 AND workspace_id = $2 AND mode = $3 AND deleted_at IS NULL \
              RETURNING {}",
@@ -126,6 +135,8 @@ impl EndpointStore for PostgresStore {
         .bind(patch.project_id.clone().flatten())
         .bind(patch.is_active)
         .bind(now.as_millis())
+        .bind(&patch.description)
+        .bind(patch.metadata.as_ref().map(metadata_json))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::endpoint).transpose()

@@ -20,6 +20,7 @@ mod error;
 mod events;
 mod idempotency;
 mod integrations;
+mod portal;
 mod publisher;
 mod rate_limit;
 mod recorder;

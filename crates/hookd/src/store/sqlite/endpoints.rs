@@ -3,6 +3,7 @@
 use rusqlite::params;
 
 use super::{execute, query_opt, SqliteStore};
+use crate::domain::annotations::Metadata;
 use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
@@ -16,6 +17,10 @@ fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_string())
 }
 
+fn metadata_json(metadata: &Metadata) -> String {
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".to_string())
+}
+
 #[async_trait]
 impl EndpointStore for SqliteStore {
     async fn insert_endpoint(&self, tenant: &Tenant, stored: &StoredEndpoint) -> StoreResult<()> {
@@ -27,8 +32,8 @@ impl EndpointStore for SqliteStore {
                 execute(
                     conn,
                     "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-                     disabled_reason, signing_keys, secret_last4, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     disabled_reason, signing_keys, secret_last4, created_at, updated_at, description, metadata) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     params![
                         e.id.as_str(),
                         tenant.workspace_id.as_str(),
@@ -43,6 +48,8 @@ impl EndpointStore for SqliteStore {
                         e.secret_last4,
                         e.created_at.as_millis(),
                         e.updated_at.as_millis(),
+                        e.description,
+                        metadata_json(&e.metadata),
                     ],
                 )?;
                 Ok(())
@@ -118,6 +125,8 @@ impl EndpointStore for SqliteStore {
                            disabled_reason = CASE WHEN ?9 IS NULL THEN disabled_reason \
                                                   WHEN ?9 THEN NULL ELSE 'manual' END, \
                            failing_since = CASE WHEN ?9 THEN NULL ELSE failing_since END, \
+                           description = COALESCE(?11, description), \
+                           metadata = COALESCE(?12, metadata), \
                            updated_at = ?10 \
                          WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
                          RETURNING {ENDPOINT_COLUMNS}"
@@ -133,6 +142,8 @@ impl EndpointStore for SqliteStore {
                         patch.project_id.clone().flatten(),
                         patch.is_active,
                         now.as_millis(),
+                        patch.description,
+                        patch.metadata.as_ref().map(metadata_json),
                     ],
                     |row| rows::endpoint(row),
                 )

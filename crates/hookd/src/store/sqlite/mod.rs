@@ -14,6 +14,7 @@ mod events;
 mod idempotency;
 mod integrations;
 mod key_cache;
+mod portal;
 mod publish;
 mod retention;
 mod tenancy;

@@ -34,6 +34,7 @@ async fn a_published_event_arrives_signed_in_the_documented_shape() {
             "deliveryCount",
             "id",
             "projectId",
+            "test",
             "type"
         ]
     );
