@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod endpoint;
 pub mod event;
 pub mod ids;
+pub mod insights;
 pub mod integration;
 pub mod operational;
 pub mod payload;

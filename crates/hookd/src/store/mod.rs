@@ -19,6 +19,7 @@ pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod insights;
 pub mod integration_rows;
 pub mod integrations;
 pub mod page;
@@ -41,6 +42,7 @@ pub use erasure::ErasureStore;
 pub use error::{StoreError, StoreResult};
 pub use events::{DeliveryFilter, EventFilter, EventStore};
 pub use idempotency::{IdempotencyBegin, IdempotencyStore};
+pub use insights::InsightStore;
 pub use integrations::{IntegrationFilter, IntegrationStore};
 pub use page::{Page, PageRequest};
 pub use portal::PortalStore;
@@ -59,6 +61,7 @@ pub trait Store:
     + RetentionStore
     + ErasureStore
     + PortalStore
+    + InsightStore
 {
 }
 
@@ -72,6 +75,7 @@ impl<T> Store for T where
         + RetentionStore
         + ErasureStore
         + PortalStore
+        + InsightStore
 {
 }
 

@@ -629,3 +629,96 @@ async fn test_sends_are_kept_in_the_endpoint_log_marked_as_tests() {
     assert_eq!(status, 202, "{retried}");
     receiver.wait_for(3, Duration::from_secs(20)).await;
 }
+
+async fn default_tenant(
+    app: &TestApp,
+    mode: hookd::domain::tenant::Mode,
+) -> hookd::domain::tenant::Tenant {
+    let workspace = app
+        .store
+        .find_workspace(hookd::admin::DEFAULT_WORKSPACE)
+        .await
+        .unwrap()
+        .unwrap();
+    hookd::domain::tenant::Tenant {
+        workspace_id: workspace.id,
+        mode,
+    }
+}
+
+#[suite_test]
+async fn the_store_summarises_an_endpoint_s_recent_deliveries() {
+    use hookd::domain::delivery::DeliveryStatus;
+    use hookd::domain::ids::EndpointId;
+    use hookd::domain::insights::{hourly, WINDOW_MS};
+    use hookd::domain::tenant::Mode;
+    use hookd::domain::time::Timestamp;
+
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let live = default_tenant(&app, Mode::Live).await;
+    let ok = EndpointId::parse(&w.ok).unwrap();
+    let down = EndpointId::parse(&w.down).unwrap();
+    let now = Timestamp::now();
+    let since = now.plus_millis(-WINDOW_MS);
+
+    let summary = app.store.endpoint_summary(&live, &ok, since).await.unwrap();
+    assert_eq!((summary.succeeded, summary.failed), (2, 0));
+    assert_eq!(summary.success_rate(), Some(100.0));
+    assert_eq!(summary.last_status, Some(DeliveryStatus::Succeeded));
+    assert!(summary.last_delivery_at.is_some());
+    let down_summary = app
+        .store
+        .endpoint_summary(&live, &down, since)
+        .await
+        .unwrap();
+    assert_eq!((down_summary.succeeded, down_summary.failed), (0, 0));
+    assert_eq!(down_summary.success_rate(), None, "nothing finished yet");
+    assert_eq!(down_summary.last_status, Some(DeliveryStatus::Pending));
+
+    let samples = app
+        .store
+        .delivery_samples(&live, &ok, since, 100)
+        .await
+        .unwrap();
+    assert_eq!(samples.len(), 2);
+    assert!(samples
+        .iter()
+        .all(|s| s.status == DeliveryStatus::Succeeded
+            && s.last_duration_ms.is_some_and(|ms| ms >= 0)));
+    let buckets = hourly(&samples, Timestamp::now());
+    assert_eq!(
+        buckets.last().unwrap().succeeded,
+        2,
+        "both in the current hour"
+    );
+    let limited = app
+        .store
+        .delivery_samples(&live, &ok, since, 1)
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+
+    // A window starting later holds nothing, but the latest delivery is still known.
+    let later = now.plus_millis(60_000);
+    let empty = app.store.endpoint_summary(&live, &ok, later).await.unwrap();
+    assert_eq!((empty.succeeded, empty.failed), (0, 0));
+    assert!(empty.last_delivery_at.is_some());
+    assert!(app
+        .store
+        .delivery_samples(&live, &ok, later, 100)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Another mode sees nothing of the endpoint.
+    let test = default_tenant(&app, Mode::Test).await;
+    let other = app.store.endpoint_summary(&test, &ok, since).await.unwrap();
+    assert_eq!(other, Default::default());
+    assert!(app
+        .store
+        .delivery_samples(&test, &ok, since, 100)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -19,6 +19,7 @@ mod erasure;
 mod error;
 mod events;
 mod idempotency;
+mod insights;
 mod integrations;
 mod portal;
 mod publisher;

@@ -12,6 +12,7 @@ mod erasure;
 mod error;
 mod events;
 mod idempotency;
+mod insights;
 mod integrations;
 mod key_cache;
 mod portal;
