@@ -188,6 +188,7 @@ impl Server {
             store,
             cipher,
             engine,
+            sessions: crate::dashboard::session::SessionKeys::derive(&master_key),
             catalog,
             rate_limiter: api::auth::RateLimiter::new(
                 config.rate_limit_per_sec,

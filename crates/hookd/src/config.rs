@@ -94,6 +94,8 @@ pub struct Config {
     /// `https://hooks.example.com` (behind a TLS-terminating proxy). It decides whether the
     /// dashboard's session cookie is `Secure`, and is the base of links hookd hands out.
     pub public_url: Option<String>,
+    /// How long a dashboard sign-in lasts.
+    pub dashboard_session_ttl: HumanDuration,
 }
 
 /// A duration written for people (`30d`, `12h`, `90s`, `1h 30m`), read with `humantime`. A bare
@@ -166,6 +168,7 @@ impl Default for Config {
             retention: HumanDuration(Duration::from_secs(30 * 86_400)),
             retention_interval_ms: 60_000,
             public_url: None,
+            dashboard_session_ttl: HumanDuration(Duration::from_secs(12 * 3600)),
         }
     }
 }
@@ -262,6 +265,10 @@ impl Config {
             if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
                 bail!("public_url (HOOKD_PUBLIC_URL) must look like https://hooks.example.com");
             }
+        }
+        let ttl = self.dashboard_session_ttl.0;
+        if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(30 * 86_400) {
+            bail!("dashboard_session_ttl (HOOKD_DASHBOARD_SESSION_TTL) must be between 1s and 30d");
         }
         if let Some(endpoint) = &self.otlp_endpoint {
             let url = url::Url::parse(endpoint).with_context(|| {

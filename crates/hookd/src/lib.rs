@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod data_dir;
 pub mod delivery;
 pub mod domain;

@@ -132,7 +132,7 @@ pub(super) fn disconnected(stored: &StoredIntegration, at: Timestamp) -> ApiErro
 
 /// Loads a connected integration of the caller's tenant: 404 if it never existed, 410 if it was
 /// disconnected.
-pub(super) async fn load_connected(
+pub async fn load_connected(
     state: &AppState,
     tenant: &Tenant,
     raw_id: &str,

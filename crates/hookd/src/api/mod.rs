@@ -55,6 +55,8 @@ pub struct AppState {
     pub rate_limiter: auth::RateLimiter,
     pub metrics: PrometheusHandle,
     pub engine: crate::delivery::Engine,
+    /// Seals the dashboard's session cookies (a key derived from the master key).
+    pub sessions: crate::dashboard::session::SessionKeys,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -132,6 +134,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let (routes, openapi) = routes_and_openapi(&state);
     let openapi = Arc::new(openapi);
     routes
+        // The dashboard: pages at `/`, outside the v1 pipeline (sessions, not bearer keys).
+        .merge(crate::dashboard::router())
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }),

@@ -26,6 +26,8 @@ mod cli_events;
 mod cli_support;
 #[path = "../it/conventions.rs"]
 mod conventions;
+#[path = "../it/dashboard.rs"]
+mod dashboard;
 #[path = "../it/dashboard_api.rs"]
 mod dashboard_api;
 #[path = "../it/delivery/mod.rs"]
