@@ -121,6 +121,7 @@ pub async fn list(
             .as_deref()
             .map(|t| state.catalog.parse_type("type", t))
             .transpose()?,
+        project_id: None,
     };
     let page = state
         .store

@@ -135,7 +135,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let openapi = Arc::new(openapi);
     routes
         // The dashboard: pages at `/`, outside the v1 pipeline (sessions, not bearer keys).
-        .merge(crate::dashboard::router())
+        .merge(crate::dashboard::router(Arc::clone(&state)))
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }),

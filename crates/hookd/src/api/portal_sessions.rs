@@ -93,6 +93,8 @@ pub async fn create(
     let now = Timestamp::now();
     let scope = PortalScope {
         tenant: auth.tenant.clone(),
+        // Read back from the workspace when the link is redeemed.
+        workspace_name: String::new(),
         project_id,
         read_only: body.read_only.unwrap_or(false),
         expires_at: portal::expiry(now, expires_in),

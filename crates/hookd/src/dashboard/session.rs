@@ -148,7 +148,7 @@ impl Session {
 /// Whether cookies get `Secure`: when the configured public URL is https. hookd itself serves
 /// plain HTTP; TLS is terminated in front of it, so the request alone cannot tell (and trusting
 /// `X-Forwarded-Proto` from anyone would let a client switch the flag off).
-fn secure(state: &AppState) -> bool {
+pub(super) fn secure(state: &AppState) -> bool {
     state
         .config
         .public_url
@@ -214,7 +214,7 @@ pub fn open_portal_session(
     headers
 }
 
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
+pub(super) fn cookie_value(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()

@@ -32,6 +32,8 @@ pub const MAX_EXPIRES_IN_SECS: u64 = 7 * 86_400;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortalScope {
     pub tenant: Tenant,
+    /// The workspace's name, shown in the portal's header (read back on redemption).
+    pub workspace_name: String,
     pub project_id: Option<String>,
     pub read_only: bool,
     /// When the link, and the session it opens, end.
@@ -101,6 +103,7 @@ pub fn expiry(now: Timestamp, expires_in_secs: u64) -> Timestamp {
 /// Rebuilds a scope read back from the store.
 pub fn scope_from_parts(
     workspace_id: WorkspaceId,
+    workspace_name: String,
     mode: Mode,
     project_id: Option<String>,
     read_only: bool,
@@ -108,6 +111,7 @@ pub fn scope_from_parts(
 ) -> PortalScope {
     PortalScope {
         tenant: Tenant { workspace_id, mode },
+        workspace_name,
         project_id,
         read_only,
         expires_at,
@@ -122,6 +126,7 @@ mod tests {
     fn tokens_are_random_well_formed_and_hashed() {
         let scope = scope_from_parts(
             WorkspaceId::generate(),
+            "default".into(),
             Mode::Test,
             None,
             false,

@@ -26,6 +26,8 @@ pub struct DeliveryFilter {
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub event_type: Option<String>,
+    /// Only events published with this project (the customer portal's scope).
+    pub project_id: Option<String>,
 }
 
 /// Events and what the API shows of their deliveries, scoped by tenant.

@@ -59,11 +59,13 @@ impl PortalStore for SqliteStore {
                     "UPDATE portal_sessions SET used_at = ?2 \
                      WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2 \
                        AND workspace_id IN (SELECT id FROM workspaces WHERE deleted_at IS NULL) \
-                     RETURNING workspace_id, mode, project_id, read_only, expires_at",
+                     RETURNING workspace_id, mode, project_id, read_only, expires_at, \
+               (SELECT name FROM workspaces w WHERE w.id = portal_sessions.workspace_id) AS workspace_name",
                     params![hash, now.as_millis()],
                     |row| {
                         Ok(portal::scope_from_parts(
                             WorkspaceId::from_trusted(row.text("workspace_id")?),
+                row.text("workspace_name")?,
                             rows::mode(&row.text("mode")?)?,
                             row.opt_text("project_id")?,
                             row.flag("read_only")?,
