@@ -46,6 +46,8 @@ mod isolation;
 mod listing;
 #[path = "../it/openapi.rs"]
 mod openapi;
+#[path = "../it/portal_door.rs"]
+mod portal_door;
 #[path = "../it/portal_sessions.rs"]
 mod portal_sessions;
 #[path = "../it/protocol.rs"]
