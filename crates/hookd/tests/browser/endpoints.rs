@@ -108,3 +108,71 @@ pub async fn create_test_publish_and_retry(b: &mut Browser) {
     assert!(text.contains("p_1"), "{text}");
     b.check("event-detail").await;
 }
+
+pub async fn edit_disable_rotate_and_delete(b: &mut Browser) {
+    let key = b.app.live_key.clone();
+    let (status, created) = b
+        .app
+        .post_json(
+            &key,
+            "/v1/webhook-endpoints",
+            &json!({"name": "Billing", "url": "https://127.0.0.1:9/hook", "events": ["job.completed"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    b.sign_in(&key).await;
+    b.goto(&format!("/endpoints/{id}")).await;
+    b.click("a[href$='/edit']").await;
+    b.wait_for_text("Edit Billing").await;
+    b.check("endpoint-edit").await;
+
+    // The API's refusal is shown beside the field it names.
+    b.fill("#url", "ftp://127.0.0.1/files").await;
+    b.click("form[action$='/edit'] button[type=submit]").await;
+    let message = b.text("#url-error").await;
+    assert!(message.contains("https"), "{message}");
+    b.check("endpoint-edit-error").await;
+    b.fill("#url", "https://127.0.0.1:9/other").await;
+    b.fill("#name", "Billing v2").await;
+    b.click("form[action$='/edit'] button[type=submit]").await;
+    let text = b.wait_for_text("Endpoint saved.").await;
+    assert!(
+        text.contains("Billing v2") && text.contains("/other"),
+        "{text}"
+    );
+
+    b.click("form[action$='/active'] button").await;
+    let text = b.wait_for_text("Endpoint disabled").await;
+    assert!(text.contains("disabled by hand"), "{text}");
+    b.check("endpoint-disabled").await;
+    b.click("form[action$='/active'] button").await;
+    b.wait_for_text("Endpoint enabled").await;
+
+    let before = created["data"]["secretLast4"].as_str().unwrap().to_string();
+    b.click("form[action$='/rotate-secret'] button").await;
+    let secret = b
+        .find("#new-secret")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        secret.starts_with("whsec_") && !secret.ends_with(&before),
+        "{secret}"
+    );
+    b.check("secret-rotated").await;
+
+    b.click("a[href$='/delete']").await;
+    b.wait_for_text("cannot be undone").await;
+    b.check("endpoint-delete-confirm").await;
+    b.click("button.danger").await;
+    b.wait_for_text("Endpoint deleted").await;
+    let (status, _) = b
+        .app
+        .get_json(&key, &format!("/v1/webhook-endpoints/{id}"))
+        .await;
+    assert_eq!(status, 404);
+    b.check("endpoint-deleted").await;
+}

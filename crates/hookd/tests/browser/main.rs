@@ -50,6 +50,7 @@ const TESTS: &[(&str, BrowserTest)] = browser_tests![
     settings_keys::create_and_revoke_a_key,
     settings_keys::revoking_your_own_key_signs_you_out,
     endpoints::create_test_publish_and_retry,
+    endpoints::edit_disable_rotate_and_delete,
     portal::a_read_only_project_portal_shows_only_its_project,
 ];
 

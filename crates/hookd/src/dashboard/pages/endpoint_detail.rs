@@ -41,6 +41,7 @@ const REPLAY_WINDOWS: &[(&str, &str, i64)] = &[
 ];
 const NOTICES: &[(&str, &str)] = &[
     ("enabled", "Endpoint enabled: deliveries resume."),
+    ("saved", "Endpoint saved."),
     (
         "disabled",
         "Endpoint disabled: deliveries wait until it is enabled again.",
@@ -142,6 +143,7 @@ async fn page(
     let body = html! {
         (layout::page_header(&endpoint.name, Some(&endpoint.url), html! {
             @if !read_only {
+                a class="button secondary" href={ "/endpoints/" (endpoint.id) "/edit" } { "Edit" }
                 a class="button secondary" href={ "/endpoints/" (endpoint.id) "/delete" } { "Delete…" }
             }
         }))

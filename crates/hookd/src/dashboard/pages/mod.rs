@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod charts;
 pub mod deliveries;
 pub mod endpoint_detail;
+pub mod endpoint_edit;
 pub mod endpoints;
 pub mod events;
 pub mod form_fields;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .merge(endpoints::routes())
         .merge(endpoint_detail::routes())
+        .merge(endpoint_edit::routes())
         .merge(deliveries::routes())
         .merge(events::routes())
         .merge(integrations::routes())
