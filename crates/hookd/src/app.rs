@@ -195,6 +195,7 @@ impl Server {
                 config.rate_limit_burst,
             ),
             egress,
+            key_usage: api::auth::KeyUsage::default(),
             metrics: telemetry::metrics_handle(),
             config: Arc::new(config),
         };

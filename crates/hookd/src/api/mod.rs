@@ -53,6 +53,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub egress: EgressClient,
     pub rate_limiter: auth::RateLimiter,
+    /// When keys were last used (shown in the dashboard), recorded at most once a minute.
+    pub key_usage: auth::KeyUsage,
     pub metrics: PrometheusHandle,
     pub engine: crate::delivery::Engine,
     /// Seals the dashboard's session cookies (a key derived from the master key).

@@ -267,7 +267,17 @@ fn to_sign_in(state: &AppState, parts: &Parts) -> Response {
         ),
         None => "/sign-in".to_string(),
     };
-    let mut response = Redirect::to(&target).into_response();
+    // An htmx request would follow a redirect inside the page; it is told to load the sign-in
+    // page as a whole instead.
+    let mut response = if parts.headers.contains_key("hx-request") {
+        let mut response = axum::http::StatusCode::UNAUTHORIZED.into_response();
+        if let Ok(value) = HeaderValue::from_str(&target) {
+            response.headers_mut().insert("hx-redirect", value);
+        }
+        response
+    } else {
+        Redirect::to(&target).into_response()
+    };
     // A cookie that no longer opens a session is removed, so the browser stops sending it.
     if cookie_value(&parts.headers).is_some() {
         clear_cookie(state, response.headers_mut());

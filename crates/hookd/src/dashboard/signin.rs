@@ -102,11 +102,21 @@ pub async fn show(
 }
 
 /// A sign-in form posted from another site is refused (login CSRF): browsers send `Origin` on
-/// every POST, and it must name this server.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// every POST, and it must name this server, as the request's `Host` or (behind a proxy that
+/// rewrites `Host`) as the configured `public_url`.
+fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
+    let public = state
+        .config
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization());
+    if public.as_deref() == Some(origin) {
+        return true;
+    }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, rest)| rest);
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
@@ -114,7 +124,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// `POST /sign-in`.
 pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    if !same_origin(request.headers()) {
+    if !same_origin(&state, request.headers()) {
         return DashError::forbidden("Sign in from this server's own sign-in page.")
             .into_response();
     }

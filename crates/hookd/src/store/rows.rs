@@ -118,6 +118,7 @@ pub fn api_key(row: &impl RowExt) -> StoreResult<ApiKeyRecord> {
         name: row.opt_text("name")?,
         created_at: row.time("created_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
     })
 }
 

@@ -40,7 +40,22 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
     b.click("[data-add-header]").await;
     b.fill("#header-name-1", "X-Env").await;
     b.fill("#header-value-1", "staging-env-5678").await;
+    // Only the chosen auth type's fields are shown.
+    assert!(!b.find("#bearer_token").await.is_displayed().await.unwrap());
+    assert!(!b
+        .find("#basic_password")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
     b.click("input[name=auth_type][value=bearer]").await;
+    assert!(b.find("#bearer_token").await.is_displayed().await.unwrap());
+    assert!(!b
+        .find("#auth_header_value")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
     b.fill("#bearer_token", "tok_abcdefgh9876").await;
     b.fill("#timeout_ms", "5000").await;
     b.fill("#name", "Internal reporting API").await;
@@ -79,6 +94,7 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
     // keep their saved values.
     b.goto("/settings/integrations").await;
     b.click("details.menu summary").await;
+    b.check("integrations-list-menu").await;
     b.click("details.menu a[href$='/edit']").await;
     b.wait_for_text("Save changes").await;
     b.check("integration-edit").await;

@@ -43,9 +43,9 @@ impl Tools {
             "CHROMIUM",
             &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
         )
-        .ok_or("no Chromium at /usr/bin/chromium (apt-get install chromium, or set CHROMIUM)")?;
+        .ok_or("no Chromium (apt-get install chromium, or set CHROMIUM to its path)")?;
         let chromedriver = find_binary("CHROMEDRIVER", &["/usr/bin/chromedriver"]).ok_or(
-            "no chromedriver at /usr/bin/chromedriver (apt-get install chromium-driver, or set CHROMEDRIVER)",
+            "no chromedriver (apt-get install chromium-driver, or set CHROMEDRIVER to its path)",
         )?;
         Ok(Self {
             chromium,
@@ -114,7 +114,12 @@ pub struct Browser {
     pub app: TestApp,
     name: String,
     shots: usize,
+    /// The window's width and height between screenshots (laptop, or phone in `check_on_phone`).
+    size: (u32, u32),
 }
+
+const LAPTOP: (u32, u32) = (1280, 900);
+const PHONE: (u32, u32) = (390, 844);
 
 /// Runs one test: boots hookd, opens a session, runs `test`, and always closes the session (a
 /// failing test leaves a `…-failed.png` screenshot).
@@ -124,6 +129,15 @@ pub fn run(webdriver: &str, name: &str, test: BrowserTest) -> Result<(), libtest
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
+    // This test's screenshots of an earlier run would mislead: remove them.
+    let prefix = format!("{}-", name.replace("::", "-"));
+    if let Ok(entries) = std::fs::read_dir(screenshot_dir()) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     runtime.block_on(async {
         let app = harness::spawn_app().await;
         let client = connect(webdriver).await?;
@@ -132,6 +146,7 @@ pub fn run(webdriver: &str, name: &str, test: BrowserTest) -> Result<(), libtest
             app,
             name: name.replace("::", "-"),
             shots: 0,
+            size: LAPTOP,
         };
         let outcome = std::panic::AssertUnwindSafe(test(&mut browser))
             .catch_unwind()
@@ -252,8 +267,29 @@ impl Browser {
         .await;
     }
 
+    /// Saves a screenshot of the whole page (the window is stretched to the page's height for
+    /// it, up to 6000 px, then restored).
     pub async fn screenshot(&mut self, step: &str) -> PathBuf {
-        let png = self.client.screenshot().await.expect("screenshot");
+        let height = self
+            .client
+            .execute(
+                "window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|h| h.as_u64())
+            .map_or(self.size.1, |h| (h as u32).clamp(self.size.1, 6000));
+        self.client
+            .set_window_size(self.size.0, height)
+            .await
+            .expect("resize");
+        let png = self.client.screenshot().await;
+        self.client
+            .set_window_size(self.size.0, self.size.1)
+            .await
+            .expect("resize");
+        let png = png.expect("screenshot");
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("create target/screenshots");
         self.shots += 1;
@@ -294,10 +330,15 @@ impl Browser {
 
     /// Runs `check` at a phone's width too, then restores the laptop size.
     pub async fn check_on_phone(&mut self, step: &str) {
-        self.client.set_window_size(390, 844).await.expect("resize");
-        self.check(&format!("{step}-phone")).await;
+        self.size = PHONE;
         self.client
-            .set_window_size(1280, 900)
+            .set_window_size(PHONE.0, PHONE.1)
+            .await
+            .expect("resize");
+        self.check(&format!("{step}-phone")).await;
+        self.size = LAPTOP;
+        self.client
+            .set_window_size(LAPTOP.0, LAPTOP.1)
             .await
             .expect("resize");
     }

@@ -102,6 +102,17 @@ async fn behind_an_https_public_url_the_cookie_is_secure() {
     let app = spawn_app_with(|c| c.public_url = Some("https://hooks.example.com".into())).await;
     let (set_cookie, _) = sign_in(&app, &app.live_key).await;
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
+    // Behind a proxy that rewrites Host, the browser's Origin is the public URL's.
+    let response = client()
+        .post(app.url("/sign-in"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("origin", "https://hooks.example.com")
+        .body(serde_urlencoded::to_string([("api_key", &app.live_key)]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers().get(SET_COOKIE).is_some());
 }
 
 #[suite_test]
@@ -243,6 +254,16 @@ async fn garbage_cookies_and_sessions_of_revoked_keys_lead_to_sign_in() {
             .unwrap()
             .starts_with("/sign-in"));
     }
+
+    // htmx requests are told to load the sign-in page whole, not to follow a redirect in place.
+    let response = client()
+        .post(app.url("/settings/integrations/int_x/try"))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["hx-redirect"], "/sign-in");
 
     let (_, cookie) = sign_in(&app, &app.test_key).await;
     assert_eq!(
@@ -417,4 +438,128 @@ async fn assets_are_embedded_and_cached() {
         let response = client().get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
+}
+
+#[suite_test]
+async fn the_keys_page_shows_when_each_key_was_last_used() {
+    let app = spawn_app().await;
+    let (record, key) = hookd::admin::create_named_key(
+        &app.store,
+        hookd::admin::DEFAULT_WORKSPACE,
+        hookd::domain::tenant::Mode::Live,
+        Some("Nightly export"),
+    )
+    .await
+    .unwrap();
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let row = |html: &str| {
+        let start = html.find("Nightly export").expect("the key's row");
+        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+    };
+    let html = get_page(&app, &cookie, "/settings/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(row(&html).contains("Never"), "{}", row(&html));
+
+    let before = hookd::domain::time::Timestamp::now();
+    let (status, _) = app.get_json(&key, "/v1/integrations").await;
+    assert_eq!(status, StatusCode::OK);
+    let used = eventually(std::time::Duration::from_secs(5), || async {
+        let keys = app.store.list_api_keys(None).await.unwrap();
+        keys.into_iter()
+            .find(|k| k.id == record.id)
+            .and_then(|k| k.last_used_at)
+    })
+    .await;
+    assert!(used.as_millis() >= before.as_millis() - 1000);
+    let html = get_page(&app, &cookie, "/settings/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = row(&html);
+    assert!(!row.contains("Never") && row.contains(" UTC"), "{row}");
+    // Recording a use does not change what authentication answers.
+    let (status, _) = app.get_json(&key, "/v1/integrations").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[suite_test]
+async fn try_it_shows_upstream_failures_and_bad_bodies_as_the_api_words_them() {
+    let app = spawn_app().await;
+    // Nothing listens on port 1.
+    let (_, body) = app
+        .post_json(
+            &app.live_key,
+            "/v1/integrations",
+            &json!({"name": "Down", "url": "http://127.0.0.1:1/x"}),
+        )
+        .await;
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let page = format!("/settings/integrations/{id}");
+    let token = csrf_token(&app, &cookie, &page).await;
+    let try_path = format!("{page}/try");
+
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[
+            ("_csrf", &token),
+            ("try_method", "POST"),
+            ("try_body", "{}"),
+        ],
+    )
+    .await;
+    // 200 with the answer in the panel (htmx swaps only 2xx answers in).
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("No answer: ") && html.contains("upstream_error"),
+        "{html}"
+    );
+
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[
+            ("_csrf", &token),
+            ("try_body", "{not json"),
+            ("try_path", "/../../etc"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("The body is not valid JSON"), "{html}");
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[("_csrf", &token), ("try_path", "/../../etc")],
+    )
+    .await;
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("field-error") && html.contains("path"),
+        "{html}"
+    );
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[("_csrf", &token), ("try_method", "BREW")],
+    )
+    .await;
+    let html = response.text().await.unwrap();
+    assert!(html.contains("method"), "{html}");
+    // The failed call is in the call log; the refused forms are not calls.
+    let (_, log) = app
+        .get_json(&app.live_key, &format!("/v1/integrations/{id}/calls"))
+        .await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
 }

@@ -84,7 +84,7 @@ fn page(
                 h2 id="new-key-heading" { "Your new key" }
                 p class="warning" { strong { "Copy it now." } " It is shown only this once; hookd keeps only a hash of it." }
                 div class="secret-box" {
-                    label for="new-key" class="skip-link" { "New API key" }
+                    label for="new-key" class="sr-only" { "New API key" }
                     input id="new-key" type="text" readonly value=(key) spellcheck="false";
                     button type="button" class="secondary" data-copy="new-key" { "Copy" }
                 }
@@ -109,7 +109,7 @@ fn page(
                 table {
                     thead { tr {
                         th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Mode" }
-                        th scope="col" { "Created" } th scope="col" { "Last used" } th scope="col" { span class="skip-link" { "Actions" } }
+                        th scope="col" { "Created" } th scope="col" { "Last used" } th scope="col" { span class="sr-only" { "Actions" } }
                     } }
                     tbody {
                         @for key in keys {
@@ -120,8 +120,13 @@ fn page(
                                 }
                                 td { code { (key.prefix) "…" (key.last4) } }
                                 td { span class={ "mode-pill mode-" (key.mode.as_str()) } { (key.mode.as_str()) } }
-                                td { (layout::when(key.created_at)) }
-                                td { span class="muted" { "Not recorded" } }
+                                td class="nowrap" { (layout::when(key.created_at)) }
+                                td {
+                                    @match key.last_used_at {
+                                        Some(at) => { span class="nowrap" { (layout::when(at)) } }
+                                        None => { span class="muted" { "Never" } }
+                                    }
+                                }
                                 td class="actions" {
                                     a class="button secondary small" href={ "/settings/api-keys/" (key.id) "/revoke" }
                                         aria-label={ "Revoke " (key.prefix) "…" (key.last4) } { "Revoke" }

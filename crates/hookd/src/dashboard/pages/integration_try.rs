@@ -227,7 +227,7 @@ pub fn call_log(calls: &[IntegrationCall]) -> Markup {
                         tbody {
                             @for call in calls {
                                 tr {
-                                    td { (layout::when(call.created_at)) }
+                                    td class="nowrap" { (layout::when(call.created_at)) }
                                     td { span class="badge" { (call.method.as_str()) } " " span class="url" { (call.url) } }
                                     td {
                                         @match (call.status, &call.error_code) {

@@ -151,16 +151,16 @@ async fn list(
                 p { "Connect your first one with " strong { "Custom Webhook" } " below: enter the URL, headers and authentication, name it, and save. Then try it from its page, or call it with " code { "hookd call NAME" } "." }
             }))
         } @else {
-            div class="table-wrap" {
+            div class="table-wrap has-menu" {
                 table {
-                    caption class="skip-link" { "Connected integrations" }
-                    thead { tr { th scope="col" { "Name" } th scope="col" { "Endpoint" } th scope="col" { "Auth" } th scope="col" { span class="skip-link" { "Actions" } } } }
+                    caption class="sr-only" { "Connected integrations" }
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Endpoint" } th scope="col" class="hide-sm" { "Auth" } th scope="col" { span class="sr-only" { "Actions" } } } }
                     tbody {
                         @for integration in &integrations {
                             tr {
                                 td { a class="name-link" href={ "/settings/integrations/" (integration.id) } { (integration.name) } }
                                 td { span class="badge" { (integration.method.as_str()) } " " span class="url" { (integration.url) } }
-                                td { (auth_summary(&integration.auth)) }
+                                td class="hide-sm" { (auth_summary(&integration.auth)) }
                                 td class="actions" { (actions_menu(integration)) }
                             }
                         }
@@ -414,7 +414,8 @@ async fn detail(
 }
 
 /// `POST /settings/integrations/{id}/try`: one call, then the page with its answer (htmx swaps
-/// in only the result panel and the call log).
+/// in only the result panel and the call log). A refused form or an upstream failure is also a
+/// 200: it is the answer the panel shows, and htmx swaps in only 2xx answers.
 async fn try_it(
     State(state): State<Arc<AppState>>,
     PathId(id): PathId,
