@@ -186,6 +186,30 @@ async fn a_project_portal_sees_only_its_project() {
     let (_, events, _) = get(&app, &cookie, "/events").await;
     assert!(!events.contains(their_event), "{events}");
 
+    // An event of the project went to its endpoint and to the unscoped one: the portal sees
+    // the event and only the delivery to its own endpoint.
+    let (status, ours) = app
+        .post_json(
+            &app.live_key,
+            "/v1/events",
+            &json!({"type": "post.created", "projectId": "proj_mine", "data": {}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{ours}");
+    assert_eq!(ours["data"]["deliveryCount"], 2);
+    let (status, event_page, _) = get(
+        &app,
+        &cookie,
+        &format!("/events/{}", ours["data"]["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(event_page.contains(&mine), "{event_page}");
+    assert!(
+        !event_page.contains(unscoped["id"].as_str().unwrap()),
+        "{event_page}"
+    );
+
     // A forged post against another project's endpoint is a 404 too, and changes nothing.
     let token = csrf(&page);
     let r = client()

@@ -198,6 +198,26 @@ async fn detail(
     .await?
     .0
     .data;
+    // A project portal sees the deliveries to its project's endpoints only (an event of the
+    // project also goes to endpoints scoped to no project, which are not the customer's).
+    let deliveries = match project(&session) {
+        None => deliveries,
+        Some(mine) => {
+            let tenant = session.scope.tenant();
+            let mut kept = Vec::with_capacity(deliveries.len());
+            for d in deliveries {
+                let endpoint = state
+                    .store
+                    .get_endpoint(&tenant, &d.endpoint_id)
+                    .await
+                    .map_err(ApiError::from)?;
+                if endpoint.is_some_and(|e| e.endpoint.project_id.as_deref() == Some(mine)) {
+                    kept.push(d);
+                }
+            }
+            kept
+        }
+    };
     let body = html! {
         (layout::page_header(&event.event_type, None, html! {}))
         section class="card" aria-labelledby="event-heading" {
