@@ -30,6 +30,8 @@ mod conventions;
 mod dashboard;
 #[path = "../it/dashboard_api.rs"]
 mod dashboard_api;
+#[path = "../it/dashboard_pages.rs"]
+mod dashboard_pages;
 #[path = "../it/delivery/mod.rs"]
 mod delivery;
 #[path = "../it/endpoints.rs"]
