@@ -76,6 +76,7 @@ pub async fn create_test_publish_and_retry(b: &mut Browser) {
     })
     .await;
     b.check("endpoint-log").await;
+    b.check_on_phone("endpoint-log").await;
     // The newest delivery is the published one: open it and retry it.
     b.click("tbody tr:first-child a[href^='/deliveries/']")
         .await;
@@ -96,6 +97,7 @@ pub async fn create_test_publish_and_retry(b: &mut Browser) {
     })
     .await;
     b.check("delivery-retried").await;
+    b.check_on_phone("delivery-retried").await;
     assert!(!endpoint_page.is_empty());
 
     // Events: the published event is listed (the test sample is not), and opens with its

@@ -180,7 +180,7 @@ async fn page(
                         button type="submit" class="secondary" { "Rotate secret" }
                     }
                 }
-                form class="row" method="post" action={ "/endpoints/" (endpoint.id) "/test" } {
+                form class="filters" method="post" action={ "/endpoints/" (endpoint.id) "/test" } {
                     (csrf_field(session))
                     (select("test-event", "Send a test event", "event",
                         &state.catalog.types().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
@@ -191,14 +191,14 @@ async fn page(
         }
         section class="card" aria-labelledby="charts-heading" {
             h2 id="charts-heading" { "Last 24 hours" }
-            div class="row" {
+            div class="charts" {
                 div { h3 { "Deliveries by outcome" } (charts::outcomes(&buckets)) }
                 div { h3 { "Latency" } (charts::latency(&buckets)) }
             }
         }
         section aria-labelledby="log-heading" {
             h2 id="log-heading" { "Delivery log" }
-            form class="row" method="get" action={ "/endpoints/" (endpoint.id) } {
+            form class="filters" method="get" action={ "/endpoints/" (endpoint.id) } {
                 (select("status", "Status", "status", STATUSES, &query.status, &log_errors))
                 (select("eventType", "Event type", "eventType", &type_names, &query.event_type, &log_errors))
                 div class="form-actions" { button type="submit" class="secondary" { "Filter" } }
@@ -219,7 +219,7 @@ async fn page(
                 None => {}
             }
             @if !read_only {
-                form class="row" method="post" action={ "/endpoints/" (endpoint.id) "/replay" } {
+                form class="filters" method="post" action={ "/endpoints/" (endpoint.id) "/replay" } {
                     (csrf_field(session))
                     div class="field" {
                         label for="since" { "Replay failed since…" }

@@ -132,7 +132,7 @@ fn page(
         .collect();
     let body = html! {
         (layout::page_header("Events", Some("What was published, newest first. Open one to see its payload and where it was delivered."), html! {}))
-        form class="row" method="get" action="/events" role="search" {
+        form class="filters" method="get" action="/events" role="search" {
             (select("type", "Type", "type", &types, &search.event_type, errors))
             (Input::text("id", "Event id", "id", &search.id).placeholder("evt_…").render(errors))
             div class="form-actions" { button type="submit" class="secondary" { "Search" } }
