@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::charts;
 use super::endpoints::{chrome, load, status};
-use super::form_fields::select;
+use super::form_fields::{filter_select, select};
 use super::scope::caller;
 use super::{NoticeQuery, PathId};
 use crate::api::endpoint_deliveries::{self as api, DeliveriesQuery, Replay, TestEvent};
@@ -30,7 +30,7 @@ use crate::domain::endpoint::Endpoint;
 use crate::domain::insights::{self, MAX_SAMPLES, WINDOW_MS};
 use crate::domain::time::Timestamp;
 
-const STATUSES: &[&str] = &["", "pending", "succeeded", "failed", "cancelled"];
+const STATUSES: &[&str] = &["pending", "succeeded", "failed", "cancelled"];
 /// `Replay failed since…`: how far back, in hours.
 const REPLAY_WINDOWS: &[(&str, &str, i64)] = &[
     ("1h", "the last hour", 1),
@@ -137,8 +137,11 @@ async fn page(
         .map_err(crate::api::error::ApiError::from)?;
     let buckets = insights::hourly(&samples, now);
     let read_only = session.scope.read_only;
-    let type_names: Vec<&str> = std::iter::once("")
-        .chain(state.catalog.types().iter().map(|t| t.name.as_str()))
+    let type_names: Vec<&str> = state
+        .catalog
+        .types()
+        .iter()
+        .map(|t| t.name.as_str())
         .collect();
     let body = html! {
         (layout::page_header(&endpoint.name, Some(&endpoint.url), html! {
@@ -199,8 +202,8 @@ async fn page(
         section aria-labelledby="log-heading" {
             h2 id="log-heading" { "Delivery log" }
             form class="filters" method="get" action={ "/endpoints/" (endpoint.id) } {
-                (select("status", "Status", "status", STATUSES, &query.status, &log_errors))
-                (select("eventType", "Event type", "eventType", &type_names, &query.event_type, &log_errors))
+                (filter_select("status", "Status", STATUSES, &query.status, &log_errors))
+                (filter_select("eventType", "Event type", &type_names, &query.event_type, &log_errors))
                 div class="form-actions" { button type="submit" class="secondary" { "Filter" } }
             }
             @match &log {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::deliveries::pretty;
 use super::endpoint_detail::delivery_rows;
-use super::form_fields::{select, Input};
+use super::form_fields::{filter_select, Input};
 use super::scope::{caller, project, sees_project};
 use super::PathId;
 use crate::api::error::ApiError;
@@ -127,13 +127,16 @@ fn page(
     next: Option<String>,
     errors: &FormErrors,
 ) -> Markup {
-    let types: Vec<&str> = std::iter::once("")
-        .chain(state.catalog.types().iter().map(|t| t.name.as_str()))
+    let types: Vec<&str> = state
+        .catalog
+        .types()
+        .iter()
+        .map(|t| t.name.as_str())
         .collect();
     let body = html! {
         (layout::page_header("Events", Some("What was published, newest first. Open one to see its payload and where it was delivered."), html! {}))
         form class="filters" method="get" action="/events" role="search" {
-            (select("type", "Type", "type", &types, &search.event_type, errors))
+            (filter_select("type", "Type", &types, &search.event_type, errors))
             (Input::text("id", "Event id", "id", &search.id).placeholder("evt_…").render(errors))
             div class="form-actions" { button type="submit" class="secondary" { "Search" } }
         }
