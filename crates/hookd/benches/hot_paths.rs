@@ -133,6 +133,7 @@ fn endpoints() -> Vec<Endpoint> {
             metadata: Default::default(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
+            auth: None,
         })
         .collect()
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
+use super::endpoint_auth::{self, OAuth2Flags};
 use super::output::{self, cell, fields, Table};
 use super::{path_id, ApiOptions, CliError, PageArgs, EXIT_CODES_HELP};
 
@@ -57,6 +58,8 @@ pub enum EndpointCommand {
         /// A metadata pair; repeat the flag for more.
         #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_pair)]
         metadata: Vec<(String, String)>,
+        #[command(flatten)]
+        oauth2: OAuth2Flags,
     },
     /// Change an endpoint: only the given fields change.
     Update {
@@ -86,6 +89,12 @@ pub enum EndpointCommand {
         /// Remove every metadata pair.
         #[arg(long)]
         no_metadata: bool,
+        /// Replaces the endpoint's auth.
+        #[command(flatten)]
+        oauth2: OAuth2Flags,
+        /// Remove the endpoint's auth (deliveries carry no bearer token anymore).
+        #[arg(long, conflicts_with = "oauth2_token_url")]
+        no_auth: bool,
     },
     /// Delete an endpoint; its pending deliveries are cancelled.
     Delete { id: String },
@@ -149,6 +158,7 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             project,
             description,
             metadata,
+            oauth2,
         } => {
             let mut body =
                 json!({"name": name, "url": url, "events": events, "projectId": project});
@@ -157,6 +167,9 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             }
             if !metadata.is_empty() {
                 body["metadata"] = pairs_object(metadata);
+            }
+            if let Some(auth) = oauth2.auth()? {
+                body["auth"] = auth;
             }
             let reply = api.post("/v1/webhook-endpoints", &body).await?;
             show(&mut out, &reply, json)?;
@@ -172,6 +185,8 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             description,
             metadata,
             no_metadata,
+            oauth2,
+            no_auth,
         } => {
             let mut body = Map::new();
             if let Some(name) = name {
@@ -201,10 +216,17 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             if no_metadata {
                 body.insert("metadata".into(), json!({}));
             }
+            if let Some(auth) = oauth2.auth()? {
+                body.insert("auth".into(), auth);
+            }
+            if no_auth {
+                body.insert("auth".into(), Value::Null);
+            }
             if body.is_empty() {
                 return Err(CliError::usage(
                     "nothing to change: give at least one of --name, --url, --event, --project, \
-                     --no-project, --active, --description, --metadata, --no-metadata",
+                     --no-project, --active, --description, --metadata, --no-metadata, \
+                     --oauth2-token-url, --no-auth",
                 )
                 .into());
             }
@@ -302,6 +324,9 @@ fn show(out: &mut impl Write, reply: &crate::client::Reply, json: bool) -> anyho
             .map(|(k, v)| format!("{k}={}", cell(v)))
             .collect();
         pairs.push(("metadata", shown.join(", ")));
+    }
+    if e["auth"].is_object() {
+        pairs.push(("auth", endpoint_auth::describe(&e["auth"])));
     }
     fields(out, &pairs)?;
     if e["secret"].is_string() {

@@ -5,6 +5,8 @@ use url::Url;
 
 use super::annotations::Metadata;
 use super::ids::EndpointId;
+use super::integration::Sealed;
+use super::oauth2::EndpointAuth;
 use super::time::Timestamp;
 use super::FieldError;
 
@@ -63,6 +65,11 @@ pub struct Endpoint {
     pub metadata: Metadata,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// How deliveries authenticate besides the signature (OAuth2 client credentials: a bearer
+    /// token); the client secret is write-only. Absent when none is configured, so the
+    /// reference document's shape is unchanged for endpoints without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<EndpointAuth>,
 }
 
 impl Endpoint {
@@ -99,6 +106,8 @@ pub struct EndpointPatch {
     pub description: Option<String>,
     /// Replaces the whole map (`{}` empties it).
     pub metadata: Option<Metadata>,
+    /// `Some(None)` removes the auth; `Some(Some(_))` replaces it (sealed configuration and view).
+    pub auth: Option<Option<Sealed<EndpointAuth>>>,
 }
 
 impl EndpointPatch {
@@ -110,6 +119,7 @@ impl EndpointPatch {
             && self.events.is_none()
             && self.project_id.is_none()
             && self.is_active.is_none()
+            && self.auth.is_none()
     }
 }
 
@@ -174,6 +184,7 @@ mod tests {
             metadata: Metadata::new(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
+            auth: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod event;
 pub mod ids;
 pub mod insights;
 pub mod integration;
+pub mod oauth2;
 pub mod operational;
 pub mod payload;
 pub mod portal;

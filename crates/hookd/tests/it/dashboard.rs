@@ -563,3 +563,54 @@ async fn try_it_shows_upstream_failures_and_bad_bodies_as_the_api_words_them() {
         .await;
     assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
 }
+
+#[suite_test]
+async fn editing_keeps_an_auth_type_the_form_has_no_fields_for() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_json(
+            &app.live_key,
+            "/v1/integrations",
+            &json!({"name": "Partner API", "url": "https://partner.example.com/api",
+                    "auth": {"type": "oauth2_client_credentials",
+                             "tokenUrl": "https://auth.example.com/oauth/token",
+                             "clientId": "hookd-prod", "clientSecret": "s3cr3t-client-secret"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let edit = format!("/settings/integrations/{id}/edit");
+    let html = get_page(&app, &cookie, &edit).await.text().await.unwrap();
+    assert!(
+        html.contains("value=\"oauth2_client_credentials\" checked"),
+        "{html}"
+    );
+    assert!(!html.contains("s3cr3t-client-secret"));
+    let token = csrf_token(&app, &cookie, &edit).await;
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &edit,
+        &[
+            ("_csrf", &token),
+            ("name", "Partner API v2"),
+            ("url", "https://partner.example.com/api"),
+            ("method", "POST"),
+            ("content_type", "application/json"),
+            ("timeout_ms", "10000"),
+            ("auth_type", "oauth2_client_credentials"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, body) = app
+        .get_json(&app.live_key, &format!("/v1/integrations/{id}"))
+        .await;
+    assert_eq!(body["data"]["name"], "Partner API v2");
+    assert_eq!(
+        body["data"]["auth"]["type"], "oauth2_client_credentials",
+        "{body}"
+    );
+    assert_eq!(body["data"]["auth"]["clientId"], "hookd-prod", "{body}");
+}

@@ -46,6 +46,8 @@ mod idempotency;
 mod isolation;
 #[path = "../it/listing.rs"]
 mod listing;
+#[path = "../it/oauth2.rs"]
+mod oauth2;
 #[path = "../it/openapi.rs"]
 mod openapi;
 #[path = "../it/portal_door.rs"]

@@ -48,8 +48,10 @@ fn endpoint(events: &[&str], project: Option<&str>) -> StoredEndpoint {
             metadata: Default::default(),
             created_at: now,
             updated_at: now,
+            auth: None,
         },
         signing_keys: vec![1, 2, 3],
+        auth_sealed: Vec::new(),
     }
 }
 

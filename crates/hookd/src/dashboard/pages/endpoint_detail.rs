@@ -302,6 +302,7 @@ async fn set_active(
         is_active: Some(active),
         description: None,
         metadata: None,
+        auth: None,
     };
     let _updated = endpoints_api::update(
         State(Arc::clone(&state)),

@@ -129,6 +129,7 @@ async fn save(
         is_active: None,
         description: Some(values.description.clone()),
         metadata: None,
+        auth: None,
     };
     match api::update(
         State(Arc::clone(&state)),

@@ -261,6 +261,7 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
         project_id,
         description: Some(draft.description.clone()),
         metadata: None::<BTreeMap<String, String>>,
+        auth: None,
     };
     match api::create(State(Arc::clone(&state)), caller(&session), ApiJson(body)).await {
         Ok((_, created)) => {

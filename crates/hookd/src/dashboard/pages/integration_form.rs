@@ -351,6 +351,14 @@ fn auth_block(
                         (label)
                     }
                 }
+                // An auth type the form has no fields for (set over the API) stays selectable, so
+                // saving other changes keeps it.
+                @if let Some(saved) = saved.filter(|a| AUTH_TYPES.iter().all(|(v, _)| *v != a.type_name())) {
+                    label {
+                        input type="radio" name="auth_type" value=(saved.type_name()) checked[form.auth_type == saved.type_name()];
+                        (saved.type_name()) " (saved; change it over the API)"
+                    }
+                }
             }
             @if let Some(error) = type_error { p class="field-error" role="alert" { (error) } }
             div data-auth="bearer" {

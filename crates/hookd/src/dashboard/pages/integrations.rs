@@ -104,6 +104,9 @@ fn auth_summary(auth: &AuthView) -> String {
             Some(l) => format!("Basic (user …{l})"),
             None => "Basic".to_string(),
         },
+        AuthView::OAuth2ClientCredentials(view) => {
+            format!("OAuth2 client credentials ({})", view.client_id)
+        }
     }
 }
 

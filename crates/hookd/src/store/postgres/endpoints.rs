@@ -6,6 +6,8 @@ use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::store::endpoints::{auth_public, auth_sealed};
+use crate::store::integration_rows::to_json;
 use crate::store::rows::{self, ENDPOINT_COLUMNS};
 use crate::store::EndpointStore;
 use crate::store::{EndpointFilter, Page, PageRequest, StoreResult, StoredEndpoint};
@@ -30,8 +32,9 @@ impl EndpointStore for PostgresStore {
         let e = &stored.endpoint;
         sqlx::query(
             "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-             disabled_reason, signing_keys, secret_last4, created_at, updated_at, description, metadata) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             disabled_reason, signing_keys, secret_last4, created_at, updated_at, description, metadata, \
+             auth_sealed, auth_public) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(e.id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -48,6 +51,8 @@ impl EndpointStore for PostgresStore {
         .bind(e.updated_at.as_millis())
         .bind(&e.description)
         .bind(metadata_json(&e.metadata))
+        .bind(&stored.auth_sealed)
+        .bind(e.auth.as_ref().map(to_json))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -118,9 +123,11 @@ impl EndpointStore for PostgresStore {
                disabled_reason = CASE WHEN $9::boolean IS NULL THEN disabled_reason \
                                       WHEN $9 THEN NULL ELSE 'manual' END, \
                failing_since = CASE WHEN $9 THEN NULL ELSE failing_since END, \
-               description = COALESCE($11, description), \
-               metadata = COALESCE($12, metadata), \
-               updated_at = $10 \
+               description = COALESCE($14, description), \
+               metadata = COALESCE($15, metadata), \
+               updated_at = $10, \
+               auth_sealed = CASE WHEN $11 THEN $12 ELSE auth_sealed END, \
+               auth_public = CASE WHEN $11 THEN $13 ELSE auth_public END \
              WHERE id = $1 AND workspace_id = $2 AND mode = $3 AND deleted_at IS NULL \
              RETURNING {}",
             columns()
@@ -135,6 +142,9 @@ impl EndpointStore for PostgresStore {
         .bind(patch.project_id.clone().flatten())
         .bind(patch.is_active)
         .bind(now.as_millis())
+        .bind(patch.auth.is_some())
+        .bind(auth_sealed(patch))
+        .bind(auth_public(patch))
         .bind(&patch.description)
         .bind(patch.metadata.as_ref().map(metadata_json))
         .fetch_optional(&self.pool)
