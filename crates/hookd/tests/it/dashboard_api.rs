@@ -722,3 +722,60 @@ async fn the_store_summarises_an_endpoint_s_recent_deliveries() {
         .unwrap()
         .is_empty());
 }
+
+#[suite_test]
+async fn the_openapi_document_describes_the_additions() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("Delivery", "test"),
+        ("Event", "test"),
+        ("Endpoint", "description"),
+        ("Endpoint", "metadata"),
+        ("CreateEndpoint", "metadata"),
+        ("UpdateEndpoint", "description"),
+        ("TestSent", "deliveryId"),
+        ("CreatePortalSession", "expiresInSecs"),
+        ("PortalSession", "url"),
+        ("PortalSession", "expiresAt"),
+    ] {
+        // A flattened struct is an `allOf`: look for the property anywhere in the schema.
+        let text = schemas[schema].to_string();
+        assert!(
+            schemas[schema].is_object() && text.contains(&format!("\"{field}\":")),
+            "{schema}.{field} in {text}"
+        );
+    }
+    let params: Vec<&str> = doc["paths"]["/v1/deliveries"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "status",
+        "endpointId",
+        "eventType",
+        "since",
+        "limit",
+        "cursor",
+    ] {
+        assert!(params.contains(&name), "{name} in {params:?}");
+    }
+    let params: Vec<&str> = doc["paths"]["/v1/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(params.contains(&"type"), "{params:?}");
+}
