@@ -131,6 +131,8 @@ fn endpoints() -> Vec<Endpoint> {
             filter: None,
             rate_limit_per_sec: None,
             secret_last4: "abcd".into(),
+            description: String::new(),
+            metadata: Default::default(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
             auth: None,

@@ -96,6 +96,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a dashboard sign-in lasts.
     pub dashboard_session_ttl: HumanDuration,
+    /// Origins allowed to show the customer portal in an `<iframe>` (CSP `frame-ancestors`),
+    /// e.g. `https://app.example.com`; empty: the portal is not framed by other sites.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub portal_frame_ancestors: Vec<String>,
 }
 
 /// A duration written for people (`30d`, `12h`, `90s`, `1h 30m`), read with `humantime`. A bare
@@ -169,6 +173,7 @@ impl Default for Config {
             retention_interval_ms: 60_000,
             public_url: None,
             dashboard_session_ttl: HumanDuration(Duration::from_secs(12 * 3600)),
+            portal_frame_ancestors: Vec::new(),
         }
     }
 }
@@ -269,6 +274,20 @@ impl Config {
         let ttl = self.dashboard_session_ttl.0;
         if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(30 * 86_400) {
             bail!("dashboard_session_ttl (HOOKD_DASHBOARD_SESSION_TTL) must be between 1s and 30d");
+        }
+        for origin in &self.portal_frame_ancestors {
+            let url = url::Url::parse(origin).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.username().is_empty()
+            });
+            if url.is_none() || origin.contains(['*', ';', ' ', '\'', '#', ',']) {
+                bail!(
+                    "portal_frame_ancestors (HOOKD_PORTAL_FRAME_ANCESTORS): {origin:?} is not an origin such as https://app.example.com"
+                );
+            }
         }
         if let Some(endpoint) = &self.otlp_endpoint {
             let url = url::Url::parse(endpoint).with_context(|| {

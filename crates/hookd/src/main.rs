@@ -85,7 +85,8 @@ enum Command {
         respond: Option<RespondArg>,
     },
     /// Webhook endpoints, over the API (HOOKD_API_URL, HOOKD_API_KEY).
-    Endpoints(cli::endpoints::EndpointsArgs),
+    // Boxed: its many optional flags make it by far the largest variant.
+    Endpoints(Box<cli::endpoints::EndpointsArgs>),
     /// Publish and read events, over the API.
     Events(cli::events::EventsArgs),
     /// Deliveries and their attempts, over the API.
@@ -146,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             secret,
             respond,
         } => return listen(port, secret, respond).await,
-        Command::Endpoints(args) => return cli::endpoints::run(args).await,
+        Command::Endpoints(args) => return cli::endpoints::run(*args).await,
         Command::Events(args) => return cli::events::run(args).await,
         Command::Deliveries(args) => return cli::deliveries::run(args).await,
         Command::Replay(args) => return cli::deliveries::replay(args).await,

@@ -1,20 +1,23 @@
-//! `/v1/deliveries/{id}` (with its attempts) and `/retry`.
+//! `/v1/deliveries`: the tenant's deliveries across endpoints (filtered), one delivery with its
+//! attempts, and `/retry`.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Authed;
+use super::endpoint_deliveries::parse_status;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::ApiPath;
-use super::pagination::Data;
+use super::extract::{ApiPath, ApiQuery};
+use super::pagination::{page_request, Data, List};
 use super::AppState;
 use crate::domain::delivery::{Attempt, Delivery};
-use crate::domain::ids::DeliveryId;
+use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::time::Timestamp;
+use crate::store::DeliveryFilter;
 
 pub const TAG: &str = "Deliveries";
 
@@ -27,8 +30,78 @@ pub struct DeliveryWithAttempts {
     pub attempts: Vec<Attempt>,
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListDeliveriesQuery {
+    /// 1–100, default 20.
+    pub limit: Option<String>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `pending`, `succeeded`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    /// Only deliveries to this endpoint (`whe_…`).
+    pub endpoint_id: Option<String>,
+    /// Only deliveries of events of this type (from the event catalog).
+    pub event_type: Option<String>,
+    /// Only deliveries created at or after this RFC 3339 time, e.g. `2026-08-01T00:00:00Z`.
+    pub since: Option<String>,
+}
+
 fn parse_delivery_id(raw: &str) -> ApiResult<DeliveryId> {
     DeliveryId::parse(raw).map_err(|_| ApiError::not_found("delivery", raw))
+}
+
+/// The caller's deliveries across endpoints, newest first. Filters combine; an `endpointId` of
+/// no endpoint of the caller lists nothing.
+#[utoipa::path(get, path = "/v1/deliveries", tag = TAG, params(ListDeliveriesQuery),
+    responses((status = 200, body = List<Delivery>), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    ApiQuery(q): ApiQuery<ListDeliveriesQuery>,
+) -> ApiResult<Json<List<Delivery>>> {
+    let page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
+        DeliveryId::parse(c).map(|id| id.to_string())
+    })?;
+    let filter = DeliveryFilter {
+        status: q
+            .status
+            .as_deref()
+            .map(|s| parse_status("status", s))
+            .transpose()?,
+        endpoint_id: q
+            .endpoint_id
+            .as_deref()
+            .map(|raw| {
+                EndpointId::parse(raw).map_err(|_| {
+                    ApiError::invalid("endpointId", "endpointId must be an endpoint id (whe_…).")
+                })
+            })
+            .transpose()?,
+        event_type: q
+            .event_type
+            .as_deref()
+            .map(|t| state.catalog.parse_type("eventType", t))
+            .transpose()?,
+        since: q
+            .since
+            .as_deref()
+            .map(|raw| {
+                Timestamp::parse_rfc3339(raw).ok_or_else(|| {
+                    ApiError::invalid(
+                        "since",
+                        "since must be an RFC 3339 time such as 2026-08-01T00:00:00Z.",
+                    )
+                })
+            })
+            .transpose()?,
+    };
+    let page = state
+        .store
+        .list_deliveries(&auth.tenant, &filter, &page)
+        .await?;
+    Ok(Json(List::from_page(page, |d| d.id.to_string())))
 }
 
 #[utoipa::path(get, path = "/v1/deliveries/{id}", tag = TAG, params(("id" = String, Path)),

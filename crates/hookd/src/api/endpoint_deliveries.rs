@@ -16,8 +16,8 @@ use super::pagination::{page_request, Data, List};
 use super::AppState;
 use crate::delivery::sender::send_signed;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::event::NewEvent;
 use crate::domain::ids::{DeliveryId, EventId};
-use crate::domain::payload;
 use crate::domain::secret::KeyRing;
 use crate::domain::time::Timestamp;
 use crate::signing::Signer;
@@ -32,13 +32,26 @@ pub struct TestEvent {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     pub limit: Option<String>,
     pub cursor: Option<String>,
     /// `pending`, `succeeded`, `failed` or `cancelled`.
     pub status: Option<String>,
+    /// Only deliveries of events of this type (from the event catalog).
+    pub event_type: Option<String>,
+}
+
+/// The attempt of a test send, and where it is kept: the test delivery (`"test": true`) in the
+/// endpoint's delivery log, and its sample event.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestSent {
+    #[serde(flatten)]
+    pub attempt: Attempt,
+    pub delivery_id: DeliveryId,
+    pub event_id: EventId,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -58,7 +71,7 @@ pub struct Replayed {
     pub requeued: u64,
 }
 
-fn parse_status(param: &str, raw: &str) -> ApiResult<DeliveryStatus> {
+pub(super) fn parse_status(param: &str, raw: &str) -> ApiResult<DeliveryStatus> {
     DeliveryStatus::parse(raw).ok_or_else(|| {
         ApiError::invalid(
             param,
@@ -68,16 +81,18 @@ fn parse_status(param: &str, raw: &str) -> ApiResult<DeliveryStatus> {
 }
 
 /// Sends a sample event of the given type to this endpoint only, now, and answers with the
-/// attempt. The sample is not stored as an event and is never retried.
+/// attempt. The sample is kept as an event with one delivery marked `"test": true` (final
+/// whatever the answer: never retried on the schedule), so the attempt shows in the endpoint's
+/// delivery log.
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/test", tag = TAG, params(("id" = String, Path)), request_body = TestEvent,
-    responses((status = 200, description = "The attempt, whatever the endpoint answered.", body = Data<Attempt>),
+    responses((status = 200, description = "The attempt, whatever the endpoint answered, with the ids of the test delivery and its sample event.", body = Data<TestSent>),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn send_test(
     State(state): State<Arc<AppState>>,
     auth: Authed,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TestEvent>,
-) -> ApiResult<Json<Data<Attempt>>> {
+) -> ApiResult<Json<Data<TestSent>>> {
     let event_type = state.catalog.parse_type("event", &body.event)?;
     let stored = load(&state, &auth.tenant, &id).await?;
     let ring: KeyRing = state
@@ -87,26 +102,25 @@ pub async fn send_test(
     let url = url::Url::parse(&stored.endpoint.url).map_err(|e| ApiError::Internal(e.into()))?;
     let credentials = crate::oauth2::open_endpoint_auth(&state.cipher, &stored.auth_sealed)
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let event_id = EventId::generate();
     let sample = RawValue::from_string(
         r#"{"test":true,"message":"A test event sent from hookd."}"#.to_string(),
     )
     .map_err(|e| ApiError::Internal(e.into()))?;
-    let now = Timestamp::now();
-    let body = payload::render(
-        &event_id,
-        &event_type,
-        now,
-        stored.endpoint.project_id.as_deref(),
-        &sample,
-    );
+    let event = NewEvent {
+        id: EventId::generate(),
+        event_type,
+        project_id: stored.endpoint.project_id.clone(),
+        data: sample,
+        created_at: Timestamp::now(),
+        ordering_key: None,
+    };
     let egress = state.engine.egress();
     let outcome = send_signed(
         egress,
         &url,
         &Signer::new(&ring),
-        event_id.as_str(),
-        body,
+        event.id.as_str(),
+        event.payload(),
         state.engine.timeout(),
         credentials.as_ref().map(|credentials| crate::oauth2::Auth {
             tokens: state.engine.tokens(),
@@ -115,8 +129,23 @@ pub async fn send_test(
         }),
     )
     .await;
+    let delivery = Delivery::of_test_send(
+        event.id.clone(),
+        stored.endpoint.id.clone(),
+        &outcome.attempt,
+        outcome.answer.succeeded,
+        Timestamp::now(),
+    );
+    state
+        .store
+        .record_test_send(&auth.tenant, &event, &delivery, &outcome.attempt)
+        .await?;
     Ok(Json(Data {
-        data: outcome.attempt,
+        data: TestSent {
+            attempt: outcome.attempt,
+            delivery_id: delivery.id,
+            event_id: event.id,
+        },
     }))
 }
 
@@ -131,17 +160,24 @@ pub async fn list(
     let page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
         DeliveryId::parse(c).map(|id| id.to_string())
     })?;
-    let filter = DeliveryFilter {
+    let mut filter = DeliveryFilter {
         status: q
             .status
             .as_deref()
             .map(|s| parse_status("status", s))
             .transpose()?,
+        event_type: q
+            .event_type
+            .as_deref()
+            .map(|t| state.catalog.parse_type("eventType", t))
+            .transpose()?,
+        ..DeliveryFilter::default()
     };
     let endpoint = load(&state, &auth.tenant, &id).await?.endpoint;
+    filter.endpoint_id = Some(endpoint.id);
     let page = state
         .store
-        .list_deliveries_of_endpoint(&auth.tenant, &endpoint.id, &filter, &page)
+        .list_deliveries(&auth.tenant, &filter, &page)
         .await?;
     Ok(Json(List::from_page(page, |d| d.id.to_string())))
 }

@@ -1,5 +1,6 @@
 //! `/v1/webhook-endpoints`: create, list, get, update, delete and rotate the secret.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -14,6 +15,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{double_option, non_null, ApiJson, ApiPath, ApiQuery};
 use super::pagination::{page_request, parse_bool, Data, List};
 use super::AppState;
+use crate::domain::annotations;
 use crate::domain::endpoint::{self, Endpoint, EndpointPatch, NewEndpoint};
 use crate::domain::filter::Filter;
 use crate::domain::ids::EndpointId;
@@ -43,6 +45,14 @@ pub struct CreateEndpoint {
     /// Only events of this project are delivered; `null` delivers every project's events.
     #[serde(default)]
     pub project_id: Option<String>,
+    /// Free text for people, at most 1024 characters (default `""`).
+    #[serde(default)]
+    #[schema(example = "Orders for the CRM team")]
+    pub description: Option<String>,
+    /// String → string pairs: at most 50 keys of 1–40 characters, values up to 500 characters.
+    #[serde(default)]
+    #[schema(example = json!({"team": "crm"}))]
+    pub metadata: Option<BTreeMap<String, String>>,
     /// Optional OAuth2 client credentials: deliveries then also carry
     /// `Authorization: Bearer <token>` (see docs/oauth2.md). `clientSecret` is write-only.
     #[serde(default)]
@@ -81,6 +91,14 @@ pub struct UpdateEndpoint {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub is_active: Option<bool>,
+    /// `""` removes the description.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub description: Option<String>,
+    /// Replaces the whole map; `{}` removes every pair.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub metadata: Option<BTreeMap<String, String>>,
     /// Replaces the auth; `null` removes it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<EndpointAuthInput>)]
@@ -207,6 +225,11 @@ pub async fn create(
         project_id: endpoint::parse_project_id("projectId", body.project_id.as_deref())?,
         filter: parse_filter(body.filter.as_deref())?,
         rate_limit_per_sec: parse_rate(body.rate_limit_per_sec)?,
+        description: annotations::parse_description(
+            "description",
+            body.description.as_deref().unwrap_or(""),
+        )?,
+        metadata: annotations::parse_metadata("metadata", &body.metadata.unwrap_or_default())?,
         url: parse_destination(&state, "url", &body.url).await?,
     };
     let endpoint_auth = match &body.auth {
@@ -226,6 +249,8 @@ pub async fn create(
         filter: new.filter,
         rate_limit_per_sec: new.rate_limit_per_sec,
         secret_last4: secret.last4(),
+        description: new.description,
+        metadata: new.metadata,
         created_at: now,
         updated_at: now,
         auth: endpoint_auth.as_ref().map(|a| a.view.clone()),
@@ -307,6 +332,16 @@ pub async fn update(
             .map(|f| parse_filter(f.as_deref()))
             .transpose()?,
         rate_limit_per_sec: body.rate_limit_per_sec.map(parse_rate).transpose()?,
+        description: body
+            .description
+            .as_deref()
+            .map(|d| annotations::parse_description("description", d))
+            .transpose()?,
+        metadata: body
+            .metadata
+            .as_ref()
+            .map(|m| annotations::parse_metadata("metadata", m))
+            .transpose()?,
         url: match body.url.as_deref() {
             Some(raw) => Some(parse_destination(&state, "url", raw).await?),
             None => None,

@@ -20,6 +20,7 @@ use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EventId};
 use crate::domain::ordering::OrderingKey;
 use crate::domain::time::Timestamp;
+use crate::store::EventFilter;
 use crate::telemetry::traces;
 use tracing::Instrument;
 
@@ -53,6 +54,20 @@ pub struct PageQuery {
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListEventsQuery {
+    /// 1–100, default 20.
+    pub limit: Option<String>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only events of this type (from the event catalog).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
 }
 
 pub(super) fn parse_event_id(raw: &str) -> ApiResult<EventId> {
@@ -102,17 +117,28 @@ pub async fn publish(
     Ok((StatusCode::ACCEPTED, Json(Data { data: event })))
 }
 
-#[utoipa::path(get, path = "/v1/events", tag = TAG, params(PageQuery),
+#[utoipa::path(get, path = "/v1/events", tag = TAG, params(ListEventsQuery),
     responses((status = 200, body = List<Event>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     auth: Authed,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<ListEventsQuery>,
 ) -> ApiResult<Json<List<Event>>> {
     let page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
         EventId::parse(c).map(|id| id.to_string())
     })?;
-    let page = state.store.list_events(&auth.tenant, &page).await?;
+    let filter = EventFilter {
+        event_type: q
+            .event_type
+            .as_deref()
+            .map(|t| state.catalog.parse_type("type", t))
+            .transpose()?,
+        project_id: None,
+    };
+    let page = state
+        .store
+        .list_events(&auth.tenant, &filter, &page)
+        .await?;
     Ok(Json(List::from_page(page, |e| e.id.to_string())))
 }
 

@@ -18,6 +18,7 @@ pub mod integrations;
 pub mod openapi;
 pub mod pagination;
 pub mod pipeline;
+pub mod portal_sessions;
 pub mod version;
 
 use std::sync::Arc;
@@ -92,6 +93,7 @@ fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(events::get, erasure::erase))
         .routes(routes!(erasure::erase_project))
         .routes(routes!(events::deliveries))
+        .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get))
         .routes(routes!(deliveries::retry))
         // --- integrations ---
@@ -102,6 +104,8 @@ fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
             integrations::delete
         ))
         .routes(routes!(integration_calls::create, integration_calls::list))
+        // --- customer portal ---
+        .routes(routes!(portal_sessions::create))
 }
 
 fn operations_routes() -> OpenApiRouter<Arc<AppState>> {
@@ -133,7 +137,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let openapi = Arc::new(openapi);
     routes
         // The dashboard: pages at `/`, outside the v1 pipeline (sessions, not bearer keys).
-        .merge(crate::dashboard::router())
+        .merge(crate::dashboard::router(Arc::clone(&state)))
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }),

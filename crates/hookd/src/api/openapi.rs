@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
         Authenticate with `Authorization: Bearer scripe_sk_live_…` (or `scripe_sk_test_…`)."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "Webhook endpoints"), (name = "Events"), (name = "Deliveries"), (name = "Integrations"), (name = "Operations"))
+    tags((name = "Webhook endpoints"), (name = "Events"), (name = "Deliveries"), (name = "Integrations"), (name = "Portal"), (name = "Operations"))
 )]
 struct Frame;
 

@@ -52,6 +52,12 @@ pub enum EndpointCommand {
         /// Deliver only this project's events (default: every project's).
         #[arg(long, value_name = "PROJECT_ID")]
         project: Option<String>,
+        /// Free text for people (at most 1024 characters).
+        #[arg(long)]
+        description: Option<String>,
+        /// A metadata pair; repeat the flag for more.
+        #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_pair)]
+        metadata: Vec<(String, String)>,
         #[command(flatten)]
         oauth2: OAuth2Flags,
         /// Deliver only events for which this CEL expression is true, e.g.
@@ -81,6 +87,15 @@ pub enum EndpointCommand {
         /// resumes delivery.
         #[arg(long, value_name = "true|false")]
         active: Option<bool>,
+        /// Replaces the description (`""` removes it).
+        #[arg(long)]
+        description: Option<String>,
+        /// Replaces the whole metadata map with these pairs; repeat the flag for more.
+        #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_pair, conflicts_with = "no_metadata")]
+        metadata: Vec<(String, String)>,
+        /// Remove every metadata pair.
+        #[arg(long)]
+        no_metadata: bool,
         /// Replaces the endpoint's auth.
         #[command(flatten)]
         oauth2: OAuth2Flags,
@@ -160,12 +175,20 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             url,
             events,
             project,
+            description,
+            metadata,
             oauth2,
             filter,
             rate_limit,
         } => {
             let mut body =
                 json!({"name": name, "url": url, "events": events, "projectId": project});
+            if let Some(description) = description {
+                body["description"] = json!(description);
+            }
+            if !metadata.is_empty() {
+                body["metadata"] = pairs_object(metadata);
+            }
             if let Some(auth) = oauth2.auth()? {
                 body["auth"] = auth;
             }
@@ -186,6 +209,9 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             project,
             no_project,
             active,
+            description,
+            metadata,
+            no_metadata,
             oauth2,
             no_auth,
             filter,
@@ -212,6 +238,15 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             if let Some(active) = active {
                 body.insert("isActive".into(), json!(active));
             }
+            if let Some(description) = description {
+                body.insert("description".into(), json!(description));
+            }
+            if !metadata.is_empty() {
+                body.insert("metadata".into(), pairs_object(metadata));
+            }
+            if no_metadata {
+                body.insert("metadata".into(), json!({}));
+            }
             if let Some(auth) = oauth2.auth()? {
                 body.insert("auth".into(), auth);
             }
@@ -233,8 +268,8 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             if body.is_empty() {
                 return Err(CliError::usage(
                     "nothing to change: give at least one of --name, --url, --event, --project, \
-                     --no-project, --active, --oauth2-token-url, --no-auth, --filter, --no-filter, \
-                     --rate-limit, --no-rate-limit",
+                     --no-project, --active, --description, --metadata, --no-metadata, \
+                     --oauth2-token-url, --no-auth, --filter, --no-filter, --rate-limit, --no-rate-limit",
                 )
                 .into());
             }
@@ -278,6 +313,22 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `KEY=VALUE` of `--metadata` (the value may contain `=`; the server checks the bounds).
+fn parse_pair(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {raw:?}"))
+}
+
+fn pairs_object(pairs: Vec<(String, String)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
 /// `active`, or `disabled (reason)`.
 fn status(endpoint: &Value) -> String {
     if endpoint["isActive"] == Value::Bool(true) {
@@ -306,6 +357,16 @@ fn show(out: &mut impl Write, reply: &crate::client::Reply, json: bool) -> anyho
     ];
     if let Some(secret) = e["secret"].as_str() {
         pairs[6] = ("secret", secret.to_string());
+    }
+    if e["description"].as_str().is_some_and(|d| !d.is_empty()) {
+        pairs.push(("description", cell(&e["description"])));
+    }
+    if let Some(metadata) = e["metadata"].as_object().filter(|m| !m.is_empty()) {
+        let shown: Vec<String> = metadata
+            .iter()
+            .map(|(k, v)| format!("{k}={}", cell(v)))
+            .collect();
+        pairs.push(("metadata", shown.join(", ")));
     }
     if e["auth"].is_object() {
         pairs.push(("auth", endpoint_auth::describe(&e["auth"])));

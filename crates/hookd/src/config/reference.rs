@@ -35,6 +35,7 @@ pub const MEANINGS: &[(&str, &str)] = &[
     ("retention_interval_ms", "How often the retention job runs (100 ms to 24 h)."),
     ("public_url", "The address browsers use to reach this server, e.g. `https://hooks.example.com` behind a TLS-terminating proxy. An `https://` URL makes the dashboard's session cookie `Secure`; it is also the base of links hookd hands out. Unset: links use the request's `Host`, and the cookie is not `Secure`."),
     ("dashboard_session_ttl", "How long a dashboard sign-in lasts, as a duration (`12h`, `30m`; 1s to 30d). Revoking the key signed in with ends its sessions at once."),
+    ("portal_frame_ancestors", "Origins allowed to show the customer portal in an `<iframe>`, e.g. `https://app.example.com` (comma-separated in the environment): the portal's Content-Security-Policy `frame-ancestors`. Empty: no other site may frame it. Pages of sessions signed in with an API key are never framed. Cross-site framing also needs an `https://` `public_url` (docs/dashboard.md)."),
     ("event_types", "Extra event types on top of the reference catalog: `[[event_types]]` tables with `name` and `description` (file only)."),
 ];
 

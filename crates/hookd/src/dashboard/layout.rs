@@ -20,6 +20,18 @@ pub struct NavItem {
 /// The navigation, in order. The first entry a session may see is the dashboard's home.
 pub const NAV: &[NavItem] = &[
     NavItem {
+        label: "Endpoints",
+        href: "/endpoints",
+        group: None,
+        needs_key: false,
+    },
+    NavItem {
+        label: "Events",
+        href: "/events",
+        group: None,
+        needs_key: false,
+    },
+    NavItem {
         label: "Integrations",
         href: "/settings/integrations",
         group: Some("Settings"),

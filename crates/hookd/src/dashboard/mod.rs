@@ -13,6 +13,7 @@ pub mod csrf;
 pub mod errors;
 pub mod layout;
 pub mod pages;
+pub mod portal;
 pub mod session;
 pub mod signin;
 
@@ -27,13 +28,14 @@ use crate::api::AppState;
 use session::Session;
 
 /// The dashboard's routes (merged into the API's router, outside the `/v1` pipeline).
-pub fn router() -> Router<Arc<AppState>> {
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let routes = Router::new()
         .route("/", get(home))
         .route("/sign-in", get(signin::show).post(signin::submit))
         .route("/sign-out", post(signin::sign_out))
+        .route(portal::ROUTE, get(portal::redeem))
         .merge(pages::routes())
-        .layer(axum::middleware::map_response(page_headers));
+        .layer(axum::middleware::from_fn_with_state(state, page_headers));
     // Assets are cached and carry no session: outside the page headers.
     routes.route("/assets/{name}", get(assets::serve))
 }
@@ -46,22 +48,37 @@ async fn home(session: Session) -> Response {
     Redirect::to(target).into_response()
 }
 
-/// Headers of every page: never cached (they show tenant data), no framing by other sites, no
-/// script or style from anywhere but here, no MIME sniffing, no referrer leaving the site.
-async fn page_headers(mut response: Response) -> Response {
+/// Headers of every page: never cached (they show tenant data), no script or style from
+/// anywhere but here, no MIME sniffing, no referrer leaving the site, and no framing by other
+/// sites, except the customer portal's pages by the origins configured for it (`portal.rs`).
+async fn page_headers(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let portal = portal::is_portal_request(&state, request.uri().path(), request.headers());
+    let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set = |headers: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
     set(headers, header::CACHE_CONTROL, "no-store");
-    set(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
+    let ancestors = if portal {
+        portal::frame_ancestors(&state)
+    } else {
+        "'none'".to_string()
+    };
+    let policy = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+         connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
     );
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::REFERRER_POLICY, "same-origin");
-    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    if !portal {
+        set(headers, header::X_FRAME_OPTIONS, "DENY");
+    }
     response
 }

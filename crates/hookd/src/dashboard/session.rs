@@ -13,7 +13,7 @@
 //! exactly what the database stores, never the key).
 //!
 //! Portal sessions (`POST /v1/portal-sessions`) use the same cookie with a scope that has no
-//! key, a `project_id` and possibly `read_only`: see [`open_portal_session`].
+//! key, a `project_id` and possibly `read_only`: opened by `GET /portal/{token}` (`portal.rs`).
 
 use std::sync::Arc;
 
@@ -148,7 +148,7 @@ impl Session {
 /// Whether cookies get `Secure`: when the configured public URL is https. hookd itself serves
 /// plain HTTP; TLS is terminated in front of it, so the request alone cannot tell (and trusting
 /// `X-Forwarded-Proto` from anyone would let a client switch the flag off).
-fn secure(state: &AppState) -> bool {
+pub(super) fn secure(state: &AppState) -> bool {
     state
         .config
         .public_url
@@ -188,33 +188,7 @@ pub fn clear_cookie(state: &AppState, headers: &mut HeaderMap) {
     set_cookie(headers, &cookie);
 }
 
-/// Opens a portal session (no key, optionally one project and read-only) and returns the
-/// `Set-Cookie` headers a redemption handler answers with. The portal-link handler calls this
-/// once it has consumed its one-time token.
-pub fn open_portal_session(
-    state: &AppState,
-    tenant: &Tenant,
-    workspace_name: &str,
-    project_id: Option<String>,
-    read_only: bool,
-) -> HeaderMap {
-    let session = Session::new(
-        state,
-        Scope {
-            workspace_id: tenant.workspace_id.clone(),
-            workspace_name: workspace_name.to_string(),
-            mode: tenant.mode,
-            project_id,
-            read_only,
-            key: None,
-        },
-    );
-    let mut headers = HeaderMap::new();
-    issue_cookie(state, &session, &mut headers);
-    headers
-}
-
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
+pub(super) fn cookie_value(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()

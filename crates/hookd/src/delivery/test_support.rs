@@ -94,6 +94,8 @@ impl Fixture {
                 filter: None,
                 rate_limit_per_sec: None,
                 secret_last4: secret.last4(),
+                description: String::new(),
+                metadata: Default::default(),
                 created_at: now,
                 updated_at: now,
                 auth: None,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::annotations::Metadata;
 use super::ids::EndpointId;
 use super::integration::Sealed;
 use super::oauth2::EndpointAuth;
@@ -67,6 +68,12 @@ pub struct Endpoint {
     #[schema(example = 10, minimum = 1, maximum = 1000)]
     pub rate_limit_per_sec: Option<u32>,
     pub secret_last4: String,
+    /// Free text for the people managing the endpoint (`""`: none); at most 1024 characters.
+    pub description: String,
+    /// String → string pairs for the systems managing the endpoint: at most 50 keys of up to 40
+    /// characters, values up to 500 characters. Never used for delivery.
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    pub metadata: Metadata,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// How deliveries authenticate besides the signature (OAuth2 client credentials: a bearer
@@ -98,6 +105,8 @@ pub struct NewEndpoint {
     /// The checked filter's source.
     pub filter: Option<String>,
     pub rate_limit_per_sec: Option<u32>,
+    pub description: String,
+    pub metadata: Metadata,
 }
 
 /// The validated fields of a PATCH: `None` leaves a field unchanged.
@@ -108,6 +117,9 @@ pub struct EndpointPatch {
     pub events: Option<Vec<String>>,
     pub project_id: Option<Option<String>>,
     pub is_active: Option<bool>,
+    pub description: Option<String>,
+    /// Replaces the whole map (`{}` empties it).
+    pub metadata: Option<Metadata>,
     /// `Some(None)` removes the auth; `Some(Some(_))` replaces it (sealed configuration and view).
     pub auth: Option<Option<Sealed<EndpointAuth>>>,
     /// `Some(None)` removes the filter.
@@ -118,7 +130,9 @@ pub struct EndpointPatch {
 
 impl EndpointPatch {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none()
+        self.description.is_none()
+            && self.metadata.is_none()
+            && self.name.is_none()
             && self.url.is_none()
             && self.events.is_none()
             && self.project_id.is_none()
@@ -188,6 +202,8 @@ mod tests {
             filter: None,
             rate_limit_per_sec: None,
             secret_last4: "abcd".into(),
+            description: String::new(),
+            metadata: Metadata::new(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
             auth: None,

@@ -27,6 +27,9 @@ pub struct Event {
     /// The ordering key it was published with: its deliveries to each endpoint are made in
     /// publish order with the other events of this key (docs/ordering.md).
     pub ordering_key: Option<String>,
+    /// True for the sample event of a test send (`POST /v1/webhook-endpoints/{id}/test`): it is
+    /// read by id from its delivery, and left out of `GET /v1/events`.
+    pub test: bool,
 }
 
 /// What an erased event's `data` is stored as. A published event's data is always a JSON
@@ -57,6 +60,7 @@ impl NewEvent {
             delivery_count: delivery_count as i64,
             data_erased: false,
             ordering_key: self.ordering_key.as_ref().map(|k| k.as_str().to_string()),
+            test: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The domain: typed ids, tenancy, and the parsing of client input into values that are known to
 //! be valid ("parse, don't validate"). Nothing here touches the network or the database.
 
+pub mod annotations;
 pub mod api_key;
 pub mod catalog;
 pub mod delivery;
@@ -8,11 +9,13 @@ pub mod endpoint;
 pub mod event;
 pub mod filter;
 pub mod ids;
+pub mod insights;
 pub mod integration;
 pub mod oauth2;
 pub mod operational;
 pub mod ordering;
 pub mod payload;
+pub mod portal;
 pub mod rate_limit;
 pub mod secret;
 pub mod tenant;

@@ -19,9 +19,11 @@ pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod insights;
 pub mod integration_rows;
 pub mod integrations;
 pub mod page;
+pub mod portal;
 pub mod postgres;
 pub mod rate_limit;
 pub mod retention;
@@ -38,10 +40,12 @@ pub use deliveries::{
 pub use endpoints::{EndpointFilter, EndpointStore, StoredEndpoint};
 pub use erasure::ErasureStore;
 pub use error::{StoreError, StoreResult};
-pub use events::{DeliveryFilter, EventStore};
+pub use events::{DeliveryFilter, EventFilter, EventStore};
 pub use idempotency::{IdempotencyBegin, IdempotencyStore};
+pub use insights::InsightStore;
 pub use integrations::{IntegrationFilter, IntegrationStore};
 pub use page::{Page, PageRequest};
+pub use portal::PortalStore;
 pub use rate_limit::SharedRateLimiter;
 pub use retention::{EventBatch, PruneCounts, RetentionStore};
 pub use tenancy::{AdminStore, ApiKeyRecord, Workspace, WorkspaceDeleted, WorkspaceUsage};
@@ -56,6 +60,8 @@ pub trait Store:
     + IntegrationStore
     + RetentionStore
     + ErasureStore
+    + PortalStore
+    + InsightStore
 {
 }
 
@@ -68,6 +74,8 @@ impl<T> Store for T where
         + IntegrationStore
         + RetentionStore
         + ErasureStore
+        + PortalStore
+        + InsightStore
 {
 }
 

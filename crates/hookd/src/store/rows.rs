@@ -125,7 +125,8 @@ pub fn api_key(row: &impl RowExt) -> StoreResult<ApiKeyRecord> {
 /// The columns [`endpoint`] reads.
 pub const ENDPOINT_COLUMNS: &str =
     "id, url, name, events, is_active, disabled_reason, project_id, filter, rate_limit_per_sec, \
-                                    secret_last4, created_at, updated_at, signing_keys, auth_public, auth_sealed";
+                                    secret_last4, description, metadata, created_at, updated_at, signing_keys, \
+                                    auth_public, auth_sealed";
 
 pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
     let events = row.text("events")?;
@@ -146,6 +147,9 @@ pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
             .opt_int("rate_limit_per_sec")?
             .and_then(|r| u32::try_from(r).ok()),
         secret_last4: row.text("secret_last4")?,
+        description: row.text("description")?,
+        metadata: serde_json::from_str(&row.text("metadata")?)
+            .map_err(|e| StoreError::Corrupt(format!("endpoint metadata: {e}")))?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         auth: row
@@ -166,7 +170,7 @@ pub fn stored_endpoint(row: &impl RowExt) -> StoreResult<super::StoredEndpoint> 
 
 /// The columns [`event`] reads.
 pub const EVENT_COLUMNS: &str =
-    "id, type, project_id, data, created_at, delivery_count, ordering_key";
+    "id, type, project_id, data, created_at, delivery_count, ordering_key, is_test";
 
 pub fn event(row: &impl RowExt) -> StoreResult<Event> {
     let data = RawValue::from_string(row.text("data")?)
@@ -180,6 +184,7 @@ pub fn event(row: &impl RowExt) -> StoreResult<Event> {
         created_at: row.time("created_at")?,
         delivery_count: row.int("delivery_count")?,
         ordering_key: row.opt_text("ordering_key")?,
+        test: row.flag("is_test")?,
     })
 }
 
@@ -188,7 +193,7 @@ pub fn event(row: &impl RowExt) -> StoreResult<Event> {
 /// key on its endpoint, for a pending delivery that is not scheduled.
 pub const DELIVERY_COLUMNS: &str =
     "id, event_id, endpoint_id, status, attempt_count, next_attempt_at, \
-     last_status_code, created_at, updated_at, ordering_key, \
+     last_status_code, created_at, updated_at, ordering_key, is_test, \
      (SELECT h.id FROM deliveries h WHERE deliveries.status = 'pending' \
         AND deliveries.next_attempt_at IS NULL AND h.endpoint_id = deliveries.endpoint_id \
         AND h.ordering_key = deliveries.ordering_key AND h.status = 'pending' \
@@ -209,6 +214,7 @@ pub fn delivery(row: &impl RowExt) -> StoreResult<Delivery> {
         updated_at: row.time("updated_at")?,
         ordering_key: row.opt_text("ordering_key")?,
         held_behind: row.opt_text("held_behind")?.map(DeliveryId::from_trusted),
+        test: row.flag("is_test")?,
     })
 }
 

@@ -21,6 +21,8 @@ const BACKEND: harness::Backend = harness::Backend::Sqlite;
 #[allow(unused_imports)]
 mod harness;
 
+mod endpoints;
+mod portal;
 mod settings_integrations;
 mod settings_keys;
 mod sign_in;
@@ -47,6 +49,9 @@ const TESTS: &[(&str, BrowserTest)] = browser_tests![
     settings_integrations::form_errors_are_shown_beside_their_fields,
     settings_keys::create_and_revoke_a_key,
     settings_keys::revoking_your_own_key_signs_you_out,
+    endpoints::create_test_publish_and_retry,
+    endpoints::edit_disable_rotate_and_delete,
+    portal::a_read_only_project_portal_shows_only_its_project,
 ];
 
 fn main() -> ExitCode {

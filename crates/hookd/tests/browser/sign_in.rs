@@ -14,7 +14,9 @@ pub async fn signs_in_and_out_with_a_key(b: &mut Browser) {
 
     let key = b.app.test_key.clone();
     b.sign_in(&key).await;
-    b.wait_for_path("/settings/integrations").await;
+    // Signing in lands on the first page of the navigation: Endpoints.
+    b.wait_for_path("/endpoints").await;
+    b.goto("/settings/integrations").await;
     let text = b.wait_for_text("Integrations").await;
     assert!(text.contains("Test mode"), "no test-mode banner: {text}");
     assert!(text.contains("No integrations yet"), "{text}");
@@ -60,7 +62,7 @@ pub async fn an_expired_session_is_refused(b: &mut Browser) {
 
     let key = b.app.live_key.clone();
     b.sign_in(&key).await;
-    b.wait_for_path("/settings/integrations").await;
+    b.wait_for_path("/endpoints").await;
     harness::eventually(Duration::from_secs(15), || async {
         b.goto("/settings/api-keys").await;
         let url = b.client.current_url().await.ok()?;

@@ -291,3 +291,106 @@ async fn help_documents_the_exit_codes() {
         );
     }
 }
+
+#[suite_test]
+async fn endpoint_description_and_metadata_from_the_cli() {
+    let app = spawn_app().await;
+    let key = Some(app.live_key.as_str());
+    let created = api(
+        &app,
+        key,
+        &[
+            "endpoints",
+            "create",
+            "--name",
+            "crm",
+            "--url",
+            "https://127.0.0.1:9/hook",
+            "--event",
+            "post.created",
+            "--description",
+            "Orders for the CRM team",
+            "--metadata",
+            "team=crm",
+            "--metadata",
+            "query=a=b",
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(created["description"], "Orders for the CRM team");
+    assert_eq!(
+        created["metadata"],
+        serde_json::json!({"team": "crm", "query": "a=b"})
+    );
+    let id = created["id"].as_str().unwrap();
+
+    // The people's view shows both.
+    let shown = api(&app, key, &["endpoints", "get", id]).await;
+    let out = shown.ok();
+    assert!(out.contains("Orders for the CRM team"), "{out}");
+    assert!(
+        out.contains("query=a=b") && out.contains("team=crm"),
+        "{out}"
+    );
+
+    let updated = api(
+        &app,
+        key,
+        &[
+            "endpoints",
+            "update",
+            id,
+            "--metadata",
+            "team=sales",
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(updated["metadata"], serde_json::json!({"team": "sales"}));
+    assert_eq!(updated["description"], "Orders for the CRM team");
+    let cleared = api(
+        &app,
+        key,
+        &[
+            "endpoints",
+            "update",
+            id,
+            "--no-metadata",
+            "--description",
+            "",
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(cleared["metadata"], serde_json::json!({}));
+    assert_eq!(cleared["description"], "");
+
+    // A pair without `=` is a usage error (clap's, exit 2); the server's bounds come back as
+    // its message.
+    let run = api(
+        &app,
+        key,
+        &["endpoints", "update", id, "--metadata", "team"],
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("KEY=VALUE"), "{}", run.stderr);
+    let long = "v".repeat(501);
+    api(
+        &app,
+        key,
+        &[
+            "endpoints",
+            "update",
+            id,
+            "--metadata",
+            &format!("team={long}"),
+        ],
+    )
+    .await
+    .fails(1, "metadata.team");
+}

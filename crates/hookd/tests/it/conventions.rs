@@ -28,10 +28,12 @@ async fn reference_example_answers_201_with_exactly_the_documented_fields() {
         keys,
         [
             "createdAt",
+            "description",
             "disabledReason",
             "events",
             "id",
             "isActive",
+            "metadata",
             "name",
             "projectId",
             "secret",

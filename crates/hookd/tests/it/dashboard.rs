@@ -74,7 +74,11 @@ async fn signing_in_sets_a_strict_http_only_cookie_that_opens_the_dashboard() {
 
     let home = get_page(&app, &cookie, "/").await;
     assert_eq!(home.status(), StatusCode::SEE_OTHER);
-    assert_eq!(home.headers()[LOCATION], "/settings/integrations");
+    assert_eq!(
+        home.headers()[LOCATION],
+        "/endpoints",
+        "Endpoints come first in the navigation"
+    );
     let page = get_page(&app, &cookie, "/settings/integrations").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()["cache-control"], "no-store");

@@ -12,12 +12,14 @@ fn field_names(data: &Value) -> Vec<String> {
     keys
 }
 
-const PUBLIC_FIELDS: [&str; 10] = [
+const PUBLIC_FIELDS: [&str; 12] = [
     "createdAt",
+    "description",
     "disabledReason",
     "events",
     "id",
     "isActive",
+    "metadata",
     "name",
     "projectId",
     "secretLast4",

@@ -28,6 +28,10 @@ mod cli_support;
 mod conventions;
 #[path = "../it/dashboard.rs"]
 mod dashboard;
+#[path = "../it/dashboard_api.rs"]
+mod dashboard_api;
+#[path = "../it/dashboard_pages.rs"]
+mod dashboard_pages;
 #[path = "../it/delivery/mod.rs"]
 mod delivery;
 #[path = "../it/endpoints.rs"]
@@ -50,6 +54,10 @@ mod oauth2;
 mod openapi;
 #[path = "../it/ordering.rs"]
 mod ordering;
+#[path = "../it/portal_door.rs"]
+mod portal_door;
+#[path = "../it/portal_sessions.rs"]
+mod portal_sessions;
 #[path = "../it/protocol.rs"]
 mod protocol;
 #[path = "../it/rate_limits.rs"]

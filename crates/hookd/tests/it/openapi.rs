@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/events/{id}"),
     ("post", "/v1/events/erase"),
     ("get", "/v1/events/{id}/deliveries"),
+    ("get", "/v1/deliveries"),
     ("get", "/v1/deliveries/{id}"),
     ("post", "/v1/deliveries/{id}/retry"),
     ("get", "/v1/integrations"),
@@ -39,6 +40,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/integrations/{id}"),
     ("get", "/v1/integrations/{id}/calls"),
     ("post", "/v1/integrations/{id}/calls"),
+    ("post", "/v1/portal-sessions"),
 ];
 
 const UNAUTHENTICATED: &[&str] = &["/healthz", "/metrics", "/readyz"];

@@ -269,7 +269,11 @@ async fn an_exhausted_announcement_announces_nothing_further() {
         limit: 100,
         cursor: None,
     };
-    let events = store.list_events(&tenant, &page).await.unwrap().items;
+    let events = store
+        .list_events(&tenant, &Default::default(), &page)
+        .await
+        .unwrap()
+        .items;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["delivery.exhausted", "post.created"]);
 }

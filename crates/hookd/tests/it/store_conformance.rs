@@ -46,6 +46,8 @@ fn endpoint(events: &[&str], project: Option<&str>) -> StoredEndpoint {
             filter: None,
             rate_limit_per_sec: None,
             secret_last4: "abcd".into(),
+            description: String::new(),
+            metadata: Default::default(),
             created_at: now,
             updated_at: now,
             auth: None,
@@ -759,7 +761,7 @@ async fn tenant_scoping_hides_other_workspaces_and_modes() {
             cursor: None,
         };
         assert!(store
-            .list_events(other, &page)
+            .list_events(other, &Default::default(), &page)
             .await
             .unwrap()
             .items

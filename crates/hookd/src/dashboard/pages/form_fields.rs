@@ -98,6 +98,30 @@ pub fn select(
     }
 }
 
+/// A filter's `<select>`: the empty value reads "Any" (no filter), then `options`.
+pub fn filter_select(
+    id: &str,
+    label: &str,
+    options: &[&str],
+    selected: &str,
+    errors: &FormErrors,
+) -> Markup {
+    let error = errors.for_param(id);
+    html! {
+        div class="field" {
+            label for=(id) { (label) }
+            select id=(id) name=(id) aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[described_by(id, false, error.is_some())] {
+                option value="" selected[selected.is_empty()] { "Any" }
+                @for option in options {
+                    option value=(option) selected[*option == selected] { (option) }
+                }
+            }
+            (messages(id, None, error))
+        }
+    }
+}
+
 /// The ids of an input's hint and error, for `aria-describedby`.
 pub fn described_by(id: &str, hint: bool, error: bool) -> Option<String> {
     let mut ids = Vec::new();

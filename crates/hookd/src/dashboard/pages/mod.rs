@@ -2,10 +2,17 @@
 //! controls (`form_fields.rs`) and [`settings_caller`].
 
 pub mod api_keys;
+pub mod charts;
+pub mod deliveries;
+pub mod endpoint_detail;
+pub mod endpoint_edit;
+pub mod endpoints;
+pub mod events;
 pub mod form_fields;
 pub mod integration_form;
 pub mod integration_try;
 pub mod integrations;
+pub mod scope;
 
 use std::sync::Arc;
 
@@ -20,6 +27,11 @@ use crate::api::AppState;
 /// Every page group's routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
+        .merge(endpoints::routes())
+        .merge(endpoint_detail::routes())
+        .merge(endpoint_edit::routes())
+        .merge(deliveries::routes())
+        .merge(events::routes())
         .merge(integrations::routes())
         .merge(api_keys::routes())
 }

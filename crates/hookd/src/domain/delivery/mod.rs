@@ -59,6 +59,9 @@ pub struct Delivery {
     /// Pending and waiting for this delivery of the same ordering key to the same endpoint to
     /// finish first (its `nextAttemptAt` is then null); null when not held back.
     pub held_behind: Option<DeliveryId>,
+    /// `true` for the delivery of a sample event sent by `POST /v1/webhook-endpoints/{id}/test`:
+    /// one attempt, made at once, never retried on the schedule.
+    pub test: bool,
 }
 
 /// One HTTP attempt (`Attempt`).
@@ -72,4 +75,35 @@ pub struct Attempt {
     pub error: Option<String>,
     /// The first 4 KiB of the response body.
     pub response_body: String,
+}
+
+impl Delivery {
+    /// The delivery a test send leaves in the endpoint's log: one attempt, made at once, and
+    /// final whatever it came to (a test is never retried on the schedule).
+    pub fn of_test_send(
+        event_id: EventId,
+        endpoint_id: EndpointId,
+        attempt: &Attempt,
+        succeeded: bool,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: DeliveryId::generate(),
+            event_id,
+            endpoint_id,
+            status: if succeeded {
+                DeliveryStatus::Succeeded
+            } else {
+                DeliveryStatus::Failed
+            },
+            attempt_count: 1,
+            next_attempt_at: None,
+            last_status_code: attempt.status_code,
+            created_at: attempt.started_at,
+            updated_at: now,
+            ordering_key: None,
+            held_behind: None,
+            test: true,
+        }
+    }
 }

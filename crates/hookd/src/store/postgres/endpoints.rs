@@ -1,6 +1,7 @@
 //! Webhook endpoints on PostgreSQL.
 
 use super::PostgresStore;
+use crate::domain::annotations::Metadata;
 use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
@@ -16,6 +17,10 @@ fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_string())
 }
 
+fn metadata_json(metadata: &Metadata) -> String {
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".to_string())
+}
+
 /// `events` is JSONB here; read it back as text so the shared row mapping applies.
 fn columns() -> String {
     ENDPOINT_COLUMNS.replace("events,", "events::text AS events,")
@@ -27,9 +32,9 @@ impl EndpointStore for PostgresStore {
         let e = &stored.endpoint;
         sqlx::query(
             "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-             disabled_reason, signing_keys, secret_last4, created_at, updated_at, auth_sealed, auth_public, \
-             filter, rate_limit_per_sec) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             disabled_reason, signing_keys, secret_last4, created_at, updated_at, description, metadata, \
+             auth_sealed, auth_public, filter, rate_limit_per_sec) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(e.id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -44,6 +49,8 @@ impl EndpointStore for PostgresStore {
         .bind(&e.secret_last4)
         .bind(e.created_at.as_millis())
         .bind(e.updated_at.as_millis())
+        .bind(&e.description)
+        .bind(metadata_json(&e.metadata))
         .bind(&stored.auth_sealed)
         .bind(e.auth.as_ref().map(to_json))
         .bind(&e.filter)
@@ -118,6 +125,8 @@ impl EndpointStore for PostgresStore {
                disabled_reason = CASE WHEN $9::boolean IS NULL THEN disabled_reason \
                                       WHEN $9 THEN NULL ELSE 'manual' END, \
                failing_since = CASE WHEN $9 THEN NULL ELSE failing_since END, \
+               description = COALESCE($18, description), \
+               metadata = COALESCE($19, metadata), \
                updated_at = $10, \
                auth_sealed = CASE WHEN $11 THEN $12 ELSE auth_sealed END, \
                auth_public = CASE WHEN $11 THEN $13 ELSE auth_public END, \
@@ -144,6 +153,8 @@ impl EndpointStore for PostgresStore {
         .bind(patch.filter.clone().flatten())
         .bind(patch.rate_limit_per_sec.is_some())
         .bind(patch.rate_limit_per_sec.flatten().map(i64::from))
+        .bind(&patch.description)
+        .bind(patch.metadata.as_ref().map(metadata_json))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::endpoint).transpose()

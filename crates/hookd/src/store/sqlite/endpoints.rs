@@ -3,6 +3,7 @@
 use rusqlite::params;
 
 use super::{execute, query_opt, SqliteStore};
+use crate::domain::annotations::Metadata;
 use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
@@ -18,6 +19,10 @@ fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_string())
 }
 
+fn metadata_json(metadata: &Metadata) -> String {
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".to_string())
+}
+
 #[async_trait]
 impl EndpointStore for SqliteStore {
     async fn insert_endpoint(&self, tenant: &Tenant, stored: &StoredEndpoint) -> StoreResult<()> {
@@ -29,9 +34,9 @@ impl EndpointStore for SqliteStore {
                 execute(
                     conn,
                     "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-                     disabled_reason, signing_keys, secret_last4, created_at, updated_at, auth_sealed, auth_public, \
-                     filter, rate_limit_per_sec) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                     disabled_reason, signing_keys, secret_last4, created_at, updated_at, description, metadata, \
+                     auth_sealed, auth_public, filter, rate_limit_per_sec) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
                     params![
                         e.id.as_str(),
                         tenant.workspace_id.as_str(),
@@ -46,6 +51,8 @@ impl EndpointStore for SqliteStore {
                         e.secret_last4,
                         e.created_at.as_millis(),
                         e.updated_at.as_millis(),
+                        e.description,
+                        metadata_json(&e.metadata),
                         stored.auth_sealed,
                         e.auth.as_ref().map(to_json),
                         e.filter,
@@ -125,6 +132,8 @@ impl EndpointStore for SqliteStore {
                            disabled_reason = CASE WHEN ?9 IS NULL THEN disabled_reason \
                                                   WHEN ?9 THEN NULL ELSE 'manual' END, \
                            failing_since = CASE WHEN ?9 THEN NULL ELSE failing_since END, \
+                           description = COALESCE(?18, description), \
+                           metadata = COALESCE(?19, metadata), \
                            updated_at = ?10, \
                            auth_sealed = CASE WHEN ?11 THEN ?12 ELSE auth_sealed END, \
                            auth_public = CASE WHEN ?11 THEN ?13 ELSE auth_public END, \
@@ -151,6 +160,8 @@ impl EndpointStore for SqliteStore {
                         patch.filter.clone().flatten(),
                         patch.rate_limit_per_sec.is_some(),
                         patch.rate_limit_per_sec.flatten(),
+                        patch.description,
+                        patch.metadata.as_ref().map(metadata_json),
                     ],
                     |row| rows::endpoint(row),
                 )

@@ -11,10 +11,11 @@ use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
 use crate::domain::payload;
 use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
 use crate::store::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::store::EventStore;
 use crate::store::{
-    DeliveryFilter, DeliveryJob, Lease, Page, PageRequest, StoreError, StoreResult,
+    DeliveryFilter, DeliveryJob, EventFilter, Lease, Page, PageRequest, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 
@@ -80,17 +81,24 @@ impl EventStore for SqliteStore {
         .transpose()
     }
 
-    async fn list_events(&self, tenant: &Tenant, page: &PageRequest) -> StoreResult<Page<Event>> {
-        let rows = sqlx::query(
-            &format!(
+    async fn list_events(
+        &self,
+        tenant: &Tenant,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Event>> {
+        let rows = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE workspace_id = ?1 AND mode = ?2 AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
-        ),
-        )
+             WHERE workspace_id = ?1 AND mode = ?2 AND is_test = 0 AND (?3 IS NULL OR type = ?3) \
+               AND (?4 IS NULL OR id < ?4) AND (?6 IS NULL OR project_id = ?6) \
+             ORDER BY id DESC LIMIT ?5"
+        ))
         .bind(tenant.workspace_id.as_str())
         .bind(tenant.mode.as_str())
+        .bind(&filter.event_type)
         .bind(&page.cursor)
         .bind(i64::from(page.limit) + 1)
+        .bind(&filter.project_id)
         .fetch_all(&self.readers)
         .await?;
         let items = rows
@@ -153,21 +161,28 @@ impl EventStore for SqliteStore {
         Ok(Page::from_rows(items, page.limit))
     }
 
-    async fn list_deliveries_of_endpoint(
+    async fn list_deliveries(
         &self,
         tenant: &Tenant,
-        id: &EndpointId,
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Delivery>> {
+        // The event type is the event's; events are keyed by tenant first, so the lookup per
+        // delivery is a primary-key probe.
         let rows = sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE endpoint_id = ?1 AND workspace_id = ?2 AND mode = ?3 \
-             AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6"
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE workspace_id = ?1 AND mode = ?2 \
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR endpoint_id = ?4) \
+               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = deliveries.workspace_id \
+                    AND e.mode = deliveries.mode AND e.id = deliveries.event_id AND e.type = ?5)) \
+               AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR id < ?7) \
+             ORDER BY id DESC LIMIT ?8"
         ))
-        .bind(id.as_str())
         .bind(tenant.workspace_id.as_str())
         .bind(tenant.mode.as_str())
         .bind(filter.status.map(DeliveryStatus::as_str))
+        .bind(filter.endpoint_id.as_ref().map(EndpointId::as_str))
+        .bind(&filter.event_type)
+        .bind(filter.since.map(Timestamp::as_millis))
         .bind(&page.cursor)
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.readers)
@@ -177,5 +192,25 @@ impl EventStore for SqliteStore {
             .map(rows::delivery)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit))
+    }
+
+    async fn record_test_send(
+        &self,
+        tenant: &Tenant,
+        event: &NewEvent,
+        delivery: &Delivery,
+        attempt: &Attempt,
+    ) -> StoreResult<()> {
+        let (tenant, event, delivery, attempt) = (
+            tenant.clone(),
+            event.clone(),
+            delivery.clone(),
+            attempt.clone(),
+        );
+        self.writer
+            .write(move |conn| {
+                publish::record_test_send(conn, &tenant, &event, &delivery, &attempt)
+            })
+            .await
     }
 }

@@ -16,6 +16,7 @@ use rusqlite::{params, Connection};
 
 use super::{execute, query_all, query_opt};
 use crate::domain::delivery::outcome::{AttemptRecord, HealthRule, StreakUpdate};
+use crate::domain::delivery::{Attempt, Delivery};
 use crate::domain::endpoint::DisabledReason;
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::filter::{self, EventView};
@@ -386,4 +387,66 @@ fn disable(
         params![endpoint.as_str(), reason.as_str(), now.as_millis()],
     )?;
     Ok(changed > 0)
+}
+
+const INSERT_TEST_EVENT: &str = "INSERT INTO events (id, workspace_id, mode, type, project_id, \
+     data, created_at, delivery_count, is_test) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)";
+const INSERT_TEST_DELIVERY: &str =
+    "INSERT INTO deliveries (id, workspace_id, mode, event_id, endpoint_id, status, attempt_count, \
+     next_attempt_at, last_status_code, created_at, updated_at, is_test) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, 1)";
+
+/// Stores a test send as the API decided it: the sample event, its one delivery (final, marked
+/// as a test) and the attempt made.
+pub(super) fn record_test_send(
+    conn: &Connection,
+    tenant: &Tenant,
+    event: &NewEvent,
+    delivery: &Delivery,
+    attempt: &Attempt,
+) -> StoreResult<()> {
+    let (workspace, mode) = (tenant.workspace_id.as_str(), tenant.mode.as_str());
+    execute(
+        conn,
+        INSERT_TEST_EVENT,
+        params![
+            event.id.as_str(),
+            workspace,
+            mode,
+            event.event_type,
+            event.project_id,
+            event.data.get(),
+            event.created_at.as_millis(),
+        ],
+    )?;
+    execute(
+        conn,
+        INSERT_TEST_DELIVERY,
+        params![
+            delivery.id.as_str(),
+            workspace,
+            mode,
+            delivery.event_id.as_str(),
+            delivery.endpoint_id.as_str(),
+            delivery.status.as_str(),
+            delivery.attempt_count,
+            delivery.last_status_code,
+            delivery.created_at.as_millis(),
+            delivery.updated_at.as_millis(),
+        ],
+    )?;
+    execute(
+        conn,
+        INSERT_ATTEMPT,
+        params![
+            attempt.id.as_str(),
+            delivery.id.as_str(),
+            attempt.started_at.as_millis(),
+            attempt.duration_ms,
+            attempt.status_code,
+            attempt.error,
+            attempt.response_body,
+        ],
+    )?;
+    Ok(())
 }

@@ -83,6 +83,7 @@ async fn events_deliveries_and_attempts_survive_the_table_rebuild() {
     let page = store
         .list_events(
             &tenant,
+            &crate::store::EventFilter::default(),
             &PageRequest {
                 limit: 10,
                 cursor: None,

@@ -65,7 +65,8 @@ async fn the_test_route_sends_a_signed_sample_and_answers_with_the_attempt() {
         .post_json(&app.live_key, &path, &json!({"event": "no.such"}))
         .await;
     assert_error(status, &body, 400, "invalid_request", Some("event"));
-    // Samples are neither stored as events nor retried.
+    // Samples are kept for the endpoint's log (`dashboard_api`) but are not published events,
+    // and are never retried.
     let (_, events) = app.get_json(&app.live_key, "/v1/events").await;
     assert_eq!(events["data"], json!([]));
     assert_eq!(receiver.count(), 2);
@@ -242,6 +243,7 @@ async fn events_are_listed_and_read_with_their_deliveries() {
             "nextAttemptAt",
             "orderingKey",
             "status",
+            "test",
             "updatedAt"
         ]
     );

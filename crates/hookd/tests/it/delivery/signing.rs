@@ -35,6 +35,7 @@ async fn a_published_event_arrives_signed_in_the_documented_shape() {
             "id",
             "orderingKey",
             "projectId",
+            "test",
             "type"
         ]
     );

@@ -1,0 +1,84 @@
+//! Customer portal links on PostgreSQL.
+
+use super::PostgresStore;
+use crate::domain::ids::WorkspaceId;
+use crate::domain::portal::{self, NewPortalLink, PortalScope};
+use crate::domain::tenant::Tenant;
+use crate::domain::time::Timestamp;
+use crate::store::portal::KEEP_EXPIRED_MS;
+use crate::store::rows::{self, RowExt};
+use crate::store::{PortalStore, StoreResult};
+use async_trait::async_trait;
+
+#[async_trait]
+impl PortalStore for PostgresStore {
+    async fn insert_portal_link(&self, link: &NewPortalLink) -> StoreResult<()> {
+        let scope = &link.scope;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM portal_sessions WHERE expires_at < $1")
+            .bind(link.created_at.as_millis() - KEEP_EXPIRED_MS)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO portal_sessions (token_hash, workspace_id, mode, project_id, read_only, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&link.token_hash)
+        .bind(scope.tenant.workspace_id.as_str())
+        .bind(scope.tenant.mode.as_str())
+        .bind(&scope.project_id)
+        .bind(scope.read_only)
+        .bind(link.created_at.as_millis())
+        .bind(scope.expires_at.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn redeem_portal_link(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<PortalScope>> {
+        // Under READ COMMITTED a concurrent redemption waits on the row lock, re-checks
+        // `used_at IS NULL` on the updated row and matches nothing: exactly one wins.
+        let row = sqlx::query(
+            "UPDATE portal_sessions SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+               AND workspace_id IN (SELECT id FROM workspaces WHERE deleted_at IS NULL) \
+             RETURNING workspace_id, mode, project_id, read_only, expires_at, \
+               (SELECT name FROM workspaces w WHERE w.id = portal_sessions.workspace_id) AS workspace_name",
+        )
+        .bind(token_hash)
+        .bind(now.as_millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(portal::scope_from_parts(
+                WorkspaceId::from_trusted(row.text("workspace_id")?),
+                row.text("workspace_name")?,
+                rows::mode(&row.text("mode")?)?,
+                row.opt_text("project_id")?,
+                row.flag("read_only")?,
+                row.time("expires_at")?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn project_exists(&self, tenant: &Tenant, project_id: &str) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM endpoints WHERE workspace_id = $1 AND mode = $2 \
+               AND project_id = $3 AND deleted_at IS NULL) \
+             OR EXISTS (SELECT 1 FROM events WHERE workspace_id = $1 AND mode = $2 AND project_id = $3) \
+             AS known",
+        )
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(project_id)
+        .fetch_one(&self.pool)
+        .await?;
+        row.flag("known")
+    }
+}
