@@ -10,6 +10,7 @@ pub mod ids;
 pub mod integration;
 pub mod operational;
 pub mod payload;
+pub mod redact;
 pub mod secret;
 pub mod tenant;
 pub mod time;

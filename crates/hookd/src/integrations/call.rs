@@ -18,6 +18,7 @@ use crate::domain::integration::headers::{header_param, HeaderList};
 use crate::domain::integration::{
     excerpt, AuthConfig, CallErrorCode, HeaderSecrets, HttpMethod, Integration, IntegrationCall,
 };
+use crate::domain::redact::display_url;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::domain::FieldError;
@@ -224,6 +225,7 @@ fn describe_failure(
 ) -> CallFailure {
     let name = &integration.name;
     let method = method.as_str();
+    let url = display_url(url);
     match error {
         EgressError::Timeout(limit) => CallFailure {
             code: CallErrorCode::UpstreamTimeout,
