@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
@@ -233,21 +232,12 @@ impl Server {
         let maintenance = crate::maintenance::start(&state);
         let metrics_upkeep = tokio::spawn(telemetry::metrics_upkeep(state.metrics.clone()));
         let app = api::router(Arc::clone(&state));
-        // Answers go out the moment they are written, never held back by Nagle's algorithm
-        // behind an unacknowledged segment (axum leaves this to the caller). A default for
-        // latency, not a throughput gain: burst 40k, three interleaved pairs, no change.
-        let listener = listener.tap_io(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-            }
-        });
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let limits = crate::http_server::Limits::from_config(&state.config);
+        crate::http_server::serve(listener, app, limits, shutdown).await;
         maintenance.iter().for_each(tokio::task::JoinHandle::abort);
         metrics_upkeep.abort();
         state.engine.shutdown().await;
-        result.context("serving HTTP")
+        Ok(())
     }
 }
 

@@ -60,8 +60,18 @@ pub struct Config {
     /// How long a rotated-out secret keeps signing alongside the new one.
     pub rotation_grace_secs: u64,
     pub log_format: LogFormat,
-    /// Largest request body the API accepts (413 above it).
+    /// Largest request body the API accepts (413 above it; at once for a declared
+    /// `Content-Length` over it).
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers, from its first byte.
+    pub http_header_timeout_ms: u64,
+    /// How long a connection may sit idle (no request in progress, none begun) before it is
+    /// closed; also how long a write to a client that stopped reading may stall.
+    pub http_idle_timeout_ms: u64,
+    /// How long a client may take to send a whole request body.
+    pub http_body_timeout_ms: u64,
+    /// Open connections at most; more wait in the listen backlog until one closes.
+    pub http_max_connections: usize,
     /// Requests per second allowed per API key (429 above it), and the burst on top.
     pub rate_limit_per_sec: u32,
     pub rate_limit_burst: u32,
@@ -148,6 +158,10 @@ impl Default for Config {
             rotation_grace_secs: 86_400,
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
+            http_header_timeout_ms: 10_000,
+            http_idle_timeout_ms: 60_000,
+            http_body_timeout_ms: 30_000,
+            http_max_connections: 4096,
             rate_limit_per_sec: 1000,
             rate_limit_burst: 2000,
             endpoint_max_in_flight: 64,
@@ -240,6 +254,23 @@ impl Config {
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
             bail!("max_body_bytes (HOOKD_MAX_BODY_BYTES) must be between 1024 and 67108864");
+        }
+        for (key, value) in [
+            ("http_header_timeout_ms", self.http_header_timeout_ms),
+            ("http_idle_timeout_ms", self.http_idle_timeout_ms),
+            ("http_body_timeout_ms", self.http_body_timeout_ms),
+        ] {
+            if !(100..=3_600_000).contains(&value) {
+                bail!(
+                    "{key} (HOOKD_{}) must be between 100 and 3600000",
+                    key.to_ascii_uppercase()
+                );
+            }
+        }
+        if !(1..=1_000_000).contains(&self.http_max_connections) {
+            bail!(
+                "http_max_connections (HOOKD_HTTP_MAX_CONNECTIONS) must be between 1 and 1000000"
+            );
         }
         if self.rate_limit_per_sec == 0 || self.rate_limit_burst == 0 {
             bail!("rate_limit_per_sec and rate_limit_burst must be at least 1");

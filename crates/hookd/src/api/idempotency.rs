@@ -143,9 +143,13 @@ where
         .get::<BodyLimit>()
         .map(|l| l.0)
         .unwrap_or(1024 * 1024);
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit })?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if crate::http_server::is_body_timeout(&e) {
+            ApiError::RequestTimeout
+        } else {
+            ApiError::PayloadTooLarge { limit }
+        }
+    })?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update([0]);
