@@ -192,6 +192,10 @@ impl Server {
                 config.rate_limit_per_sec,
                 config.rate_limit_burst,
             ),
+            auth_throttle: api::auth_throttle::AuthThrottle::new(
+                config.auth_failure_limit,
+                std::time::Duration::from_secs(config.auth_failure_window_secs),
+            ),
             egress,
             metrics: telemetry::metrics_handle(),
             config: Arc::new(config),

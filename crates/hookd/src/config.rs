@@ -75,6 +75,10 @@ pub struct Config {
     /// Requests per second allowed per API key (429 above it), and the burst on top.
     pub rate_limit_per_sec: u32,
     pub rate_limit_burst: u32,
+    /// Failed authentications from one address (IPv6: one /64) within the window after which
+    /// its requests get 429 until the window ends.
+    pub auth_failure_limit: u32,
+    pub auth_failure_window_secs: u64,
     /// Concurrent attempts to one endpoint.
     pub endpoint_max_in_flight: usize,
     /// Concurrent attempts over all endpoints (bounds sockets and memory).
@@ -164,6 +168,8 @@ impl Default for Config {
             http_max_connections: 4096,
             rate_limit_per_sec: 1000,
             rate_limit_burst: 2000,
+            auth_failure_limit: 20,
+            auth_failure_window_secs: 60,
             endpoint_max_in_flight: 64,
             global_max_in_flight: 512,
             auto_disable_after_secs: 5 * 86_400,
@@ -274,6 +280,12 @@ impl Config {
         }
         if self.rate_limit_per_sec == 0 || self.rate_limit_burst == 0 {
             bail!("rate_limit_per_sec and rate_limit_burst must be at least 1");
+        }
+        if self.auth_failure_limit == 0 {
+            bail!("auth_failure_limit (HOOKD_AUTH_FAILURE_LIMIT) must be at least 1");
+        }
+        if !(1..=86_400).contains(&self.auth_failure_window_secs) {
+            bail!("auth_failure_window_secs (HOOKD_AUTH_FAILURE_WINDOW_SECS) must be between 1 and 86400");
         }
         if self.endpoint_max_in_flight == 0 || self.global_max_in_flight == 0 {
             bail!("endpoint_max_in_flight and global_max_in_flight must be at least 1");

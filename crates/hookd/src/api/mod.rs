@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod auth_throttle;
 pub mod deliveries;
 pub mod endpoint_deliveries;
 pub mod endpoints;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub egress: EgressClient,
     pub rate_limiter: auth::RateLimiter,
+    pub auth_throttle: auth_throttle::AuthThrottle,
     pub metrics: PrometheusHandle,
     pub engine: crate::delivery::Engine,
 }

@@ -2,7 +2,8 @@
 //! once.
 //!
 //! 1. `Scripe-Api-Version` negotiation (an unknown version is refused before anything else);
-//! 2. authentication and the per-key rate limit;
+//! 2. authentication (refused at once for an address with too many failed ones, see
+//!    `auth_throttle.rs`) and the per-key rate limit;
 //! 3. a declared `Content-Length` over the body limit is refused (413) before a byte of the
 //!    body is read, so a client cannot hold a request open by announcing a huge body;
 //! 4. `Idempotency-Key` (a claim, a replay or a refusal);
@@ -14,9 +15,10 @@
 //! requests outside the router must call [`run`], so that no step can be skipped.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -34,6 +36,15 @@ where
         Ok(version) => version,
         Err(unsupported) => return version::refuse(unsupported),
     };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(Err(retry_after_secs)) = peer.map(|ip| state.auth_throttle.check(ip)) {
+        metrics::counter!("hookd_auth_throttled_total").increment(1);
+        let refused = ApiError::AuthThrottled { retry_after_secs }.into_response();
+        return version::with_version(refused, version);
+    }
     let response = match auth::authenticate_headers(state, request.headers()).await {
         Ok(authed) => {
             request.extensions_mut().insert(authed);
@@ -44,7 +55,17 @@ where
                     .unwrap_or_else(IntoResponse::into_response),
             }
         }
-        Err(refused) => refused.into_response(),
+        Err(refused) => {
+            if let (ApiError::Unauthorized(_), Some(ip)) = (&refused, peer) {
+                if state.auth_throttle.record_failure(ip) {
+                    tracing::warn!(
+                        address = %ip,
+                        "too many failed authentications from one address; throttled"
+                    );
+                }
+            }
+            refused.into_response()
+        }
     };
     version::with_version(response, version)
 }

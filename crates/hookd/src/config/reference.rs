@@ -30,6 +30,8 @@ pub const MEANINGS: &[(&str, &str)] = &[
     ("http_max_connections", "Open connections at most; at the cap new ones wait in the listen backlog until one closes (logged, and counted in `hookd_http_connection_cap_reached_total`). Keep the process's file-descriptor limit above it."),
     ("rate_limit_per_sec", "Requests per second allowed per API key (429 above it)."),
     ("rate_limit_burst", "Requests an API key may send at once on top of the rate."),
+    ("auth_failure_limit", "Failed authentications (401s) from one source address (IPv6: one /64) within `auth_failure_window_secs` after which every request from it gets 429 `rate_limited` with `Retry-After` until the window ends."),
+    ("auth_failure_window_secs", "The window of `auth_failure_limit`, in seconds."),
     ("idempotency_ttl_secs", "How long an `Idempotency-Key` is remembered."),
     ("database_max_connections", "Connections in the database pool (PostgreSQL; the reader pool on SQLite)."),
     ("log_format", "`text` or `json` (one object per line, ids as top-level fields, error causes as an array)."),

@@ -90,6 +90,11 @@ pub const FAMILIES: &[Family] = &[
         help: "Client connections closed by a timeout, by reason: idle_timeout, header_timeout, write_stalled.",
     },
     Family {
+        name: "hookd_auth_throttled_total",
+        kind: Kind::Counter,
+        help: "Requests refused with 429 because their source address had too many failed authentications (auth_failure_limit).",
+    },
+    Family {
         name: "hookd_events_published_total",
         kind: Kind::Counter,
         help: "Events accepted by POST /v1/events (and operational events).",
