@@ -63,6 +63,9 @@ pub struct Config {
     /// Largest request body the API accepts (413 above it; at once for a declared
     /// `Content-Length` over it).
     pub max_body_bytes: usize,
+    /// The byte budget of a list page of events: a page stops early (with `hasMore`) once its
+    /// events' data reaches it, so a list request's memory is bounded whatever `limit` says.
+    pub list_page_max_bytes: usize,
     /// How long a client may take to send a request's headers, from its first byte.
     pub http_header_timeout_ms: u64,
     /// How long a connection may sit idle (no request in progress, none begun) before it is
@@ -162,6 +165,7 @@ impl Default for Config {
             rotation_grace_secs: 86_400,
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
+            list_page_max_bytes: crate::store::page::DEFAULT_PAGE_MAX_BYTES,
             http_header_timeout_ms: 10_000,
             http_idle_timeout_ms: 60_000,
             http_body_timeout_ms: 30_000,
@@ -260,6 +264,9 @@ impl Config {
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
             bail!("max_body_bytes (HOOKD_MAX_BODY_BYTES) must be between 1024 and 67108864");
+        }
+        if !(64 * 1024..=256 * 1024 * 1024).contains(&self.list_page_max_bytes) {
+            bail!("list_page_max_bytes (HOOKD_LIST_PAGE_MAX_BYTES) must be between 65536 and 268435456");
         }
         for (key, value) in [
             ("http_header_timeout_ms", self.http_header_timeout_ms),

@@ -97,9 +97,11 @@ pub async fn list(
     auth: Authed,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<List<Event>>> {
-    let page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
+    let mut page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
         EventId::parse(c).map(|id| id.to_string())
     })?;
+    // Events carry up to `max_body_bytes` of data each: the page stops early at the budget.
+    page.max_bytes = state.config.list_page_max_bytes;
     let page = state.store.list_events(&auth.tenant, &page).await?;
     Ok(Json(List::from_page(page, |e| e.id.to_string())))
 }

@@ -24,6 +24,7 @@ pub const MEANINGS: &[(&str, &str)] = &[
     ("endpoint_max_in_flight", "Concurrent attempts to one endpoint."),
     ("global_max_in_flight", "Concurrent attempts over all endpoints (bounds sockets and memory)."),
     ("max_body_bytes", "Largest request body the API accepts (413 above it; at once, before reading the body, when the declared `Content-Length` is over it)."),
+    ("list_page_max_bytes", "Byte budget of a page of `GET /v1/events`: the page stops early, with `hasMore: true` and a `nextCursor`, once its events reach it (it always holds at least one), so a list request's memory stays bounded whatever `limit` says."),
     ("http_header_timeout_ms", "How long a client may take to send a request's headers, counted from their first byte; then the connection is closed (slowloris)."),
     ("http_idle_timeout_ms", "How long a connection may stay idle (no request in progress or begun, a new one included) before it is closed; also how long a write to a client that stopped reading may stall."),
     ("http_body_timeout_ms", "How long a client may take to send a whole request body (408 `request_timeout` after it, however steadily it trickles)."),

@@ -38,6 +38,8 @@ mod hostile;
 mod idempotency;
 #[path = "../it/isolation.rs"]
 mod isolation;
+#[path = "../it/list_budget.rs"]
+mod list_budget;
 #[path = "../it/listing.rs"]
 mod listing;
 #[path = "../it/openapi.rs"]

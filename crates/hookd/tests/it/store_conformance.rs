@@ -743,10 +743,7 @@ async fn tenant_scoping_hides_other_workspaces_and_modes() {
             .await
             .unwrap()
             .is_none());
-        let page = PageRequest {
-            limit: 10,
-            cursor: None,
-        };
+        let page = PageRequest::new(10, None);
         assert!(store
             .list_events(other, &page)
             .await

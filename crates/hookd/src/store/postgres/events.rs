@@ -73,21 +73,18 @@ impl EventStore for PostgresStore {
     }
 
     async fn list_events(&self, tenant: &Tenant, page: &PageRequest) -> StoreResult<Page<Event>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND mode = $2 \
              AND ($3::text IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-        ))
-        .bind(tenant.workspace_id.as_str())
-        .bind(tenant.mode.as_str())
-        .bind(&page.cursor)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows
-            .iter()
-            .map(rows::event)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_rows(items, page.limit))
+        );
+        // Streamed: the page stops reading at its byte budget (see `Page::collect`).
+        let rows = sqlx::query(&sql)
+            .bind(tenant.workspace_id.as_str())
+            .bind(tenant.mode.as_str())
+            .bind(&page.cursor)
+            .bind(i64::from(page.limit) + 1)
+            .fetch(&self.pool);
+        Page::collect(rows, page, rows::event, Event::listed_size).await
     }
 
     async fn get_delivery(

@@ -81,13 +81,7 @@ async fn events_deliveries_and_attempts_survive_the_table_rebuild() {
         .expect("the event is still there");
     assert_eq!(event.data.get(), r#"{"n":1}"#);
     let page = store
-        .list_events(
-            &tenant,
-            &PageRequest {
-                limit: 10,
-                cursor: None,
-            },
-        )
+        .list_events(&tenant, &PageRequest::new(10, None))
         .await
         .unwrap();
     let listed: Vec<_> = page.items.iter().map(|e| e.id.as_str()).collect();
