@@ -233,6 +233,9 @@ impl Server {
                 );
             }
         }
+        seal_endpoint_url_passwords(&state.store, &state.cipher)
+            .await
+            .context("sealing passwords in endpoint URLs")?;
         let maintenance = crate::maintenance::start(&state);
         let metrics_upkeep = tokio::spawn(telemetry::metrics_upkeep(state.metrics.clone()));
         let app = api::router(Arc::clone(&state));
@@ -243,6 +246,36 @@ impl Server {
         state.engine.shutdown().await;
         Ok(())
     }
+}
+
+/// Seals the passwords that endpoint URLs stored by versions before sealing hold in plaintext
+/// (see `domain::url_credentials`): the data step of that upgrade, run at every start and a
+/// no-op once done. It needs the master key, which no SQL migration has. Returns how many URLs
+/// it sealed.
+pub async fn seal_endpoint_url_passwords(
+    store: &DynStore,
+    cipher: &Cipher,
+) -> anyhow::Result<usize> {
+    use crate::domain::url_credentials;
+    let mut sealed = 0;
+    for (id, stored) in store.endpoint_urls_with_userinfo().await? {
+        if !url_credentials::needs_sealing(&stored) {
+            continue;
+        }
+        let url = url::Url::parse(&stored).with_context(|| format!("endpoint {id}'s URL"))?;
+        let replacement = url_credentials::seal(cipher, &url).to_string();
+        // Changed meanwhile: whoever changed it sealed it.
+        if store
+            .replace_endpoint_url(&id, &stored, &replacement)
+            .await?
+        {
+            sealed += 1;
+        }
+    }
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed plaintext passwords in endpoint URLs");
+    }
+    Ok(sealed)
 }
 
 /// Resolves on SIGINT or SIGTERM.

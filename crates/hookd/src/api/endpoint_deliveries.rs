@@ -84,7 +84,14 @@ pub async fn send_test(
         .cipher
         .open_json(&stored.signing_keys)
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let url = url::Url::parse(&stored.endpoint.url).map_err(|e| ApiError::Internal(e.into()))?;
+    // The stored URL, with its password opened (reads show it masked).
+    let target = state
+        .store
+        .dispatch_target(&stored.endpoint.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook endpoint", stored.endpoint.id.as_str()))?;
+    let url = crate::domain::url_credentials::open(&state.cipher, &target.url)
+        .map_err(ApiError::Internal)?;
     let event_id = EventId::generate();
     let sample = RawValue::from_string(
         r#"{"test":true,"message":"A test event sent from hookd."}"#.to_string(),

@@ -19,6 +19,7 @@ use crate::domain::parse_name;
 use crate::domain::secret::{KeyRing, SigningSecret};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::domain::url_credentials;
 use crate::store::{EndpointFilter, StoredEndpoint};
 
 pub const TAG: &str = "Webhook endpoints";
@@ -143,7 +144,8 @@ pub async fn create(
     let now = Timestamp::now();
     let endpoint = Endpoint {
         id: EndpointId::generate(),
-        url: new.url.to_string(),
+        // A password in the URL is sealed before it is stored, and never shown again.
+        url: url_credentials::seal(&state.cipher, &new.url).to_string(),
         name: new.name,
         events: new.events,
         is_active: true,
@@ -158,8 +160,10 @@ pub async fn create(
         endpoint,
     };
     state.store.insert_endpoint(&auth.tenant, &stored).await?;
+    let mut endpoint = stored.endpoint;
+    endpoint.url = url_credentials::masked(&endpoint.url);
     let body = EndpointWithSecret {
-        endpoint: stored.endpoint,
+        endpoint,
         secret: secret.expose().to_string(),
     };
     Ok((StatusCode::CREATED, Json(Data { data: body })))
@@ -225,7 +229,10 @@ pub async fn update(
             .transpose()?,
         is_active: body.is_active,
         url: match body.url.as_deref() {
-            Some(raw) => Some(parse_destination(&state, "url", raw).await?),
+            Some(raw) => Some(url_credentials::seal(
+                &state.cipher,
+                &parse_destination(&state, "url", raw).await?,
+            )),
             None => None,
         },
     };

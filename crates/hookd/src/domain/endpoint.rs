@@ -47,6 +47,7 @@ impl DisabledReason {
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
     pub id: EndpointId,
+    /// Where deliveries go. A password in it is write-only: sealed at rest and shown as `****`.
     pub url: String,
     pub name: String,
     pub events: Vec<String>,

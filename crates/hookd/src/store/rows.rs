@@ -130,7 +130,8 @@ pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
     let events = row.text("events")?;
     Ok(Endpoint {
         id: EndpointId::from_trusted(row.text("id")?),
-        url: row.text("url")?,
+        // Never the stored form: its password (sealed) is write-only.
+        url: crate::domain::url_credentials::masked(&row.text("url")?),
         name: row.text("name")?,
         events: serde_json::from_str(&events)
             .map_err(|e| StoreError::Corrupt(format!("endpoint events: {e}")))?,

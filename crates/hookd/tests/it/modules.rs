@@ -50,6 +50,8 @@ mod protocol;
 mod retention;
 #[path = "../it/store_conformance.rs"]
 mod store_conformance;
+#[path = "../it/url_credentials.rs"]
+mod url_credentials;
 
 // --- integrations ---
 #[path = "../it/cli_call.rs"]
