@@ -273,6 +273,8 @@ pub async fn seal_endpoint_url_passwords(
         }
     }
     if sealed > 0 {
+        // As after an erasure: the pages that held the plaintext leave the SQLite WAL.
+        store.scrub_erased().await?;
         tracing::info!(sealed, "sealed plaintext passwords in endpoint URLs");
     }
     Ok(sealed)

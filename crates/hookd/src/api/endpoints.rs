@@ -39,6 +39,11 @@ pub struct CreateEndpoint {
     /// Only events of this project are delivered; `null` delivers every project's events.
     #[serde(default)]
     pub project_id: Option<String>,
+    /// Query parameters of `url` whose values are credentials (e.g. `["token"]`): sealed at
+    /// rest and shown as `****` in every read, still sent with every delivery. At most 20.
+    #[serde(default)]
+    #[schema(example = json!(["token"]))]
+    pub secret_query_params: Vec<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -57,6 +62,10 @@ pub struct UpdateEndpoint {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub project_id: Option<Option<String>>,
+    /// Replaces the secret query parameters (of the new `url`, or of the current one).
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub secret_query_params: Option<Vec<String>>,
     /// `false` disables with `disabledReason: "manual"`; `true` re-enables and resumes delivery.
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
@@ -111,6 +120,51 @@ pub(super) async fn load(
         .ok_or_else(|| ApiError::not_found("webhook endpoint", raw_id))
 }
 
+/// The URL a PATCH stores, sealed: the new `url` (checked by the egress policy), or the current
+/// one when only `secretQueryParams` changes; its secret parameters the new list, or those of
+/// the current URL still present in the new one. `None` when neither field was sent.
+async fn patched_url(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &EndpointId,
+    raw_url: Option<&str>,
+    secret_params: Option<&[String]>,
+) -> ApiResult<Option<Url>> {
+    if raw_url.is_none() && secret_params.is_none() {
+        return Ok(None);
+    }
+    // The caller's endpoint (404 otherwise); then its stored URL, sealed values included.
+    load(state, tenant, id.as_str()).await?;
+    let current = state.store.dispatch_target(id).await?;
+    let current_params = current
+        .as_ref()
+        .map(|t| url_credentials::secret_params(&t.url))
+        .unwrap_or_default();
+    let url = match (raw_url, &current) {
+        (Some(raw), _) => parse_destination(state, "url", raw).await?,
+        (None, Some(target)) => {
+            url_credentials::open(&state.cipher, &target.url).map_err(ApiError::Internal)?
+        }
+        // Deleted meanwhile: the update itself answers 404.
+        (None, None) => return Ok(None),
+    };
+    let names = match secret_params {
+        Some(names) => url_credentials::parse_secret_params("secretQueryParams", &url, names)?,
+        None => {
+            let present: Vec<String> = url.query_pairs().map(|(n, _)| n.into_owned()).collect();
+            current_params
+                .into_iter()
+                .filter(|n| present.contains(n))
+                .collect()
+        }
+    };
+    Ok(Some(url_credentials::seal_params(
+        &state.cipher,
+        &url,
+        &names,
+    )))
+}
+
 /// Parses a destination URL and applies the egress policy (400 `url_not_allowed`).
 pub(super) async fn parse_destination(state: &AppState, param: &str, raw: &str) -> ApiResult<Url> {
     let url = endpoint::parse_url(param, raw)?;
@@ -140,12 +194,18 @@ pub async fn create(
         project_id: endpoint::parse_project_id("projectId", body.project_id.as_deref())?,
         url: parse_destination(&state, "url", &body.url).await?,
     };
+    let secret_params = url_credentials::parse_secret_params(
+        "secretQueryParams",
+        &new.url,
+        &body.secret_query_params,
+    )?;
     let secret = SigningSecret::generate();
     let now = Timestamp::now();
     let endpoint = Endpoint {
         id: EndpointId::generate(),
-        // A password in the URL is sealed before it is stored, and never shown again.
-        url: url_credentials::seal(&state.cipher, &new.url).to_string(),
+        // A password and secret query values are sealed before they are stored, never shown.
+        url: url_credentials::seal_params(&state.cipher, &new.url, &secret_params).to_string(),
+        secret_query_params: secret_params,
         name: new.name,
         events: new.events,
         is_active: true,
@@ -228,13 +288,14 @@ pub async fn update(
             .map(|p| endpoint::parse_project_id("projectId", p.as_deref()))
             .transpose()?,
         is_active: body.is_active,
-        url: match body.url.as_deref() {
-            Some(raw) => Some(url_credentials::seal(
-                &state.cipher,
-                &parse_destination(&state, "url", raw).await?,
-            )),
-            None => None,
-        },
+        url: patched_url(
+            &state,
+            &auth.tenant,
+            &endpoint_id,
+            body.url.as_deref(),
+            body.secret_query_params.as_deref(),
+        )
+        .await?,
     };
     let updated = if patch.is_empty() {
         load(&state, &auth.tenant, &id).await?.endpoint

@@ -38,6 +38,7 @@ fn endpoint(events: &[&str], project: Option<&str>) -> StoredEndpoint {
         endpoint: Endpoint {
             id: EndpointId::generate(),
             url: "https://hooks.example.com/x".into(),
+            secret_query_params: Vec::new(),
             name: "e".into(),
             events: events.iter().map(|s| s.to_string()).collect(),
             is_active: true,

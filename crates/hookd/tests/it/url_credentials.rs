@@ -127,6 +127,7 @@ async fn plaintext_url_passwords_from_an_earlier_version_are_sealed_at_start() {
         endpoint: Endpoint {
             id: id.clone(),
             url: url.clone(),
+            secret_query_params: Vec::new(),
             name: "old".into(),
             events: vec!["post.created".into()],
             is_active: true,
@@ -177,4 +178,118 @@ async fn plaintext_url_passwords_from_an_earlier_version_are_sealed_at_start() {
         .await;
     assert_eq!(status, 202);
     delivered_with_basic_auth(&app, &receiver, 1).await;
+}
+
+#[suite_test]
+async fn secret_query_params_are_sealed_masked_and_still_sent() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    let url = format!("{}?token=qp-Secret-4411&region=eu", receiver.url);
+    let masked = format!("{}?token=****&region=eu", receiver.url);
+    let (status, created) = app
+        .post_json(
+            &app.live_key,
+            "/v1/webhook-endpoints",
+            &json!({"name": "q", "url": url, "events": ["post.created"],
+                    "secretQueryParams": ["token"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["data"]["url"], masked.as_str());
+    assert_eq!(created["data"]["secretQueryParams"], json!(["token"]));
+    let path = format!(
+        "/v1/webhook-endpoints/{}",
+        created["data"]["id"].as_str().unwrap()
+    );
+    let (_, read) = app.get_json(&app.live_key, &path).await;
+    assert_eq!(read["data"]["url"], masked.as_str());
+    assert_eq!(read["data"]["secretQueryParams"], json!(["token"]));
+
+    let (status, _) = app
+        .post_json(
+            &app.live_key,
+            "/v1/events",
+            &json!({"type": "post.created", "data": {}}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        got[0].query.as_deref(),
+        Some("token=qp-Secret-4411&region=eu")
+    );
+
+    let raw = app.raw_database_dump().await;
+    let secret = "qp-Secret-4411";
+    assert!(
+        !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "{secret} is stored in plaintext"
+    );
+
+    // A parameter that is not in the URL, or a malformed list: 400 naming the field.
+    for (bad, param) in [
+        (json!(["nope"]), "secretQueryParams"),
+        (json!([""]), "secretQueryParams"),
+        (json!("token"), "secretQueryParams"),
+        (json!([1]), "secretQueryParams[0]"),
+    ] {
+        let (status, body) = app
+            .post_json(
+                &app.live_key,
+                "/v1/webhook-endpoints",
+                &json!({"name": "q", "url": url, "events": ["post.created"],
+                        "secretQueryParams": bad}),
+            )
+            .await;
+        assert_error(status, &body, 400, "invalid_request", Some(param));
+    }
+
+    // PATCH: the list alone changes what is sealed (an empty one makes the token plain again,
+    // as asked); a new URL keeps the secret parameters.
+    let (status, patched) = app
+        .patch_json(&app.live_key, &path, &json!({"secretQueryParams": []}))
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["data"]["url"], url.as_str());
+    assert_eq!(
+        patched["data"].get("secretQueryParams"),
+        None,
+        "none: left out"
+    );
+    let (status, patched) = app
+        .patch_json(
+            &app.live_key,
+            &path,
+            &json!({"secretQueryParams": ["token", "region"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    let both = format!("{}?token=****&region=****", receiver.url);
+    assert_eq!(patched["data"]["url"], both.as_str());
+    let renewed = format!("{}?token=qp-Renewed-5522&region=us", receiver.url);
+    let (status, patched) = app
+        .patch_json(&app.live_key, &path, &json!({"url": renewed}))
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["data"]["url"], both.as_str());
+
+    let raw = app.raw_database_dump().await;
+    let secret = "qp-Renewed-5522";
+    assert!(
+        !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "{secret} is stored in plaintext"
+    );
+    let (status, _) = app
+        .post_json(
+            &app.live_key,
+            "/v1/events",
+            &json!({"type": "post.created", "data": {}}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let got = receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(
+        got[1].query.as_deref(),
+        Some("token=qp-Renewed-5522&region=us")
+    );
 }
