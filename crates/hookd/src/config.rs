@@ -461,6 +461,27 @@ mod tests {
             .to_string();
         assert!(err.contains("at least one"), "{err}");
         assert!(Config::from_toml("this is [ not toml").is_err());
+        for (toml, key) in [
+            ("http_idle_timeout_ms = 0", "HOOKD_HTTP_IDLE_TIMEOUT_MS"),
+            (
+                "http_header_timeout_ms = 99",
+                "HOOKD_HTTP_HEADER_TIMEOUT_MS",
+            ),
+            (
+                "http_body_timeout_ms = 3600001",
+                "HOOKD_HTTP_BODY_TIMEOUT_MS",
+            ),
+            ("http_max_connections = 0", "HOOKD_HTTP_MAX_CONNECTIONS"),
+            ("auth_failure_limit = 0", "HOOKD_AUTH_FAILURE_LIMIT"),
+            (
+                "auth_failure_window_secs = 0",
+                "HOOKD_AUTH_FAILURE_WINDOW_SECS",
+            ),
+            ("list_page_max_bytes = 10", "HOOKD_LIST_PAGE_MAX_BYTES"),
+        ] {
+            let err = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 
     // figment's Jail returns its own (large) error type; these are tests.
