@@ -139,6 +139,7 @@ async fn mint_key(
         name: name.map(str::to_string),
         created_at: Timestamp::now(),
         revoked_at: None,
+        last_used_at: None,
     };
     store
         .insert_api_key(&record)

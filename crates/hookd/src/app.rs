@@ -187,6 +187,7 @@ impl Server {
             store,
             cipher,
             engine,
+            sessions: crate::dashboard::session::SessionKeys::derive(&master_key),
             catalog,
             rate_limiter: api::auth::RateLimiter::new(
                 config.rate_limit_per_sec,
@@ -197,6 +198,7 @@ impl Server {
                 std::time::Duration::from_secs(config.auth_failure_window_secs),
             ),
             egress,
+            key_usage: api::auth::KeyUsage::default(),
             metrics: telemetry::metrics_handle(),
             config: Arc::new(config),
         };

@@ -107,6 +107,12 @@ pub struct Config {
     pub retention: HumanDuration,
     /// How often the retention job runs.
     pub retention_interval_ms: u64,
+    /// The address people and browsers use to reach this server, e.g.
+    /// `https://hooks.example.com` (behind a TLS-terminating proxy). It decides whether the
+    /// dashboard's session cookie is `Secure`, and is the base of links hookd hands out.
+    pub public_url: Option<String>,
+    /// How long a dashboard sign-in lasts.
+    pub dashboard_session_ttl: HumanDuration,
 }
 
 /// A duration written for people (`30d`, `12h`, `90s`, `1h 30m`), read with `humantime`. A bare
@@ -185,13 +191,15 @@ impl Default for Config {
             otlp_endpoint: None,
             retention: HumanDuration(Duration::from_secs(30 * 86_400)),
             retention_interval_ms: 60_000,
+            public_url: None,
+            dashboard_session_ttl: HumanDuration(Duration::from_secs(12 * 3600)),
         }
     }
 }
 
 /// Environment variables that share the `HOOKD_` prefix but belong to the CLI client, not the
 /// server configuration.
-const CLIENT_ONLY_ENV: &[&str] = &["api_url", "api_key"];
+const CLIENT_ONLY_ENV: &[&str] = &["api_url", "api_key", "oauth2_client_secret"];
 
 impl Config {
     /// Loads defaults → file → environment. `file` is `--config`; without it `./hookd.toml` is
@@ -299,6 +307,18 @@ impl Config {
         }
         if self.database_max_connections == 0 {
             bail!("database_max_connections (HOOKD_DATABASE_MAX_CONNECTIONS) must be at least 1");
+        }
+        if let Some(public_url) = &self.public_url {
+            let url = url::Url::parse(public_url).with_context(|| {
+                format!("public_url (HOOKD_PUBLIC_URL) {public_url:?} is not a URL")
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                bail!("public_url (HOOKD_PUBLIC_URL) must look like https://hooks.example.com");
+            }
+        }
+        let ttl = self.dashboard_session_ttl.0;
+        if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(30 * 86_400) {
+            bail!("dashboard_session_ttl (HOOKD_DASHBOARD_SESSION_TTL) must be between 1s and 30d");
         }
         if let Some(endpoint) = &self.otlp_endpoint {
             let url = url::Url::parse(endpoint).with_context(|| {

@@ -91,6 +91,47 @@ impl RateLimiter {
     }
 }
 
+/// Records when each key was last used ("Last used" in the dashboard's Settings → API keys),
+/// off the request path and at most once a minute per key and process: a write per request would
+/// cost the database more than the answer is worth, and a minute is as precise as people read it.
+#[derive(Default)]
+pub struct KeyUsage {
+    written: std::sync::Mutex<std::collections::HashMap<ApiKeyId, i64>>,
+}
+
+/// Seconds between two recorded uses of one key.
+const USAGE_INTERVAL_SECS: i64 = 60;
+/// Keys remembered before the map is emptied (bounds memory; costs one extra write per key).
+const USAGE_MAX_KEYS: usize = 100_000;
+
+impl KeyUsage {
+    pub fn record(&self, store: &crate::store::DynStore, key: &ApiKeyId) {
+        let now = crate::domain::time::Timestamp::now();
+        let seconds = now.as_unix_seconds();
+        {
+            let Ok(mut written) = self.written.lock() else {
+                return;
+            };
+            if written
+                .get(key)
+                .is_some_and(|at| seconds - at < USAGE_INTERVAL_SECS)
+            {
+                return;
+            }
+            if written.len() >= USAGE_MAX_KEYS {
+                written.clear();
+            }
+            written.insert(key.clone(), seconds);
+        }
+        let (store, key) = (std::sync::Arc::clone(store), key.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_key(&key, now).await {
+                tracing::debug!(error = &e as &(dyn std::error::Error + 'static), key_id = %key.as_str(), "could not record a key's last use");
+            }
+        });
+    }
+}
+
 fn bearer_token(parts: &axum::http::HeaderMap) -> Option<&str> {
     let value = parts.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -136,6 +177,7 @@ pub async fn authenticate_headers(
         .map_err(|retry_after_secs| ApiError::RateLimited {
             retry_after_secs: retry_after_secs.max(1),
         })?;
+    state.key_usage.record(&state.store, &key_id);
     let span = tracing::Span::current();
     span.record("workspace", tenant.workspace_id.as_str());
     span.record("mode", tenant.mode.as_str());

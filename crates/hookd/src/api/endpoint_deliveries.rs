@@ -92,6 +92,8 @@ pub async fn send_test(
         .ok_or_else(|| ApiError::not_found("webhook endpoint", stored.endpoint.id.as_str()))?;
     let url = crate::domain::url_credentials::open(&state.cipher, &target.url)
         .map_err(ApiError::Internal)?;
+    let credentials = crate::oauth2::open_endpoint_auth(&state.cipher, &stored.auth_sealed)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let event_id = EventId::generate();
     let sample = RawValue::from_string(
         r#"{"test":true,"message":"A test event sent from hookd."}"#.to_string(),
@@ -113,6 +115,11 @@ pub async fn send_test(
         event_id.as_str(),
         body,
         state.engine.timeout(),
+        credentials.as_ref().map(|credentials| crate::oauth2::Auth {
+            tokens: state.engine.tokens(),
+            credentials,
+            retry_by: None,
+        }),
     )
     .await;
     Ok(Json(Data {

@@ -65,7 +65,7 @@ impl From<CallFailure> for ApiError {
     fn from(failure: CallFailure) -> Self {
         match failure.code {
             CallErrorCode::UrlNotAllowed => ApiError::UrlNotAllowed {
-                param: "url".to_string(),
+                param: failure.param.to_string(),
                 message: failure.message,
             },
             CallErrorCode::UpstreamTimeout => ApiError::Upstream {
@@ -120,6 +120,7 @@ pub async fn create(
     // Its own task: if our client hangs up, the call still finishes and is logged.
     let task = tokio::spawn(call::execute(
         state.egress.clone(),
+        state.engine.tokens().clone(),
         Arc::clone(&state.store),
         auth.tenant.clone(),
         auth.key_id.clone(),

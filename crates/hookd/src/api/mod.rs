@@ -54,8 +54,12 @@ pub struct AppState {
     pub egress: EgressClient,
     pub rate_limiter: auth::RateLimiter,
     pub auth_throttle: auth_throttle::AuthThrottle,
+    /// When keys were last used (shown in the dashboard), recorded at most once a minute.
+    pub key_usage: auth::KeyUsage,
     pub metrics: PrometheusHandle,
     pub engine: crate::delivery::Engine,
+    /// Seals the dashboard's session cookies (a key derived from the master key).
+    pub sessions: crate::dashboard::session::SessionKeys,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -130,6 +134,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let (routes, openapi) = routes_and_openapi(&state);
     let openapi = Arc::new(openapi);
     routes
+        // The dashboard: pages at `/`, outside the v1 pipeline (sessions, not bearer keys).
+        .merge(crate::dashboard::router())
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }),

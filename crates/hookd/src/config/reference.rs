@@ -40,6 +40,8 @@ pub const MEANINGS: &[(&str, &str)] = &[
     ("otlp_endpoint", "OTLP/HTTP collector to export traces to, e.g. `http://otel-collector:4318` (`/v1/traces` is appended). Unset: no traces, no cost."),
     ("retention", "How long events (with their deliveries and attempts) and integration calls are kept, as a duration with a unit (`30d`, `12h`, `90s`); a pending delivery and its event are kept whatever their age."),
     ("retention_interval_ms", "How often the retention job runs (100 ms to 24 h)."),
+    ("public_url", "The address browsers use to reach this server, e.g. `https://hooks.example.com` behind a TLS-terminating proxy. An `https://` URL makes the dashboard's session cookie `Secure`; it is also the base of links hookd hands out. Unset: links use the request's `Host`, and the cookie is not `Secure`."),
+    ("dashboard_session_ttl", "How long a dashboard sign-in lasts, as a duration (`12h`, `30m`; 1s to 30d). Revoking the key signed in with ends its sessions at once."),
     ("event_types", "Extra event types on top of the reference catalog: `[[event_types]]` tables with `name` and `description` (file only)."),
 ];
 

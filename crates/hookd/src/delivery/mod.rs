@@ -36,6 +36,7 @@ use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::egress::EgressClient;
+use crate::oauth2::TokenCache;
 use crate::store::{DeliveryJob, DynStore, Lease};
 use dispatcher::Dispatcher;
 use targets::Targets;
@@ -49,6 +50,8 @@ const RESULTS_PER_REQUEST_SLOT: usize = 4;
 pub(crate) struct Shared {
     store: DynStore,
     egress: EgressClient,
+    /// OAuth2 tokens of endpoints (and, through [`Engine::tokens`], of integrations).
+    tokens: TokenCache,
     targets: Targets,
     retry: RetryPolicy,
     health: HealthRule,
@@ -67,6 +70,8 @@ pub(crate) struct Shared {
     lease_ms: i64,
     /// Publish operational events (`report.rs`).
     operational_events: bool,
+    /// Wakes the poller: a keyed delivery ended, so the next one of its key may be due now.
+    wake_poller: Arc<Notify>,
     /// Where `report.rs` spawns its publishes from the store's callback (which may run on the
     /// SQLite writer thread, outside the runtime).
     runtime: tokio::runtime::Handle,
@@ -102,10 +107,13 @@ impl Engine {
             "node_{}",
             ulid::Ulid::new().to_string().to_ascii_lowercase()
         );
+        let wake_poller = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             owner: owner.clone(),
+            wake_poller: Arc::clone(&wake_poller),
             targets: Targets::new(Arc::clone(&store), cipher),
             store,
+            tokens: TokenCache::new(egress.clone()),
             egress,
             retry: RetryPolicy::new(&config.retry_schedule),
             health: HealthRule {
@@ -136,7 +144,6 @@ impl Engine {
             Arc::clone(&backlog),
             stop.clone(),
         ));
-        let wake_poller = Arc::new(Notify::new());
         // Tracked with the attempts, so `shutdown` knows when no claim can land anymore.
         tasks.spawn(poller::run(poller::Poller {
             store: Arc::clone(&shared.store),
@@ -181,6 +188,8 @@ impl Engine {
     pub fn events_erased(&self, ids: &[crate::domain::ids::EventId]) {
         if !ids.is_empty() {
             self.dispatcher.drop_events(&ids.iter().cloned().collect());
+            // Their cancelled keyed deliveries let the next ones of their keys go.
+            self.wake_poller.notify_one();
         }
     }
 
@@ -202,6 +211,11 @@ impl Engine {
 
     pub fn egress(&self) -> &EgressClient {
         &self.shared.egress
+    }
+
+    /// The node's OAuth2 token cache, shared by deliveries and integration calls.
+    pub fn tokens(&self) -> &TokenCache {
+        &self.shared.tokens
     }
 
     pub fn timeout(&self) -> Duration {

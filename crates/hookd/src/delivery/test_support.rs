@@ -95,7 +95,9 @@ impl Fixture {
                 secret_last4: secret.last4(),
                 created_at: now,
                 updated_at: now,
+                auth: None,
             },
+            auth_sealed: Vec::new(),
         };
         store.insert_endpoint(&tenant, &endpoint).await.unwrap();
         let config = Config {
@@ -103,11 +105,13 @@ impl Fixture {
             egress_allow_nets: vec!["127.0.0.0/8".parse().unwrap()],
             ..Config::default()
         };
+        let egress = EgressClient::from_config(&config).unwrap();
         let shared = Arc::new(Shared {
             owner: "node_test".into(),
+            tokens: crate::oauth2::TokenCache::new(egress.clone()),
             targets: Targets::new(Arc::clone(&store), cipher),
             store: Arc::clone(&store),
-            egress: EgressClient::from_config(&config).unwrap(),
+            egress,
             retry: RetryPolicy::new(&[60]),
             health: HealthRule {
                 failing_for_ms: i64::MAX,
@@ -120,6 +124,7 @@ impl Fixture {
             before_lookup: setup.before_lookup,
             lease_ms: 60_000,
             operational_events: false,
+            wake_poller: Arc::new(tokio::sync::Notify::new()),
             runtime: tokio::runtime::Handle::current(),
         });
         let dispatcher = Arc::new(Dispatcher::new(
@@ -146,6 +151,7 @@ impl Fixture {
             project_id: None,
             data: RawValue::from_string("{}".into()).unwrap(),
             created_at: Timestamp::now(),
+            ordering_key: None,
         };
         let lease = Lease {
             owner: "node_test".into(),

@@ -28,6 +28,8 @@ pub struct DeliveryJob {
     pub lease_until: Timestamp,
     /// The publish to link its attempt's trace span to (fresh deliveries, with traces on).
     pub link: Option<crate::telemetry::traces::TraceLink>,
+    /// Its event has an ordering key (`domain::ordering`).
+    pub ordered: bool,
 }
 
 /// A claim on deliveries: which node holds them in memory, and until when.
@@ -43,6 +45,8 @@ pub struct DispatchTarget {
     pub url: String,
     pub signing_keys: Vec<u8>,
     pub is_active: bool,
+    /// The sealed OAuth2 client credentials; empty when deliveries carry no token.
+    pub auth_sealed: Vec<u8>,
 }
 
 /// What persisting an attempt's result did besides storing it, for the engine's logs, metrics

@@ -32,6 +32,8 @@ pub struct ApiKeyRecord {
     pub name: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// When it last authenticated a request (to the minute; see `AdminStore::touch_api_key`).
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// What a workspace holds: what `hookd workspaces delete` names before it acts.
@@ -78,6 +80,9 @@ pub trait AdminStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Revokes a key; false when no unrevoked key has that id.
     async fn revoke_api_key(&self, id: &ApiKeyId, now: Timestamp) -> StoreResult<bool>;
+    /// Records that a key was used at `at` (never moving the time backwards). Callers throttle
+    /// it (`api::auth::KeyUsage`); it does not change what authentication answers.
+    async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> StoreResult<()>;
     /// The tenant of an unrevoked key with this hash.
     async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>>;
 

@@ -195,6 +195,11 @@ pub const FAMILIES: &[Family] = &[
         help: "Integration calls by outcome: answered (any HTTP status), upstream_error, upstream_timeout, url_not_allowed.",
     },
     Family {
+        name: "hookd_oauth2_token_requests_total",
+        kind: Kind::Counter,
+        help: "OAuth2 token requests (client credentials) by outcome: fetched, failed.",
+    },
+    Family {
         name: "hookd_integration_call_duration_seconds",
         kind: Kind::Histogram,
         help: "Duration of integration calls to the upstream.",

@@ -26,6 +26,8 @@ mod cli_events;
 mod cli_support;
 #[path = "../it/conventions.rs"]
 mod conventions;
+#[path = "../it/dashboard.rs"]
+mod dashboard;
 #[path = "../it/delivery/mod.rs"]
 mod delivery;
 #[path = "../it/endpoints.rs"]
@@ -42,8 +44,12 @@ mod isolation;
 mod list_budget;
 #[path = "../it/listing.rs"]
 mod listing;
+#[path = "../it/oauth2.rs"]
+mod oauth2;
 #[path = "../it/openapi.rs"]
 mod openapi;
+#[path = "../it/ordering.rs"]
+mod ordering;
 #[path = "../it/protocol.rs"]
 mod protocol;
 #[path = "../it/retention.rs"]

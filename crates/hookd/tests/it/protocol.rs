@@ -101,7 +101,8 @@ async fn unknown_routes_are_json_404_and_wrong_methods_json_405() {
     for path in [
         "/v1/nope",
         "/v1/webhook-endpoints/x/y/z",
-        "/",
+        // `/` is the dashboard; any other unknown path is still the API's JSON 404.
+        "/no-such-page",
         "/v2/webhook-endpoints",
     ] {
         let r = app.req(Method::GET, path).send().await.unwrap();

@@ -136,8 +136,10 @@ async fn plaintext_url_passwords_from_an_earlier_version_are_sealed_at_start() {
             secret_last4: secret.last4(),
             created_at: now,
             updated_at: now,
+            auth: None,
         },
         signing_keys: cipher.seal_json(&KeyRing::new(secret)),
+        auth_sealed: Default::default(),
     };
     app.store.insert_endpoint(&tenant, &old).await.unwrap();
     let (_, read) = app

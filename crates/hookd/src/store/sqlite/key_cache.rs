@@ -185,6 +185,7 @@ mod tests {
             last4: "l4".into(),
             created_at: Timestamp::now(),
             revoked_at: None,
+            last_used_at: None,
             name: None,
         };
         store.insert_api_key(&record).await.unwrap();

@@ -172,6 +172,23 @@ impl AdminStore for SqliteStore {
             .await
     }
 
+    /// Touches only `last_used_at`, which the generation trigger ignores (migration 0007), so the
+    /// key caches stay warm.
+    async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> StoreResult<()> {
+        let id = id.clone();
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "UPDATE api_keys SET last_used_at = ?1 \
+                     WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)",
+                    params![at.as_millis(), id.as_str()],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<(ApiKeyId, Tenant)>> {
         let ticket = match self.key_cache.get(key_hash) {
             Ok(hit) => return Ok(Some(hit)),

@@ -1,0 +1,465 @@
+//! The Custom Webhook form: create and edit an integration.
+//!
+//! The form is turned into the API's own request body (`CreateIntegration` /
+//! `UpdateIntegration`) and handed to the API's handler, so validation, the egress check, the
+//! duplicate-name rule and every message are the API's. What the form adds is only what a browser
+//! needs: header rows instead of a JSON object, auth fields per type, and, when editing, a blank
+//! secret meaning "keep the one saved" (secrets are write-only and never sent to the browser).
+//!
+//! Adding a field: a member of [`IntegrationForm`], a line in `from_fields` / `from_integration`,
+//! one in `to_create` / `to_update`, and one control in [`render`] (with the API's `param` name,
+//! which routes its errors beside it).
+
+use std::collections::BTreeMap;
+
+use maud::{html, Markup};
+use serde_json::{json, Value};
+
+use super::form_fields::{form_alert, messages, select, Input};
+use crate::api::integrations::{CreateIntegration, UpdateIntegration};
+use crate::dashboard::csrf::Fields;
+use crate::dashboard::errors::FormErrors;
+use crate::dashboard::layout::csrf_field;
+use crate::dashboard::session::Session;
+use crate::domain::integration::{AuthView, HeaderSecrets, Integration};
+
+/// Methods offered (the API's list).
+pub const METHODS: &[&str] = &["POST", "GET", "PUT", "PATCH", "DELETE", "HEAD"];
+/// Auth types offered: (value, label).
+pub const AUTH_TYPES: &[(&str, &str)] = &[
+    ("none", "None"),
+    ("bearer", "Bearer token"),
+    ("header", "API key header"),
+    ("basic", "Basic auth"),
+];
+/// Every API parameter this form has a place for (anything else is shown above the form).
+const PLACED: &[&str] = &[
+    "name",
+    "url",
+    "method",
+    "headers",
+    "auth",
+    "contentType",
+    "timeoutMs",
+];
+
+/// The form as typed.
+#[derive(Debug, Default, Clone)]
+pub struct IntegrationForm {
+    pub name: String,
+    pub url: String,
+    pub method: String,
+    /// (name, value) rows; blank rows are ignored.
+    pub headers: Vec<(String, String)>,
+    pub auth_type: String,
+    pub bearer_token: String,
+    pub auth_header_name: String,
+    pub auth_header_value: String,
+    pub basic_username: String,
+    pub basic_password: String,
+    pub content_type: String,
+    pub timeout_ms: String,
+}
+
+impl IntegrationForm {
+    pub fn blank() -> Self {
+        Self {
+            method: "POST".into(),
+            auth_type: "none".into(),
+            content_type: "application/json".into(),
+            timeout_ms: "10000".into(),
+            headers: vec![(String::new(), String::new())],
+            ..Self::default()
+        }
+    }
+
+    pub fn from_fields(fields: &Fields) -> Self {
+        let names = fields.all("header_name");
+        let values = fields.all("header_value");
+        let headers = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    name.trim().to_string(),
+                    values.get(i).copied().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        Self {
+            name: fields.get("name").to_string(),
+            url: fields.get("url").trim().to_string(),
+            method: fields.get("method").to_string(),
+            headers,
+            auth_type: fields.get("auth_type").to_string(),
+            bearer_token: fields.get("bearer_token").to_string(),
+            auth_header_name: fields.get("auth_header_name").trim().to_string(),
+            auth_header_value: fields.get("auth_header_value").to_string(),
+            basic_username: fields.get("basic_username").to_string(),
+            basic_password: fields.get("basic_password").to_string(),
+            content_type: fields.get("content_type").trim().to_string(),
+            timeout_ms: fields.get("timeout_ms").trim().to_string(),
+        }
+    }
+
+    /// The form of a saved integration: every secret blank (they are write-only).
+    pub fn from_integration(integration: &Integration) -> Self {
+        let mut headers: Vec<(String, String)> = integration
+            .headers
+            .keys()
+            .map(|name| (name.clone(), String::new()))
+            .collect();
+        headers.push((String::new(), String::new()));
+        Self {
+            name: integration.name.clone(),
+            url: integration.url.clone(),
+            method: integration.method.as_str().to_string(),
+            headers,
+            auth_type: integration.auth.type_name().to_string(),
+            auth_header_name: match &integration.auth {
+                AuthView::Header { name, .. } => name.clone(),
+                _ => String::new(),
+            },
+            content_type: integration.content_type.clone(),
+            timeout_ms: integration.timeout_ms.to_string(),
+            ..Self::default()
+        }
+    }
+
+    fn timeout(&self) -> Result<Option<i64>, FormErrors> {
+        if self.timeout_ms.is_empty() {
+            return Ok(None);
+        }
+        self.timeout_ms.parse::<i64>().map(Some).map_err(|_| {
+            FormErrors::field(
+                "timeoutMs",
+                "timeoutMs must be a whole number of milliseconds from 1 to 60000.",
+            )
+        })
+    }
+
+    fn optional(text: &str) -> Option<String> {
+        (!text.trim().is_empty()).then(|| text.to_string())
+    }
+
+    /// Rows with a name; `kept` fills a blank value from the saved headers (when editing).
+    fn header_map(&self, kept: Option<&HeaderSecrets>) -> Result<HeaderSecrets, FormErrors> {
+        let mut map = BTreeMap::new();
+        for (name, value) in &self.headers {
+            if name.is_empty() {
+                if !value.is_empty() {
+                    return Err(FormErrors::field(
+                        "headers",
+                        "A header value needs a name; fill in the name or clear the value.",
+                    ));
+                }
+                continue;
+            }
+            let value = match (value.is_empty(), kept) {
+                (true, Some(saved)) => saved
+                    .iter()
+                    .find(|(saved_name, _)| saved_name.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+                _ => value.clone(),
+            };
+            map.insert(name.clone(), value);
+        }
+        Ok(map)
+    }
+
+    /// The auth object of the chosen type.
+    fn auth_json(&self) -> Value {
+        match self.auth_type.as_str() {
+            "bearer" => json!({"type": "bearer", "token": self.bearer_token}),
+            "header" => {
+                json!({"type": "header", "name": self.auth_header_name, "value": self.auth_header_value})
+            }
+            "basic" => {
+                json!({"type": "basic", "username": self.basic_username, "password": self.basic_password})
+            }
+            "none" | "" => json!({"type": "none"}),
+            other => json!({"type": other}),
+        }
+    }
+
+    /// Whether every secret of the chosen auth type was left blank.
+    fn auth_secrets_blank(&self) -> bool {
+        match self.auth_type.as_str() {
+            "bearer" => self.bearer_token.is_empty(),
+            "header" => self.auth_header_value.is_empty(),
+            "basic" => self.basic_username.is_empty() && self.basic_password.is_empty(),
+            _ => true,
+        }
+    }
+
+    pub fn to_create(&self) -> Result<CreateIntegration, FormErrors> {
+        Ok(CreateIntegration {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            method: Self::optional(&self.method),
+            headers: Some(self.header_map(None)?),
+            auth: Some(self.auth_json()),
+            content_type: Self::optional(&self.content_type),
+            timeout_ms: self.timeout()?,
+        })
+    }
+
+    /// A PATCH of what changed. Headers are sent whole (the API replaces them), with blank values
+    /// of saved names filled from `saved_headers`; the auth is kept when its type is unchanged and
+    /// no secret was typed.
+    pub fn to_update(
+        &self,
+        current: &Integration,
+        saved_headers: &HeaderSecrets,
+    ) -> Result<UpdateIntegration, FormErrors> {
+        let headers = self.header_map(Some(saved_headers))?;
+        let headers_changed = headers != *saved_headers;
+        let current_header_name = match &current.auth {
+            AuthView::Header { name, .. } => name.as_str(),
+            _ => "",
+        };
+        let auth_unchanged = self.auth_type == current.auth.type_name()
+            && self.auth_secrets_blank()
+            && (self.auth_type != "header" || self.auth_header_name == current_header_name);
+        Ok(UpdateIntegration {
+            name: (self.name != current.name).then(|| self.name.clone()),
+            url: (self.url != current.url).then(|| self.url.clone()),
+            method: (!self.method.eq_ignore_ascii_case(current.method.as_str()))
+                .then(|| self.method.clone()),
+            headers: headers_changed.then_some(headers),
+            auth: (!auth_unchanged).then(|| self.auth_json()),
+            content_type: (self.content_type != current.content_type)
+                .then(|| self.content_type.clone()),
+            timeout_ms: self
+                .timeout()?
+                .filter(|t| *t != i64::from(current.timeout_ms)),
+        })
+    }
+}
+
+fn last4_hint(last4: Option<&String>) -> String {
+    match last4 {
+        Some(last4) => format!("Saved (…{last4}). Leave blank to keep it."),
+        None => "Saved. Leave blank to keep it.".to_string(),
+    }
+}
+
+fn headers_block(
+    form: &IntegrationForm,
+    errors: &FormErrors,
+    existing: Option<&Integration>,
+) -> Markup {
+    let error = errors.for_param("headers");
+    html! {
+        fieldset {
+            legend { "Headers" }
+            p id="headers-hint" class="hint" { "Sent on every call, e.g. " code { "X-Api-Version" } ". Values are write-only: after saving, only their last 4 characters are shown." }
+            @if let Some(error) = error { p id="headers-error" class="field-error" role="alert" { (error) } }
+            div id="header-rows" {
+                @for (i, (name, value)) in form.headers.iter().enumerate() {
+                    @let saved = existing.and_then(|e| e.headers.get(name)).filter(|_| !name.is_empty());
+                    div class="header-row" data-header-row {
+                        div class="field" {
+                            label for={ "header-name-" (i) } { "Header name" }
+                            input id={ "header-name-" (i) } name="header_name" type="text" value=(name)
+                                autocomplete="off" spellcheck="false" placeholder="X-Api-Version"
+                                aria-invalid=[error.map(|_| "true")];
+                        }
+                        div class="field" {
+                            label for={ "header-value-" (i) } { "Value" }
+                            input id={ "header-value-" (i) } name="header_value" type="password" value=(value)
+                                autocomplete="off" spellcheck="false"
+                                placeholder=[saved.map(|s| match &s.value_last4 { Some(l) => format!("…{l} (saved)"), None => "(saved)".to_string() })];
+                        }
+                        button type="button" class="secondary small" data-remove-header { "Remove" }
+                    }
+                }
+            }
+            div { button type="button" class="secondary small" data-add-header="header-rows" { "+ Add header" } }
+        }
+    }
+}
+
+fn auth_block(
+    form: &IntegrationForm,
+    errors: &FormErrors,
+    existing: Option<&Integration>,
+) -> Markup {
+    let saved = existing.map(|e| &e.auth);
+    let same_type = |t: &str| saved.is_some_and(|a| a.type_name() == t);
+    let (token_hint, value_hint, user_hint, password_hint) = match saved {
+        Some(AuthView::Bearer { token_last4 }) => {
+            (Some(last4_hint(token_last4.as_ref())), None, None, None)
+        }
+        Some(AuthView::Header { value_last4, .. }) => {
+            (None, Some(last4_hint(value_last4.as_ref())), None, None)
+        }
+        Some(AuthView::Basic {
+            username_last4,
+            password_last4,
+        }) => (
+            None,
+            None,
+            Some(last4_hint(username_last4.as_ref())),
+            Some(last4_hint(password_last4.as_ref())),
+        ),
+        _ => (None, None, None, None),
+    };
+    let type_error = errors.for_param("auth.type").or_else(|| {
+        errors.for_param("auth").filter(|_| {
+            [
+                "auth.token",
+                "auth.name",
+                "auth.value",
+                "auth.username",
+                "auth.password",
+            ]
+            .iter()
+            .all(|p| errors.for_param(p).is_none())
+        })
+    });
+    let secret = |id: &'static str,
+                  label: &'static str,
+                  param: &'static str,
+                  hint: Option<&'static str>,
+                  saved_hint: &Option<String>,
+                  t: &str| {
+        let hint_text = if same_type(t) {
+            saved_hint.clone()
+        } else {
+            hint.map(str::to_string)
+        };
+        let error = errors.for_param(param);
+        html! {
+            div class="field" {
+                label for=(id) { (label) }
+                input id=(id) name=(id) type="password" value="" autocomplete="off" spellcheck="false"
+                    aria-invalid=[error.map(|_| "true")]
+                    aria-describedby=[super::form_fields::described_by(id, hint_text.is_some(), error.is_some())];
+                (messages(id, hint_text.as_deref(), error))
+            }
+        }
+    };
+    html! {
+        fieldset {
+            legend { "Authentication" }
+            div class="radio-row" role="radiogroup" aria-label="Authentication type" {
+                @for (value, label) in AUTH_TYPES {
+                    label {
+                        input type="radio" name="auth_type" value=(value) checked[form.auth_type == *value];
+                        (label)
+                    }
+                }
+                // An auth type the form has no fields for (set over the API) stays selectable, so
+                // saving other changes keeps it.
+                @if let Some(saved) = saved.filter(|a| AUTH_TYPES.iter().all(|(v, _)| *v != a.type_name())) {
+                    label {
+                        input type="radio" name="auth_type" value=(saved.type_name()) checked[form.auth_type == saved.type_name()];
+                        (saved.type_name()) " (saved; change it over the API)"
+                    }
+                }
+            }
+            @if let Some(error) = type_error { p class="field-error" role="alert" { (error) } }
+            div data-auth="bearer" {
+                (secret("bearer_token", "Token", "auth.token", Some("Sent as Authorization: Bearer <token>."), &token_hint, "bearer"))
+            }
+            div data-auth="header" class="row" {
+                (Input::text("auth_header_name", "Header name", "auth.name", &form.auth_header_name).placeholder("X-API-Key").render(errors))
+                (secret("auth_header_value", "Header value", "auth.value", None, &value_hint, "header"))
+            }
+            div data-auth="basic" class="row" {
+                (secret("basic_username", "Username", "auth.username", None, &user_hint, "basic"))
+                (secret("basic_password", "Password", "auth.password", None, &password_hint, "basic"))
+            }
+            p class="hint" { "Credentials are write-only: encrypted at rest and never shown again; the dashboard shows only their last 4 characters." }
+        }
+    }
+}
+
+/// The form. `existing` is the saved integration when editing.
+pub fn render(
+    session: &Session,
+    action: &str,
+    form: &IntegrationForm,
+    errors: &FormErrors,
+    existing: Option<&Integration>,
+) -> Markup {
+    let submit = if existing.is_some() {
+        "Save changes"
+    } else {
+        "Save"
+    };
+    html! {
+        form class="stack card" method="post" action=(action) data-integration-form novalidate {
+            (csrf_field(session))
+            (form_alert(errors, PLACED))
+            (Input::text("url", "URL", "url", &form.url).kind("url").required()
+                .placeholder("https://api.example.com/v1/reports")
+                .hint("The full https URL hookd sends requests to. Calls may append a path to it.")
+                .render(errors))
+            div class="row-3" {
+                (select("method", "Method", "method", METHODS, &form.method, errors))
+                (Input::text("content_type", "Content type", "contentType", &form.content_type)
+                    .hint("Of request bodies; application/json unless your endpoint expects another.")
+                    .render(errors))
+            }
+            (headers_block(form, errors, existing))
+            (auth_block(form, errors, existing))
+            (Input::text("timeout_ms", "Timeout (ms)", "timeoutMs", &form.timeout_ms).kind("number")
+                .hint("How long a call waits for the answer: 1 to 60000 ms.")
+                .render(errors))
+            (Input::text("name", "Name", "name", &form.name).required()
+                .placeholder("Internal reporting API")
+                .hint("How scripts, the CLI (hookd call NAME) and agents find it. Unique in this workspace and mode.")
+                .render(errors))
+            div class="form-actions" {
+                button type="submit" { (submit) }
+                a class="button secondary" href="/settings/integrations" { "Cancel" }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_rows_become_the_api_object_and_stray_values_are_refused() {
+        let fields =
+            Fields::parse(b"header_name=X-A&header_value=1&header_name=&header_value=&name=n");
+        let map = IntegrationForm::from_fields(&fields)
+            .header_map(None)
+            .unwrap();
+        assert_eq!(map.len(), 1);
+        assert_eq!(map["X-A"], "1");
+        let fields = Fields::parse(b"header_name=&header_value=orphan");
+        let errors = IntegrationForm::from_fields(&fields)
+            .header_map(None)
+            .unwrap_err();
+        assert!(errors.for_param("headers").is_some());
+    }
+
+    #[test]
+    fn a_blank_value_keeps_the_saved_one_when_editing() {
+        let saved: HeaderSecrets = [("X-Key".to_string(), "secret-value".to_string())].into();
+        let fields = Fields::parse(b"header_name=x-key&header_value=");
+        let map = IntegrationForm::from_fields(&fields)
+            .header_map(Some(&saved))
+            .unwrap();
+        assert_eq!(map["x-key"], "secret-value");
+    }
+
+    #[test]
+    fn a_timeout_that_is_not_a_number_names_the_field() {
+        let form = IntegrationForm {
+            timeout_ms: "ten".into(),
+            ..IntegrationForm::blank()
+        };
+        let Err(errors) = form.to_create() else {
+            panic!("a timeout that is not a number was accepted")
+        };
+        assert!(errors.for_param("timeoutMs").is_some());
+    }
+}

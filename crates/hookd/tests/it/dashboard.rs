@@ -1,0 +1,612 @@
+//! The dashboard over plain HTTP (its screens are driven in Chromium by `tests/browser`): the
+//! session cookie's attributes, sign-in refusals with the API's messages, CSRF refusal, revoked
+//! keys and garbage cookies ending sessions, isolation between modes, and garbage or oversize
+//! form input answered with a readable page, never a 500.
+
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::*;
+
+/// A client that shows redirects instead of following them.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// POSTs a form (`fields` already encoded) with an optional session cookie.
+async fn post_form(
+    app: &TestApp,
+    cookie: Option<&str>,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = client()
+        .post(app.url(path))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(fields).unwrap());
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.unwrap()
+}
+
+async fn get_page(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    client()
+        .get(app.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in with `key`; returns the `Set-Cookie` header and the `name=value` pair.
+async fn sign_in(app: &TestApp, key: &str) -> (String, String) {
+    let response = post_form(app, None, "/sign-in", &[("api_key", key)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    let pair = set_cookie.split(';').next().unwrap().to_string();
+    (set_cookie, pair)
+}
+
+/// The CSRF token in a page's forms.
+async fn csrf_token(app: &TestApp, cookie: &str, path: &str) -> String {
+    let html = get_page(app, cookie, path).await.text().await.unwrap();
+    let start = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+#[suite_test]
+async fn signing_in_sets_a_strict_http_only_cookie_that_opens_the_dashboard() {
+    let app = spawn_app().await;
+    let (set_cookie, cookie) = sign_in(&app, &app.live_key).await;
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    // Served as plain http without an https public URL: not Secure.
+    assert!(!set_cookie.contains("Secure"), "{set_cookie}");
+    // The key itself is not in the cookie.
+    assert!(!set_cookie.contains(&app.live_key[15..]), "{set_cookie}");
+
+    let home = get_page(&app, &cookie, "/").await;
+    assert_eq!(home.status(), StatusCode::SEE_OTHER);
+    assert_eq!(home.headers()[LOCATION], "/settings/integrations");
+    let page = get_page(&app, &cookie, "/settings/integrations").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("No integrations yet"), "{html}");
+    // A live session has no test-mode banner; a test session has.
+    assert!(!html.contains("Test mode"));
+    let (_, test_cookie) = sign_in(&app, &app.test_key).await;
+    let html = get_page(&app, &test_cookie, "/settings/integrations")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Test mode"));
+}
+
+#[suite_test]
+async fn behind_an_https_public_url_the_cookie_is_secure() {
+    let app = spawn_app_with(|c| c.public_url = Some("https://hooks.example.com".into())).await;
+    let (set_cookie, _) = sign_in(&app, &app.live_key).await;
+    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+    // Behind a proxy that rewrites Host, the browser's Origin is the public URL's.
+    let response = client()
+        .post(app.url("/sign-in"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("origin", "https://hooks.example.com")
+        .body(serde_urlencoded::to_string([("api_key", &app.live_key)]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers().get(SET_COOKIE).is_some());
+}
+
+#[suite_test]
+async fn wrong_malformed_or_missing_keys_are_refused_with_the_apis_messages() {
+    let app = spawn_app().await;
+    let unknown = format!("scripe_sk_live_{}", "a".repeat(40));
+    let cases: &[(&str, u16, &str)] = &[
+        (&unknown, 401, "The API key is unknown or revoked."),
+        ("not-a-key", 401, "The API key is malformed."),
+        (
+            "scripe_sk_live_\u{43a}\u{43b}\u{44e}\u{447}",
+            401,
+            "The API key is malformed.",
+        ),
+        ("scripe_sk_live_a\nb", 401, "The API key is malformed."),
+        ("", 400, "Enter an API key."),
+        ("   ", 400, "Enter an API key."),
+    ];
+    for (key, status, message) in cases {
+        let response = post_form(&app, None, "/sign-in", &[("api_key", key)]).await;
+        assert_eq!(response.status().as_u16(), *status, "{key:?}");
+        assert!(response.headers().get(SET_COOKIE).is_none(), "{key:?}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(message), "{key:?}: {html}");
+        assert!(html.contains("aria-invalid=\"true\""), "{html}");
+    }
+    // A revoked key.
+    let keys = app.store.list_api_keys(None).await.unwrap();
+    let test_key = keys
+        .iter()
+        .find(|k| app.test_key.ends_with(&k.last4))
+        .unwrap();
+    hookd::admin::revoke_key(&app.store, test_key.id.as_str())
+        .await
+        .unwrap();
+    let response = post_form(&app, None, "/sign-in", &[("api_key", &app.test_key)]).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[suite_test]
+async fn sign_in_refuses_other_content_types_oversize_bodies_and_other_sites() {
+    let app = spawn_app().await;
+    let json = client()
+        .post(app.url("/sign-in"))
+        .json(&json!({"api_key": app.live_key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(json.text().await.unwrap().contains("Not a form"));
+
+    let huge = "a".repeat(app.config.max_body_bytes + 10);
+    let response = post_form(&app, None, "/sign-in", &[("api_key", &huge)]).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(response.text().await.unwrap().contains("larger than"));
+
+    let cross_site = client()
+        .post(app.url("/sign-in"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .body(serde_urlencoded::to_string([("api_key", &app.live_key)]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert!(cross_site.headers().get(SET_COOKIE).is_none());
+}
+
+#[suite_test]
+async fn state_changing_forms_need_this_sessions_csrf_token() {
+    let app = spawn_app().await;
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let (_, other_cookie) = sign_in(&app, &app.live_key).await;
+    let token = csrf_token(&app, &cookie, "/settings/api-keys").await;
+    let other_token = csrf_token(&app, &other_cookie, "/settings/api-keys").await;
+    assert_ne!(token, other_token);
+    let keys_before = app.store.list_api_keys(None).await.unwrap().len();
+
+    for fields in [
+        vec![("name", "no token")],
+        vec![("name", "empty token"), ("_csrf", "")],
+        vec![("name", "other session's"), ("_csrf", other_token.as_str())],
+    ] {
+        let response = post_form(&app, Some(&cookie), "/settings/api-keys", &fields).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{fields:?}");
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("could not be verified"));
+    }
+    assert_eq!(
+        app.store.list_api_keys(None).await.unwrap().len(),
+        keys_before
+    );
+    // Sign-out needs it too.
+    let response = post_form(&app, Some(&cookie), "/sign-out", &[]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        "/settings/api-keys",
+        &[("name", "with token"), ("_csrf", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("scripe_sk_live_"),
+        "the new key is shown once"
+    );
+    assert_eq!(
+        app.store.list_api_keys(None).await.unwrap().len(),
+        keys_before + 1
+    );
+
+    let response = post_form(&app, Some(&cookie), "/sign-out", &[("_csrf", &token)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+}
+
+#[suite_test]
+async fn garbage_cookies_and_sessions_of_revoked_keys_lead_to_sign_in() {
+    let app = spawn_app().await;
+    for garbage in [
+        "hookd_session=garbage".to_string(),
+        format!("hookd_session={}", "A".repeat(6000)),
+        "hookd_session=".to_string(),
+        "other=1; hookd_session=%%%".to_string(),
+    ] {
+        let response = get_page(&app, &garbage, "/settings/integrations").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{garbage}");
+        assert!(response.headers()[LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/sign-in"));
+    }
+
+    // htmx requests are told to load the sign-in page whole, not to follow a redirect in place.
+    let response = client()
+        .post(app.url("/settings/integrations/int_x/try"))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["hx-redirect"], "/sign-in");
+
+    let (_, cookie) = sign_in(&app, &app.test_key).await;
+    assert_eq!(
+        get_page(&app, &cookie, "/settings/api-keys").await.status(),
+        StatusCode::OK
+    );
+    // Revoked elsewhere (the CLI's path): the session ends at once.
+    let keys = app.store.list_api_keys(None).await.unwrap();
+    let key = keys
+        .iter()
+        .find(|k| app.test_key.ends_with(&k.last4))
+        .unwrap();
+    hookd::admin::revoke_key(&app.store, key.id.as_str())
+        .await
+        .unwrap();
+    let response = get_page(&app, &cookie, "/settings/api-keys").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+}
+
+#[suite_test]
+async fn a_test_session_sees_no_live_integration() {
+    let app = spawn_app().await;
+    let (_, body) = app
+        .post_json(
+            &app.live_key,
+            "/v1/integrations",
+            &json!({"name": "Live billing", "url": "https://billing.example.com/hook"}),
+        )
+        .await;
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let (_, test_cookie) = sign_in(&app, &app.test_key).await;
+    let html = get_page(&app, &test_cookie, "/settings/integrations")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("Live billing"));
+    for path in [
+        format!("/settings/integrations/{id}"),
+        format!("/settings/integrations/{id}/edit"),
+        format!("/settings/integrations/{id}/disconnect"),
+        "/settings/integrations/int_nope".to_string(),
+        "/settings/integrations/%00%ff".to_string(),
+        "/settings/api-keys/key_nope/revoke".to_string(),
+    ] {
+        let response = get_page(&app, &test_cookie, &path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, live_cookie) = sign_in(&app, &app.live_key).await;
+    let html = get_page(&app, &live_cookie, "/settings/integrations")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Live billing"));
+}
+
+#[suite_test]
+async fn garbage_integration_forms_get_readable_errors_never_a_500() {
+    let app = spawn_app().await;
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let token = csrf_token(&app, &cookie, "/settings/integrations/new").await;
+    let long_name = "n".repeat(300);
+    let ok_url = "https://api.example.com/hook";
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![], "url"),
+        (vec![("url", "javascript:alert(1)"), ("name", "x")], "url"),
+        (vec![("url", ok_url), ("name", &long_name)], "name"),
+        (
+            vec![("url", ok_url), ("name", "x"), ("timeout_ms", "abc")],
+            "whole number of milliseconds",
+        ),
+        (
+            vec![("url", ok_url), ("name", "x"), ("timeout_ms", "-5")],
+            "whole number of milliseconds",
+        ),
+        (
+            vec![("url", ok_url), ("name", "x"), ("method", "TRACE")],
+            "method",
+        ),
+        (
+            vec![
+                ("url", ok_url),
+                ("name", "x"),
+                ("header_name", "Bad Header"),
+                ("header_value", "v"),
+            ],
+            "header",
+        ),
+        (
+            vec![
+                ("url", ok_url),
+                ("name", "x"),
+                ("header_name", ""),
+                ("header_value", "orphan"),
+            ],
+            "needs a name",
+        ),
+        (
+            vec![("url", ok_url), ("name", "x"), ("auth_type", "bearer")],
+            "token",
+        ),
+        (
+            vec![("url", ok_url), ("name", "x"), ("auth_type", "weird")],
+            "weird",
+        ),
+        (
+            vec![
+                ("url", ok_url),
+                ("name", "x"),
+                ("content_type", "not a type"),
+            ],
+            "contentType",
+        ),
+        (
+            vec![("url", "http://127.0.0.1:1/x"), ("name", "\u{0}\u{7}")],
+            "name",
+        ),
+    ];
+    for (mut fields, expected) in cases {
+        fields.push(("_csrf", &token));
+        let response = post_form(&app, Some(&cookie), "/settings/integrations/new", &fields).await;
+        let status = response.status();
+        let html = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fields:?}: {html}");
+        assert!(
+            html.contains(expected),
+            "{fields:?} should mention {expected:?}: {html}"
+        );
+        assert!(html.contains("class=\"field-error\"") || html.contains("class=\"alert\""));
+    }
+    // Oversize: a readable 413 page.
+    let huge = "h".repeat(app.config.max_body_bytes);
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        "/settings/integrations/new",
+        &[("_csrf", &token), ("name", &huge)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Nothing was created.
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    assert_eq!(list["data"], json!([]));
+}
+
+#[suite_test]
+async fn assets_are_embedded_and_cached() {
+    let app = spawn_app().await;
+    let response = client()
+        .get(app.url("/assets/app.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/css; charset=utf-8");
+    assert!(response.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let htmx = client()
+        .get(app.url("/assets/htmx.min.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(htmx.text().await.unwrap().starts_with("/*! htmx 2.0.4"));
+    for path in ["/assets/nope.js", "/assets/..%2Fmain.rs"] {
+        let response = client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[suite_test]
+async fn the_keys_page_shows_when_each_key_was_last_used() {
+    let app = spawn_app().await;
+    let (record, key) = hookd::admin::create_named_key(
+        &app.store,
+        hookd::admin::DEFAULT_WORKSPACE,
+        hookd::domain::tenant::Mode::Live,
+        Some("Nightly export"),
+    )
+    .await
+    .unwrap();
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let row = |html: &str| {
+        let start = html.find("Nightly export").expect("the key's row");
+        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+    };
+    let html = get_page(&app, &cookie, "/settings/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(row(&html).contains("Never"), "{}", row(&html));
+
+    let before = hookd::domain::time::Timestamp::now();
+    let (status, _) = app.get_json(&key, "/v1/integrations").await;
+    assert_eq!(status, StatusCode::OK);
+    let used = eventually(std::time::Duration::from_secs(5), || async {
+        let keys = app.store.list_api_keys(None).await.unwrap();
+        keys.into_iter()
+            .find(|k| k.id == record.id)
+            .and_then(|k| k.last_used_at)
+    })
+    .await;
+    assert!(used.as_millis() >= before.as_millis() - 1000);
+    let html = get_page(&app, &cookie, "/settings/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = row(&html);
+    assert!(!row.contains("Never") && row.contains(" UTC"), "{row}");
+    // Recording a use does not change what authentication answers.
+    let (status, _) = app.get_json(&key, "/v1/integrations").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[suite_test]
+async fn try_it_shows_upstream_failures_and_bad_bodies_as_the_api_words_them() {
+    let app = spawn_app().await;
+    // Nothing listens on port 1.
+    let (_, body) = app
+        .post_json(
+            &app.live_key,
+            "/v1/integrations",
+            &json!({"name": "Down", "url": "http://127.0.0.1:1/x"}),
+        )
+        .await;
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let page = format!("/settings/integrations/{id}");
+    let token = csrf_token(&app, &cookie, &page).await;
+    let try_path = format!("{page}/try");
+
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[
+            ("_csrf", &token),
+            ("try_method", "POST"),
+            ("try_body", "{}"),
+        ],
+    )
+    .await;
+    // 200 with the answer in the panel (htmx swaps only 2xx answers in).
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("No answer: ") && html.contains("upstream_error"),
+        "{html}"
+    );
+
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[
+            ("_csrf", &token),
+            ("try_body", "{not json"),
+            ("try_path", "/../../etc"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("The body is not valid JSON"), "{html}");
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[("_csrf", &token), ("try_path", "/../../etc")],
+    )
+    .await;
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("field-error") && html.contains("path"),
+        "{html}"
+    );
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &try_path,
+        &[("_csrf", &token), ("try_method", "BREW")],
+    )
+    .await;
+    let html = response.text().await.unwrap();
+    assert!(html.contains("method"), "{html}");
+    // The failed call is in the call log; the refused forms are not calls.
+    let (_, log) = app
+        .get_json(&app.live_key, &format!("/v1/integrations/{id}/calls"))
+        .await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
+}
+
+#[suite_test]
+async fn editing_keeps_an_auth_type_the_form_has_no_fields_for() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_json(
+            &app.live_key,
+            "/v1/integrations",
+            &json!({"name": "Partner API", "url": "https://partner.example.com/api",
+                    "auth": {"type": "oauth2_client_credentials",
+                             "tokenUrl": "https://auth.example.com/oauth/token",
+                             "clientId": "hookd-prod", "clientSecret": "s3cr3t-client-secret"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let edit = format!("/settings/integrations/{id}/edit");
+    let html = get_page(&app, &cookie, &edit).await.text().await.unwrap();
+    assert!(
+        html.contains("value=\"oauth2_client_credentials\" checked"),
+        "{html}"
+    );
+    assert!(!html.contains("s3cr3t-client-secret"));
+    let token = csrf_token(&app, &cookie, &edit).await;
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &edit,
+        &[
+            ("_csrf", &token),
+            ("name", "Partner API v2"),
+            ("url", "https://partner.example.com/api"),
+            ("method", "POST"),
+            ("content_type", "application/json"),
+            ("timeout_ms", "10000"),
+            ("auth_type", "oauth2_client_credentials"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, body) = app
+        .get_json(&app.live_key, &format!("/v1/integrations/{id}"))
+        .await;
+    assert_eq!(body["data"]["name"], "Partner API v2");
+    assert_eq!(
+        body["data"]["auth"]["type"], "oauth2_client_credentials",
+        "{body}"
+    );
+    assert_eq!(body["data"]["auth"]["clientId"], "hookd-prod", "{body}");
+}
