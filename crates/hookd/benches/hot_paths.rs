@@ -121,6 +121,7 @@ fn endpoints() -> Vec<Endpoint> {
         .map(|i: usize| Endpoint {
             id: EndpointId::generate(),
             url: format!("https://hooks{i}.example.com/in"),
+            secret_query_params: Vec::new(),
             name: format!("endpoint {i}"),
             events: (0..1 + i % 4)
                 .map(|k| CATALOG[(i + k * 2) % CATALOG.len()].to_string())

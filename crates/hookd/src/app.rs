@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
@@ -194,6 +193,10 @@ impl Server {
                 config.rate_limit_per_sec,
                 config.rate_limit_burst,
             ),
+            auth_throttle: api::auth_throttle::AuthThrottle::new(
+                config.auth_failure_limit,
+                std::time::Duration::from_secs(config.auth_failure_window_secs),
+            ),
             egress,
             key_usage: api::auth::KeyUsage::default(),
             metrics: telemetry::metrics_handle(),
@@ -232,25 +235,51 @@ impl Server {
                 );
             }
         }
+        seal_endpoint_url_passwords(&state.store, &state.cipher)
+            .await
+            .context("sealing passwords in endpoint URLs")?;
         let maintenance = crate::maintenance::start(&state);
         let metrics_upkeep = tokio::spawn(telemetry::metrics_upkeep(state.metrics.clone()));
         let app = api::router(Arc::clone(&state));
-        // Answers go out the moment they are written, never held back by Nagle's algorithm
-        // behind an unacknowledged segment (axum leaves this to the caller). A default for
-        // latency, not a throughput gain: burst 40k, three interleaved pairs, no change.
-        let listener = listener.tap_io(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-            }
-        });
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let limits = crate::http_server::Limits::from_config(&state.config);
+        crate::http_server::serve(listener, app, limits, shutdown).await;
         maintenance.iter().for_each(tokio::task::JoinHandle::abort);
         metrics_upkeep.abort();
         state.engine.shutdown().await;
-        result.context("serving HTTP")
+        Ok(())
     }
+}
+
+/// Seals the passwords that endpoint URLs stored by versions before sealing hold in plaintext
+/// (see `domain::url_credentials`): the data step of that upgrade, run at every start and a
+/// no-op once done. It needs the master key, which no SQL migration has. Returns how many URLs
+/// it sealed.
+pub async fn seal_endpoint_url_passwords(
+    store: &DynStore,
+    cipher: &Cipher,
+) -> anyhow::Result<usize> {
+    use crate::domain::url_credentials;
+    let mut sealed = 0;
+    for (id, stored) in store.endpoint_urls_with_userinfo().await? {
+        if !url_credentials::needs_sealing(&stored) {
+            continue;
+        }
+        let url = url::Url::parse(&stored).with_context(|| format!("endpoint {id}'s URL"))?;
+        let replacement = url_credentials::seal(cipher, &url).to_string();
+        // Changed meanwhile: whoever changed it sealed it.
+        if store
+            .replace_endpoint_url(&id, &stored, &replacement)
+            .await?
+        {
+            sealed += 1;
+        }
+    }
+    if sealed > 0 {
+        // As after an erasure: the pages that held the plaintext leave the SQLite WAL.
+        store.scrub_erased().await?;
+        tracing::info!(sealed, "sealed plaintext passwords in endpoint URLs");
+    }
+    Ok(sealed)
 }
 
 /// Resolves on SIGINT or SIGTERM.

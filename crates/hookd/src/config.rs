@@ -60,11 +60,28 @@ pub struct Config {
     /// How long a rotated-out secret keeps signing alongside the new one.
     pub rotation_grace_secs: u64,
     pub log_format: LogFormat,
-    /// Largest request body the API accepts (413 above it).
+    /// Largest request body the API accepts (413 above it; at once for a declared
+    /// `Content-Length` over it).
     pub max_body_bytes: usize,
+    /// The byte budget of a list page of events: a page stops early (with `hasMore`) once its
+    /// events' data reaches it, so a list request's memory is bounded whatever `limit` says.
+    pub list_page_max_bytes: usize,
+    /// How long a client may take to send a request's headers, from its first byte.
+    pub http_header_timeout_ms: u64,
+    /// How long a connection may sit idle (no request in progress, none begun) before it is
+    /// closed; also how long a write to a client that stopped reading may stall.
+    pub http_idle_timeout_ms: u64,
+    /// How long a client may take to send a whole request body.
+    pub http_body_timeout_ms: u64,
+    /// Open connections at most; more wait in the listen backlog until one closes.
+    pub http_max_connections: usize,
     /// Requests per second allowed per API key (429 above it), and the burst on top.
     pub rate_limit_per_sec: u32,
     pub rate_limit_burst: u32,
+    /// Failed authentications from one address (IPv6: one /64) within the window after which
+    /// its requests get 429 until the window ends.
+    pub auth_failure_limit: u32,
+    pub auth_failure_window_secs: u64,
     /// Concurrent attempts to one endpoint.
     pub endpoint_max_in_flight: usize,
     /// Concurrent attempts over all endpoints (bounds sockets and memory).
@@ -158,8 +175,15 @@ impl Default for Config {
             rotation_grace_secs: 86_400,
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
+            list_page_max_bytes: crate::store::page::DEFAULT_PAGE_MAX_BYTES,
+            http_header_timeout_ms: 10_000,
+            http_idle_timeout_ms: 60_000,
+            http_body_timeout_ms: 30_000,
+            http_max_connections: 4096,
             rate_limit_per_sec: 1000,
             rate_limit_burst: 2000,
+            auth_failure_limit: 20,
+            auth_failure_window_secs: 60,
             endpoint_max_in_flight: 64,
             global_max_in_flight: 512,
             auto_disable_after_secs: 5 * 86_400,
@@ -254,8 +278,34 @@ impl Config {
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
             bail!("max_body_bytes (HOOKD_MAX_BODY_BYTES) must be between 1024 and 67108864");
         }
+        if !(64 * 1024..=256 * 1024 * 1024).contains(&self.list_page_max_bytes) {
+            bail!("list_page_max_bytes (HOOKD_LIST_PAGE_MAX_BYTES) must be between 65536 and 268435456");
+        }
+        for (key, value) in [
+            ("http_header_timeout_ms", self.http_header_timeout_ms),
+            ("http_idle_timeout_ms", self.http_idle_timeout_ms),
+            ("http_body_timeout_ms", self.http_body_timeout_ms),
+        ] {
+            if !(100..=3_600_000).contains(&value) {
+                bail!(
+                    "{key} (HOOKD_{}) must be between 100 and 3600000",
+                    key.to_ascii_uppercase()
+                );
+            }
+        }
+        if !(1..=1_000_000).contains(&self.http_max_connections) {
+            bail!(
+                "http_max_connections (HOOKD_HTTP_MAX_CONNECTIONS) must be between 1 and 1000000"
+            );
+        }
         if self.rate_limit_per_sec == 0 || self.rate_limit_burst == 0 {
             bail!("rate_limit_per_sec and rate_limit_burst must be at least 1");
+        }
+        if self.auth_failure_limit == 0 {
+            bail!("auth_failure_limit (HOOKD_AUTH_FAILURE_LIMIT) must be at least 1");
+        }
+        if !(1..=86_400).contains(&self.auth_failure_window_secs) {
+            bail!("auth_failure_window_secs (HOOKD_AUTH_FAILURE_WINDOW_SECS) must be between 1 and 86400");
         }
         if self.endpoint_max_in_flight == 0 || self.global_max_in_flight == 0 {
             bail!("endpoint_max_in_flight and global_max_in_flight must be at least 1");
@@ -450,6 +500,27 @@ mod tests {
             .to_string();
         assert!(err.contains("at least one"), "{err}");
         assert!(Config::from_toml("this is [ not toml").is_err());
+        for (toml, key) in [
+            ("http_idle_timeout_ms = 0", "HOOKD_HTTP_IDLE_TIMEOUT_MS"),
+            (
+                "http_header_timeout_ms = 99",
+                "HOOKD_HTTP_HEADER_TIMEOUT_MS",
+            ),
+            (
+                "http_body_timeout_ms = 3600001",
+                "HOOKD_HTTP_BODY_TIMEOUT_MS",
+            ),
+            ("http_max_connections = 0", "HOOKD_HTTP_MAX_CONNECTIONS"),
+            ("auth_failure_limit = 0", "HOOKD_AUTH_FAILURE_LIMIT"),
+            (
+                "auth_failure_window_secs = 0",
+                "HOOKD_AUTH_FAILURE_WINDOW_SECS",
+            ),
+            ("list_page_max_bytes = 10", "HOOKD_LIST_PAGE_MAX_BYTES"),
+        ] {
+            let err = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 
     // figment's Jail returns its own (large) error type; these are tests.

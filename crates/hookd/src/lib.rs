@@ -19,6 +19,7 @@ pub mod data_dir;
 pub mod delivery;
 pub mod domain;
 pub mod egress;
+pub mod http_server;
 pub mod integrations;
 pub mod listen;
 pub mod maintenance;

@@ -99,7 +99,14 @@ pub async fn send_test(
         .cipher
         .open_json(&stored.signing_keys)
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let url = url::Url::parse(&stored.endpoint.url).map_err(|e| ApiError::Internal(e.into()))?;
+    // The stored URL, with its password opened (reads show it masked).
+    let target = state
+        .store
+        .dispatch_target(&stored.endpoint.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook endpoint", stored.endpoint.id.as_str()))?;
+    let url = crate::domain::url_credentials::open(&state.cipher, &target.url)
+        .map_err(ApiError::Internal)?;
     let credentials = crate::oauth2::open_endpoint_auth(&state.cipher, &stored.auth_sealed)
         .map_err(|e| ApiError::Internal(e.into()))?;
     let sample = RawValue::from_string(

@@ -26,6 +26,7 @@ use crate::domain::rate_limit;
 use crate::domain::secret::{KeyRing, SigningSecret};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::domain::url_credentials;
 use crate::store::{EndpointFilter, StoredEndpoint};
 
 pub const TAG: &str = "Webhook endpoints";
@@ -53,6 +54,11 @@ pub struct CreateEndpoint {
     #[serde(default)]
     #[schema(example = json!({"team": "crm"}))]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// Query parameters of `url` whose values are credentials (e.g. `["token"]`): sealed at
+    /// rest and shown as `****` in every read, still sent with every delivery. At most 20.
+    #[serde(default)]
+    #[schema(example = json!(["token"]))]
+    pub secret_query_params: Vec<String>,
     /// Optional OAuth2 client credentials: deliveries then also carry
     /// `Authorization: Bearer <token>` (see docs/oauth2.md). `clientSecret` is write-only.
     #[serde(default)]
@@ -87,6 +93,10 @@ pub struct UpdateEndpoint {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub project_id: Option<Option<String>>,
+    /// Replaces the secret query parameters (of the new `url`, or of the current one).
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub secret_query_params: Option<Vec<String>>,
     /// `false` disables with `disabledReason: "manual"`; `true` re-enables and resumes delivery.
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
@@ -161,6 +171,57 @@ pub(super) async fn load(
         .ok_or_else(|| ApiError::not_found("webhook endpoint", raw_id))
 }
 
+/// The URL a PATCH stores, sealed: the new `url` (checked by the egress policy), or the current
+/// one when only `secretQueryParams` changes; its secret parameters the new list, or those of
+/// the current URL still present in the new one. `None` when neither field was sent.
+async fn patched_url(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &EndpointId,
+    raw_url: Option<&str>,
+    secret_params: Option<&[String]>,
+) -> ApiResult<Option<Url>> {
+    if raw_url.is_none() && secret_params.is_none() {
+        return Ok(None);
+    }
+    // The caller's endpoint (404 otherwise); then its stored URL, sealed values included.
+    let endpoint = load(state, tenant, id.as_str()).await?;
+    // The URL as every read shows it (credentials masked), sent back unchanged, e.g. by an edit
+    // form that only changed the name: it keeps the stored URL rather than storing the mask.
+    let raw_url = raw_url.filter(|raw| *raw != endpoint.endpoint.url);
+    if raw_url.is_none() && secret_params.is_none() {
+        return Ok(None);
+    }
+    let current = state.store.dispatch_target(id).await?;
+    let current_params = current
+        .as_ref()
+        .map(|t| url_credentials::secret_params(&t.url))
+        .unwrap_or_default();
+    let url = match (raw_url, &current) {
+        (Some(raw), _) => parse_destination(state, "url", raw).await?,
+        (None, Some(target)) => {
+            url_credentials::open(&state.cipher, &target.url).map_err(ApiError::Internal)?
+        }
+        // Deleted meanwhile: the update itself answers 404.
+        (None, None) => return Ok(None),
+    };
+    let names = match secret_params {
+        Some(names) => url_credentials::parse_secret_params("secretQueryParams", &url, names)?,
+        None => {
+            let present: Vec<String> = url.query_pairs().map(|(n, _)| n.into_owned()).collect();
+            current_params
+                .into_iter()
+                .filter(|n| present.contains(n))
+                .collect()
+        }
+    };
+    Ok(Some(url_credentials::seal_params(
+        &state.cipher,
+        &url,
+        &names,
+    )))
+}
+
 /// Parses a destination URL and applies the egress policy (400 `url_not_allowed`).
 pub(super) async fn parse_destination(state: &AppState, param: &str, raw: &str) -> ApiResult<Url> {
     let url = endpoint::parse_url(param, raw)?;
@@ -232,6 +293,11 @@ pub async fn create(
         metadata: annotations::parse_metadata("metadata", &body.metadata.unwrap_or_default())?,
         url: parse_destination(&state, "url", &body.url).await?,
     };
+    let secret_params = url_credentials::parse_secret_params(
+        "secretQueryParams",
+        &new.url,
+        &body.secret_query_params,
+    )?;
     let endpoint_auth = match &body.auth {
         Some(raw) => Some(parse_auth(&state, raw).await?),
         None => None,
@@ -240,7 +306,9 @@ pub async fn create(
     let now = Timestamp::now();
     let endpoint = Endpoint {
         id: EndpointId::generate(),
-        url: new.url.to_string(),
+        // A password and secret query values are sealed before they are stored, never shown.
+        url: url_credentials::seal_params(&state.cipher, &new.url, &secret_params).to_string(),
+        secret_query_params: secret_params,
         name: new.name,
         events: new.events,
         is_active: true,
@@ -261,8 +329,10 @@ pub async fn create(
         auth_sealed: endpoint_auth.map(|a| a.sealed).unwrap_or_default(),
     };
     state.store.insert_endpoint(&auth.tenant, &stored).await?;
+    let mut endpoint = stored.endpoint;
+    endpoint.url = url_credentials::masked(&endpoint.url);
     let body = EndpointWithSecret {
-        endpoint: stored.endpoint,
+        endpoint,
         secret: secret.expose().to_string(),
     };
     Ok((StatusCode::CREATED, Json(Data { data: body })))
@@ -342,10 +412,14 @@ pub async fn update(
             .as_ref()
             .map(|m| annotations::parse_metadata("metadata", m))
             .transpose()?,
-        url: match body.url.as_deref() {
-            Some(raw) => Some(parse_destination(&state, "url", raw).await?),
-            None => None,
-        },
+        url: patched_url(
+            &state,
+            &auth.tenant,
+            &endpoint_id,
+            body.url.as_deref(),
+            body.secret_query_params.as_deref(),
+        )
+        .await?,
         auth: match &body.auth {
             None => None,
             Some(None) => Some(None),

@@ -40,6 +40,14 @@ pub enum ApiError {
     VersionUnsupported(String),
     #[error("Too many requests for this API key; retry after {retry_after_secs} s.")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many failed authentications from the caller's address (see `api/auth_throttle.rs`).
+    #[error(
+        "Too many failed authentications from this address; retry after {retry_after_secs} s."
+    )]
+    AuthThrottled { retry_after_secs: u64 },
+    /// The request body did not arrive within the body read timeout (`http_body_timeout_ms`).
+    #[error("The request body did not arrive in time; send it again, faster.")]
+    RequestTimeout,
     #[error("This route does not accept that HTTP method.")]
     MethodNotAllowed,
     #[error("{message}")]
@@ -91,7 +99,8 @@ impl ApiError {
             Self::Gone { .. } => StatusCode::GONE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::AuthThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Upstream { status, .. } => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,7 +118,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::VersionUnsupported(_) => "version_unsupported",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimited { .. } | Self::AuthThrottled { .. } => "rate_limited",
+            Self::RequestTimeout => "request_timeout",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::DeliveryNotRetryable => "delivery_not_retryable",
             Self::Gone { code, .. } | Self::Upstream { code, .. } => code,
@@ -192,7 +202,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         match &self {
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs } | Self::AuthThrottled { retry_after_secs } => {
                 response
                     .headers_mut()
                     .insert("retry-after", HeaderValue::from(*retry_after_secs));

@@ -124,7 +124,7 @@ pub async fn list(
     auth: Authed,
     ApiQuery(q): ApiQuery<ListEventsQuery>,
 ) -> ApiResult<Json<List<Event>>> {
-    let page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
+    let mut page = page_request(q.limit.as_deref(), q.cursor.as_deref(), |c| {
         EventId::parse(c).map(|id| id.to_string())
     })?;
     let filter = EventFilter {
@@ -135,6 +135,8 @@ pub async fn list(
             .transpose()?,
         project_id: None,
     };
+    // Events carry up to `max_body_bytes` of data each: the page stops early at the budget.
+    page.max_bytes = state.config.list_page_max_bytes;
     let page = state
         .store
         .list_events(&auth.tenant, &filter, &page)

@@ -29,7 +29,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .map(|l| l.0)
             .unwrap_or(1024 * 1024);
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            if crate::http_server::is_body_timeout(&rejection) {
+                ApiError::RequestTimeout
+            } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge { limit }
             } else {
                 ApiError::InvalidRequest {

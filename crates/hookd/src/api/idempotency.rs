@@ -7,6 +7,10 @@
 //! `idempotency_key_in_use` (as Stripe does). 5xx answers are not stored, so a retry can succeed.
 //! Keys are scoped to the caller's workspace and mode.
 //!
+//! "The same request" means the same method, path and query, and the same *parameters*: a JSON
+//! body is compared as parsed JSON, not as bytes, so a retry that re-serialises its body with
+//! other whitespace or another key order replays (as Stripe does). See [`body_fingerprint`].
+//!
 //! Stored answers are sealed with the master key like every other secret at rest: the answer to
 //! a create or a rotation carries the endpoint's plaintext signing secret.
 
@@ -55,6 +59,47 @@ fn open(cipher: &Cipher, stored: &str) -> Result<Vec<u8>, ApiError> {
     })
 }
 
+/// What of a request body decides whether a retry is "the same request": a JSON body in a
+/// canonical form (object keys sorted, no insignificant whitespace, numbers as parsed), any
+/// other body (empty, not JSON, or JSON the parser refuses) as its bytes. Numbers compare by
+/// value as serde_json reads them (`1.0` and `1.00` are one parameter), which is what the
+/// handler itself sees.
+fn body_fingerprint(bytes: &[u8]) -> Fingerprint<'_> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(mut value) => {
+            // A no-op with serde_json's default (sorted) maps; sorts if a dependency ever turns
+            // on `preserve_order`, so the fingerprint never depends on the client's key order.
+            value.sort_all_objects();
+            Fingerprint::Json(value.to_string())
+        }
+        Err(_) => Fingerprint::Raw(bytes),
+    }
+}
+
+/// A request body as idempotency compares it (see [`body_fingerprint`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Fingerprint<'a> {
+    Json(String),
+    Raw(&'a [u8]),
+}
+
+impl Fingerprint<'_> {
+    /// Feeds the fingerprint to the request hash, tagged so a canonical JSON text and a raw body
+    /// never hash alike.
+    fn hash_into(&self, hasher: &mut Sha256) {
+        match self {
+            Self::Json(text) => {
+                hasher.update(b"json\0");
+                hasher.update(text.as_bytes());
+            }
+            Self::Raw(bytes) => {
+                hasher.update(b"raw\0");
+                hasher.update(bytes);
+            }
+        }
+    }
+}
+
 /// The idempotency step of the v1 pipeline (see `pipeline.rs`): runs `handler` once per key,
 /// or replays or refuses.
 pub async fn guard<F, Fut>(
@@ -98,15 +143,19 @@ where
         .get::<BodyLimit>()
         .map(|l| l.0)
         .unwrap_or(1024 * 1024);
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit })?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if crate::http_server::is_body_timeout(&e) {
+            ApiError::RequestTimeout
+        } else {
+            ApiError::PayloadTooLarge { limit }
+        }
+    })?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update([0]);
     hasher.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or(""));
     hasher.update([0]);
-    hasher.update(&bytes);
+    body_fingerprint(&bytes).hash_into(&mut hasher);
     let request_hash = hex::encode(hasher.finalize());
 
     let ttl_ms =
@@ -167,7 +216,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{is_valid_key, open, seal};
+    use super::{body_fingerprint, is_valid_key, open, seal, Fingerprint};
     use crate::crypto::Cipher;
 
     #[test]
@@ -179,6 +228,31 @@ mod tests {
         assert_eq!(open(&cipher, &stored).unwrap(), body);
         assert!(open(&Cipher::new(&[4u8; 32]), &stored).is_err());
         assert!(open(&cipher, "not base64!").is_err());
+    }
+
+    #[test]
+    fn json_bodies_compare_by_parameters_not_bytes() {
+        let a = body_fingerprint(br#"{"name":"a","events":["x","y"],"n":{"b":1,"a":2}}"#);
+        let b = body_fingerprint(
+            b"{ \"n\" : {\"a\": 2, \"b\": 1},\n  \"events\": [\"x\", \"y\"], \"name\": \"a\" }",
+        );
+        assert_eq!(a, b);
+        // Array order and values are parameters.
+        assert_ne!(
+            a,
+            body_fingerprint(br#"{"name":"a","events":["y","x"],"n":{"b":1,"a":2}}"#)
+        );
+        assert_ne!(
+            a,
+            body_fingerprint(br#"{"name":"b","events":["x","y"],"n":{"b":1,"a":2}}"#)
+        );
+        assert_ne!(
+            body_fingerprint(b"{\"a\":1}"),
+            body_fingerprint(b"{\"a\":\"1\"}")
+        );
+        // Anything else compares as bytes.
+        assert_eq!(body_fingerprint(b"not json"), Fingerprint::Raw(b"not json"));
+        assert_eq!(body_fingerprint(b""), Fingerprint::Raw(b""));
     }
 
     #[test]

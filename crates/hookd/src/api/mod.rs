@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod auth_throttle;
 pub mod deliveries;
 pub mod endpoint_deliveries;
 pub mod endpoints;
@@ -53,6 +54,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub egress: EgressClient,
     pub rate_limiter: auth::RateLimiter,
+    pub auth_throttle: auth_throttle::AuthThrottle,
     /// When keys were last used (shown in the dashboard), recorded at most once a minute.
     pub key_usage: auth::KeyUsage,
     pub metrics: PrometheusHandle,

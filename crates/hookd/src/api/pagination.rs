@@ -70,7 +70,7 @@ pub fn page_request<E>(
             )
         })?),
     };
-    Ok(PageRequest { limit, cursor })
+    Ok(PageRequest::new(limit, cursor))
 }
 
 /// Parses `true`/`false` query values.

@@ -2,9 +2,12 @@
 //! once.
 //!
 //! 1. `Scripe-Api-Version` negotiation (an unknown version is refused before anything else);
-//! 2. authentication and the per-key rate limit;
-//! 3. `Idempotency-Key` (a claim, a replay or a refusal);
-//! 4. the handler; every answer then echoes the version used.
+//! 2. authentication (refused at once for an address with too many failed ones, see
+//!    `auth_throttle.rs`) and the per-key rate limit;
+//! 3. a declared `Content-Length` over the body limit is refused (413) before a byte of the
+//!    body is read, so a client cannot hold a request open by announcing a huge body;
+//! 4. `Idempotency-Key` (a claim, a replay or a refusal);
+//! 5. the handler; every answer then echoes the version used.
 //!
 //! The router runs it as its one `/v1` middleware ([`middleware`]): one boxed layer for the
 //! whole pipeline rather than one per step, which made the direct publish path that used to
@@ -12,12 +15,15 @@
 //! requests outside the router must call [`run`], so that no step can be skipped.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::error::ApiError;
 use super::{auth, idempotency, version, AppState};
 
 /// Takes `request` through the pipeline, with `handler` as its last step.
@@ -30,16 +36,60 @@ where
         Ok(version) => version,
         Err(unsupported) => return version::refuse(unsupported),
     };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(Err(retry_after_secs)) = peer.map(|ip| state.auth_throttle.check(ip)) {
+        metrics::counter!("hookd_auth_throttled_total").increment(1);
+        let refused = ApiError::AuthThrottled { retry_after_secs }.into_response();
+        return version::with_version(refused, version);
+    }
     let response = match auth::authenticate_headers(state, request.headers()).await {
         Ok(authed) => {
             request.extensions_mut().insert(authed);
-            idempotency::guard(state, request, handler)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
+            match refuse_declared_oversize(state, &request) {
+                Some(refused) => refused,
+                None => idempotency::guard(state, request, handler)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response),
+            }
         }
-        Err(refused) => refused.into_response(),
+        Err(refused) => {
+            if let (ApiError::Unauthorized(_), Some(ip)) = (&refused, peer) {
+                if state.auth_throttle.record_failure(ip) {
+                    tracing::warn!(
+                        address = %ip,
+                        "too many failed authentications from one address; throttled"
+                    );
+                }
+            }
+            refused.into_response()
+        }
     };
     version::with_version(response, version)
+}
+
+/// 413 for a request whose declared `Content-Length` is over the body limit, with
+/// `Connection: close`: its body is never read, so the connection cannot carry another request.
+fn refuse_declared_oversize(state: &AppState, request: &Request) -> Option<Response> {
+    let limit = state.config.max_body_bytes;
+    let declared: u64 = request
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if declared <= limit as u64 {
+        return None;
+    }
+    let mut response = ApiError::PayloadTooLarge { limit }.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Some(response)
 }
 
 /// The pipeline as the router's `/v1` middleware: the route's handler is the last step.

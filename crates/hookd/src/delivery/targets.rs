@@ -59,7 +59,7 @@ impl Targets {
             return Ok(None);
         };
         let keys: KeyRing = self.cipher.open_json(&row.signing_keys)?;
-        let url = Url::parse(&row.url)?;
+        let url = crate::domain::url_credentials::open(&self.cipher, &row.url)?;
         let target = Arc::new(Target {
             url,
             signer: Signer::new(&keys),

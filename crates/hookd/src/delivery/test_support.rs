@@ -86,6 +86,7 @@ impl Fixture {
             endpoint: Endpoint {
                 id: EndpointId::generate(),
                 url: receiver.url.clone(),
+                secret_query_params: Vec::new(),
                 name: "test".into(),
                 events: vec!["post.created".into()],
                 is_active: true,

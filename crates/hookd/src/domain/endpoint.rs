@@ -50,7 +50,13 @@ impl DisabledReason {
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
     pub id: EndpointId,
+    /// Where deliveries go. A password in it, and the values of `secretQueryParams`, are
+    /// write-only: sealed at rest and shown as `****`.
     pub url: String,
+    /// The query parameters of `url` whose values are secret (sealed, shown as `****`); left
+    /// out when there are none, so an endpoint without any reads exactly as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_query_params: Vec<String>,
     pub name: String,
     pub events: Vec<String>,
     pub is_active: bool,
@@ -194,6 +200,7 @@ mod tests {
         Endpoint {
             id: EndpointId::generate(),
             url: "https://example.com".into(),
+            secret_query_params: Vec::new(),
             name: "x".into(),
             events: events.iter().map(|s| s.to_string()).collect(),
             is_active: true,

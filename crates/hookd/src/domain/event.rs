@@ -32,6 +32,18 @@ pub struct Event {
     pub test: bool,
 }
 
+impl Event {
+    /// About how many bytes the event takes in a list answer (its JSON), for the page budget
+    /// (`store::PageRequest::max_bytes`): the data plus the other fields.
+    pub fn listed_size(&self) -> usize {
+        const FIELDS: usize = 200;
+        self.data.get().len()
+            + self.event_type.len()
+            + self.project_id.as_ref().map_or(0, String::len)
+            + FIELDS
+    }
+}
+
 /// What an erased event's `data` is stored as. A published event's data is always a JSON
 /// object, so JSON `null` can only mean "erased": no column or migration is needed to say so.
 pub const ERASED_DATA: &str = "null";

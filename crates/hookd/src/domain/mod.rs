@@ -17,9 +17,11 @@ pub mod ordering;
 pub mod payload;
 pub mod portal;
 pub mod rate_limit;
+pub mod redact;
 pub mod secret;
 pub mod tenant;
 pub mod time;
+pub mod url_credentials;
 
 /// A client input that failed validation: which field, and a sentence saying what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

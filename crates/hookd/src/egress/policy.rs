@@ -11,6 +11,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use url::{Host, Url};
 
+use crate::domain::redact::display_url;
+
 /// How long the create-time check waits for DNS. Short, because it runs inside an API request and
 /// because an answer is optional: the connect-time check is the real guard.
 const CREATE_TIME_DNS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -91,14 +93,16 @@ impl EgressPolicy {
             "http" if self.allow_http => {}
             "http" => {
                 return Err(Refusal::new(format!(
-                    "{url} uses plain http; hookd only sends to https:// destinations \
-                     (set HOOKD_EGRESS_ALLOW_HTTP=true to allow http)"
+                    "{} uses plain http; hookd only sends to https:// destinations \
+                     (set HOOKD_EGRESS_ALLOW_HTTP=true to allow http)",
+                    display_url(url)
                 )))
             }
             other => {
                 return Err(Refusal::new(format!(
-                    "{url} uses the unsupported scheme {other:?}; destinations must be \
-                     https:// URLs"
+                    "{} uses the unsupported scheme {other:?}; destinations must be \
+                     https:// URLs",
+                    display_url(url)
                 )))
             }
         }
@@ -111,7 +115,7 @@ impl EgressPolicy {
                 Ok(ip) => Target::Ip(ip),
                 Err(_) => Target::Name(name.to_string()),
             }),
-            None => Err(Refusal::new(format!("{url} has no host"))),
+            None => Err(Refusal::new(format!("{} has no host", display_url(url)))),
         }
     }
 
@@ -119,7 +123,7 @@ impl EgressPolicy {
         match self.blocked(ip) {
             None => Ok(()),
             Some(class) => Err(Refusal::address(
-                format!("{url} points at {ip},"),
+                format!("{} points at {ip},", display_url(url)),
                 ip,
                 class,
             )),
@@ -132,7 +136,7 @@ impl EgressPolicy {
         for &ip in addrs {
             if let Some(class) = self.blocked(ip) {
                 return Err(Refusal::address(
-                    format!("{url} resolves to {ip},"),
+                    format!("{} resolves to {ip},", display_url(url)),
                     ip,
                     class,
                 ));

@@ -20,6 +20,7 @@ use crate::domain::integration::{
     excerpt, AuthConfig, CallErrorCode, HeaderSecrets, HttpMethod, Integration, IntegrationCall,
 };
 use crate::domain::oauth2::ClientCredentials;
+use crate::domain::redact::display_url;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::domain::FieldError;
@@ -242,6 +243,7 @@ fn describe_failure(
 ) -> CallFailure {
     let name = &integration.name;
     let method = method.as_str();
+    let url = display_url(url);
     let error = match error {
         AuthorizedError::Egress(error) => error,
         // The token endpoint counts as part of the upstream: its timeout is a 504, anything

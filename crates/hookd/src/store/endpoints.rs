@@ -66,6 +66,18 @@ pub trait EndpointStore: Send + Sync + 'static {
         secret_last4: &str,
         now: Timestamp,
     ) -> StoreResult<bool>;
+    /// Every endpoint, of every tenant and deleted ones included, whose stored URL may hold a
+    /// password (id and stored URL): what the start-up step checks for plaintext passwords left
+    /// by versions before sealing (`app::seal_endpoint_url_passwords`).
+    async fn endpoint_urls_with_userinfo(&self) -> StoreResult<Vec<(EndpointId, String)>>;
+    /// Replaces an endpoint's stored URL if it is still `expected` (an update made meanwhile
+    /// wins); false when it changed.
+    async fn replace_endpoint_url(
+        &self,
+        id: &EndpointId,
+        expected: &str,
+        replacement: &str,
+    ) -> StoreResult<bool>;
 }
 
 /// The sealed auth a patch sets, for the backends' `CASE WHEN` update (empty when it removes it).

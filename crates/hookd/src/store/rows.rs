@@ -130,9 +130,12 @@ pub const ENDPOINT_COLUMNS: &str =
 
 pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
     let events = row.text("events")?;
+    let url = row.text("url")?;
     Ok(Endpoint {
         id: EndpointId::from_trusted(row.text("id")?),
-        url: row.text("url")?,
+        // Never the stored form: its sealed password and query values are write-only.
+        url: crate::domain::url_credentials::masked(&url),
+        secret_query_params: crate::domain::url_credentials::secret_params(&url),
         name: row.text("name")?,
         events: serde_json::from_str(&events)
             .map_err(|e| StoreError::Corrupt(format!("endpoint events: {e}")))?,

@@ -75,6 +75,26 @@ pub const FAMILIES: &[Family] = &[
         help: "API requests by route template and status class (2xx, 4xx, 5xx…): latency, and with _count the request rate.",
     },
     Family {
+        name: "hookd_http_connections_open",
+        kind: Kind::Gauge,
+        help: "Open client connections to the API listener (at most http_max_connections).",
+    },
+    Family {
+        name: "hookd_http_connection_cap_reached_total",
+        kind: Kind::Counter,
+        help: "Times the listener reached http_max_connections and stopped accepting until a connection closed.",
+    },
+    Family {
+        name: "hookd_http_connections_closed_total",
+        kind: Kind::Counter,
+        help: "Client connections closed by a timeout, by reason: idle_timeout, header_timeout, write_stalled.",
+    },
+    Family {
+        name: "hookd_auth_throttled_total",
+        kind: Kind::Counter,
+        help: "Requests refused with 429 because their source address had too many failed authentications (auth_failure_limit).",
+    },
+    Family {
         name: "hookd_events_published_total",
         kind: Kind::Counter,
         help: "Events accepted by POST /v1/events (and operational events).",

@@ -451,6 +451,8 @@ pub fn assert_error(
 pub struct Received {
     pub method: Method,
     pub path: String,
+    /// The query string, without `?`.
+    pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub at: std::time::Instant,
@@ -499,6 +501,7 @@ impl Receiver {
                         list.push(Received {
                             method,
                             path: uri.path().to_string(),
+                            query: uri.query().map(str::to_string),
                             headers,
                             body,
                             at: std::time::Instant::now(),

@@ -272,3 +272,41 @@ async fn requests_without_a_key_are_not_deduplicated() {
         .unwrap();
     assert_eq!(r.status(), 200, "GET ignores Idempotency-Key");
 }
+
+#[suite_test]
+async fn the_same_parameters_in_other_whitespace_or_key_order_replay() {
+    let app = spawn_app().await;
+    let compact = format!(r#"{{"name":"one","url":"{URL}","events":["post.created"]}}"#);
+    let reordered = format!(
+        "{{\n  \"events\" : [ \"post.created\" ],\n  \"url\": \"{URL}\",\t\"name\": \"one\"\n}}"
+    );
+    let send = |body: String| {
+        keyed(&app, Method::POST, ENDPOINTS, "parsed-1")
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let (status, replayed, first) = answer(send(compact)).await;
+    assert_eq!((status, replayed), (201, false), "{first}");
+    let (status, replayed, again) = answer(send(reordered)).await;
+    assert_eq!((status, replayed), (201, true), "{again}");
+    assert_eq!(again, first);
+    assert_eq!(listed_ids(&app, &app.live_key).await.len(), 1);
+
+    // Another value, or another order inside an array, is another request.
+    let (status, _, body) = answer(send(format!(
+        r#"{{"name":"two","url":"{URL}","events":["post.created"]}}"#
+    )))
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _, body) = answer(send(format!(
+        r#"{{"name":"one","url":"{URL}","events":["post.created","job.completed"]}}"#
+    )))
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _, body) = answer(send(format!(
+        r#"{{"name":"one","url":"{URL}","events":["job.completed","post.created"]}}"#
+    )))
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(listed_ids(&app, &app.live_key).await.len(), 1);
+}

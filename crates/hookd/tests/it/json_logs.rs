@@ -203,3 +203,162 @@ async fn json_logs_carry_ids_as_fields_causes_as_an_array_and_no_secrets() {
     }
     child.kill().await.unwrap();
 }
+
+/// Starts the real binary with JSON logs at `rust_log` on the database in `dir`, the egress
+/// policy allowing loopback when `allow_loopback`, returning it, its captured lines, the first
+/// start's live key (`None` on a later start) and its base URL.
+async fn serve_with_json_logs(
+    dir: &std::path::Path,
+    rust_log: &str,
+    allow_loopback: bool,
+) -> (tokio::process::Child, Lines, Option<String>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HOOKD_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    if allow_loopback {
+        command.env("HOOKD_EGRESS_ALLOW_NETS", "127.0.0.0/8");
+    }
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env(
+            "HOOKD_DATABASE_URL",
+            format!("sqlite://{}/hookd.db", dir.display()),
+        )
+        .env("HOOKD_LOG_FORMAT", "json")
+        .env("HOOKD_EGRESS_ALLOW_HTTP", "true")
+        .env("HOOKD_RETRY_SCHEDULE", "0")
+        .env("RUST_LOG", rust_log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start hookd");
+    let lines = Lines::default();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let sink = lines.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            sink.0.lock().unwrap().push(line);
+        }
+    });
+    let (key, base_url) = crate::cli_support::read_banner(child.stdout.take().unwrap()).await;
+    (child, lines, key, base_url)
+}
+
+/// Every way an outbound request fails (an error status, a closed port, the egress policy
+/// refusing the destination at connect time) is logged without the URL's query string, where
+/// credentials travel, even at trace level.
+#[tokio::test]
+async fn failed_upstream_calls_are_logged_without_the_query_string() {
+    const SECRETS: [&str; 4] = [
+        "qs_secret_answering",
+        "qs_secret_closed",
+        "qs_secret_integration",
+        "qs_secret_call",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, first_lines, key, base_url) =
+        serve_with_json_logs(dir.path(), "trace", true).await;
+    let key = key.expect("first start prints a key");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let post = |base_url: &str, path: &str, body: Value| {
+        client
+            .post(format!("{base_url}{path}"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+
+    // Deliveries to an endpoint that answers 500 and to a closed port: both exhaust.
+    let failing = Receiver::scripted(|_| (500, "down".into())).await;
+    for url in [
+        format!("{}?token=qs_secret_answering", failing.url),
+        "http://127.0.0.1:1/hook?token=qs_secret_closed".to_string(),
+    ] {
+        let created = post(
+            &base_url,
+            "/v1/webhook-endpoints",
+            json!({"name": "q", "url": url, "events": ["post.created"]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    // An integration whose URL and call carry query parameters, on a closed port.
+    let integration: Value = post(
+        &base_url,
+        "/v1/integrations",
+        json!({"name": "Closed", "url": "http://127.0.0.1:1/api?api_key=qs_secret_integration"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let calls = format!(
+        "/v1/integrations/{}/calls",
+        integration["data"]["id"].as_str().unwrap()
+    );
+    let call_body = json!({"query": {"sig": "qs_secret_call"}});
+    let exhausted = |l: &Value| l["message"] == "delivery exhausted";
+    let failed_call = |l: &Value| l["message"] == "integration call failed";
+
+    let event = post(
+        &base_url,
+        "/v1/events",
+        json!({"type": "post.created", "data": {}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(event.status(), 202);
+    let call = post(&base_url, &calls, call_body.clone()).await.unwrap();
+    assert_eq!(call.status(), 502);
+    eventually(Duration::from_secs(20), || async {
+        let lines = first_lines.parsed();
+        (lines.iter().filter(|l| exhausted(l)).count() == 2 && lines.iter().any(failed_call))
+            .then_some(())
+    })
+    .await;
+    child.kill().await.unwrap();
+    child.wait().await.unwrap();
+
+    // The operator tightens the egress policy: loopback is refused when the requests are made.
+    let (mut child, second_lines, _, base_url) =
+        serve_with_json_logs(dir.path(), "trace", false).await;
+    let event = post(
+        &base_url,
+        "/v1/events",
+        json!({"type": "post.created", "data": {}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(event.status(), 202);
+    let call = post(&base_url, &calls, call_body).await.unwrap();
+    assert_eq!(call.status(), 400, "refused by the policy");
+    eventually(Duration::from_secs(20), || async {
+        let lines = second_lines.parsed();
+        (lines.iter().filter(|l| exhausted(l)).count() == 2 && lines.iter().any(failed_call))
+            .then_some(())
+    })
+    .await;
+    child.kill().await.unwrap();
+
+    for lines in [first_lines, second_lines] {
+        let all = lines.0.lock().unwrap().join("\n");
+        assert!(
+            all.contains("127.0.0.1"),
+            "the destinations are named:\n{all}"
+        );
+        for secret in SECRETS {
+            assert!(
+                !all.contains(secret),
+                "{secret:?} leaked into the logs:\n{all}"
+            );
+        }
+    }
+}

@@ -7,6 +7,8 @@ const BACKEND: harness::Backend = harness::Backend::Sqlite;
 include!("modules.rs");
 
 // Backend-independent, so run once.
+mod auth_throttle;
+mod connections;
 mod cross_language;
 // The real binary on a SQLite data directory.
 mod cli_backup;

@@ -46,6 +46,8 @@ mod hostile;
 mod idempotency;
 #[path = "../it/isolation.rs"]
 mod isolation;
+#[path = "../it/list_budget.rs"]
+mod list_budget;
 #[path = "../it/listing.rs"]
 mod listing;
 #[path = "../it/oauth2.rs"]
@@ -66,6 +68,8 @@ mod rate_limits;
 mod retention;
 #[path = "../it/store_conformance.rs"]
 mod store_conformance;
+#[path = "../it/url_credentials.rs"]
+mod url_credentials;
 
 // --- integrations ---
 #[path = "../it/cli_call.rs"]

@@ -265,10 +265,7 @@ async fn an_exhausted_announcement_announces_nothing_further() {
         workspace_id: workspace.id,
         mode: hookd::domain::tenant::Mode::Live,
     };
-    let page = hookd::store::PageRequest {
-        limit: 100,
-        cursor: None,
-    };
+    let page = hookd::store::PageRequest::new(100, None);
     let events = store
         .list_events(&tenant, &Default::default(), &page)
         .await

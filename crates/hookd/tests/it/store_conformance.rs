@@ -38,6 +38,7 @@ fn endpoint(events: &[&str], project: Option<&str>) -> StoredEndpoint {
         endpoint: Endpoint {
             id: EndpointId::generate(),
             url: "https://hooks.example.com/x".into(),
+            secret_query_params: Vec::new(),
             name: "e".into(),
             events: events.iter().map(|s| s.to_string()).collect(),
             is_active: true,
@@ -756,10 +757,7 @@ async fn tenant_scoping_hides_other_workspaces_and_modes() {
             .await
             .unwrap()
             .is_none());
-        let page = PageRequest {
-            limit: 10,
-            cursor: None,
-        };
+        let page = PageRequest::new(10, None);
         assert!(store
             .list_events(other, &Default::default(), &page)
             .await

@@ -58,10 +58,7 @@ fn integration(name: &str) -> StoredIntegration {
 }
 
 fn page(limit: u32) -> PageRequest {
-    PageRequest {
-        limit,
-        cursor: None,
-    }
+    PageRequest::new(limit, None)
 }
 
 fn by_name(name: &str, include_disconnected: bool) -> IntegrationFilter {

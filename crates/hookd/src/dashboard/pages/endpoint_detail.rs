@@ -305,6 +305,7 @@ async fn set_active(
         auth: None,
         filter: None,
         rate_limit_per_sec: None,
+        secret_query_params: None,
     };
     let _updated = endpoints_api::update(
         State(Arc::clone(&state)),

@@ -132,6 +132,7 @@ async fn save(
         auth: None,
         filter: None,
         rate_limit_per_sec: None,
+        secret_query_params: None,
     };
     match api::update(
         State(Arc::clone(&state)),

@@ -264,6 +264,7 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
         auth: None,
         filter: None,
         rate_limit_per_sec: None,
+        secret_query_params: Vec::new(),
     };
     match api::create(State(Arc::clone(&state)), caller(&session), ApiJson(body)).await {
         Ok((_, created)) => {

@@ -72,10 +72,7 @@ async fn all_by_name(state: &AppState, authed: &Authed) -> DashResult<Vec<Integr
             .list_integrations(
                 &authed.tenant,
                 &IntegrationFilter::default(),
-                &PageRequest {
-                    limit: 100,
-                    cursor: cursor.take(),
-                },
+                &PageRequest::new(100, cursor.take()),
             )
             .await
             .map_err(|e| DashError::from(crate::api::error::ApiError::from(e)))?;

@@ -8,7 +8,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::endpoints::{auth_public, auth_sealed};
 use crate::store::integration_rows::to_json;
-use crate::store::rows::{self, ENDPOINT_COLUMNS};
+use crate::store::rows::{self, RowExt, ENDPOINT_COLUMNS};
 use crate::store::EndpointStore;
 use crate::store::{EndpointFilter, Page, PageRequest, StoreResult, StoredEndpoint};
 use async_trait::async_trait;
@@ -220,6 +220,30 @@ impl EndpointStore for PostgresStore {
         .bind(expected)
         .execute(&self.pool)
         .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn endpoint_urls_with_userinfo(&self) -> StoreResult<Vec<(EndpointId, String)>> {
+        let rows = sqlx::query("SELECT id, url FROM endpoints WHERE url LIKE '%://%@%'")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((EndpointId::from_trusted(row.text("id")?), row.text("url")?)))
+            .collect()
+    }
+
+    async fn replace_endpoint_url(
+        &self,
+        id: &EndpointId,
+        expected: &str,
+        replacement: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE endpoints SET url = $2 WHERE id = $1 AND url = $3")
+            .bind(id.as_str())
+            .bind(replacement)
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

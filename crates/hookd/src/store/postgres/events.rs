@@ -81,25 +81,22 @@ impl EventStore for PostgresStore {
         filter: &EventFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Event>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND mode = $2 \
              AND NOT is_test AND ($3::text IS NULL OR type = $3) \
              AND ($4::text IS NULL OR id < $4) AND ($6::text IS NULL OR project_id = $6) \
              ORDER BY id DESC LIMIT $5"
-        ))
-        .bind(tenant.workspace_id.as_str())
-        .bind(tenant.mode.as_str())
-        .bind(&filter.event_type)
-        .bind(&page.cursor)
-        .bind(i64::from(page.limit) + 1)
-        .bind(&filter.project_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows
-            .iter()
-            .map(rows::event)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_rows(items, page.limit))
+        );
+        // Streamed: the page stops reading at its byte budget (see `Page::collect`).
+        let rows = sqlx::query(&sql)
+            .bind(tenant.workspace_id.as_str())
+            .bind(tenant.mode.as_str())
+            .bind(&filter.event_type)
+            .bind(&page.cursor)
+            .bind(i64::from(page.limit) + 1)
+            .bind(&filter.project_id)
+            .fetch(&self.pool);
+        Page::collect(rows, page, rows::event, Event::listed_size).await
     }
 
     async fn get_delivery(

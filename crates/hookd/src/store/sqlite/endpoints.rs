@@ -10,7 +10,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::endpoints::{auth_public, auth_sealed};
 use crate::store::integration_rows::to_json;
-use crate::store::rows::{self, ENDPOINT_COLUMNS};
+use crate::store::rows::{self, RowExt, ENDPOINT_COLUMNS};
 use crate::store::EndpointStore;
 use crate::store::{EndpointFilter, Page, PageRequest, StoreResult, StoredEndpoint};
 use async_trait::async_trait;
@@ -234,6 +234,35 @@ impl EndpointStore for SqliteStore {
                         now.as_millis(),
                         expected,
                     ],
+                )?;
+                Ok(done == 1)
+            })
+            .await
+    }
+
+    async fn endpoint_urls_with_userinfo(&self) -> StoreResult<Vec<(EndpointId, String)>> {
+        let rows = sqlx::query("SELECT id, url FROM endpoints WHERE url LIKE '%://%@%'")
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((EndpointId::from_trusted(row.text("id")?), row.text("url")?)))
+            .collect()
+    }
+
+    async fn replace_endpoint_url(
+        &self,
+        id: &EndpointId,
+        expected: &str,
+        replacement: &str,
+    ) -> StoreResult<bool> {
+        let (id, expected, replacement) =
+            (id.clone(), expected.to_string(), replacement.to_string());
+        self.writer
+            .write(move |conn| {
+                let done = execute(
+                    conn,
+                    "UPDATE endpoints SET url = ?2 WHERE id = ?1 AND url = ?3",
+                    params![id.as_str(), replacement, expected],
                 )?;
                 Ok(done == 1)
             })

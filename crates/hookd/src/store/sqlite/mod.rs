@@ -76,9 +76,12 @@ impl SqliteStore {
             .close()
             .await
             .context("closing the migration connection")?;
+        // A reader hands rows to the query's stream through a channel this many rows deep (50
+        // by default): streamed lists (events, whose data runs to 1 MiB each) would otherwise
+        // buffer up to 50 rows ahead of the page budget that stops reading them.
         let readers = SqlitePoolOptions::new()
             .max_connections(readers.max(2))
-            .connect_with(options.read_only(true))
+            .connect_with(options.read_only(true).row_buffer_size(4))
             .await
             .context("opening SQLite readers")?;
         let write_conn = open_writer(path)

@@ -84,10 +84,7 @@ async fn events_deliveries_and_attempts_survive_the_table_rebuild() {
         .list_events(
             &tenant,
             &crate::store::EventFilter::default(),
-            &PageRequest {
-                limit: 10,
-                cursor: None,
-            },
+            &PageRequest::new(10, None),
         )
         .await
         .unwrap();
