@@ -196,6 +196,7 @@ impl Server {
             egress,
             metrics: telemetry::metrics_handle(),
             config: Arc::new(config),
+            mcp_sessions: Arc::default(),
         };
         Ok(Self {
             state: Arc::new(state),

@@ -149,6 +149,51 @@ impl ApiClient {
         self.exchange(self.request(Method::DELETE, path)).await
     }
 
+    /// Sends one request as given (`path_and_query` below the API root, a JSON text body) and
+    /// returns the answer whatever its status: the status, the request id and the body bytes.
+    /// Used by `hookd mcp`, which turns API errors into tool errors itself.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        json_body: Option<String>,
+        idempotency_key: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, Option<String>, bytes::Bytes)> {
+        let mut request = self.request(method, path_and_query);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = json_body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            CliError::unavailable(format!(
+                "could not reach the hookd API at {} (set HOOKD_API_URL): {}",
+                self.base,
+                root_cause(&e)
+            ))
+        })?;
+        let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.bytes().await.map_err(|e| {
+            CliError::unavailable(format!(
+                "reading the hookd API's answer: {}",
+                root_cause(&e)
+            ))
+        })?;
+        Ok((status, request_id, body))
+    }
+
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
         Ok(self.exchange(request).await?.body)
     }

@@ -21,6 +21,7 @@ pub mod egress;
 pub mod integrations;
 pub mod listen;
 pub mod maintenance;
+pub mod mcp;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

@@ -313,6 +313,7 @@ pub async fn create(
         Err(StoreError::Conflict(_)) => return Err(name_taken(&stored.integration.name)),
         Err(e) => return Err(e.into()),
     }
+    state.mcp_sessions.tools_changed(&auth.tenant);
     Ok((
         StatusCode::CREATED,
         Json(Data {
@@ -464,6 +465,7 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
     };
+    state.mcp_sessions.tools_changed(&auth.tenant);
     Ok(Json(Data {
         data: UpdatedIntegration {
             integration: updated,
@@ -494,6 +496,7 @@ pub async fn delete(
             .err()
             .unwrap_or_else(|| ApiError::not_found("integration", &id)));
     }
+    state.mcp_sessions.tools_changed(&auth.tenant);
     Ok(Json(Data {
         data: Deleted {
             id: integration_id.to_string(),

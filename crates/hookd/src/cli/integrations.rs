@@ -25,6 +25,18 @@ pub enum IntegrationCommand {
     },
 }
 
+/// `hookd mcp`: MCP over stdio, through the API.
+#[derive(Args, Debug)]
+pub struct McpCommand {
+    #[command(flatten)]
+    pub api: ApiOptions,
+}
+
+/// Serves MCP on stdin/stdout until the client closes stdin.
+pub async fn mcp(args: McpCommand) -> anyhow::Result<()> {
+    crate::mcp::stdio::run(args.api.client()?).await
+}
+
 /// `hookd call`: prints the upstream status on stderr and its body on stdout (with `--json`,
 /// the API's call result); exits 1 unless the upstream answered 2xx.
 #[derive(Args, Debug)]

@@ -12,8 +12,6 @@
 //! depends on the order in which a list was read and never changes while the older integration
 //! stays connected.
 
-use super::Integration;
-
 /// The longest tool name produced.
 pub const MAX_LEN: usize = 64;
 const SUFFIX_LEN: usize = 6;
@@ -40,36 +38,27 @@ fn truncate(mut name: String, len: usize) -> String {
     name.trim_end_matches('_').to_string()
 }
 
-/// Tool names for `integrations` (connected ones of one workspace and mode), none equal to a
-/// name in `reserved`; returned in the order given.
-pub fn assign<'a>(
-    integrations: &'a [Integration],
-    reserved: &[&str],
-) -> Vec<(String, &'a Integration)> {
-    let mut by_age: Vec<&Integration> = integrations.iter().collect();
-    by_age.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+/// Tool names for integrations given as `(id, name)` (connected ones of one workspace and
+/// mode), none equal to a name in `reserved`; returned in the order given.
+pub fn assign(integrations: &[(&str, &str)], reserved: &[&str]) -> Vec<String> {
+    let mut by_age: Vec<usize> = (0..integrations.len()).collect();
+    by_age.sort_by(|&a, &b| integrations[a].0.cmp(integrations[b].0));
     let mut taken: Vec<String> = reserved.iter().map(|s| s.to_string()).collect();
-    let mut named: Vec<(String, &Integration)> = Vec::with_capacity(by_age.len());
-    for integration in by_age {
-        let base = derive(&integration.name);
+    let mut names = vec![String::new(); integrations.len()];
+    for i in by_age {
+        let (id, name) = integrations[i];
+        let base = derive(name);
         let name = if taken.contains(&base) {
-            let id = integration.id.as_str().to_ascii_lowercase();
+            let id = id.to_ascii_lowercase();
             let suffix = &id[id.len().saturating_sub(SUFFIX_LEN)..];
             format!("{}_{suffix}", truncate(base, MAX_LEN - SUFFIX_LEN - 1))
         } else {
             base
         };
         taken.push(name.clone());
-        named.push((name, integration));
+        names[i] = name;
     }
-    // Back to the caller's order (newest first for lists).
-    named.sort_by_key(|(_, i)| {
-        integrations
-            .iter()
-            .position(|x| x.id == i.id)
-            .unwrap_or(usize::MAX)
-    });
-    named
+    names
 }
 
 #[cfg(test)]
@@ -92,5 +81,23 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
             assert!(!d.is_empty() && d.len() <= MAX_LEN);
         }
+    }
+
+    #[test]
+    fn collisions_are_resolved_by_age_with_the_id() {
+        // Listed newest first, as the API lists them.
+        let listed = [
+            ("int_01JB00000000000000000ZZZZ9", "reports-API"),
+            ("int_01JA00000000000000000AAAA1", "Reports API"),
+            ("int_01J900000000000000000BBBB2", "List integrations"),
+        ];
+        let names = assign(&listed, &["list_integrations"]);
+        assert_eq!(names[1], "reports_api");
+        assert_eq!(names[0], "reports_api_0zzzz9");
+        assert_eq!(names[2], "list_integrations_0bbbb2");
+        // Stable: the same whatever order they are given in.
+        let reversed: Vec<_> = listed.iter().rev().copied().collect();
+        let again = assign(&reversed, &["list_integrations"]);
+        assert_eq!(again, names.into_iter().rev().collect::<Vec<_>>());
     }
 }

@@ -1,0 +1,557 @@
+//! The MCP server handler: `tools/list` and `tools/call` over whichever transport.
+//!
+//! Each tool is carried out as REST requests through [`Backend`] (see `backend.rs`), so errors
+//! are the REST API's: a non-2xx answer becomes a tool error (`isError: true`) whose text is
+//! `code: message` and whose structured content is the API's `{"error": {...}}`. Protocol errors
+//! are kept for what is not a tool call at all: an unknown tool name, or a request that carries
+//! no credentials.
+//!
+//! Tool names of integrations are recomputed from the connected integrations on every list and
+//! call (no cache to go stale across nodes); calling the tool name of an integration that was
+//! disconnected answers the API's 410 `integration_disconnected`, which names it.
+
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, Content, ErrorData, Extensions, Implementation,
+    JsonObject, ListToolsResult, Meta, PaginatedRequestParams, ServerCapabilities, ServerInfo,
+};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{RoleServer, ServerHandler};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::backend::{ApiAnswer, ApiRequest, Backend};
+use super::raw_body::{id_key, PendingBodies, RawToolBody};
+use super::sessions::Sessions;
+use super::tools::{self, Listed, Named};
+use crate::cli::path_id;
+use crate::client::ApiClient;
+use crate::domain::ids::ApiKeyId;
+use crate::domain::integration::tool_name;
+use crate::domain::tenant::Tenant;
+
+/// The authenticated caller of an MCP request over HTTP, put in the request's extensions by
+/// `http.rs` after the API key was checked.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub authorization: HeaderValue,
+    pub tenant: Tenant,
+    pub key_id: ApiKeyId,
+}
+
+/// Integrations listed for tools: at most this many pages of 100.
+const MAX_PAGES: usize = 10;
+
+enum Source {
+    /// Streamable HTTP: this server's router, with each request's own credentials.
+    Router {
+        router: axum::Router,
+        sessions: Arc<Sessions>,
+    },
+    /// stdio: a running hookd over HTTP, with raw bodies tapped by request id.
+    Remote {
+        client: Arc<ApiClient>,
+        pending: Arc<PendingBodies>,
+    },
+}
+
+/// The hookd MCP server (one instance per session).
+pub struct HookdMcp {
+    source: Source,
+}
+
+impl HookdMcp {
+    pub fn in_process(router: axum::Router, sessions: Arc<Sessions>) -> Self {
+        Self {
+            source: Source::Router { router, sessions },
+        }
+    }
+
+    pub fn remote(client: Arc<ApiClient>, pending: Arc<PendingBodies>) -> Self {
+        Self {
+            source: Source::Remote { client, pending },
+        }
+    }
+
+    fn backend(&self, extensions: &Extensions) -> Result<Backend, ErrorData> {
+        match &self.source {
+            Source::Router { router, .. } => {
+                let caller = caller(extensions).ok_or_else(|| {
+                    ErrorData::invalid_request("This MCP request carries no API key.", None)
+                })?;
+                Ok(Backend::Router {
+                    router: router.clone(),
+                    authorization: caller.authorization,
+                })
+            }
+            Source::Remote { client, .. } => Ok(Backend::Remote(Arc::clone(client))),
+        }
+    }
+
+    /// The raw text of this `tools/call`'s `body` argument, when a transport tapped it.
+    fn raw_body(&self, context: &RequestContext<RoleServer>) -> Option<Box<RawValue>> {
+        match &self.source {
+            Source::Router { .. } => context
+                .extensions
+                .get::<axum::http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<RawToolBody>())
+                .map(|raw| raw.0.clone()),
+            Source::Remote { pending, .. } => pending.take(&id_key(&context.id)),
+        }
+    }
+}
+
+fn caller(extensions: &Extensions) -> Option<Caller> {
+    extensions
+        .get::<axum::http::request::Parts>()?
+        .extensions
+        .get::<Caller>()
+        .cloned()
+}
+
+/// A tool's failure: a tool error, or (for what is not a tool call) a protocol error.
+enum Failure {
+    Tool(CallToolResult),
+    Protocol(ErrorData),
+}
+
+impl From<ErrorData> for Failure {
+    fn from(e: ErrorData) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+type ToolResult = Result<CallToolResult, Failure>;
+
+fn with_request_id(mut result: CallToolResult, request_id: Option<String>) -> CallToolResult {
+    if let Some(id) = request_id {
+        let mut meta = Meta::new();
+        meta.0.insert("requestId".into(), Value::String(id));
+        result.meta = Some(meta);
+    }
+    result
+}
+
+/// A tool error carrying the API's code and message (`code: message`, and the error object as
+/// structured content).
+fn api_error(answer: &ApiAnswer) -> CallToolResult {
+    let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    let error = &parsed["error"];
+    let text = match (error["code"].as_str(), error["message"].as_str()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => format!("The hookd API answered HTTP {}.", answer.status),
+    };
+    let mut result = CallToolResult::error(vec![Content::text(text)]);
+    if error.is_object() {
+        result.structured_content = Some(json!({"error": error}));
+    }
+    with_request_id(result, answer.request_id.clone())
+}
+
+fn tool_error(code: &str, message: impl Into<String>, param: Option<&str>) -> CallToolResult {
+    let message = message.into();
+    let mut result = CallToolResult::error(vec![Content::text(format!("{code}: {message}"))]);
+    result.structured_content =
+        Some(json!({"error": {"code": code, "message": message, "param": param}}));
+    result
+}
+
+fn unreachable_api(cause: String) -> Failure {
+    Failure::Tool(tool_error(
+        "service_unavailable",
+        format!("The hookd API could not be reached: {cause}"),
+        None,
+    ))
+}
+
+/// The `data` member of a 2xx answer, as the API wrote it.
+fn data_text(answer: &ApiAnswer) -> String {
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        data: &'a RawValue,
+    }
+    let text = String::from_utf8_lossy(&answer.body);
+    serde_json::from_str::<Envelope<'_>>(&text)
+        .map(|e| e.data.get().to_string())
+        .unwrap_or_else(|_| text.into_owned())
+}
+
+async fn request(backend: &Backend, request: ApiRequest) -> ToolResult {
+    let answer = backend.send(request).await.map_err(unreachable_api)?;
+    if (200..300).contains(&answer.status) {
+        let result = CallToolResult::success(vec![Content::text(data_text(&answer))]);
+        Ok(with_request_id(result, answer.request_id))
+    } else {
+        Err(Failure::Tool(api_error(&answer)))
+    }
+}
+
+/// The integrations of the caller's workspace and mode (connected ones, or all).
+async fn list_integrations(
+    backend: &Backend,
+    include_disconnected: bool,
+) -> Result<Vec<Listed>, Failure> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut req = ApiRequest::get("/v1/integrations")
+            .query("limit", "100")
+            .query("includeDisconnected", include_disconnected.to_string());
+        if let Some(c) = &cursor {
+            req = req.query("cursor", c.clone());
+        }
+        let answer = backend.send(req).await.map_err(unreachable_api)?;
+        if answer.status != 200 {
+            return Err(Failure::Tool(api_error(&answer)));
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            data: Vec<Value>,
+            next_cursor: Option<String>,
+        }
+        let page: Page = serde_json::from_slice(&answer.body).map_err(|e| {
+            Failure::Tool(tool_error(
+                "internal_error",
+                format!("unexpected integrations list: {e}"),
+                None,
+            ))
+        })?;
+        for item in page.data {
+            let disconnected = !item["disconnectedAt"].is_null();
+            if let (Ok(listed), false) = (serde_json::from_value::<Listed>(item), disconnected) {
+                all.push(listed);
+            } else if include_disconnected && disconnected {
+                // Disconnected ones are only needed for their id and name.
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(all)
+}
+
+/// Disconnected integrations whose tool name could have been `name`.
+async fn disconnected_named(backend: &Backend, name: &str) -> Result<Option<String>, Failure> {
+    let answer = backend
+        .send(
+            ApiRequest::get("/v1/integrations")
+                .query("limit", "100")
+                .query("includeDisconnected", "true"),
+        )
+        .await
+        .map_err(unreachable_api)?;
+    let page: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    let Some(items) = page["data"].as_array() else {
+        return Ok(None);
+    };
+    for item in items {
+        if item["disconnectedAt"].is_null() {
+            continue;
+        }
+        let (Some(id), Some(iname)) = (item["id"].as_str(), item["name"].as_str()) else {
+            continue;
+        };
+        let base = tool_name::derive(iname);
+        let lower_id = id.to_ascii_lowercase();
+        if name == base
+            || (name.starts_with(&format!("{base}_"))
+                && lower_id.ends_with(&name[base.len() + 1..]))
+            || name.eq_ignore_ascii_case(iname)
+            || name == id
+        {
+            return Ok(Some(id.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// The JSON body of `POST /v1/integrations/{id}/calls` from tool arguments, with the caller's
+/// raw `body` text when it was tapped.
+fn call_body(
+    arguments: &JsonObject,
+    raw_body: Option<Box<RawValue>>,
+    skip: &[&str],
+) -> Result<String, Failure> {
+    #[derive(Serialize)]
+    struct CallBody<'a> {
+        #[serde(flatten)]
+        options: serde_json::Map<String, Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<&'a RawValue>,
+    }
+    let mut options = arguments.clone();
+    for key in skip {
+        options.remove(*key);
+    }
+    let parsed_body = options.remove("body");
+    let fallback = match (&raw_body, parsed_body) {
+        (None, Some(value)) => Some(serde_json::value::to_raw_value(&value).map_err(|e| {
+            Failure::Tool(tool_error("invalid_request", e.to_string(), Some("body")))
+        })?),
+        _ => None,
+    };
+    let body = CallBody {
+        options,
+        body: raw_body.as_deref().or(fallback.as_deref()),
+    };
+    serde_json::to_string(&body)
+        .map_err(|e| Failure::Tool(tool_error("invalid_request", e.to_string(), None)))
+}
+
+fn string_arg<'a>(arguments: &'a JsonObject, name: &str) -> Result<&'a str, Failure> {
+    match arguments.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(Failure::Tool(tool_error(
+            "invalid_request",
+            format!("{name} must be a string."),
+            Some(name),
+        ))),
+        None => Err(Failure::Tool(tool_error(
+            "invalid_request",
+            format!("{name} is required."),
+            Some(name),
+        ))),
+    }
+}
+
+fn no_unknown(arguments: &JsonObject, known: &[&str]) -> Result<(), Failure> {
+    match arguments.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(Failure::Tool(tool_error(
+            "invalid_request",
+            format!(
+                "Unknown argument {unknown:?}; this tool takes: {}.",
+                if known.is_empty() {
+                    "no arguments".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+            Some(unknown),
+        ))),
+        None => Ok(()),
+    }
+}
+
+impl HookdMcp {
+    async fn call(
+        &self,
+        params: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> ToolResult {
+        let backend = self.backend(&context.extensions)?;
+        let arguments = params.arguments.clone().unwrap_or_default();
+        let name = params.name.as_ref();
+        match name {
+            tools::LIST_INTEGRATIONS => {
+                no_unknown(&arguments, &[])?;
+                let named = tools::name_all(list_integrations(&backend, false).await?);
+                let items: Vec<Value> = named.iter().map(integration_summary).collect();
+                let text = serde_json::to_string(&items).unwrap_or_default();
+                Ok(CallToolResult::success(vec![Content::text(text)]))
+            }
+            tools::CALL_INTEGRATION => {
+                let which = string_arg(&arguments, "integration")?.to_string();
+                no_unknown(
+                    &arguments,
+                    &["integration", "body", "method", "path", "query", "headers"],
+                )?;
+                let named = tools::name_all(list_integrations(&backend, false).await?);
+                let found = named.iter().find(|n| {
+                    n.integration.id == which
+                        || n.tool == which
+                        || n.integration.name.to_lowercase() == which.to_lowercase()
+                });
+                let id = match found {
+                    Some(n) => n.integration.id.clone(),
+                    None => match disconnected_named(&backend, &which).await? {
+                        Some(id) => id,
+                        None => {
+                            return Err(Failure::Tool(tool_error(
+                                "not_found",
+                                format!(
+                                    "No integration named {:?} in this workspace and mode; \
+                                     list_integrations shows them.",
+                                    which.chars().take(128).collect::<String>()
+                                ),
+                                Some("integration"),
+                            )))
+                        }
+                    },
+                };
+                let body = call_body(&arguments, self.raw_body(context), &["integration"])?;
+                request(
+                    &backend,
+                    ApiRequest::post(format!("/v1/integrations/{}/calls", path_id(&id)), body),
+                )
+                .await
+            }
+            tools::LIST_EVENT_TYPES => {
+                no_unknown(&arguments, &[])?;
+                request(
+                    &backend,
+                    ApiRequest::get("/v1/event-types").query("limit", "100"),
+                )
+                .await
+            }
+            tools::PUBLISH_EVENT => {
+                no_unknown(&arguments, &["type", "data", "projectId", "idempotencyKey"])?;
+                let mut event = arguments.clone();
+                let key = match event.remove("idempotencyKey") {
+                    None => None,
+                    Some(Value::String(k)) => Some(k),
+                    Some(_) => {
+                        return Err(Failure::Tool(tool_error(
+                            "invalid_request",
+                            "idempotencyKey must be a string.",
+                            Some("idempotencyKey"),
+                        )))
+                    }
+                };
+                let mut req = ApiRequest::post("/v1/events", Value::Object(event).to_string());
+                req.idempotency_key = key;
+                request(&backend, req).await
+            }
+            tools::LIST_WEBHOOK_ENDPOINTS => {
+                no_unknown(&arguments, &["limit", "cursor"])?;
+                let mut req = ApiRequest::get("/v1/webhook-endpoints");
+                for (name, value) in &arguments {
+                    let text = match value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    req = req.query(name, text);
+                }
+                request(&backend, req).await
+            }
+            tools::GET_DELIVERY | tools::RETRY_DELIVERY => {
+                no_unknown(&arguments, &["id"])?;
+                let id = path_id(string_arg(&arguments, "id")?);
+                let req = if name == tools::GET_DELIVERY {
+                    ApiRequest::get(format!("/v1/deliveries/{id}"))
+                } else {
+                    ApiRequest::post(format!("/v1/deliveries/{id}/retry"), "{}".into())
+                };
+                request(&backend, req).await
+            }
+            tool => {
+                let named = tools::name_all(list_integrations(&backend, false).await?);
+                let id = match named.iter().find(|n| n.tool == tool) {
+                    Some(n) => n.integration.id.clone(),
+                    None => match disconnected_named(&backend, tool).await? {
+                        Some(id) => id,
+                        None => {
+                            return Err(Failure::Protocol(ErrorData::invalid_params(
+                                format!(
+                                    "Unknown tool {:?}; tools/list shows the tools.",
+                                    tool.chars().take(128).collect::<String>()
+                                ),
+                                None,
+                            )))
+                        }
+                    },
+                };
+                let body = call_body(&arguments, self.raw_body(context), &[])?;
+                request(
+                    &backend,
+                    ApiRequest::post(format!("/v1/integrations/{}/calls", path_id(&id)), body),
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// What `list_integrations` shows of one: no URL (it may carry a token in its query) and no
+/// credentials, only what an agent needs to choose and call it.
+fn integration_summary(named: &Named) -> Value {
+    let i = &named.integration;
+    let host = url::Url::parse(&i.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
+    json!({
+        "tool": named.tool,
+        "id": i.id,
+        "name": i.name,
+        "description": i.description,
+        "host": host,
+        "method": i.method,
+        "contentType": i.content_type,
+        "allowedMethods": i.allowed_methods,
+        "allowedPathPrefixes": i.allowed_path_prefixes,
+        "allowCallerHeaders": i.allow_caller_headers,
+    })
+}
+
+impl ServerHandler for HookdMcp {
+    fn get_info(&self) -> ServerInfo {
+        ServerInfo::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("hookd", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "hookd is this workspace's webhook platform. Each connected custom webhook \
+             integration is a tool named after it (e.g. internal_reporting_api): call it with a \
+             body and get the upstream's answer; hookd adds the credentials. Generic tools list \
+             integrations, publish events to webhook endpoints, and inspect or retry deliveries.",
+        )
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        if let (Source::Router { sessions, .. }, Some(caller)) =
+            (&self.source, caller(&context.extensions))
+        {
+            sessions.register(caller.tenant, context.peer.clone());
+        }
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let backend = self.backend(&context.extensions)?;
+        let integrations = match list_integrations(&backend, false).await {
+            Ok(list) => list,
+            Err(Failure::Protocol(e)) => return Err(e),
+            Err(Failure::Tool(result)) => {
+                let text = result
+                    .content
+                    .first()
+                    .and_then(|c| c.as_text())
+                    .map(|t| t.text.clone())
+                    .unwrap_or_default();
+                return Err(ErrorData::internal_error(text, None));
+            }
+        };
+        let mut all = tools::generic_tools();
+        all.extend(
+            tools::name_all(integrations)
+                .iter()
+                .map(tools::integration_tool),
+        );
+        Ok(ListToolsResult::with_all_items(all))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        metrics::counter!("hookd_mcp_tool_calls_total").increment(1);
+        match self.call(request, &context).await {
+            Ok(result) => Ok(result),
+            Err(Failure::Tool(result)) => Ok(result),
+            Err(Failure::Protocol(error)) => Err(error),
+        }
+    }
+}
