@@ -51,7 +51,8 @@ async fn call_by_name_from_the_cli_then_fail_after_disconnect() {
         &app,
         &app.live_key,
         json!({"name": "Internal reporting API", "url": up.url("/v1/runs"),
-               "auth": {"type": "bearer", "token": TOKEN}}),
+               "auth": {"type": "bearer", "token": TOKEN},
+               "allowedMethods": ["POST", "PUT"], "allowedPathPrefixes": ["/daily"]}),
     )
     .await;
 

@@ -52,9 +52,13 @@ async fn create_answers_the_write_only_shape_with_defaults() {
     assert_eq!(
         sorted_keys(data),
         [
+            "allowCallerHeaders",
+            "allowedMethods",
+            "allowedPathPrefixes",
             "auth",
             "contentType",
             "createdAt",
+            "description",
             "disconnectedAt",
             "headers",
             "id",
@@ -67,6 +71,11 @@ async fn create_answers_the_write_only_shape_with_defaults() {
     );
     assert!(data["id"].as_str().unwrap().starts_with("int_"));
     assert_eq!(data["method"], "POST");
+    // The call policy's defaults: the configured method only, no path, no caller headers.
+    assert_eq!(data["allowedMethods"], json!(["POST"]));
+    assert_eq!(data["allowedPathPrefixes"], json!([]));
+    assert_eq!(data["allowCallerHeaders"], false);
+    assert_eq!(data["description"], Value::Null);
     assert_eq!(data["contentType"], "application/json");
     assert_eq!(data["timeoutMs"], 10000);
     assert_eq!(data["disconnectedAt"], Value::Null);
@@ -414,7 +423,6 @@ async fn disconnected_integrations_answer_410_naming_them_and_unknown_ones_404()
             .await,
         app.delete(&app.live_key, &path).await,
         app.post_json(&app.live_key, &calls, &json!({})).await,
-        app.get_json(&app.live_key, &calls).await,
     ];
     for (status, body) in answers {
         assert_error(status, &body, 410, "integration_disconnected", None);
@@ -422,6 +430,10 @@ async fn disconnected_integrations_answer_410_naming_them_and_unknown_ones_404()
         assert!(message.contains("Order fulfillment service"), "{message}");
         assert!(message.contains("disconnected"), "{message}");
     }
+    // The call log stays readable: it is the audit trail.
+    let (status, log) = app.get_json(&app.live_key, &calls).await;
+    assert_eq!(status, 200, "{log}");
+    assert_eq!(log["data"], json!([]));
 
     let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
     assert_eq!(list["data"], json!([]));

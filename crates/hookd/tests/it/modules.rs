@@ -40,6 +40,10 @@ mod idempotency;
 mod isolation;
 #[path = "../it/listing.rs"]
 mod listing;
+#[path = "../it/mcp.rs"]
+mod mcp;
+#[path = "../it/mcp_support.rs"]
+mod mcp_support;
 #[path = "../it/openapi.rs"]
 mod openapi;
 #[path = "../it/protocol.rs"]
