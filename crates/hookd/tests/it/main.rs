@@ -8,6 +8,9 @@ include!("modules.rs");
 
 // Backend-independent, so run once.
 mod cross_language;
+// MCP clients that run as processes: `hookd mcp` (stdio) and the Python SDK.
+mod mcp_python;
+mod mcp_stdio;
 // The real binary on a SQLite data directory.
 mod cli_backup;
 mod durability;
