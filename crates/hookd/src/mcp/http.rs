@@ -93,7 +93,7 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
     {
-        state.mcp_sessions.bind(id, &authed.key_id);
+        state.mcp_sessions.bind(id, &authed.key_id, &authed.tenant);
     }
     if let (true, Some(id)) = (closing && response.status().is_success(), &session) {
         state.mcp_sessions.forget(id);

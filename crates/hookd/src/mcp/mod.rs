@@ -7,7 +7,7 @@
 //! - [`server`]: the handler both serve; [`tools`]: the tool definitions; [`backend`]: how a
 //!   tool reaches the REST API (every tool is REST requests made with the client's key, so auth,
 //!   scoping, rate limits, validation, error codes, request ids and metrics are the API's own);
-//!   [`sessions`]: live sessions and `notifications/tools/list_changed`; [`raw_body`]: keeping
+//!   [`results`]: tool results and errors; [`sessions`]: live sessions and `notifications/tools/list_changed`; [`raw_body`]: keeping
 //!   the caller's bytes of a call's `body`.
 //!
 //! Built on the official Rust SDK, `rmcp`. See docs/mcp.md.
@@ -15,6 +15,7 @@
 pub mod backend;
 pub mod http;
 pub mod raw_body;
+pub mod results;
 pub mod server;
 pub mod sessions;
 pub mod stdio;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, Content, ErrorData, Extensions, Implementation,
-    JsonObject, ListToolsResult, Meta, PaginatedRequestParams, ServerCapabilities, ServerInfo,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerInfo,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
@@ -23,8 +23,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::backend::{ApiAnswer, ApiRequest, Backend};
+use super::backend::{ApiRequest, Backend};
 use super::raw_body::{id_key, PendingBodies, RawToolBody};
+use super::results::{api_error, request, tool_error, unreachable_api, Failure, ToolResult};
 use super::sessions::Sessions;
 use super::tools::{self, Listed, Named};
 use crate::cli::path_id;
@@ -112,95 +113,12 @@ fn caller(extensions: &Extensions) -> Option<Caller> {
         .cloned()
 }
 
-/// A tool's failure: a tool error, or (for what is not a tool call) a protocol error.
-enum Failure {
-    Tool(CallToolResult),
-    Protocol(ErrorData),
-}
-
-impl From<ErrorData> for Failure {
-    fn from(e: ErrorData) -> Self {
-        Self::Protocol(e)
-    }
-}
-
-type ToolResult = Result<CallToolResult, Failure>;
-
-fn with_request_id(mut result: CallToolResult, request_id: Option<String>) -> CallToolResult {
-    if let Some(id) = request_id {
-        let mut meta = Meta::new();
-        meta.0.insert("requestId".into(), Value::String(id));
-        result.meta = Some(meta);
-    }
-    result
-}
-
-/// A tool error carrying the API's code and message (`code: message`, and the error object as
-/// structured content).
-fn api_error(answer: &ApiAnswer) -> CallToolResult {
-    let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-    let error = &parsed["error"];
-    let text = match (error["code"].as_str(), error["message"].as_str()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        _ => format!("The hookd API answered HTTP {}.", answer.status),
-    };
-    let mut result = CallToolResult::error(vec![Content::text(text)]);
-    if error.is_object() {
-        result.structured_content = Some(json!({"error": error}));
-    }
-    with_request_id(result, answer.request_id.clone())
-}
-
-fn tool_error(code: &str, message: impl Into<String>, param: Option<&str>) -> CallToolResult {
-    let message = message.into();
-    let mut result = CallToolResult::error(vec![Content::text(format!("{code}: {message}"))]);
-    result.structured_content =
-        Some(json!({"error": {"code": code, "message": message, "param": param}}));
-    result
-}
-
-fn unreachable_api(cause: String) -> Failure {
-    Failure::Tool(tool_error(
-        "service_unavailable",
-        format!("The hookd API could not be reached: {cause}"),
-        None,
-    ))
-}
-
-/// The `data` member of a 2xx answer, as the API wrote it.
-fn data_text(answer: &ApiAnswer) -> String {
-    #[derive(serde::Deserialize)]
-    struct Envelope<'a> {
-        #[serde(borrow)]
-        data: &'a RawValue,
-    }
-    let text = String::from_utf8_lossy(&answer.body);
-    serde_json::from_str::<Envelope<'_>>(&text)
-        .map(|e| e.data.get().to_string())
-        .unwrap_or_else(|_| text.into_owned())
-}
-
-async fn request(backend: &Backend, request: ApiRequest) -> ToolResult {
-    let answer = backend.send(request).await.map_err(unreachable_api)?;
-    if (200..300).contains(&answer.status) {
-        let result = CallToolResult::success(vec![Content::text(data_text(&answer))]);
-        Ok(with_request_id(result, answer.request_id))
-    } else {
-        Err(Failure::Tool(api_error(&answer)))
-    }
-}
-
-/// The integrations of the caller's workspace and mode (connected ones, or all).
-async fn list_integrations(
-    backend: &Backend,
-    include_disconnected: bool,
-) -> Result<Vec<Listed>, Failure> {
+/// The connected integrations of the caller's workspace and mode.
+async fn list_integrations(backend: &Backend) -> Result<Vec<Listed>, Failure> {
     let mut all = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let mut req = ApiRequest::get("/v1/integrations")
-            .query("limit", "100")
-            .query("includeDisconnected", include_disconnected.to_string());
+        let mut req = ApiRequest::get("/v1/integrations").query("limit", "100");
         if let Some(c) = &cursor {
             req = req.query("cursor", c.clone());
         }
@@ -221,14 +139,12 @@ async fn list_integrations(
                 None,
             ))
         })?;
-        for item in page.data {
-            let disconnected = !item["disconnectedAt"].is_null();
-            if let (Ok(listed), false) = (serde_json::from_value::<Listed>(item), disconnected) {
-                all.push(listed);
-            } else if include_disconnected && disconnected {
-                // Disconnected ones are only needed for their id and name.
-            }
-        }
+        all.extend(
+            page.data
+                .into_iter()
+                .filter(|item| item["disconnectedAt"].is_null())
+                .filter_map(|item| serde_json::from_value::<Listed>(item).ok()),
+        );
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
@@ -237,7 +153,8 @@ async fn list_integrations(
     Ok(all)
 }
 
-/// Disconnected integrations whose tool name could have been `name`.
+/// The id of a disconnected integration (among the 100 newest) whose tool name, name or id
+/// `name` could be, so that calling it answers the API's 410 naming it.
 async fn disconnected_named(backend: &Backend, name: &str) -> Result<Option<String>, Failure> {
     let answer = backend
         .send(
@@ -351,7 +268,7 @@ impl HookdMcp {
         match name {
             tools::LIST_INTEGRATIONS => {
                 no_unknown(&arguments, &[])?;
-                let named = tools::name_all(list_integrations(&backend, false).await?);
+                let named = tools::name_all(list_integrations(&backend).await?);
                 let items: Vec<Value> = named.iter().map(integration_summary).collect();
                 let text = serde_json::to_string(&items).unwrap_or_default();
                 Ok(CallToolResult::success(vec![Content::text(text)]))
@@ -362,7 +279,7 @@ impl HookdMcp {
                     &arguments,
                     &["integration", "body", "method", "path", "query", "headers"],
                 )?;
-                let named = tools::name_all(list_integrations(&backend, false).await?);
+                let named = tools::name_all(list_integrations(&backend).await?);
                 let found = named.iter().find(|n| {
                     n.integration.id == which
                         || n.tool == which
@@ -441,7 +358,7 @@ impl HookdMcp {
                 request(&backend, req).await
             }
             tool => {
-                let named = tools::name_all(list_integrations(&backend, false).await?);
+                let named = tools::name_all(list_integrations(&backend).await?);
                 let id = match named.iter().find(|n| n.tool == tool) {
                     Some(n) => n.integration.id.clone(),
                     None => match disconnected_named(&backend, tool).await? {
@@ -507,10 +424,16 @@ impl ServerHandler for HookdMcp {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        if let (Source::Router { sessions, .. }, Some(caller)) =
-            (&self.source, caller(&context.extensions))
-        {
-            sessions.register(caller.tenant, context.peer.clone());
+        let Source::Router { sessions, .. } = &self.source else {
+            return;
+        };
+        let session = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|v| v.to_str().ok());
+        if let Some(id) = session {
+            sessions.register(id, context.peer.clone());
         }
     }
 
@@ -520,7 +443,7 @@ impl ServerHandler for HookdMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let backend = self.backend(&context.extensions)?;
-        let integrations = match list_integrations(&backend, false).await {
+        let integrations = match list_integrations(&backend).await {
             Ok(list) => list,
             Err(Failure::Protocol(e)) => return Err(e),
             Err(Failure::Tool(result)) => {
