@@ -160,10 +160,16 @@ fn call_properties(integration: &Listed) -> serde_json::Map<String, Value> {
 /// The tool of one connected integration.
 pub fn integration_tool(named: &Named) -> Tool {
     let i = &named.integration;
+    // Without a description, the method and host only: the URL's path or query may carry a
+    // token, and nothing an agent receives may.
     let what = i.description.clone().unwrap_or_else(|| {
+        let host = url::Url::parse(&i.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
         format!(
-            "Calls the custom webhook integration {:?} ({} {}).",
-            i.name, i.method, i.url
+            "Calls the custom webhook integration {:?} ({} to {host}).",
+            i.name, i.method
         )
     });
     let description = format!(
@@ -322,6 +328,17 @@ mod tests {
         let keys: Vec<&str> = props.keys().map(String::as_str).collect();
         assert_eq!(keys, ["body", "query"]);
         assert_eq!(tool.input_schema["additionalProperties"], false);
+
+        let mut undescribed = listed(&["POST"], &[], false, "application/json");
+        undescribed.description = None;
+        undescribed.url = "https://reports.example.com/v1?token=tok_secret_123".into();
+        let tool = integration_tool(&name_all(vec![undescribed])[0]);
+        let description = tool.description.as_deref().unwrap();
+        assert!(
+            description.contains("POST to reports.example.com"),
+            "{description}"
+        );
+        assert!(!description.contains("tok_secret_123"));
 
         let open = name_all(vec![listed(&["GET", "POST"], &["/runs"], true, "text/csv")]);
         let tool = integration_tool(&open[0]);

@@ -129,12 +129,23 @@ async fn list_changed_arrives_and_a_disconnected_tool_is_a_clean_tool_error() {
     let app = spawn_app().await;
     let up = json_upstream(r#"{"ok": true}"#).await;
     let (client, watcher) = connect(&app, &app.live_key).await;
+    let (test_client, test_watcher) = connect(&app, &app.test_key).await;
     assert_eq!(names(&tools(&client).await), GENERIC);
 
     let created = reporting_api(&app, &app.live_key, &up.url("/"), json!({})).await;
     let id = created["id"].as_str().unwrap().to_string();
     eventually(WAIT, || async { (watcher.changes() >= 1).then_some(()) }).await;
     assert!(names(&tools(&client).await).contains(&"internal_reporting_api".to_string()));
+    // Only the sessions of that workspace and mode are told: a test-mode change reaches the
+    // test-mode session alone, which heard nothing of the live one.
+    reporting_api(&app, &app.test_key, &up.url("/"), json!({})).await;
+    eventually(WAIT, || async {
+        (test_watcher.changes() >= 1).then_some(())
+    })
+    .await;
+    assert_eq!(test_watcher.changes(), 1);
+    assert_eq!(watcher.changes(), 1);
+    test_client.cancel().await.unwrap();
 
     let (status, _) = app
         .patch_json(
