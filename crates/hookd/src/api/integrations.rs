@@ -7,12 +7,18 @@
 //! - Credentials are write-only: the answer shows header names with `valueLast4` and the auth
 //!   type with `…Last4` hints. PATCH answers add `credentialsKept`, true when the integration
 //!   still carries credentials set before this PATCH (e.g. after changing only the URL).
-//! - DELETE disconnects. Afterwards every request on that id (GET, PATCH, DELETE, calls, call
-//!   log) answers 410 `integration_disconnected` naming the integration; an id that never
+//! - DELETE disconnects. Afterwards every request on that id (GET, PATCH, DELETE, calls)
+//!   answers 410 `integration_disconnected` naming the integration, except the call log, which
+//!   stays readable as the audit trail (`integration_calls.rs`); an id that never
 //!   existed (or belongs to another workspace or mode) answers 404. Disconnected integrations
 //!   are left out of lists unless `includeDisconnected=true` (then `disconnectedAt` is set), which
 //!   is how a caller that knows only the name (the CLI) can still get the 410 rather than "no
 //!   such name". The name of a disconnected integration is free for a new one.
+//! - `description` and the call policy (`allowedMethods`, `allowedPathPrefixes`,
+//!   `allowCallerHeaders`; rules in `domain/integration/policy.rs`) are plain settings. In a
+//!   PATCH, `null` removes the description and returns `allowedMethods` to its default (the
+//!   configured method, following it). Every change is announced to the workspace's MCP sessions
+//!   (`notifications/tools/list_changed`, see `mcp/sessions.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
