@@ -6,7 +6,7 @@
 //! open session too), and the session id must belong to that key: a session opened with one
 //! key and presented with another answers 404 `not_found`, as an object of another tenant does.
 //! The body is read once, bounded by the API's body limit (413 `payload_too_large`), and the
-//! raw `body` argument of a tool call is kept (see `raw_body.rs`). The route sits inside the
+//! raw `body` and `data` arguments of a tool call are kept (see `raw_body.rs`). The route sits inside the
 //! API router, so it gets request ids, the access log and panic catching like every route.
 //!
 //! rmcp's `Host` allowlist (a DNS-rebinding guard for unauthenticated local servers) is off:
@@ -23,7 +23,7 @@ use axum::Router;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
-use super::raw_body::{tap, RawToolBody};
+use super::raw_body::tap;
 use super::server::{Caller, HookdMcp};
 use crate::api::error::ApiError;
 use crate::api::{auth, AppState};
@@ -73,7 +73,7 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
         Err(_) => return ApiError::PayloadTooLarge { limit }.into_response(),
     };
     if let Some((_, raw)) = tap(&bytes) {
-        parts.extensions.insert(RawToolBody(raw));
+        parts.extensions.insert(raw);
     }
     let authorization = parts
         .headers

@@ -19,12 +19,11 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
-use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::backend::{ApiRequest, Backend};
-use super::raw_body::{id_key, PendingBodies, RawToolBody};
+use super::raw_body::{id_key, PendingBodies, RawArguments};
 use super::results::{api_error, request, tool_error, unreachable_api, Failure, ToolResult};
 use super::sessions::Sessions;
 use super::tools::{self, Listed, Named};
@@ -92,16 +91,18 @@ impl HookdMcp {
         }
     }
 
-    /// The raw text of this `tools/call`'s `body` argument, when a transport tapped it.
-    fn raw_body(&self, context: &RequestContext<RoleServer>) -> Option<Box<RawValue>> {
+    /// The raw text of this `tools/call`'s `body` and `data` arguments, as a transport tapped
+    /// them.
+    fn raw_arguments(&self, context: &RequestContext<RoleServer>) -> RawArguments {
         match &self.source {
             Source::Router { .. } => context
                 .extensions
                 .get::<axum::http::request::Parts>()
-                .and_then(|parts| parts.extensions.get::<RawToolBody>())
-                .map(|raw| raw.0.clone()),
+                .and_then(|parts| parts.extensions.get::<RawArguments>())
+                .cloned(),
             Source::Remote { pending, .. } => pending.take(&id_key(&context.id)),
         }
+        .unwrap_or_default()
     }
 }
 
@@ -189,37 +190,38 @@ async fn disconnected_named(backend: &Backend, name: &str) -> Result<Option<Stri
     Ok(None)
 }
 
-/// The JSON body of `POST /v1/integrations/{id}/calls` from tool arguments, with the caller's
-/// raw `body` text when it was tapped.
-fn call_body(
+/// A REST request body from tool arguments, minus `skip`, with the argument `raw_key` given as
+/// the caller's raw text when a transport tapped it (else as parsed).
+fn with_raw(
     arguments: &JsonObject,
-    raw_body: Option<Box<RawValue>>,
+    raw: Option<Box<RawValue>>,
+    raw_key: &str,
     skip: &[&str],
 ) -> Result<String, Failure> {
-    #[derive(Serialize)]
-    struct CallBody<'a> {
-        #[serde(flatten)]
-        options: serde_json::Map<String, Value>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        body: Option<&'a RawValue>,
-    }
     let mut options = arguments.clone();
     for key in skip {
         options.remove(*key);
     }
-    let parsed_body = options.remove("body");
-    let fallback = match (&raw_body, parsed_body) {
+    let parsed = options.remove(raw_key);
+    let raw = match (raw, parsed) {
+        (Some(raw), _) => Some(raw),
         (None, Some(value)) => Some(serde_json::value::to_raw_value(&value).map_err(|e| {
-            Failure::Tool(tool_error("invalid_request", e.to_string(), Some("body")))
+            Failure::Tool(tool_error("invalid_request", e.to_string(), Some(raw_key)))
         })?),
-        _ => None,
+        (None, None) => None,
     };
-    let body = CallBody {
-        options,
-        body: raw_body.as_deref().or(fallback.as_deref()),
-    };
-    serde_json::to_string(&body)
-        .map_err(|e| Failure::Tool(tool_error("invalid_request", e.to_string(), None)))
+    let mut text = serde_json::to_string(&options)
+        .map_err(|e| Failure::Tool(tool_error("invalid_request", e.to_string(), None)))?;
+    if let Some(raw) = raw {
+        // `options` serialises as an object: put the raw member in before its closing brace.
+        text.pop();
+        if options.is_empty() {
+            text.push_str(&format!("{}:{}}}", json!(raw_key), raw.get()));
+        } else {
+            text.push_str(&format!(",{}:{}}}", json!(raw_key), raw.get()));
+        }
+    }
+    Ok(text)
 }
 
 fn string_arg<'a>(arguments: &'a JsonObject, name: &str) -> Result<&'a str, Failure> {
@@ -302,7 +304,8 @@ impl HookdMcp {
                         }
                     },
                 };
-                let body = call_body(&arguments, self.raw_body(context), &["integration"])?;
+                let raw = self.raw_arguments(context).body;
+                let body = with_raw(&arguments, raw, "body", &["integration"])?;
                 request(
                     &backend,
                     ApiRequest::post(format!("/v1/integrations/{}/calls", path_id(&id)), body),
@@ -319,8 +322,7 @@ impl HookdMcp {
             }
             tools::PUBLISH_EVENT => {
                 no_unknown(&arguments, &["type", "data", "projectId", "idempotencyKey"])?;
-                let mut event = arguments.clone();
-                let key = match event.remove("idempotencyKey") {
+                let key = match arguments.get("idempotencyKey").cloned() {
                     None => None,
                     Some(Value::String(k)) => Some(k),
                     Some(_) => {
@@ -331,7 +333,9 @@ impl HookdMcp {
                         )))
                     }
                 };
-                let mut req = ApiRequest::post("/v1/events", Value::Object(event).to_string());
+                let raw = self.raw_arguments(context).data;
+                let event = with_raw(&arguments, raw, "data", &["idempotencyKey"])?;
+                let mut req = ApiRequest::post("/v1/events", event);
                 req.idempotency_key = key;
                 request(&backend, req).await
             }
@@ -374,7 +378,8 @@ impl HookdMcp {
                         }
                     },
                 };
-                let body = call_body(&arguments, self.raw_body(context), &[])?;
+                let raw = self.raw_arguments(context).body;
+                let body = with_raw(&arguments, raw, "body", &[])?;
                 request(
                     &backend,
                     ApiRequest::post(format!("/v1/integrations/{}/calls", path_id(&id)), body),

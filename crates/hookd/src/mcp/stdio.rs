@@ -6,7 +6,7 @@
 //! standard error.
 //!
 //! Standard input is read line by line by a small pump that keeps the raw `body` of each tool
-//! call (see `raw_body.rs`) before handing the line to rmcp through an in-memory pipe.
+//! call's `body` and `data` (see `raw_body.rs`) before handing the line to rmcp through an in-memory pipe.
 //!
 //! A process cannot be told of changes made through another server's API, so this one polls:
 //! every [`POLL`] it lists the integrations and sends `notifications/tools/list_changed` when
@@ -45,8 +45,8 @@ pub async fn run(client: ApiClient) -> anyhow::Result<()> {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            if let Some((id, body)) = tap(&line) {
-                pump_pending.put(id, body);
+            if let Some((id, raw)) = tap(&line) {
+                pump_pending.put(id, raw);
             }
             if to_rmcp.write_all(&line).await.is_err() {
                 break;

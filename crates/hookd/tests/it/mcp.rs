@@ -484,6 +484,29 @@ async fn json_bodies_reach_the_upstream_exactly_as_written() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(std::str::from_utf8(&up.last().body).unwrap(), written);
     assert_eq!(up.count(), 3);
+
+    // An event's data published over MCP is delivered as written, too.
+    let receiver = Receiver::start().await;
+    app.create_endpoint(&receiver.url, &["job.completed"]).await;
+    let data = r#"{"zeta": 1.50, "alpha": [1e2, {"b": 0, "a": 1}]}"#;
+    let answer = session
+        .call_text(
+            3,
+            "publish_event",
+            &format!(r#"{{"type": "job.completed", "data": {data}}}"#),
+        )
+        .await;
+    assert_eq!(
+        answer.message["result"]["isError"], false,
+        "{}",
+        answer.body
+    );
+    let got = receiver.wait_for(1, WAIT).await;
+    let delivered = std::str::from_utf8(&got[0].body).unwrap();
+    assert!(
+        delivered.contains(&format!(r#""data":{data}"#)),
+        "{delivered}"
+    );
 }
 
 #[suite_test]
