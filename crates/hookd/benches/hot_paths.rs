@@ -131,6 +131,7 @@ fn endpoints() -> Vec<Endpoint> {
             secret_last4: "abcd".into(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
+            auth: None,
         })
         .collect()
 }

@@ -167,7 +167,7 @@ impl Default for Config {
 
 /// Environment variables that share the `HOOKD_` prefix but belong to the CLI client, not the
 /// server configuration.
-const CLIENT_ONLY_ENV: &[&str] = &["api_url", "api_key"];
+const CLIENT_ONLY_ENV: &[&str] = &["api_url", "api_key", "oauth2_client_secret"];
 
 impl Config {
     /// Loads defaults → file → environment. `file` is `--config`; without it `./hookd.toml` is

@@ -22,6 +22,7 @@ pub mod integrations;
 pub mod listen;
 pub mod maintenance;
 pub mod mcp;
+pub mod oauth2;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

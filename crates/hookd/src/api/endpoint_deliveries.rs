@@ -85,6 +85,8 @@ pub async fn send_test(
         .open_json(&stored.signing_keys)
         .map_err(|e| ApiError::Internal(e.into()))?;
     let url = url::Url::parse(&stored.endpoint.url).map_err(|e| ApiError::Internal(e.into()))?;
+    let credentials = crate::oauth2::open_endpoint_auth(&state.cipher, &stored.auth_sealed)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let event_id = EventId::generate();
     let sample = RawValue::from_string(
         r#"{"test":true,"message":"A test event sent from hookd."}"#.to_string(),
@@ -106,6 +108,11 @@ pub async fn send_test(
         event_id.as_str(),
         body,
         state.engine.timeout(),
+        credentials.as_ref().map(|credentials| crate::oauth2::Auth {
+            tokens: state.engine.tokens(),
+            credentials,
+            retry_by: None,
+        }),
     )
     .await;
     Ok(Json(Data {

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
 
 use super::auth::Authed;
@@ -15,6 +16,8 @@ use super::pagination::{page_request, parse_bool, Data, List};
 use super::AppState;
 use crate::domain::endpoint::{self, Endpoint, EndpointPatch, NewEndpoint};
 use crate::domain::ids::EndpointId;
+use crate::domain::integration::Sealed;
+use crate::domain::oauth2::{self, ClientCredentials, EndpointAuth, EndpointAuthInput};
 use crate::domain::parse_name;
 use crate::domain::secret::{KeyRing, SigningSecret};
 use crate::domain::tenant::Tenant;
@@ -38,6 +41,11 @@ pub struct CreateEndpoint {
     /// Only events of this project are delivered; `null` delivers every project's events.
     #[serde(default)]
     pub project_id: Option<String>,
+    /// Optional OAuth2 client credentials: deliveries then also carry
+    /// `Authorization: Bearer <token>` (see docs/oauth2.md). `clientSecret` is write-only.
+    #[serde(default)]
+    #[schema(value_type = Option<EndpointAuthInput>)]
+    pub auth: Option<Value>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -60,6 +68,10 @@ pub struct UpdateEndpoint {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub is_active: Option<bool>,
+    /// Replaces the auth; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<EndpointAuthInput>)]
+    pub auth: Option<Option<Value>>,
 }
 
 /// `WebhookEndpoint` plus the plaintext `secret`: only in the create and rotate answers.
@@ -125,6 +137,27 @@ pub(super) async fn parse_destination(state: &AppState, param: &str, raw: &str) 
     Ok(url)
 }
 
+/// Checks a token URL against the egress policy, like every other destination (400
+/// `url_not_allowed` naming `param`).
+pub(super) async fn check_token_url(
+    state: &AppState,
+    param: &str,
+    credentials: &ClientCredentials,
+) -> ApiResult<()> {
+    parse_destination(state, &format!("{param}.tokenUrl"), &credentials.token_url).await?;
+    Ok(())
+}
+
+/// An endpoint's `auth`, parsed, checked and sealed.
+async fn parse_auth(state: &AppState, raw: &Value) -> ApiResult<Sealed<EndpointAuth>> {
+    let credentials = oauth2::parse_endpoint_auth("auth", raw)?;
+    check_token_url(state, "auth", &credentials).await?;
+    Ok(Sealed {
+        sealed: state.cipher.seal_json(&credentials),
+        view: EndpointAuth::OAuth2ClientCredentials(credentials.view()),
+    })
+}
+
 #[utoipa::path(post, path = "/v1/webhook-endpoints", tag = TAG, request_body = CreateEndpoint,
     responses((status = 201, description = "Endpoint created. The answer carries the plaintext secret.", body = Data<EndpointWithSecret>),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -139,6 +172,10 @@ pub async fn create(
         project_id: endpoint::parse_project_id("projectId", body.project_id.as_deref())?,
         url: parse_destination(&state, "url", &body.url).await?,
     };
+    let endpoint_auth = match &body.auth {
+        Some(raw) => Some(parse_auth(&state, raw).await?),
+        None => None,
+    };
     let secret = SigningSecret::generate();
     let now = Timestamp::now();
     let endpoint = Endpoint {
@@ -152,10 +189,12 @@ pub async fn create(
         secret_last4: secret.last4(),
         created_at: now,
         updated_at: now,
+        auth: endpoint_auth.as_ref().map(|a| a.view.clone()),
     };
     let stored = StoredEndpoint {
         signing_keys: state.cipher.seal_json(&KeyRing::new(secret.clone())),
         endpoint,
+        auth_sealed: endpoint_auth.map(|a| a.sealed).unwrap_or_default(),
     };
     state.store.insert_endpoint(&auth.tenant, &stored).await?;
     let body = EndpointWithSecret {
@@ -227,6 +266,11 @@ pub async fn update(
         url: match body.url.as_deref() {
             Some(raw) => Some(parse_destination(&state, "url", raw).await?),
             None => None,
+        },
+        auth: match &body.auth {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) => Some(Some(parse_auth(&state, raw).await?)),
         },
     };
     let updated = if patch.is_empty() {

@@ -83,7 +83,7 @@ impl From<CallFailure> for ApiError {
     fn from(failure: CallFailure) -> Self {
         match failure.code {
             CallErrorCode::UrlNotAllowed => ApiError::UrlNotAllowed {
-                param: "url".to_string(),
+                param: failure.param.to_string(),
                 message: failure.message,
             },
             CallErrorCode::UpstreamTimeout => ApiError::Upstream {
@@ -142,10 +142,13 @@ pub async fn perform(
     // Its own task: if our client hangs up, the call still finishes and is logged.
     let task = tokio::spawn(call::execute(
         state.egress.clone(),
+        state.engine.tokens().clone(),
         Arc::clone(&state.store),
-        auth.tenant.clone(),
-        auth.key_id.clone(),
-        via,
+        call::Origin {
+            tenant: auth.tenant.clone(),
+            key_id: auth.key_id.clone(),
+            via,
+        },
         stored.integration,
         prepared,
     ));

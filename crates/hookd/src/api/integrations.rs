@@ -31,7 +31,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::auth::Authed;
-use super::endpoints::{parse_destination, Deleted};
+use super::endpoints::{check_token_url, parse_destination, Deleted};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::pagination::{page_request, parse_bool, Data, List};
@@ -274,6 +274,9 @@ pub async fn create(
         Some(raw) => AuthConfig::parse("auth", raw)?,
         None => AuthConfig::None,
     };
+    if let Some(credentials) = auth_config.oauth2() {
+        check_token_url(&state, "auth", credentials).await?;
+    }
     let auth_view = auth_config.view();
     check_auth_vs_headers(&auth_view, headers.keys())?;
     let description = body
@@ -434,6 +437,9 @@ pub async fn update(
     }
     if let Some(raw) = &body.auth {
         let config = AuthConfig::parse("auth", raw)?;
+        if let Some(credentials) = config.oauth2() {
+            check_token_url(&state, "auth", credentials).await?;
+        }
         patch.auth = Some(Sealed {
             sealed: state.cipher.seal_json(&config),
             view: config.view(),

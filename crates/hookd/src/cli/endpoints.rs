@@ -5,6 +5,7 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
+use super::endpoint_auth::{self, OAuth2Flags};
 use super::output::{self, cell, fields, Table};
 use super::{path_id, ApiOptions, CliError, PageArgs, EXIT_CODES_HELP};
 
@@ -51,6 +52,8 @@ pub enum EndpointCommand {
         /// Deliver only this project's events (default: every project's).
         #[arg(long, value_name = "PROJECT_ID")]
         project: Option<String>,
+        #[command(flatten)]
+        oauth2: OAuth2Flags,
     },
     /// Change an endpoint: only the given fields change.
     Update {
@@ -71,6 +74,12 @@ pub enum EndpointCommand {
         /// resumes delivery.
         #[arg(long, value_name = "true|false")]
         active: Option<bool>,
+        /// Replaces the endpoint's auth.
+        #[command(flatten)]
+        oauth2: OAuth2Flags,
+        /// Remove the endpoint's auth (deliveries carry no bearer token anymore).
+        #[arg(long, conflicts_with = "oauth2_token_url")]
+        no_auth: bool,
     },
     /// Delete an endpoint; its pending deliveries are cancelled.
     Delete { id: String },
@@ -132,8 +141,13 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             url,
             events,
             project,
+            oauth2,
         } => {
-            let body = json!({"name": name, "url": url, "events": events, "projectId": project});
+            let mut body =
+                json!({"name": name, "url": url, "events": events, "projectId": project});
+            if let Some(auth) = oauth2.auth()? {
+                body["auth"] = auth;
+            }
             let reply = api.post("/v1/webhook-endpoints", &body).await?;
             show(&mut out, &reply, json)?;
         }
@@ -145,6 +159,8 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             project,
             no_project,
             active,
+            oauth2,
+            no_auth,
         } => {
             let mut body = Map::new();
             if let Some(name) = name {
@@ -165,10 +181,16 @@ pub async fn run(args: EndpointsArgs) -> anyhow::Result<()> {
             if let Some(active) = active {
                 body.insert("isActive".into(), json!(active));
             }
+            if let Some(auth) = oauth2.auth()? {
+                body.insert("auth".into(), auth);
+            }
+            if no_auth {
+                body.insert("auth".into(), Value::Null);
+            }
             if body.is_empty() {
                 return Err(CliError::usage(
                     "nothing to change: give at least one of --name, --url, --event, --project, \
-                     --no-project, --active",
+                     --no-project, --active, --oauth2-token-url, --no-auth",
                 )
                 .into());
             }
@@ -240,6 +262,9 @@ fn show(out: &mut impl Write, reply: &crate::client::Reply, json: bool) -> anyho
     ];
     if let Some(secret) = e["secret"].as_str() {
         pairs[6] = ("secret", secret.to_string());
+    }
+    if e["auth"].is_object() {
+        pairs.push(("auth", endpoint_auth::describe(&e["auth"])));
     }
     fields(out, &pairs)?;
     if e["secret"].is_string() {

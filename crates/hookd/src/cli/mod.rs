@@ -13,6 +13,7 @@
 pub mod backup;
 pub mod database;
 pub mod deliveries;
+pub mod endpoint_auth;
 pub mod endpoints;
 pub mod events;
 pub mod integrations;

@@ -36,6 +36,7 @@ use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::egress::EgressClient;
+use crate::oauth2::TokenCache;
 use crate::store::{DeliveryJob, DynStore, Lease};
 use dispatcher::Dispatcher;
 use targets::Targets;
@@ -49,6 +50,8 @@ const RESULTS_PER_REQUEST_SLOT: usize = 4;
 pub(crate) struct Shared {
     store: DynStore,
     egress: EgressClient,
+    /// OAuth2 tokens of endpoints (and, through [`Engine::tokens`], of integrations).
+    tokens: TokenCache,
     targets: Targets,
     retry: RetryPolicy,
     health: HealthRule,
@@ -106,6 +109,7 @@ impl Engine {
             owner: owner.clone(),
             targets: Targets::new(Arc::clone(&store), cipher),
             store,
+            tokens: TokenCache::new(egress.clone()),
             egress,
             retry: RetryPolicy::new(&config.retry_schedule),
             health: HealthRule {
@@ -202,6 +206,11 @@ impl Engine {
 
     pub fn egress(&self) -> &EgressClient {
         &self.shared.egress
+    }
+
+    /// The node's OAuth2 token cache, shared by deliveries and integration calls.
+    pub fn tokens(&self) -> &TokenCache {
+        &self.shared.tokens
     }
 
     pub fn timeout(&self) -> Duration {

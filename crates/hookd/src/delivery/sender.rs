@@ -14,6 +14,7 @@ use crate::domain::delivery::Attempt;
 use crate::domain::ids::AttemptId;
 use crate::domain::time::Timestamp;
 use crate::egress::{EgressClient, OutboundRequest};
+use crate::oauth2::{self, Auth};
 use crate::signing::{self, Signer};
 use crate::store::DeliveryJob;
 
@@ -28,7 +29,9 @@ pub struct Outcome {
 }
 
 /// Sends `body` signed by `signer` (with the secrets live now) to `url` and classifies the
-/// answer. Used by the engine and by the synchronous "test" route.
+/// answer. Used by the engine and by the synchronous "test" route. With `auth`, the request also
+/// carries an OAuth2 bearer token (refreshed once on a 401); a token endpoint that fails makes a
+/// failed attempt whose `error` says why.
 pub async fn send_signed(
     egress: &EgressClient,
     url: &Url,
@@ -36,6 +39,7 @@ pub async fn send_signed(
     message_id: &str,
     body: Bytes,
     timeout: Duration,
+    auth: Option<Auth<'_>>,
 ) -> Outcome {
     let started_at = Timestamp::now();
     let seconds = started_at.as_unix_seconds();
@@ -59,7 +63,7 @@ pub async fn send_signed(
         max_response_bytes: KEPT_RESPONSE_BYTES,
     };
     let clock = std::time::Instant::now();
-    let result = egress.send(request).await;
+    let result = oauth2::send(egress, auth, request).await;
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     let mut attempt = Attempt {
         id: AttemptId::generate(),
@@ -94,7 +98,7 @@ pub async fn send_signed(
 /// made (the lease ran short, the endpoint is gone or parked).
 pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<AttemptRecord> {
     // Checked before the lookup too, so a job that waited out its lease costs no database read.
-    if !lease_covers_attempt(shared, &job) {
+    if !lease_covers(shared, &job, Duration::ZERO) {
         return None;
     }
     #[cfg(test)]
@@ -118,9 +122,19 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         return None;
     }
     // Again right before the request: the lookup may have waited on the database meanwhile.
-    if !lease_covers_attempt(shared, &job) {
+    // A token may have to be fetched first: the lease must cover that too.
+    let token_budget = match &target.auth {
+        Some(_) => oauth2::token_timeout(shared.timeout),
+        None => Duration::ZERO,
+    };
+    if !lease_covers(shared, &job, token_budget) {
         return None;
     }
+    let auth = target.auth.as_ref().map(|credentials| Auth {
+        tokens: &shared.tokens,
+        credentials,
+        retry_by: Some(lease_deadline(&job)),
+    });
     let outcome = send_signed(
         &shared.egress,
         &target.url,
@@ -128,6 +142,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         job.event_id.as_str(),
         (*job.payload).clone(),
         shared.timeout,
+        auth,
     )
     .instrument(crate::telemetry::traces::attempt_span(&job))
     .await;
@@ -167,14 +182,21 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
     })
 }
 
-/// Whether the job's lease still covers a whole attempt started now. A job whose lease can't
-/// may already belong to another node (or to our own poller again): it is left to whoever
-/// claims it next.
-fn lease_covers_attempt(shared: &Shared, job: &DeliveryJob) -> bool {
-    let timeout_ms = i64::try_from(shared.timeout.as_millis()).unwrap_or(i64::MAX);
-    if Timestamp::now().plus_millis(timeout_ms) >= job.lease_until {
+/// Whether the job's lease still covers a whole attempt started now (plus `extra`, the time a
+/// token request may take first). A job whose lease can't may already belong to another node (or
+/// to our own poller again): it is left to whoever claims it next.
+fn lease_covers(shared: &Shared, job: &DeliveryJob, extra: Duration) -> bool {
+    let budget = shared.timeout + extra;
+    let budget_ms = i64::try_from(budget.as_millis()).unwrap_or(i64::MAX);
+    if Timestamp::now().plus_millis(budget_ms) >= job.lease_until {
         metrics::counter!("hookd_dispatch_lease_expired_total").increment(1);
         return false;
     }
     true
+}
+
+/// The job's lease end as an [`Instant`], for bounds on the attempt's own clock.
+fn lease_deadline(job: &DeliveryJob) -> std::time::Instant {
+    let left_ms = job.lease_until.as_millis() - Timestamp::now().as_millis();
+    std::time::Instant::now() + Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))
 }

@@ -1,6 +1,6 @@
 //! A short-lived cache of where each endpoint's deliveries go and which secrets sign them.
 //!
-//! Every attempt needs the endpoint's URL and its signing keys; reading, decrypting and
+//! Every attempt needs the endpoint's URL, its signing keys and its OAuth2 credentials, if any; reading, decrypting and
 //! preparing them per attempt would put a database read on the hot path. Entries live a second and are dropped
 //! at once when this node changes the endpoint (another node's change is seen within the TTL).
 
@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::crypto::Cipher;
 use crate::domain::ids::EndpointId;
+use crate::domain::oauth2::ClientCredentials;
 use crate::domain::secret::KeyRing;
 use crate::signing::Signer;
 use crate::store::DynStore;
@@ -25,6 +26,8 @@ pub struct Target {
     /// The decrypted key ring, ready to sign with.
     pub signer: Signer,
     pub is_active: bool,
+    /// OAuth2 client credentials: deliveries carry a bearer token from them.
+    pub auth: Option<ClientCredentials>,
 }
 
 pub struct Targets {
@@ -59,6 +62,7 @@ impl Targets {
             url,
             signer: Signer::new(&keys),
             is_active: row.is_active,
+            auth: crate::oauth2::open_endpoint_auth(&self.cipher, &row.auth_sealed)?,
         });
         let mut cache = self.lock();
         if cache.len() > 100_000 {

@@ -94,7 +94,9 @@ impl Fixture {
                 secret_last4: secret.last4(),
                 created_at: now,
                 updated_at: now,
+                auth: None,
             },
+            auth_sealed: Vec::new(),
         };
         store.insert_endpoint(&tenant, &endpoint).await.unwrap();
         let config = Config {
@@ -102,11 +104,13 @@ impl Fixture {
             egress_allow_nets: vec!["127.0.0.0/8".parse().unwrap()],
             ..Config::default()
         };
+        let egress = EgressClient::from_config(&config).unwrap();
         let shared = Arc::new(Shared {
             owner: "node_test".into(),
+            tokens: crate::oauth2::TokenCache::new(egress.clone()),
             targets: Targets::new(Arc::clone(&store), cipher),
             store: Arc::clone(&store),
-            egress: EgressClient::from_config(&config).unwrap(),
+            egress,
             retry: RetryPolicy::new(&[60]),
             health: HealthRule {
                 failing_for_ms: i64::MAX,

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::ids::EndpointId;
+use super::integration::Sealed;
+use super::oauth2::EndpointAuth;
 use super::time::Timestamp;
 use super::FieldError;
 
@@ -56,6 +58,11 @@ pub struct Endpoint {
     pub secret_last4: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// How deliveries authenticate besides the signature (OAuth2 client credentials: a bearer
+    /// token); the client secret is write-only. Absent when none is configured, so the
+    /// reference document's shape is unchanged for endpoints without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<EndpointAuth>,
 }
 
 impl Endpoint {
@@ -87,6 +94,8 @@ pub struct EndpointPatch {
     pub events: Option<Vec<String>>,
     pub project_id: Option<Option<String>>,
     pub is_active: Option<bool>,
+    /// `Some(None)` removes the auth; `Some(Some(_))` replaces it (sealed configuration and view).
+    pub auth: Option<Option<Sealed<EndpointAuth>>>,
 }
 
 impl EndpointPatch {
@@ -96,6 +105,7 @@ impl EndpointPatch {
             && self.events.is_none()
             && self.project_id.is_none()
             && self.is_active.is_none()
+            && self.auth.is_none()
     }
 }
 
@@ -158,6 +168,7 @@ mod tests {
             secret_last4: "abcd".into(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
+            auth: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod endpoint;
 pub mod event;
 pub mod ids;
 pub mod integration;
+pub mod oauth2;
 pub mod operational;
 pub mod payload;
 pub mod secret;

@@ -1,6 +1,7 @@
 //! One call through an integration: build the request from the integration and the caller's
-//! input, send it through the egress client, record it in the call log, and hand back the
-//! upstream's answer or why there was none.
+//! input, send it through the egress client (with an OAuth2 bearer token when the integration's
+//! auth is `oauth2_client_credentials`), record it in the call log, and hand back the upstream's
+//! answer or why there was none.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,10 +22,12 @@ use crate::domain::integration::{
     excerpt, AuthConfig, CallErrorCode, CallVia, HeaderSecrets, HttpMethod, Integration,
     IntegrationCall,
 };
+use crate::domain::oauth2::ClientCredentials;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::domain::FieldError;
 use crate::egress::{EgressClient, EgressError, OutboundRequest};
+use crate::oauth2::{self, AuthorizedError, TokenCache};
 use crate::store::DynStore;
 
 /// Upstream bodies beyond this are cut off and the answer says `truncated: true`.
@@ -66,6 +69,8 @@ pub struct Credentials {
 pub struct PreparedCall {
     pub request: OutboundRequest,
     pub method: HttpMethod,
+    /// The credentials of the bearer token added at send time (`Debug` redacts the secret).
+    pub oauth2: Option<ClientCredentials>,
 }
 
 /// Validates the caller's input against the integration and builds the outbound request.
@@ -155,7 +160,11 @@ pub fn prepare(
     request.body = body;
     request.timeout = Duration::from_millis(u64::from(integration.timeout_ms));
     request.max_response_bytes = MAX_RESPONSE_BYTES;
-    Ok(PreparedCall { request, method })
+    Ok(PreparedCall {
+        request,
+        method,
+        oauth2: credentials.auth.oauth2().cloned(),
+    })
 }
 
 /// The bytes sent for a body: a JSON string for a non-JSON content type is the body itself
@@ -174,6 +183,18 @@ fn body_bytes(raw: &RawValue, content_type: &str) -> Bytes {
 pub struct CallFailure {
     pub code: CallErrorCode,
     pub message: String,
+    /// The configuration field at fault when the egress policy refused: `url` or
+    /// `auth.tokenUrl`.
+    pub param: &'static str,
+}
+
+/// Who made a call, as the call log records it.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub tenant: Tenant,
+    /// The API key that made the call.
+    pub key_id: ApiKeyId,
+    pub via: CallVia,
 }
 
 /// Sends a prepared call and writes its call-log entry.
@@ -183,20 +204,29 @@ pub struct CallFailure {
 #[tracing::instrument(skip_all, fields(integration = %integration.id, call = tracing::field::Empty))]
 pub async fn execute(
     egress: EgressClient,
+    tokens: TokenCache,
     store: DynStore,
-    tenant: Tenant,
-    caller: ApiKeyId,
-    via: CallVia,
+    origin: Origin,
     integration: Integration,
     prepared: PreparedCall,
 ) -> Result<CallResult, CallFailure> {
+    let Origin {
+        tenant,
+        key_id: caller,
+        via,
+    } = origin;
     let id = CallId::generate();
     tracing::Span::current().record("call", tracing::field::display(&id));
     let created_at = Timestamp::now();
     let url = prepared.request.url.clone();
     let request_body = excerpt(&prepared.request.body);
     let started = std::time::Instant::now();
-    let outcome = egress.send(prepared.request).await;
+    let auth = prepared.oauth2.as_ref().map(|credentials| oauth2::Auth {
+        tokens: &tokens,
+        credentials,
+        retry_by: None,
+    });
+    let outcome = oauth2::send(&egress, auth, prepared.request).await;
 
     let mut entry = IntegrationCall {
         id: id.clone(),
@@ -254,16 +284,37 @@ pub async fn execute(
 /// The logged error of a call without an answer; its source is why.
 #[derive(Debug, thiserror::Error)]
 #[error("the upstream gave no usable answer")]
-struct NoAnswer(#[source] EgressError);
+struct NoAnswer(#[source] AuthorizedError);
 
 fn describe_failure(
     integration: &Integration,
     method: HttpMethod,
     url: &Url,
-    error: &EgressError,
+    error: &AuthorizedError,
 ) -> CallFailure {
     let name = &integration.name;
     let method = method.as_str();
+    let error = match error {
+        AuthorizedError::Egress(error) => error,
+        // The token endpoint counts as part of the upstream: its timeout is a 504, anything
+        // else it does wrong a 502, and a refused token URL is the caller's to fix.
+        AuthorizedError::Token(token) => {
+            let code = if token.is_timeout() {
+                CallErrorCode::UpstreamTimeout
+            } else if token.is_refused_by_policy() {
+                CallErrorCode::UrlNotAllowed
+            } else {
+                CallErrorCode::UpstreamError
+            };
+            return CallFailure {
+                code,
+                message: format!(
+                    "The integration {name:?} could not authenticate for {method} {url}: {token}."
+                ),
+                param: "auth.tokenUrl",
+            };
+        }
+    };
     match error {
         EgressError::Timeout(limit) => CallFailure {
             code: CallErrorCode::UpstreamTimeout,
@@ -272,14 +323,17 @@ fn describe_failure(
                  {} ms.",
                 limit.as_millis()
             ),
+            param: "url",
         },
         EgressError::Refused(refusal) => CallFailure {
             code: CallErrorCode::UrlNotAllowed,
             message: format!("The integration {name:?} cannot be called: {refusal}."),
+            param: "url",
         },
         EgressError::Connect(cause) | EgressError::Protocol(cause) => CallFailure {
             code: CallErrorCode::UpstreamError,
             message: format!("The integration {name:?} failed on {method} {url}: {cause}."),
+            param: "url",
         },
     }
 }

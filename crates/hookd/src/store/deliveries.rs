@@ -43,6 +43,8 @@ pub struct DispatchTarget {
     pub url: String,
     pub signing_keys: Vec<u8>,
     pub is_active: bool,
+    /// The sealed OAuth2 client credentials; empty when deliveries carry no token.
+    pub auth_sealed: Vec<u8>,
 }
 
 /// What persisting an attempt's result did besides storing it, for the engine's logs, metrics

@@ -8,12 +8,15 @@ use crate::domain::endpoint::{Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::store::integration_rows::to_json;
 
-/// An endpoint with its sealed signing keys.
+/// An endpoint with its sealed signing keys and sealed auth.
 #[derive(Clone, Debug)]
 pub struct StoredEndpoint {
     pub endpoint: Endpoint,
     pub signing_keys: Vec<u8>,
+    /// The sealed `ClientCredentials` of `endpoint.auth`; empty when it has none.
+    pub auth_sealed: Vec<u8>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -63,4 +66,21 @@ pub trait EndpointStore: Send + Sync + 'static {
         secret_last4: &str,
         now: Timestamp,
     ) -> StoreResult<bool>;
+}
+
+/// The sealed auth a patch sets, for the backends' `CASE WHEN` update (empty when it removes it).
+pub fn auth_sealed(patch: &EndpointPatch) -> Vec<u8> {
+    patch
+        .auth
+        .as_ref()
+        .and_then(|a| a.as_ref().map(|s| s.sealed.clone()))
+        .unwrap_or_default()
+}
+
+/// The auth view a patch sets (`None` when it removes it).
+pub fn auth_public(patch: &EndpointPatch) -> Option<String> {
+    patch
+        .auth
+        .as_ref()
+        .and_then(|a| a.as_ref().map(|s| to_json(&s.view)))
 }

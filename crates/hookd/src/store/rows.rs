@@ -124,7 +124,7 @@ pub fn api_key(row: &impl RowExt) -> StoreResult<ApiKeyRecord> {
 /// The columns [`endpoint`] reads.
 pub const ENDPOINT_COLUMNS: &str =
     "id, url, name, events, is_active, disabled_reason, project_id, \
-                                    secret_last4, created_at, updated_at, signing_keys";
+                                    secret_last4, created_at, updated_at, signing_keys, auth_public, auth_sealed";
 
 pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
     let events = row.text("events")?;
@@ -143,6 +143,11 @@ pub fn endpoint(row: &impl RowExt) -> StoreResult<Endpoint> {
         secret_last4: row.text("secret_last4")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        auth: row
+            .opt_text("auth_public")?
+            .map(|raw| serde_json::from_str(&raw))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("endpoint auth: {e}")))?,
     })
 }
 
@@ -150,6 +155,7 @@ pub fn stored_endpoint(row: &impl RowExt) -> StoreResult<super::StoredEndpoint> 
     Ok(super::StoredEndpoint {
         endpoint: endpoint(row)?,
         signing_keys: row.blob("signing_keys")?,
+        auth_sealed: row.blob("auth_sealed")?,
     })
 }
 

@@ -190,6 +190,11 @@ pub const FAMILIES: &[Family] = &[
         help: "notifications/tools/list_changed sent to MCP sessions.",
     },
     Family {
+        name: "hookd_oauth2_token_requests_total",
+        kind: Kind::Counter,
+        help: "OAuth2 token requests (client credentials) by outcome: fetched, failed.",
+    },
+    Family {
         name: "hookd_integration_call_duration_seconds",
         kind: Kind::Histogram,
         help: "Duration of integration calls to the upstream.",

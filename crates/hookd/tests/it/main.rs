@@ -15,6 +15,7 @@ mod mcp_stdio;
 mod cli_backup;
 mod durability;
 mod json_logs;
+mod oauth2_logs;
 mod otlp;
 // The operator's files under docs/: alert rules, dashboard, configuration reference.
 mod ops_docs;

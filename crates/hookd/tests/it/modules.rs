@@ -44,6 +44,8 @@ mod listing;
 mod mcp;
 #[path = "../it/mcp_support.rs"]
 mod mcp_support;
+#[path = "../it/oauth2.rs"]
+mod oauth2;
 #[path = "../it/openapi.rs"]
 mod openapi;
 #[path = "../it/protocol.rs"]

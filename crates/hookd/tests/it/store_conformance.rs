@@ -46,8 +46,10 @@ fn endpoint(events: &[&str], project: Option<&str>) -> StoredEndpoint {
             secret_last4: "abcd".into(),
             created_at: now,
             updated_at: now,
+            auth: None,
         },
         signing_keys: vec![1, 2, 3],
+        auth_sealed: Vec::new(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! An integration's authentication: `none`, `bearer`, `header` (any header name, e.g.
-//! `X-API-Key`) or `basic`.
+//! `X-API-Key`), `basic` or `oauth2_client_credentials` (a token fetched from a token endpoint,
+//! see [`crate::domain::oauth2`] and [`crate::oauth2`]).
 //!
 //! The input is parsed from raw JSON by hand rather than by a derived `Deserialize`: serde's
 //! internally tagged enums silently accept extra fields on unit variants (`{"type":"none",
@@ -17,6 +18,9 @@ use serde_json::{Map, Value};
 
 use super::headers;
 use super::last4;
+use crate::domain::oauth2::{
+    self, ClientCredentials, ClientCredentialsInput, ClientCredentialsView,
+};
 use crate::domain::FieldError;
 
 /// Longest credential accepted (a token, a password, a header value).
@@ -27,9 +31,20 @@ pub const CREDENTIAL_MAX: usize = 4096;
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum AuthConfig {
     None,
-    Bearer { token: String },
-    Header { name: String, value: String },
-    Basic { username: String, password: String },
+    Bearer {
+        token: String,
+    },
+    Header {
+        name: String,
+        value: String,
+    },
+    Basic {
+        username: String,
+        password: String,
+    },
+    /// The bearer token is fetched from the token endpoint at call time.
+    #[serde(rename = "oauth2_client_credentials")]
+    OAuth2ClientCredentials(ClientCredentials),
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -64,6 +79,10 @@ pub enum AuthView {
         #[serde(rename = "passwordLast4")]
         password_last4: Option<String>,
     },
+    /// `Authorization: Bearer <token>`, the token fetched from `tokenUrl` with the client
+    /// credentials (RFC 6749 §4.4), cached until shortly before it expires.
+    #[serde(rename = "oauth2_client_credentials")]
+    OAuth2ClientCredentials(ClientCredentialsView),
 }
 
 impl AuthView {
@@ -73,6 +92,7 @@ impl AuthView {
             Self::Bearer { .. } => "bearer",
             Self::Header { .. } => "header",
             Self::Basic { .. } => "basic",
+            Self::OAuth2ClientCredentials(_) => oauth2::TYPE,
         }
     }
 
@@ -80,7 +100,9 @@ impl AuthView {
     pub fn header_name(&self) -> Option<HeaderName> {
         match self {
             Self::None => None,
-            Self::Bearer { .. } | Self::Basic { .. } => Some(AUTHORIZATION),
+            Self::Bearer { .. } | Self::Basic { .. } | Self::OAuth2ClientCredentials(_) => {
+                Some(AUTHORIZATION)
+            }
             Self::Header { name, .. } => HeaderName::from_bytes(name.as_bytes()).ok(),
         }
     }
@@ -109,6 +131,8 @@ pub enum AuthInput {
         username: String,
         password: String,
     },
+    #[serde(rename = "oauth2_client_credentials")]
+    OAuth2ClientCredentials(ClientCredentialsInput),
 }
 
 impl AuthConfig {
@@ -128,7 +152,10 @@ impl AuthConfig {
             Some(_) | None => {
                 return Err(FieldError::new(
                     type_param,
-                    format!("{param}.type is required: one of none, bearer, header, basic."),
+                    format!(
+                        "{param}.type is required: one of none, bearer, header, basic, {}.",
+                        oauth2::TYPE
+                    ),
                 ))
             }
         };
@@ -137,13 +164,15 @@ impl AuthConfig {
             "bearer" => &["token"],
             "header" => &["name", "value"],
             "basic" => &["username", "password"],
+            oauth2::TYPE => oauth2::FIELDS,
             other => {
                 return Err(FieldError::new(
                     type_param,
                     format!(
-                        "{param}.type {:?} is not supported; use none, bearer, header or basic.",
-                        other.chars().take(32).collect::<String>()
-                    ),
+                    "{param}.type {:?} is not supported; use none, bearer, header, basic or {}.",
+                    other.chars().take(32).collect::<String>(),
+                    oauth2::TYPE
+                ),
                 ))
             }
         };
@@ -166,6 +195,7 @@ impl AuthConfig {
             "bearer" => Self::Bearer {
                 token: credential(&format!("{param}.token"), field("token")?, false)?,
             },
+            oauth2::TYPE => Self::OAuth2ClientCredentials(ClientCredentials::parse(param, obj)?),
             "header" => {
                 let name_param = format!("{param}.name");
                 let name = field("name")?;
@@ -199,6 +229,14 @@ impl AuthConfig {
         Ok(config)
     }
 
+    /// The OAuth2 client credentials, when this auth fetches tokens.
+    pub fn oauth2(&self) -> Option<&ClientCredentials> {
+        match self {
+            Self::OAuth2ClientCredentials(credentials) => Some(credentials),
+            _ => None,
+        }
+    }
+
     pub fn view(&self) -> AuthView {
         match self {
             Self::None => AuthView::None,
@@ -213,10 +251,14 @@ impl AuthConfig {
                 username_last4: last4(username),
                 password_last4: last4(password),
             },
+            Self::OAuth2ClientCredentials(credentials) => {
+                AuthView::OAuth2ClientCredentials(credentials.view())
+            }
         }
     }
 
-    /// The header to add to every call, marked sensitive so HTTP tooling never prints it.
+    /// The header to add to every call, marked sensitive so HTTP tooling never prints it. OAuth2
+    /// has none here: its token is fetched and added when the call is sent.
     pub fn header(&self) -> Result<Option<(HeaderName, HeaderValue)>, FieldError> {
         let Some(value) = self.header_value()? else {
             return Ok(None);
@@ -230,7 +272,7 @@ impl AuthConfig {
 
     fn header_value(&self) -> Result<Option<HeaderValue>, FieldError> {
         let raw = match self {
-            Self::None => return Ok(None),
+            Self::None | Self::OAuth2ClientCredentials(_) => return Ok(None),
             Self::Bearer { token } => format!("Bearer {token}"),
             Self::Header { value, .. } => value.clone(),
             Self::Basic { username, password } => {
@@ -379,6 +421,32 @@ mod tests {
         );
         assert_eq!(
             err(json!({"type": "bearer", "token": ""})).param,
+            "auth.token"
+        );
+    }
+
+    #[test]
+    fn oauth2_client_credentials_parse_like_the_others() {
+        let raw = json!({"type": "oauth2_client_credentials", "tokenUrl": "https://auth.example.com/token",
+                         "clientId": "hookd", "clientSecret": "cs_12345678", "scope": "a b"});
+        let config = AuthConfig::parse("auth", &raw).unwrap();
+        assert!(config.header().unwrap().is_none());
+        assert_eq!(config.oauth2().unwrap().client_secret, "cs_12345678");
+        let shown = serde_json::to_value(config.view()).unwrap();
+        assert_eq!(shown["type"], "oauth2_client_credentials");
+        assert_eq!(shown["clientSecretLast4"], "5678");
+        assert!(!shown.to_string().contains("cs_12345678"));
+        assert_eq!(config.view().header_name(), Some(AUTHORIZATION));
+        // The sealed form round-trips.
+        let sealed: AuthConfig =
+            serde_json::from_value(serde_json::to_value(&config).unwrap()).unwrap();
+        assert_eq!(sealed, config);
+        assert_eq!(
+            err(json!({"type": "oauth2_client_credentials", "tokenUrl": "https://a/t", "clientId": "x"})).param,
+            "auth.clientSecret"
+        );
+        assert_eq!(
+            err(json!({"type": "oauth2_client_credentials", "token": "t"})).param,
             "auth.token"
         );
     }

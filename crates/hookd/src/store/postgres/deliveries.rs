@@ -148,7 +148,7 @@ impl DeliveryStore for PostgresStore {
         &self,
         endpoint_id: &EndpointId,
     ) -> StoreResult<Option<DispatchTarget>> {
-        let row = sqlx::query("SELECT url, signing_keys, is_active FROM endpoints WHERE id = $1 AND deleted_at IS NULL")
+        let row = sqlx::query("SELECT url, signing_keys, is_active, auth_sealed FROM endpoints WHERE id = $1 AND deleted_at IS NULL")
             .bind(endpoint_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -157,6 +157,7 @@ impl DeliveryStore for PostgresStore {
                 url: row.text("url")?,
                 signing_keys: row.blob("signing_keys")?,
                 is_active: row.flag("is_active")?,
+                auth_sealed: row.blob("auth_sealed")?,
             })
         })
         .transpose()

@@ -5,6 +5,8 @@ use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::store::endpoints::{auth_public, auth_sealed};
+use crate::store::integration_rows::to_json;
 use crate::store::rows::{self, ENDPOINT_COLUMNS};
 use crate::store::EndpointStore;
 use crate::store::{EndpointFilter, Page, PageRequest, StoreResult, StoredEndpoint};
@@ -25,8 +27,8 @@ impl EndpointStore for PostgresStore {
         let e = &stored.endpoint;
         sqlx::query(
             "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-             disabled_reason, signing_keys, secret_last4, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13)",
+             disabled_reason, signing_keys, secret_last4, created_at, updated_at, auth_sealed, auth_public) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(e.id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -41,6 +43,8 @@ impl EndpointStore for PostgresStore {
         .bind(&e.secret_last4)
         .bind(e.created_at.as_millis())
         .bind(e.updated_at.as_millis())
+        .bind(&stored.auth_sealed)
+        .bind(e.auth.as_ref().map(to_json))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -111,7 +115,9 @@ impl EndpointStore for PostgresStore {
                disabled_reason = CASE WHEN $9::boolean IS NULL THEN disabled_reason \
                                       WHEN $9 THEN NULL ELSE 'manual' END, \
                failing_since = CASE WHEN $9 THEN NULL ELSE failing_since END, \
-               updated_at = $10 \
+               updated_at = $10, \
+               auth_sealed = CASE WHEN $11 THEN $12 ELSE auth_sealed END, \
+               auth_public = CASE WHEN $11 THEN $13 ELSE auth_public END \
              WHERE id = $1 AND workspace_id = $2 AND mode = $3 AND deleted_at IS NULL \
              RETURNING {}",
             columns()
@@ -126,6 +132,9 @@ impl EndpointStore for PostgresStore {
         .bind(patch.project_id.clone().flatten())
         .bind(patch.is_active)
         .bind(now.as_millis())
+        .bind(patch.auth.is_some())
+        .bind(auth_sealed(patch))
+        .bind(auth_public(patch))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::endpoint).transpose()

@@ -159,7 +159,7 @@ impl DeliveryStore for SqliteStore {
         &self,
         endpoint_id: &EndpointId,
     ) -> StoreResult<Option<DispatchTarget>> {
-        let row = sqlx::query("SELECT url, signing_keys, is_active FROM endpoints WHERE id = ?1 AND deleted_at IS NULL")
+        let row = sqlx::query("SELECT url, signing_keys, is_active, auth_sealed FROM endpoints WHERE id = ?1 AND deleted_at IS NULL")
             .bind(endpoint_id.as_str())
             .fetch_optional(&self.readers)
             .await?;
@@ -168,6 +168,7 @@ impl DeliveryStore for SqliteStore {
                 url: row.text("url")?,
                 signing_keys: row.blob("signing_keys")?,
                 is_active: row.flag("is_active")?,
+                auth_sealed: row.blob("auth_sealed")?,
             })
         })
         .transpose()

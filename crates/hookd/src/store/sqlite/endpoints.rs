@@ -7,6 +7,8 @@ use crate::domain::endpoint::{DisabledReason, Endpoint, EndpointPatch};
 use crate::domain::ids::EndpointId;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::store::endpoints::{auth_public, auth_sealed};
+use crate::store::integration_rows::to_json;
 use crate::store::rows::{self, ENDPOINT_COLUMNS};
 use crate::store::EndpointStore;
 use crate::store::{EndpointFilter, Page, PageRequest, StoreResult, StoredEndpoint};
@@ -27,8 +29,8 @@ impl EndpointStore for SqliteStore {
                 execute(
                     conn,
                     "INSERT INTO endpoints (id, workspace_id, mode, name, url, events, project_id, is_active, \
-                     disabled_reason, signing_keys, secret_last4, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     disabled_reason, signing_keys, secret_last4, created_at, updated_at, auth_sealed, auth_public) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     params![
                         e.id.as_str(),
                         tenant.workspace_id.as_str(),
@@ -43,6 +45,8 @@ impl EndpointStore for SqliteStore {
                         e.secret_last4,
                         e.created_at.as_millis(),
                         e.updated_at.as_millis(),
+                        stored.auth_sealed,
+                        e.auth.as_ref().map(to_json),
                     ],
                 )?;
                 Ok(())
@@ -118,7 +122,9 @@ impl EndpointStore for SqliteStore {
                            disabled_reason = CASE WHEN ?9 IS NULL THEN disabled_reason \
                                                   WHEN ?9 THEN NULL ELSE 'manual' END, \
                            failing_since = CASE WHEN ?9 THEN NULL ELSE failing_since END, \
-                           updated_at = ?10 \
+                           updated_at = ?10, \
+                           auth_sealed = CASE WHEN ?11 THEN ?12 ELSE auth_sealed END, \
+                           auth_public = CASE WHEN ?11 THEN ?13 ELSE auth_public END \
                          WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
                          RETURNING {ENDPOINT_COLUMNS}"
                     ),
@@ -133,6 +139,9 @@ impl EndpointStore for SqliteStore {
                         patch.project_id.clone().flatten(),
                         patch.is_active,
                         now.as_millis(),
+                        patch.auth.is_some(),
+                        auth_sealed(&patch),
+                        auth_public(&patch),
                     ],
                     |row| rows::endpoint(row),
                 )
