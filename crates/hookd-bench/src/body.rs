@@ -30,11 +30,21 @@ pub fn event_data(seq: usize, data_bytes: usize) -> String {
     out
 }
 
-/// The body of `POST /v1/events` for event `seq`.
-pub fn publish_body(seq: usize, data_bytes: usize, project_id: &str) -> Bytes {
+/// The body of `POST /v1/events` for event `seq`; with `ordering_keys` > 0 it carries the
+/// ordering key `k{seq % ordering_keys}`.
+pub fn publish_body(
+    seq: usize,
+    data_bytes: usize,
+    project_id: &str,
+    ordering_keys: usize,
+) -> Bytes {
     let data = event_data(seq, data_bytes);
-    let mut out = Vec::with_capacity(data.len() + project_id.len() + 48);
-    out.extend_from_slice(b"{\"type\":\"");
+    let mut out = Vec::with_capacity(data.len() + project_id.len() + 80);
+    out.extend_from_slice(b"{");
+    if ordering_keys > 0 {
+        out.extend_from_slice(format!("\"orderingKey\":\"k{}\",", seq % ordering_keys).as_bytes());
+    }
+    out.extend_from_slice(b"\"type\":\"");
     out.extend_from_slice(EVENT_TYPE.as_bytes());
     out.extend_from_slice(b"\",\"projectId\":\"");
     out.extend_from_slice(project_id.as_bytes());
@@ -90,9 +100,14 @@ mod tests {
         assert_eq!(value["projectId"], "bench_x");
 
         let publish: serde_json::Value =
-            serde_json::from_slice(&publish_body(9, 256, "bench_x")).unwrap();
+            serde_json::from_slice(&publish_body(9, 256, "bench_x", 0)).unwrap();
         assert_eq!(publish["type"], EVENT_TYPE);
         assert_eq!(publish["data"]["seq"], 9);
+        assert!(publish.get("orderingKey").is_none());
+        let keyed: serde_json::Value =
+            serde_json::from_slice(&publish_body(1009, 256, "bench_x", 1000)).unwrap();
+        assert_eq!(keyed["orderingKey"], "k9");
+        assert_eq!(keyed["data"]["seq"], 1009);
     }
 
     #[test]

@@ -29,6 +29,8 @@ const MAX_RAW_REQUESTS: usize = 10_000_000;
 /// A day: for `--timeout` and for how long a paced run may publish (`--events` / `--rate`).
 const MAX_SECS: u64 = 86_400;
 const MAX_SETTLE_MS: u64 = 600_000;
+/// The ordered scenario's keys (issue 26: "1,000 keys").
+pub const ORDERING_KEYS: usize = 1000;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,7 +47,8 @@ pub struct Args {
     /// Database of the hookd server the harness starts (a label only with --target).
     #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
     pub backend: Backend,
-    /// Events to publish [default: burst 20000, steady 10000, fanout 2000, slow-endpoint 10000].
+    /// Events to publish [default: burst 20000, steady 10000, fanout 2000, slow-endpoint 10000,
+    /// ordered 20000].
     #[arg(long)]
     pub events: Option<usize>,
     /// Endpoints to create [default: 1; fanout 10; slow-endpoint 4, every second one blackholed].
@@ -100,6 +103,9 @@ pub struct Args {
     /// Do not run `cargo build -p hookd` first, even when started by `cargo run`.
     #[arg(long)]
     pub no_build: bool,
+    /// ordered: the share of events (percent) whose first attempt the receiver fails (500).
+    #[arg(long, default_value_t = 5)]
+    pub fail_first_percent: u8,
     /// Extra environment for the started server, e.g. --server-env HOOKD_GLOBAL_MAX_IN_FLIGHT=256
     /// (repeatable; applied after the harness's own settings, so it can override them).
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env_pair)]
@@ -160,6 +166,9 @@ pub enum Scenario {
     Fanout,
     /// Half the endpoints blackholed; only the healthy ones are measured.
     SlowEndpoint,
+    /// Events spread over 1,000 ordering keys; the receiver fails a share of first attempts
+    /// and counts every arrival out of its key's publish order.
+    Ordered,
 }
 
 impl Scenario {
@@ -169,6 +178,7 @@ impl Scenario {
             Scenario::Steady => "steady",
             Scenario::Fanout => "fanout",
             Scenario::SlowEndpoint => "slow-endpoint",
+            Scenario::Ordered => "ordered",
         }
     }
 }
@@ -202,6 +212,10 @@ pub struct Plan {
     pub timeout_secs: u64,
     pub raw_requests: usize,
     pub settle_ms: u64,
+    /// ordered: how many ordering keys the events are spread over (`seq % keys`); 0 otherwise.
+    pub ordering_keys: usize,
+    /// ordered: percent of events whose first attempt the receiver fails.
+    pub fail_first_percent: u8,
 }
 
 impl Plan {
@@ -211,6 +225,7 @@ impl Plan {
             Scenario::Steady => (10_000, 1, Some(1000.0)),
             Scenario::Fanout => (2_000, 10, None),
             Scenario::SlowEndpoint => (10_000, 4, Some(1000.0)),
+            Scenario::Ordered => (20_000, 1, None),
         };
         let events = args.events.unwrap_or(events);
         let endpoints = args.endpoints.unwrap_or(endpoints);
@@ -263,6 +278,10 @@ impl Plan {
         if args.backend == Backend::Postgres && args.target.is_none() {
             check_postgres_url(&args.postgres_url)?;
         }
+        ensure!(
+            args.fail_first_percent <= 100,
+            "--fail-first-percent must be 0..=100"
+        );
         if args.scenario == Scenario::SlowEndpoint && endpoints < 2 {
             bail!("slow-endpoint needs at least 2 endpoints (every second one is blackholed)");
         }
@@ -277,6 +296,12 @@ impl Plan {
             timeout_secs: args.timeout,
             raw_requests: 0,
             settle_ms: args.settle_ms,
+            ordering_keys: if args.scenario == Scenario::Ordered {
+                ORDERING_KEYS
+            } else {
+                0
+            },
+            fail_first_percent: args.fail_first_percent,
         };
         plan.raw_requests = args.raw_requests.unwrap_or_else(|| {
             usize::try_from(plan.expected_deliveries())
@@ -311,6 +336,21 @@ mod tests {
         let mut full = vec!["hookd-bench"];
         full.extend_from_slice(argv);
         Plan::from_args(&Args::try_parse_from(full)?)
+    }
+
+    #[test]
+    fn the_ordered_scenario_spreads_events_over_a_thousand_keys() {
+        let ordered = plan(&["--scenario", "ordered"]).unwrap();
+        assert_eq!(
+            (ordered.events, ordered.endpoints, ordered.rate),
+            (20_000, 1, None)
+        );
+        assert_eq!(
+            (ordered.ordering_keys, ordered.fail_first_percent),
+            (1000, 5)
+        );
+        assert_eq!(plan(&[]).unwrap().ordering_keys, 0);
+        assert!(plan(&["--scenario", "ordered", "--fail-first-percent", "101"]).is_err());
     }
 
     #[test]

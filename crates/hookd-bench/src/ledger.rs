@@ -7,6 +7,7 @@
 //! behind a mutex that only the receiver touches while the run is on.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
@@ -44,6 +45,20 @@ pub struct Ledger {
     last_receipt: AtomicU64,
     raw_received: AtomicU64,
     latency_micros: Mutex<Histogram<u64>>,
+    /// The ordered scenario's keys (0: the run has none) and share of failed first attempts.
+    ordering: Ordering,
+    /// Per seq × endpoint: its first attempt was already failed on purpose.
+    failed_once: Box<[AtomicBool]>,
+    failed_on_purpose: AtomicU64,
+    out_of_order: AtomicU64,
+}
+
+/// The ordered scenario's shape: events `seq` and `seq + keys` share a key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ordering {
+    pub keys: usize,
+    /// Percent of events whose first attempt is answered 500.
+    pub fail_first_percent: u8,
 }
 
 /// What the receiver answers.
@@ -52,6 +67,8 @@ pub enum Verdict {
     Ok,
     BadSignature,
     Stray,
+    /// A first attempt failed on purpose (ordered scenario): answered 500 so hookd retries.
+    FailOnPurpose,
 }
 
 /// Final tallies, computed once the run is over.
@@ -65,10 +82,22 @@ pub struct Tally {
     pub bad_signatures: u64,
     pub strays: u64,
     pub id_mismatches: u64,
+    /// Arrivals that started before the previous event of their key (to the same endpoint)
+    /// had been answered 2xx.
+    pub out_of_order: u64,
+    pub failed_on_purpose: u64,
 }
 
 impl Ledger {
+    /// A ledger without ordering keys.
+    #[cfg(test)]
     pub fn new(events: usize, endpoints: usize) -> Self {
+        Self::with_ordering(events, endpoints, Ordering::default())
+    }
+
+    /// A ledger for `events` events to `endpoints` endpoints; with `ordering.keys` > 0 it also
+    /// checks each key's order and fails a share of first attempts.
+    pub fn with_ordering(events: usize, endpoints: usize, ordering: Ordering) -> Self {
         let slots = events
             .checked_mul(endpoints)
             .expect("events × endpoints fits in memory");
@@ -93,6 +122,12 @@ impl Ledger {
                 Histogram::new_with_bounds(1, HISTOGRAM_MAX_MICROS, 3)
                     .expect("static histogram bounds are valid"),
             ),
+            ordering,
+            failed_once: (0..if ordering.keys > 0 { slots } else { 0 })
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+            failed_on_purpose: AtomicU64::new(0),
+            out_of_order: AtomicU64::new(0),
         }
     }
 
@@ -143,6 +178,12 @@ impl Ledger {
             self.strays.fetch_add(1, Relaxed);
             return Verdict::Stray;
         };
+        let slot = seq * self.endpoints + endpoint;
+        if self.ordering.keys > 0 {
+            if let Some(verdict) = self.check_order(seq, endpoint, slot) {
+                return verdict;
+            }
+        }
         let now = self.now_ns();
         if self.webhook_ids[seq]
             .get_or_init(|| webhook_id.into())
@@ -151,7 +192,7 @@ impl Ledger {
         {
             self.webhook_id_mismatches.fetch_add(1, Relaxed);
         }
-        if self.receipts[seq * self.endpoints + endpoint].fetch_add(1, Relaxed) > 0 {
+        if self.receipts[slot].fetch_add(1, Relaxed) > 0 {
             self.duplicates.fetch_add(1, Relaxed);
             return Verdict::Ok;
         }
@@ -166,6 +207,27 @@ impl Ledger {
                 .saturating_record(micros.max(1));
         }
         Verdict::Ok
+    }
+
+    /// The ordered scenario's checks on an arrival of `seq` at `endpoint`: it is out of order
+    /// if the previous event of its key was accepted and has not been received (a receipt is
+    /// only counted once answered 2xx); a share of first attempts is failed on purpose.
+    fn check_order(&self, seq: usize, endpoint: usize, slot: usize) -> Option<Verdict> {
+        if let Some(previous) = seq.checked_sub(self.ordering.keys) {
+            let previous_slot = previous * self.endpoints + endpoint;
+            if self.accepted[previous].load(Acquire)
+                && self.receipts[previous_slot].load(Acquire) == 0
+            {
+                self.out_of_order.fetch_add(1, Relaxed);
+            }
+        }
+        let unlucky = (seq.wrapping_mul(2_654_435_761) >> 7) % 100
+            < usize::from(self.ordering.fail_first_percent);
+        if unlucky && !self.failed_once[slot].swap(true, Relaxed) {
+            self.failed_on_purpose.fetch_add(1, Relaxed);
+            return Some(Verdict::FailOnPurpose);
+        }
+        None
     }
 
     /// Records one request of the raw phase: the same verification and lookup, no bookkeeping.
@@ -226,6 +288,8 @@ impl Ledger {
             bad_signatures: self.bad_signatures.load(Relaxed),
             strays: self.strays.load(Relaxed),
             id_mismatches: self.webhook_id_mismatches.load(Relaxed),
+            out_of_order: self.out_of_order.load(Relaxed),
+            failed_on_purpose: self.failed_on_purpose.load(Relaxed),
             ..Tally::default()
         };
         for seq in 0..self.sent_at.len() {
@@ -316,6 +380,44 @@ mod tests {
         assert_eq!(t.id_mismatches, 0);
         assert_eq!(ledger.tally(|e| e == 0).missing, 1);
         assert_eq!(ledger.latency().len(), 2);
+    }
+
+    #[test]
+    fn an_arrival_before_the_previous_of_its_key_succeeded_is_out_of_order() {
+        let ordering = Ordering {
+            keys: 2,
+            fail_first_percent: 0,
+        };
+        let ledger = Ledger::with_ordering(5, 1, ordering);
+        let secret = SigningSecret::generate();
+        ledger.set_secret(0, secret.clone());
+        let ids: Vec<EventId> = (0..5).map(|_| EventId::generate()).collect();
+        for (seq, id) in ids.iter().enumerate() {
+            ledger.mark_accepted(seq, id.as_str());
+        }
+        // Key 0 is 0, 2, 4; key 1 is 1, 3. Key 1 in order; key 0's 4 overtakes its 2.
+        for seq in [0, 1, 3, 4, 2] {
+            assert_eq!(deliver(&ledger, 0, &secret, &ids[seq], seq), Verdict::Ok);
+        }
+        let t = ledger.tally(|_| true);
+        assert_eq!((t.out_of_order, t.missing, t.duplicates), (1, 0, 0));
+    }
+
+    #[test]
+    fn a_share_of_first_attempts_fails_once_each() {
+        let ordering = Ordering {
+            keys: 10,
+            fail_first_percent: 100,
+        };
+        let ledger = Ledger::with_ordering(3, 1, ordering);
+        let secret = SigningSecret::generate();
+        ledger.set_secret(0, secret.clone());
+        let id = EventId::generate();
+        ledger.mark_accepted(0, id.as_str());
+        assert_eq!(deliver(&ledger, 0, &secret, &id, 0), Verdict::FailOnPurpose);
+        assert_eq!(deliver(&ledger, 0, &secret, &id, 0), Verdict::Ok);
+        let t = ledger.tally(|_| true);
+        assert_eq!((t.unique, t.duplicates, t.failed_on_purpose), (1, 0, 1));
     }
 
     #[test]

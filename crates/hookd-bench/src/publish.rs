@@ -6,7 +6,7 @@
 //! answer delays only its own worker, not the rate. The send time is recorded in the ledger
 //! before the request leaves, so latency covers the whole publish → receive path.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,10 @@ pub struct Settings {
     pub rate: Option<f64>,
     pub data_bytes: usize,
     pub project_id: String,
+    /// ordered: events spread over this many keys (0: no keys). Event `seq` is then sent only
+    /// once `seq - keys`, the previous of its key, has its answer, so each key's publish order
+    /// is its sequence order.
+    pub ordering_keys: usize,
 }
 
 /// When publishing started and how long it took.
@@ -57,6 +61,9 @@ pub async fn run(
     counters: Arc<Counters>,
     settings: Settings,
 ) -> Timing {
+    let answered: Arc<[AtomicBool]> = (0..settings.events)
+        .map(|_| AtomicBool::new(false))
+        .collect();
     let settings = Arc::new(settings);
     let next = Arc::new(AtomicUsize::new(0));
     let started_ns = ledger.now_ns();
@@ -69,6 +76,7 @@ pub async fn run(
                 Arc::clone(&counters),
                 Arc::clone(&settings),
                 Arc::clone(&next),
+                Arc::clone(&answered),
                 tokio::time::Instant::from_std(start),
             ))
         })
@@ -90,6 +98,7 @@ async fn worker(
     counters: Arc<Counters>,
     settings: Arc<Settings>,
     next: Arc<AtomicUsize>,
+    answered: Arc<[AtomicBool]>,
     start: tokio::time::Instant,
 ) {
     loop {
@@ -100,7 +109,20 @@ async fn worker(
         if let Some(rate) = settings.rate {
             tokio::time::sleep_until(start + Duration::from_secs_f64(seq as f64 / rate)).await;
         }
-        let body = body::publish_body(seq, settings.data_bytes, &settings.project_id);
+        if let Some(previous) = seq.checked_sub(settings.ordering_keys) {
+            if settings.ordering_keys > 0 {
+                // Rare with many keys: the previous event of this key is still being published.
+                while !answered[previous].load(Acquire) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+        let body = body::publish_body(
+            seq,
+            settings.data_bytes,
+            &settings.project_id,
+            settings.ordering_keys,
+        );
         loop {
             ledger.mark_sent(seq);
             match api.publish(body.clone()).await {
@@ -117,5 +139,6 @@ async fn worker(
             }
             break;
         }
+        answered[seq].store(true, Release);
     }
 }

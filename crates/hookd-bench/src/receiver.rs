@@ -111,6 +111,7 @@ async fn handle(
         Verdict::BadSignature => StatusCode::BAD_REQUEST,
         // Answered 200 so hookd does not retry it; the report counts it.
         Verdict::Stray => StatusCode::OK,
+        Verdict::FailOnPurpose => StatusCode::INTERNAL_SERVER_ERROR,
     }))
 }
 

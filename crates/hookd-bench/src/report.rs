@@ -17,6 +17,9 @@
 //!   `harness_per_raw_request / (harness_per_delivery + server_per_delivery)` when the two
 //!   cores are saturated, so these say where a ratio comes from.
 //!
+//! - `out_of_order` (ordered only): arrivals that started before the previous event of their
+//!   ordering key (to the same endpoint) had been answered 2xx; anything but 0 fails the run.
+//!
 //! The first twelve fields are the contract; the rest explain a surprising number.
 
 use std::collections::BTreeMap;
@@ -63,6 +66,13 @@ pub struct Report {
     pub raw_errors: u64,
     pub server_warnings: u64,
     pub cpu_us: CpuCost,
+    /// ordered: the keys the events were spread over (`null` for other scenarios).
+    pub ordering_keys: Option<usize>,
+    /// ordered: arrivals that started before the previous event of their key had succeeded;
+    /// must be 0 (`null` for other scenarios, which do not check it).
+    pub out_of_order: Option<u64>,
+    /// ordered: first attempts the receiver failed on purpose (each retried by hookd).
+    pub failed_first_attempts: Option<u64>,
     /// A few of hookd's own counters at the end of the run (see `metrics.rs`).
     pub server_metrics: BTreeMap<String, f64>,
 }
@@ -185,6 +195,9 @@ impl Report {
             raw_errors: phases.iter().map(|p| p.errors).sum(),
             server_warnings: m.server_warnings,
             cpu_us: m.cpu,
+            ordering_keys: (plan.ordering_keys > 0).then_some(plan.ordering_keys),
+            out_of_order: (plan.ordering_keys > 0).then_some(m.tally.out_of_order),
+            failed_first_attempts: (plan.ordering_keys > 0).then_some(m.tally.failed_on_purpose),
             server_metrics: m.server_metrics,
         }
     }
@@ -194,6 +207,7 @@ impl Report {
     /// failures rather than the machine.
     pub fn failed(&self) -> bool {
         self.missing > 0
+            || self.out_of_order.is_some_and(|n| n > 0)
             || self.bad_signatures > 0
             || self.id_mismatches > 0
             || self.publish_errors > 0

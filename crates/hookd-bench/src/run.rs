@@ -34,7 +34,14 @@ pub async fn run(args: &Args, plan: &Plan) -> anyhow::Result<Report> {
         .then(|| locate::hookd_binary(args.hookd_bin.as_deref(), !args.no_build))
         .transpose()?;
 
-    let ledger = Arc::new(Ledger::new(plan.events, plan.endpoints));
+    let ledger = Arc::new(Ledger::with_ordering(
+        plan.events,
+        plan.endpoints,
+        crate::ledger::Ordering {
+            keys: plan.ordering_keys,
+            fail_first_percent: plan.fail_first_percent,
+        },
+    ));
     let receiver = receiver::start(Arc::clone(&ledger), args.receiver_threads)?;
     // Isolates this run's endpoints and events from anything else on a shared server.
     let project_id = format!("bench_{}", &EventId::generate().as_str()[4..]);
@@ -54,11 +61,19 @@ pub async fn run(args: &Args, plan: &Plan) -> anyhow::Result<Report> {
         }
         None => {
             let binary = hookd_bin.expect("a started server needs the binary");
+            // ordered: a failed first attempt is retried after about a second rather than the
+            // default 5 s, so the run measures ordering, not the retry schedule
+            // (`--server-env HOOKD_RETRY_SCHEDULE=…` still overrides it).
+            let mut env = Vec::new();
+            if plan.ordering_keys > 0 {
+                env.push(("HOOKD_RETRY_SCHEDULE".to_string(), "1,5,30".to_string()));
+            }
+            env.extend(args.server_env.iter().cloned());
             Server::spawn(SpawnOptions {
                 binary: &binary,
                 backend: plan.backend,
                 postgres_url: &args.postgres_url,
-                extra_env: &args.server_env,
+                extra_env: &env,
             })
             .await?
         }
@@ -177,6 +192,7 @@ async fn measure_hookd(
             rate: plan.rate,
             data_bytes: plan.data_bytes,
             project_id: project_id.to_string(),
+            ordering_keys: plan.ordering_keys,
         },
     )
     .await;

@@ -18,6 +18,7 @@ use crate::domain::delivery::Delivery;
 use crate::domain::endpoint;
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EventId};
+use crate::domain::ordering::OrderingKey;
 use crate::domain::time::Timestamp;
 use crate::telemetry::traces;
 use tracing::Instrument;
@@ -37,6 +38,11 @@ pub struct PublishEvent {
     /// Any JSON object; delivered as is.
     #[schema(value_type = Object, example = json!({"postId": "post_123"}))]
     pub data: Box<RawValue>,
+    /// 1–128 characters. Events with the same key are delivered to each endpoint one at a
+    /// time, in publish order (docs/ordering.md); null or absent: no ordering.
+    #[serde(default)]
+    #[schema(example = "customer_42")]
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -66,12 +72,18 @@ pub async fn publish(
     if !body.data.get().trim_start().starts_with('{') {
         return Err(ApiError::invalid("data", "data must be a JSON object."));
     }
+    let ordering_key = body
+        .ordering_key
+        .as_deref()
+        .map(|raw| OrderingKey::parse("orderingKey", raw))
+        .transpose()?;
     let event = NewEvent {
         id: EventId::generate(),
         event_type,
         project_id,
         data: body.data,
         created_at: Timestamp::now(),
+        ordering_key,
     };
     // With traces on, the publish is a span its deliveries' attempts link to.
     let span = traces::publish_span(&event.event_type);

@@ -174,6 +174,8 @@ fn show(out: &mut impl Write, d: &Value) -> anyhow::Result<()> {
             ("attempts", cell(&d["attemptCount"])),
             ("last status code", cell(&d["lastStatusCode"])),
             ("next attempt", cell(&d["nextAttemptAt"])),
+            ("ordering key", cell(&d["orderingKey"])),
+            ("held behind", cell(&d["heldBehind"])),
             ("created", cell(&d["createdAt"])),
             ("updated", cell(&d["updatedAt"])),
         ],

@@ -33,6 +33,10 @@ pub enum EventCommand {
         /// Deliver only to endpoints of this project (and those scoped to none).
         #[arg(long, value_name = "PROJECT_ID")]
         project: Option<String>,
+        /// Deliver to each endpoint in publish order with the other events of this key
+        /// (1–128 characters; docs/ordering.md).
+        #[arg(long, value_name = "KEY")]
+        ordering_key: Option<String>,
     },
     /// List events, newest first.
     List {
@@ -56,9 +60,11 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
         EventCommand::Send {
             event_type,
             project,
+            ordering_key,
             ..
         } => {
-            let body = json!({"type": event_type, "projectId": project, "data": data});
+            let body = json!({"type": event_type, "projectId": project, "data": data,
+                              "orderingKey": ordering_key});
             let reply = api.post("/v1/events", &body).await?;
             show(&mut out, &reply, json)?;
         }
@@ -101,6 +107,7 @@ fn show(out: &mut impl Write, reply: &crate::client::Reply, json: bool) -> anyho
             ("id", cell(&e["id"])),
             ("type", cell(&e["type"])),
             ("project", cell(&e["projectId"])),
+            ("ordering key", cell(&e["orderingKey"])),
             ("deliveries", cell(&e["deliveryCount"])),
             ("created", cell(&e["createdAt"])),
         ],

@@ -45,6 +45,7 @@ use tokio_util::task::TaskTracker;
 
 use super::{report, sender, Shared};
 use crate::domain::ids::{DeliveryId, EndpointId, EventId};
+use crate::domain::ordering;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::{DeliveryJob, Lease};
@@ -231,6 +232,9 @@ impl Dispatcher {
             drop(slot);
             // Only the rare result worth telling about keeps a copy of its facts.
             let notable = report::Notable::of(&record, attempts);
+            // A keyed delivery that ended lets its key's next delivery go: once the result is
+            // written, the poller claims it (docs/ordering.md).
+            let frees_key = record.ordered && ordering::frees_key(record.next);
             let dispatcher = Arc::clone(&self);
             // Counts as a task of the engine until the result is written: shutdown waits for it.
             let pending_write = self.tasks.token();
@@ -252,6 +256,9 @@ impl Dispatcher {
                             error = &e as &(dyn std::error::Error + 'static),
                             "could not record an attempt"
                         ),
+                    }
+                    if frees_key {
+                        dispatcher.shared.wake_poller.notify_one();
                     }
                     dispatcher.forget(&delivery);
                     drop(room);

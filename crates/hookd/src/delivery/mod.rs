@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     lease_ms: i64,
     /// Publish operational events (`report.rs`).
     operational_events: bool,
+    /// Wakes the poller: a keyed delivery ended, so the next one of its key may be due now.
+    wake_poller: Arc<Notify>,
     /// Where `report.rs` spawns its publishes from the store's callback (which may run on the
     /// SQLite writer thread, outside the runtime).
     runtime: tokio::runtime::Handle,
@@ -105,8 +107,10 @@ impl Engine {
             "node_{}",
             ulid::Ulid::new().to_string().to_ascii_lowercase()
         );
+        let wake_poller = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             owner: owner.clone(),
+            wake_poller: Arc::clone(&wake_poller),
             targets: Targets::new(Arc::clone(&store), cipher),
             store,
             tokens: TokenCache::new(egress.clone()),
@@ -140,7 +144,6 @@ impl Engine {
             Arc::clone(&backlog),
             stop.clone(),
         ));
-        let wake_poller = Arc::new(Notify::new());
         // Tracked with the attempts, so `shutdown` knows when no claim can land anymore.
         tasks.spawn(poller::run(poller::Poller {
             store: Arc::clone(&shared.store),
@@ -185,6 +188,8 @@ impl Engine {
     pub fn events_erased(&self, ids: &[crate::domain::ids::EventId]) {
         if !ids.is_empty() {
             self.dispatcher.drop_events(&ids.iter().cloned().collect());
+            // Their cancelled keyed deliveries let the next ones of their keys go.
+            self.wake_poller.notify_one();
         }
     }
 

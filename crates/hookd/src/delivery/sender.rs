@@ -179,6 +179,7 @@ pub(super) async fn attempt(shared: &Shared, job: DeliveryJob) -> Option<Attempt
         attempt: outcome.attempt,
         next,
         endpoint_gone: outcome.answer.gone,
+        ordered: job.ordered,
     })
 }
 

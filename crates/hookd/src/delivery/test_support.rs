@@ -123,6 +123,7 @@ impl Fixture {
             before_lookup: setup.before_lookup,
             lease_ms: 60_000,
             operational_events: false,
+            wake_poller: Arc::new(tokio::sync::Notify::new()),
             runtime: tokio::runtime::Handle::current(),
         });
         let dispatcher = Arc::new(Dispatcher::new(
@@ -149,6 +150,7 @@ impl Fixture {
             project_id: None,
             data: RawValue::from_string("{}".into()).unwrap(),
             created_at: Timestamp::now(),
+            ordering_key: None,
         };
         let lease = Lease {
             owner: "node_test".into(),

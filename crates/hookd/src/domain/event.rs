@@ -4,6 +4,7 @@
 use serde_json::value::RawValue;
 
 use super::ids::EventId;
+use super::ordering::OrderingKey;
 use super::time::Timestamp;
 
 /// An event as stored and shown (`Event`).
@@ -23,6 +24,9 @@ pub struct Event {
     /// True once the event's data and its attempts' response bodies were erased
     /// (`DELETE /v1/events/{id}` or `POST /v1/events/erase`).
     pub data_erased: bool,
+    /// The ordering key it was published with: its deliveries to each endpoint are made in
+    /// publish order with the other events of this key (docs/ordering.md).
+    pub ordering_key: Option<String>,
 }
 
 /// What an erased event's `data` is stored as. A published event's data is always a JSON
@@ -37,6 +41,8 @@ pub struct NewEvent {
     pub project_id: Option<String>,
     pub data: Box<RawValue>,
     pub created_at: Timestamp,
+    /// Deliver in publish order with the other events of this key.
+    pub ordering_key: Option<OrderingKey>,
 }
 
 impl NewEvent {
@@ -50,6 +56,7 @@ impl NewEvent {
             created_at: self.created_at,
             delivery_count: delivery_count as i64,
             data_erased: false,
+            ordering_key: self.ordering_key.as_ref().map(|k| k.as_str().to_string()),
         }
     }
 

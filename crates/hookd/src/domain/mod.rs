@@ -10,6 +10,7 @@ pub mod ids;
 pub mod integration;
 pub mod oauth2;
 pub mod operational;
+pub mod ordering;
 pub mod payload;
 pub mod secret;
 pub mod tenant;

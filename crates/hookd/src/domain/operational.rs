@@ -84,6 +84,7 @@ fn new_event(event_type: &str, data: &serde_json::Value) -> NewEvent {
         project_id: None,
         data,
         created_at: Timestamp::now(),
+        ordering_key: None,
     }
 }
 

@@ -28,6 +28,8 @@ pub struct DeliveryJob {
     pub lease_until: Timestamp,
     /// The publish to link its attempt's trace span to (fresh deliveries, with traces on).
     pub link: Option<crate::telemetry::traces::TraceLink>,
+    /// Its event has an ordering key (`domain::ordering`).
+    pub ordered: bool,
 }
 
 /// A claim on deliveries: which node holds them in memory, and until when.

@@ -160,7 +160,8 @@ pub fn stored_endpoint(row: &impl RowExt) -> StoreResult<super::StoredEndpoint> 
 }
 
 /// The columns [`event`] reads.
-pub const EVENT_COLUMNS: &str = "id, type, project_id, data, created_at, delivery_count";
+pub const EVENT_COLUMNS: &str =
+    "id, type, project_id, data, created_at, delivery_count, ordering_key";
 
 pub fn event(row: &impl RowExt) -> StoreResult<Event> {
     let data = RawValue::from_string(row.text("data")?)
@@ -173,13 +174,20 @@ pub fn event(row: &impl RowExt) -> StoreResult<Event> {
         data,
         created_at: row.time("created_at")?,
         delivery_count: row.int("delivery_count")?,
+        ordering_key: row.opt_text("ordering_key")?,
     })
 }
 
-/// The columns [`delivery`] reads.
+/// The columns [`delivery`] reads, from `deliveries` (not aliased). `held_behind` is the head of
+/// the key a held delivery waits behind (`domain::ordering`): the first pending delivery of its
+/// key on its endpoint, for a pending delivery that is not scheduled.
 pub const DELIVERY_COLUMNS: &str =
     "id, event_id, endpoint_id, status, attempt_count, next_attempt_at, \
-                                    last_status_code, created_at, updated_at";
+     last_status_code, created_at, updated_at, ordering_key, \
+     (SELECT h.id FROM deliveries h WHERE deliveries.status = 'pending' \
+        AND deliveries.next_attempt_at IS NULL AND h.endpoint_id = deliveries.endpoint_id \
+        AND h.ordering_key = deliveries.ordering_key AND h.status = 'pending' \
+        AND h.ordering_seq < deliveries.ordering_seq ORDER BY h.ordering_seq LIMIT 1) AS held_behind";
 
 pub fn delivery(row: &impl RowExt) -> StoreResult<Delivery> {
     let status = row.text("status")?;
@@ -194,6 +202,8 @@ pub fn delivery(row: &impl RowExt) -> StoreResult<Delivery> {
         last_status_code: row.opt_int("last_status_code")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        ordering_key: row.opt_text("ordering_key")?,
+        held_behind: row.opt_text("held_behind")?.map(DeliveryId::from_trusted),
     })
 }
 
@@ -212,11 +222,12 @@ pub fn attempt(row: &impl RowExt) -> StoreResult<Attempt> {
 }
 
 /// `(delivery id, endpoint id, event id, attempt count)` of a claimed or re-queued delivery.
-pub fn job_parts(row: &impl RowExt) -> StoreResult<(DeliveryId, EndpointId, EventId, i64)> {
+pub fn job_parts(row: &impl RowExt) -> StoreResult<(DeliveryId, EndpointId, EventId, i64, bool)> {
     Ok((
         DeliveryId::from_trusted(row.text("id")?),
         EndpointId::from_trusted(row.text("endpoint_id")?),
         EventId::from_trusted(row.text("event_id")?),
         row.int("attempt_count")?,
+        row.flag("ordered")?,
     ))
 }

@@ -283,6 +283,23 @@ async fn event_and_delivery_commands_refuse_bad_input_in_one_line() {
     )
     .await
     .fails(1, "invalid_request");
+    let keyed = |ordering_key: &'static str| {
+        [
+            "events",
+            "send",
+            "--type",
+            "post.created",
+            "--data",
+            "{}",
+            "--ordering-key",
+            ordering_key,
+        ]
+    };
+    api(&app, key, &keyed(""))
+        .await
+        .fails(1, "error: invalid_request: orderingKey");
+    let sent = api(&app, key, &keyed("post_123")).await;
+    assert!(sent.ok().contains("post_123"), "{}", sent.ok());
     api(&app, key, &["events", "get", "evt_nope"])
         .await
         .fails(1, "error: not_found: ");

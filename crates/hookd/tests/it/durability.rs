@@ -117,6 +117,11 @@ impl Hookd {
         (hookd, key)
     }
 
+    /// SIGKILL: no shutdown at all; leases and the WAL stay as they were.
+    pub(crate) async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
     /// SIGTERM, then waits for the exit; returns how long the stop took.
     pub(crate) async fn terminate(&mut self) -> Duration {
         let pid = self.child.id().expect("still running");

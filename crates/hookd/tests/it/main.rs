@@ -16,6 +16,7 @@ mod cli_backup;
 mod durability;
 mod json_logs;
 mod oauth2_logs;
+mod ordering_crash;
 mod otlp;
 // The operator's files under docs/: alert rules, dashboard, configuration reference.
 mod ops_docs;

@@ -48,6 +48,8 @@ mod mcp_support;
 mod oauth2;
 #[path = "../it/openapi.rs"]
 mod openapi;
+#[path = "../it/ordering.rs"]
+mod ordering;
 #[path = "../it/protocol.rs"]
 mod protocol;
 #[path = "../it/retention.rs"]

@@ -60,6 +60,7 @@ fn event(event_type: &str, project: Option<&str>) -> NewEvent {
         project_id: project.map(str::to_string),
         data: RawValue::from_string(r#"{"k": [1, 2]}"#.into()).unwrap(),
         created_at: Timestamp::now(),
+        ordering_key: None,
     }
 }
 
@@ -240,6 +241,7 @@ async fn publish_sees_every_endpoint_change_made_between_publishes() {
         attempt: failed_attempt(410),
         next: Next::RetryAt(Timestamp::now()),
         endpoint_gone: true,
+        ordered: false,
     };
     store
         .record_attempt(&gone, RULE, Timestamp::now())
@@ -379,6 +381,7 @@ async fn results_written_together_fail_alone() {
         lease_owner: "n1".into(),
         next: Next::Succeeded,
         endpoint_gone: false,
+        ordered: false,
     };
     let first = failed_attempt(200);
     store
@@ -447,6 +450,7 @@ async fn attempts_move_deliveries_through_their_states_and_health() {
         attempt: failed_attempt(500),
         next: next.map_or(Next::Exhausted, Next::RetryAt),
         endpoint_gone: false,
+        ordered: false,
     };
     store
         .record_attempt(&record(0, Some(retry_at)), RULE, Timestamp::now())
@@ -566,6 +570,7 @@ async fn a_success_ends_the_failing_streak_every_time() {
             Next::Exhausted
         },
         endpoint_gone: false,
+        ordered: false,
     };
     let is_active = || {
         let (store, t, id) = (Arc::clone(&store), t.clone(), e.endpoint.id.clone());
@@ -624,6 +629,7 @@ async fn a_result_after_the_lease_was_taken_over_is_not_written() {
         attempt: failed_attempt(status),
         next,
         endpoint_gone: false,
+        ordered: false,
     };
     store
         .record_attempt(&result("n2", Next::Succeeded, 200), RULE, Timestamp::now())
@@ -668,6 +674,7 @@ async fn gone_disables_at_once_and_delete_cancels_pending() {
         attempt: failed_attempt(410),
         next: Next::RetryAt(Timestamp::now()),
         endpoint_gone: true,
+        ordered: false,
     };
     // Pending and due: the oldest due delivery is this one.
     assert!(store.gauges().await.unwrap().oldest_due_at.is_some());

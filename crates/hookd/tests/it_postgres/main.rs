@@ -30,6 +30,7 @@ include!("../it/modules.rs");
 // PostgreSQL only.
 mod cluster;
 mod cross_node;
+mod ordering_cluster;
 mod pg_restart;
 mod scale_out;
 

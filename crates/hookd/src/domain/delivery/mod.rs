@@ -54,6 +54,11 @@ pub struct Delivery {
     pub last_status_code: Option<i64>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Its event's ordering key (docs/ordering.md).
+    pub ordering_key: Option<String>,
+    /// Pending and waiting for this delivery of the same ordering key to the same endpoint to
+    /// finish first (its `nextAttemptAt` is then null); null when not held back.
+    pub held_behind: Option<DeliveryId>,
 }
 
 /// One HTTP attempt (`Attempt`).

@@ -117,6 +117,9 @@ pub struct AttemptRecord {
     pub next: Next,
     /// The endpoint answered `410 Gone`.
     pub endpoint_gone: bool,
+    /// The delivery has an ordering key: the store applies `domain::ordering`'s rules when it
+    /// writes the result (unordered results cost nothing extra).
+    pub ordered: bool,
 }
 
 impl AttemptRecord {
@@ -235,6 +238,7 @@ mod tests {
                 Next::Exhausted
             },
             endpoint_gone: false,
+            ordered: false,
         }
     }
 

@@ -44,18 +44,21 @@ async fn jobs_from_rows(
     let payloads = payloads_for(conn, &event_ids).await?;
     Ok(partial
         .into_iter()
-        .filter_map(|(delivery_id, endpoint_id, event_id, attempt_count)| {
-            let payload = payloads.get(&event_id)?.clone();
-            Some(DeliveryJob {
-                delivery_id,
-                endpoint_id,
-                event_id,
-                attempt_count,
-                payload,
-                lease_until,
-                link: None,
-            })
-        })
+        .filter_map(
+            |(delivery_id, endpoint_id, event_id, attempt_count, ordered)| {
+                let payload = payloads.get(&event_id)?.clone();
+                Some(DeliveryJob {
+                    delivery_id,
+                    endpoint_id,
+                    event_id,
+                    attempt_count,
+                    payload,
+                    lease_until,
+                    link: None,
+                    ordered,
+                })
+            },
+        )
         .collect())
 }
 
@@ -75,7 +78,7 @@ impl DeliveryStore for PostgresStore {
              WHERE id = $1 AND workspace_id = $2 AND mode = $3 \
                AND endpoint_id IN (SELECT id FROM endpoints WHERE deleted_at IS NULL) \
                AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.id = deliveries.event_id AND ev.data = 'null') \
-             RETURNING id, endpoint_id, event_id, attempt_count",
+             RETURNING id, endpoint_id, event_id, attempt_count, ordering_key IS NOT NULL AS ordered",
         )
         .bind(id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -96,6 +99,27 @@ impl DeliveryStore for PostgresStore {
         status: DeliveryStatus,
         now: Timestamp,
     ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        // The replayed deliveries' ordering-key locks first (as a result's write takes them), so
+        // a result ending a key's head concurrently sees what this replay holds behind it.
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT workspace_id || chr(31) || mode || chr(31) || ordering_key \
+             FROM deliveries WHERE endpoint_id = $1 AND workspace_id = $2 AND mode = $3 \
+               AND created_at >= $4 AND status = $5 AND ordering_key IS NOT NULL",
+        )
+        .bind(id.as_str())
+        .bind(tenant.workspace_id.as_str())
+        .bind(tenant.mode.as_str())
+        .bind(since.as_millis())
+        .bind(status.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        if !keys.is_empty() {
+            sqlx::query(super::publisher::LOCK_KEYS)
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await?;
+        }
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $6, updated_at = $6, \
                lease_owner = NULL, lease_until = NULL \
@@ -108,11 +132,26 @@ impl DeliveryStore for PostgresStore {
         .bind(since.as_millis())
         .bind(status.as_str())
         .bind(now.as_millis())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // Replayed keyed deliveries take their places in their keys' order again
+        // (`domain::ordering`, rule 1): one scheduled per key, the others held behind it.
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = NULL \
+             WHERE endpoint_id = $1 AND status = 'pending' AND ordering_key IS NOT NULL \
+               AND next_attempt_at IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o \
+                 WHERE o.endpoint_id = deliveries.endpoint_id AND o.ordering_key = deliveries.ordering_key \
+                   AND o.status = 'pending' AND o.ordering_seq < deliveries.ordering_seq)",
+        )
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
+    /// Only heads that may start (`domain::ordering::may_start`) are claimed among keyed
+    /// deliveries; unkeyed ones skip the check at its first term.
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -127,10 +166,14 @@ impl DeliveryStore for PostgresStore {
                WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
                  AND (d.lease_until IS NULL OR d.lease_until < $3) \
                  AND e.is_active AND e.deleted_at IS NULL \
+                 AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o \
+                   WHERE o.endpoint_id = d.endpoint_id AND o.ordering_key = d.ordering_key \
+                     AND o.status = 'pending' AND o.id <> d.id \
+                     AND (o.ordering_seq < d.ordering_seq OR o.lease_until >= $3))) \
                ORDER BY d.next_attempt_at LIMIT $4 \
                FOR UPDATE OF d SKIP LOCKED) claimed \
              WHERE d.id = claimed.id \
-             RETURNING d.id, d.endpoint_id, d.event_id, d.attempt_count",
+             RETURNING d.id, d.endpoint_id, d.event_id, d.attempt_count, d.ordering_key IS NOT NULL AS ordered",
         )
         .bind(&lease.owner)
         .bind(lease.until.as_millis())
@@ -184,6 +227,8 @@ impl DeliveryStore for PostgresStore {
         // A result that may disable its endpoint (gone, or exhausted after a long failing
         // streak) is rare, and deciding reads what the result wrote: one transaction.
         let mut tx = self.results.begin().await?;
+        // The ordering-key lock before any row lock, as in a batch of results.
+        recorder::lock_keys_of(&mut tx, std::slice::from_ref(&input)).await?;
         if !still_holds(&mut tx, record).await? {
             // The lease was lost and another node's result stands: this one is dropped whole,
             // as on SQLite (nor does it disable the endpoint).
@@ -266,7 +311,8 @@ impl DeliveryStore for PostgresStore {
             "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
                     (SELECT COUNT(*) FROM endpoints WHERE NOT is_active AND deleted_at IS NULL) AS disabled, \
                     (SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-                      WHERE d.status = 'pending' AND e.is_active AND e.deleted_at IS NULL \
+                      WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL \
+                        AND e.is_active AND e.deleted_at IS NULL \
                       ORDER BY d.next_attempt_at LIMIT 1) AS oldest_due_at",
         )
         .fetch_one(&self.pool)

@@ -37,6 +37,22 @@ impl ErasureStore for PostgresStore {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
+        // A cancelled keyed delivery lets the next one of its key go (`domain::ordering`,
+        // rule 3). The keys' locks come before any delivery's row lock (as for results), and
+        // make a publish of these keys in progress visible to the promotion below.
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT workspace_id || chr(31) || mode || chr(31) || ordering_key FROM events \
+             WHERE id = ANY($1) AND ordering_key IS NOT NULL",
+        )
+        .bind(&erased)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !keys.is_empty() {
+            sqlx::query(super::publisher::LOCK_KEYS)
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL, \
              lease_until = NULL, updated_at = $2 WHERE event_id = ANY($1) AND status = 'pending'",
@@ -45,6 +61,20 @@ impl ErasureStore for PostgresStore {
         .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;
+        if !keys.is_empty() {
+            sqlx::query(
+                "UPDATE deliveries SET next_attempt_at = $2, updated_at = $2 \
+                 WHERE next_attempt_at IS NULL AND status = 'pending' AND id IN ( \
+                   SELECT (SELECT h.id FROM deliveries h WHERE h.endpoint_id = c.endpoint_id \
+                             AND h.ordering_key = c.ordering_key AND h.status = 'pending' \
+                           ORDER BY h.ordering_seq LIMIT 1) \
+                   FROM deliveries c WHERE c.event_id = ANY($1) AND c.ordering_key IS NOT NULL)",
+            )
+            .bind(&erased)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "UPDATE attempts SET response_body = '' WHERE response_body <> '' \
              AND delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1))",

@@ -44,7 +44,13 @@ pub(super) fn start(results: PgPool) -> Recorder {
     )
 }
 
-/// Writes every result of `inputs` (see the module docs); also used alone, inside a
+/// Writes every result of `inputs` (see the module docs); for keyed deliveries it applies
+/// `domain::ordering` in the same statement: a retry out of turn (after a manual retry) is held
+/// behind the earlier delivery of its key (`ordering::retry_time`), and a delivery that ended
+/// (`ordering::frees_key`: its status is no longer pending) makes the next of its key due now.
+/// The statement's snapshot predates its own update, so the next is looked for among the
+/// others (`h.id <> w.id`).
+/// also used alone, inside a
 /// transaction, for the rare result that may disable its endpoint. `streak` reads `delivery`
 /// in full first, so the deliveries' rows are locked before any endpoint's.
 pub(super) const WRITE_RESULTS: &str = "WITH input AS ( \
@@ -54,10 +60,20 @@ pub(super) const WRITE_RESULTS: &str = "WITH input AS ( \
                status, next_attempt_at, recorded_at, lease_owner)), \
      delivery AS ( \
        UPDATE deliveries d SET status = i.status, attempt_count = d.attempt_count + 1, \
-         next_attempt_at = i.next_attempt_at, last_status_code = COALESCE(i.status_code, d.last_status_code), \
+         next_attempt_at = CASE WHEN d.ordering_key IS NOT NULL AND i.next_attempt_at IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM deliveries o WHERE o.endpoint_id = d.endpoint_id \
+               AND o.ordering_key = d.ordering_key AND o.status = 'pending' \
+               AND o.ordering_seq < d.ordering_seq) THEN NULL ELSE i.next_attempt_at END, \
+         last_status_code = COALESCE(i.status_code, d.last_status_code), \
          updated_at = i.recorded_at, lease_owner = NULL, lease_until = NULL \
        FROM input i WHERE d.id = i.delivery_id AND d.status != 'cancelled' AND d.lease_owner = i.lease_owner \
-       RETURNING d.id), \
+       RETURNING d.id, d.endpoint_id, d.ordering_key, d.status, i.recorded_at), \
+     promote AS ( \
+       UPDATE deliveries n SET next_attempt_at = w.recorded_at, updated_at = w.recorded_at \
+       FROM delivery w WHERE w.ordering_key IS NOT NULL AND w.status <> 'pending' \
+         AND n.next_attempt_at IS NULL AND n.id = (SELECT h.id FROM deliveries h \
+           WHERE h.endpoint_id = w.endpoint_id AND h.ordering_key = w.ordering_key \
+             AND h.status = 'pending' AND h.id <> w.id ORDER BY h.ordering_seq LIMIT 1)), \
      attempt AS ( \
        INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_body) \
        SELECT attempt_id, delivery_id, started_at, duration_ms, status_code, error, \
@@ -134,6 +150,40 @@ pub(super) fn write_results_query(
 }
 
 async fn write_batch(pool: &PgPool, inputs: &[Input]) -> StoreResult<Vec<()>> {
-    write_results_query(inputs).execute(pool).await?;
+    if !inputs.iter().any(|(record, _)| record.ordered) {
+        write_results_query(inputs).execute(pool).await?;
+        return Ok(vec![(); inputs.len()]);
+    }
+    let mut tx = pool.begin().await?;
+    lock_keys_of(&mut tx, inputs).await?;
+    write_results_query(inputs).execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(vec![(); inputs.len()])
+}
+
+/// Takes the ordering-key locks of the results' keyed deliveries (see
+/// `publisher::LOCK_KEYS`), so that the next delivery of a key is looked for only after any
+/// publish of that key in progress has committed: otherwise a delivery published behind the
+/// one ending now could stay held with nothing left to end before it.
+pub(super) async fn lock_keys_of(tx: &mut sqlx::PgConnection, inputs: &[Input]) -> StoreResult<()> {
+    let ids: Vec<&str> = inputs
+        .iter()
+        .filter(|(record, _)| record.ordered)
+        .map(|(record, _)| record.delivery_id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT workspace_id || chr(31) || mode || chr(31) || ordering_key FROM deliveries \
+         WHERE id = ANY($1) AND ordering_key IS NOT NULL",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query(super::publisher::LOCK_KEYS)
+        .bind(&names)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

@@ -19,8 +19,8 @@ use crate::store::{
 };
 use async_trait::async_trait;
 
-/// Runs an `UPDATE … RETURNING id, endpoint_id, event_id, attempt_count` and turns its rows into
-/// jobs with their payloads.
+/// Runs an `UPDATE … RETURNING id, endpoint_id, event_id, attempt_count, ordered` and turns its
+/// rows into jobs with their payloads.
 fn leased_jobs(
     conn: &Connection,
     sql: &str,
@@ -31,18 +31,21 @@ fn leased_jobs(
     let payloads = payloads_for(conn, partial.iter().map(|p| &p.2))?;
     Ok(partial
         .into_iter()
-        .filter_map(|(delivery_id, endpoint_id, event_id, attempt_count)| {
-            let payload = payloads.get(&event_id)?.clone();
-            Some(DeliveryJob {
-                delivery_id,
-                endpoint_id,
-                event_id,
-                attempt_count,
-                payload,
-                lease_until,
-                link: None,
-            })
-        })
+        .filter_map(
+            |(delivery_id, endpoint_id, event_id, attempt_count, ordered)| {
+                let payload = payloads.get(&event_id)?.clone();
+                Some(DeliveryJob {
+                    delivery_id,
+                    endpoint_id,
+                    event_id,
+                    attempt_count,
+                    payload,
+                    lease_until,
+                    link: None,
+                    ordered,
+                })
+            },
+        )
         .collect())
 }
 
@@ -66,7 +69,7 @@ impl DeliveryStore for SqliteStore {
                        AND endpoint_id IN (SELECT id FROM endpoints WHERE deleted_at IS NULL) \
                        AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.workspace_id = deliveries.workspace_id \
                        AND ev.mode = deliveries.mode AND ev.id = deliveries.event_id AND ev.data = 'null') \
-                     RETURNING id, endpoint_id, event_id, attempt_count",
+                     RETURNING id, endpoint_id, event_id, attempt_count, ordering_key IS NOT NULL AS ordered",
                     params![
                         id.as_str(),
                         tenant.workspace_id.as_str(),
@@ -109,11 +112,15 @@ impl DeliveryStore for SqliteStore {
                         now.as_millis(),
                     ],
                 )?;
+                // Replayed keyed deliveries take their places in their keys' order again.
+                execute(conn, super::publish::HOLD_BEHIND_EARLIER, [id.as_str()])?;
                 Ok(done as u64)
             })
             .await
     }
 
+    /// Only heads that may start (`domain::ordering::may_start`) are claimed among keyed
+    /// deliveries; unkeyed ones skip the check at its first term.
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -141,8 +148,12 @@ impl DeliveryStore for SqliteStore {
                        WHERE d.status = 'pending' AND d.next_attempt_at <= ?3 \
                          AND (d.lease_until IS NULL OR d.lease_until < ?3) \
                          AND e.is_active = 1 AND e.deleted_at IS NULL \
+                         AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o \
+                           WHERE o.endpoint_id = d.endpoint_id AND o.ordering_key = d.ordering_key \
+                             AND o.status = 'pending' AND o.id <> d.id \
+                             AND (o.ordering_seq < d.ordering_seq OR o.lease_until >= ?3))) \
                        ORDER BY d.next_attempt_at LIMIT ?4) \
-                     RETURNING id, endpoint_id, event_id, attempt_count",
+                     RETURNING id, endpoint_id, event_id, attempt_count, ordering_key IS NOT NULL AS ordered",
                     params![
                         lease.owner,
                         lease.until.as_millis(),
@@ -234,7 +245,8 @@ impl DeliveryStore for SqliteStore {
             "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
                     (SELECT COUNT(*) FROM endpoints WHERE is_active = 0 AND deleted_at IS NULL) AS disabled, \
                     (SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-                      WHERE d.status = 'pending' AND e.is_active = 1 AND e.deleted_at IS NULL \
+                      WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL \
+                        AND e.is_active = 1 AND e.deleted_at IS NULL \
                       ORDER BY d.next_attempt_at LIMIT 1) AS oldest_due_at",
         )
         .fetch_one(&self.readers)

@@ -25,6 +25,14 @@ const ERASE_BODIES: &str = "UPDATE attempts SET response_body = '' \
 const CANCEL_PENDING: &str = "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, \
      lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
      WHERE event_id = ?1 AND status = 'pending'";
+/// A cancelled keyed delivery lets the next one of its key go (`domain::ordering`, rule 3): the
+/// first pending delivery of each of the event's keys' endpoints becomes due now, if held.
+const PROMOTE_NEXT: &str = "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 \
+     WHERE next_attempt_at IS NULL AND status = 'pending' AND id IN ( \
+       SELECT (SELECT h.id FROM deliveries h WHERE h.endpoint_id = c.endpoint_id \
+                 AND h.ordering_key = c.ordering_key AND h.status = 'pending' \
+               ORDER BY h.ordering_seq LIMIT 1) \
+       FROM deliveries c WHERE c.event_id = ?1 AND c.ordering_key IS NOT NULL)";
 
 #[async_trait]
 impl ErasureStore for SqliteStore {
@@ -50,6 +58,7 @@ impl ErasureStore for SqliteStore {
                     }
                     execute(conn, ERASE_BODIES, [id.as_str()])?;
                     execute(conn, CANCEL_PENDING, params![id.as_str(), now.as_millis()])?;
+                    execute(conn, PROMOTE_NEXT, params![id.as_str(), now.as_millis()])?;
                     erased.push(id.clone());
                 }
                 Ok(erased)

@@ -5,6 +5,10 @@
 //! share one commit through the writer's group commit, so nothing here batches on its own.
 //! (Remembering fan-outs and healthy endpoints between publishes saved no measurable CPU once
 //! the rest of the path was lean, and was removed: docs/performance.md.)
+//!
+//! Keyed events and results of keyed deliveries also apply `domain::ordering` here (a place in
+//! the key's order at publish; hold or promote at record), through statements that unkeyed
+//! ones never run.
 
 use std::sync::Arc;
 
@@ -15,6 +19,7 @@ use crate::domain::delivery::outcome::{AttemptRecord, HealthRule, StreakUpdate};
 use crate::domain::endpoint::DisabledReason;
 use crate::domain::event::{Event, NewEvent};
 use crate::domain::ids::{DeliveryId, EndpointId};
+use crate::domain::ordering::{self, Admission, OrderingKey};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::rows::{self, RowExt};
@@ -27,11 +32,24 @@ const FAN_OUT: &str =
     "SELECT id FROM endpoints WHERE workspace_id = ?1 AND mode = ?2 AND is_active = 1 \
      AND deleted_at IS NULL AND (project_id IS NULL OR project_id = ?3) AND instr(events, ?4) > 0";
 const INSERT_EVENT: &str = "INSERT INTO events (id, workspace_id, mode, type, project_id, data, \
-     created_at, delivery_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+     created_at, delivery_count, ordering_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 const INSERT_DELIVERY: &str =
     "INSERT INTO deliveries (id, workspace_id, mode, event_id, endpoint_id, \
      status, attempt_count, next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6, ?7, ?8)";
+/// A delivery of a keyed event (`domain::ordering`): its place in its key's order, and a due
+/// time and lease only when it is the key's head (`?6`/`?7`/`?8` NULL when held).
+const INSERT_ORDERED_DELIVERY: &str =
+    "INSERT INTO deliveries (id, workspace_id, mode, event_id, endpoint_id, \
+     status, attempt_count, next_attempt_at, created_at, updated_at, lease_owner, lease_until, \
+     ordering_key, ordering_seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?9, ?9, ?7, ?8, ?10, ?11)";
+/// Where a key stands on an endpoint: the last place taken, and whether any of its deliveries
+/// is still pending (then a new one waits behind it).
+const KEY_STATE: &str = "SELECT COALESCE(MAX(ordering_seq), 0) AS last, \
+       EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = ?1 AND ordering_key = ?2 \
+         AND status = 'pending') AS busy \
+     FROM deliveries WHERE endpoint_id = ?1 AND ordering_key = ?2";
 
 /// The endpoints `event` goes to.
 fn fan_out(conn: &Connection, tenant: &Tenant, event: &NewEvent) -> StoreResult<Vec<EndpointId>> {
@@ -74,8 +92,12 @@ pub(super) fn publish(
             event.data.get(),
             at,
             targets.len() as i64,
+            event.ordering_key.as_ref().map(OrderingKey::as_str),
         ],
     )?;
+    if let Some(key) = &event.ordering_key {
+        return publish_ordered(conn, tenant, event, key, lease, payload, targets);
+    }
     let mut insert_delivery = conn.prepare_cached(INSERT_DELIVERY)?;
     let lease_until = lease.until.as_millis();
     let mut jobs = Vec::with_capacity(targets.len());
@@ -99,9 +121,64 @@ pub(super) fn publish(
             payload: Arc::clone(payload),
             lease_until: lease.until,
             link: None,
+            ordered: false,
         });
     }
     Ok((event.stored(jobs.len()), jobs))
+}
+
+/// The deliveries of a keyed event: each takes the next place in its key's order on its
+/// endpoint, and is dispatched only if it is the key's head there (`domain::ordering`). The
+/// writer runs publishes one at a time, so no other write comes between the read and the insert.
+fn publish_ordered(
+    conn: &Connection,
+    tenant: &Tenant,
+    event: &NewEvent,
+    key: &OrderingKey,
+    lease: &Lease,
+    payload: &Arc<bytes::Bytes>,
+    targets: Vec<EndpointId>,
+) -> StoreResult<(Event, Vec<DeliveryJob>)> {
+    let mut key_state = conn.prepare_cached(KEY_STATE)?;
+    let mut insert_delivery = conn.prepare_cached(INSERT_ORDERED_DELIVERY)?;
+    let at = event.created_at.as_millis();
+    let count = targets.len();
+    let mut jobs = Vec::with_capacity(count);
+    for endpoint_id in targets {
+        let (last, busy) = key_state
+            .query_row(params![endpoint_id.as_str(), key.as_str()], |row| {
+                Ok((row.get::<_, i64>("last")?, row.get::<_, bool>("busy")?))
+            })?;
+        let admission = Admission::at_publish(busy);
+        let head = admission.dispatches();
+        let delivery_id = DeliveryId::generate();
+        insert_delivery.execute(params![
+            delivery_id.as_str(),
+            tenant.workspace_id.as_str(),
+            tenant.mode.as_str(),
+            event.id.as_str(),
+            endpoint_id.as_str(),
+            head.then_some(at),
+            head.then_some(lease.owner.as_str()),
+            head.then_some(lease.until.as_millis()),
+            at,
+            key.as_str(),
+            last + 1,
+        ])?;
+        if head {
+            jobs.push(DeliveryJob {
+                delivery_id,
+                endpoint_id,
+                event_id: event.id.clone(),
+                attempt_count: 0,
+                payload: Arc::clone(payload),
+                lease_until: lease.until,
+                link: None,
+                ordered: true,
+            });
+        }
+    }
+    Ok((event.stored(count), jobs))
 }
 
 const INSERT_ATTEMPT: &str = "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, \
@@ -130,6 +207,27 @@ const STREAK_FACTS: &str = "SELECT failing_since, \
        (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'failed' \
           AND d.updated_at >= e.failing_since) AS exhausted \
      FROM endpoints e WHERE id = ?1 AND is_active = 1";
+/// Whether a pending delivery of the same key on the same endpoint comes before `?1`.
+const EARLIER_PENDING: &str = "SELECT EXISTS (SELECT 1 FROM deliveries o JOIN deliveries w \
+       ON o.endpoint_id = w.endpoint_id AND o.ordering_key = w.ordering_key \
+     WHERE w.id = ?1 AND o.status = 'pending' AND o.ordering_seq < w.ordering_seq) AS earlier";
+/// A keyed delivery in retry that came out of turn waits behind the earlier one instead.
+const HOLD: &str =
+    "UPDATE deliveries SET next_attempt_at = NULL WHERE id = ?1 AND status = 'pending'";
+/// After a replay: every scheduled keyed delivery of endpoint `?1` with an earlier pending
+/// delivery of its key waits behind it (`domain::ordering`, rule 1).
+pub(super) const HOLD_BEHIND_EARLIER: &str = "UPDATE deliveries SET next_attempt_at = NULL \
+     WHERE endpoint_id = ?1 AND status = 'pending' AND ordering_key IS NOT NULL \
+       AND next_attempt_at IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o \
+         WHERE o.endpoint_id = deliveries.endpoint_id AND o.ordering_key = deliveries.ordering_key \
+           AND o.status = 'pending' AND o.ordering_seq < deliveries.ordering_seq)";
+/// Makes the first pending delivery of `?1`'s key on its endpoint due now, if it was held.
+pub(super) const PROMOTE_NEXT: &str =
+    "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 \
+     WHERE next_attempt_at IS NULL AND status = 'pending' AND id = ( \
+       SELECT h.id FROM deliveries h JOIN deliveries w \
+         ON h.endpoint_id = w.endpoint_id AND h.ordering_key = w.ordering_key \
+       WHERE w.id = ?1 AND h.status = 'pending' ORDER BY h.ordering_seq LIMIT 1)";
 const DELIVERY_CONTEXT: &str = "SELECT d.workspace_id, d.mode, d.event_id, e.type \
      FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?1";
 
@@ -154,6 +252,9 @@ pub(super) fn record(
             record.lease_owner,
         ],
     )?;
+    if updated > 0 && record.ordered {
+        keep_order(conn, record, now)?;
+    }
     let mut response_body = a.response_body.as_str();
     if updated == 0 {
         match cancelled(conn, record)? {
@@ -215,6 +316,21 @@ pub(super) fn record(
         disabled,
         context,
     })
+}
+
+/// Applies `domain::ordering` to a keyed delivery's written result: a retry out of turn is held
+/// behind the earlier delivery of its key; a delivery that ended lets the next one go.
+fn keep_order(conn: &Connection, record: &AttemptRecord, now: Timestamp) -> StoreResult<()> {
+    let id = record.delivery_id.as_str();
+    if ordering::frees_key(record.next) {
+        execute(conn, PROMOTE_NEXT, params![id, now.as_millis()])?;
+        return Ok(());
+    }
+    let earlier = query_opt(conn, EARLIER_PENDING, [id], |row| row.flag("earlier"))?;
+    if ordering::retry_time(record.next, earlier.unwrap_or(false)).is_none() {
+        execute(conn, HOLD, [id])?;
+    }
+    Ok(())
 }
 
 /// `Some` when the delivery was cancelled while its attempt was in flight (the attempt is still

@@ -236,9 +236,11 @@ async fn events_are_listed_and_read_with_their_deliveries() {
             "createdAt",
             "endpointId",
             "eventId",
+            "heldBehind",
             "id",
             "lastStatusCode",
             "nextAttemptAt",
+            "orderingKey",
             "status",
             "updatedAt"
         ]
@@ -246,6 +248,9 @@ async fn events_are_listed_and_read_with_their_deliveries() {
     assert!(d["id"].as_str().unwrap().starts_with("dlv_"));
     assert_eq!(d["eventId"], id);
     assert_eq!(d["endpointId"], endpoint["id"]);
+    // Without an ordering key (docs/ordering.md), both are null.
+    assert_eq!(d["orderingKey"], Value::Null);
+    assert_eq!(d["heldBehind"], Value::Null);
 
     for path in [
         "/v1/events/evt_01jc8z00000000000000000000",

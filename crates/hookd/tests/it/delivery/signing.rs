@@ -33,6 +33,7 @@ async fn a_published_event_arrives_signed_in_the_documented_shape() {
             "dataErased",
             "deliveryCount",
             "id",
+            "orderingKey",
             "projectId",
             "type"
         ]
