@@ -201,6 +201,7 @@ impl Server {
             key_usage: api::auth::KeyUsage::default(),
             metrics: telemetry::metrics_handle(),
             config: Arc::new(config),
+            mcp_sessions: Arc::default(),
         };
         Ok(Self {
             state: Arc::new(state),

@@ -149,6 +149,51 @@ impl ApiClient {
         self.exchange(self.request(Method::DELETE, path)).await
     }
 
+    /// Sends one request as given (`path_and_query` below the API root, a JSON text body) and
+    /// returns the answer whatever its status: the status, the request id and the body bytes.
+    /// Used by `hookd mcp`, which turns API errors into tool errors itself.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        json_body: Option<String>,
+        idempotency_key: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, Option<String>, bytes::Bytes)> {
+        let mut request = self.request(method, path_and_query);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = json_body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            CliError::unavailable(format!(
+                "could not reach the hookd API at {} (set HOOKD_API_URL): {}",
+                self.base,
+                root_cause(&e)
+            ))
+        })?;
+        let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.bytes().await.map_err(|e| {
+            CliError::unavailable(format!(
+                "reading the hookd API's answer: {}",
+                root_cause(&e)
+            ))
+        })?;
+        Ok((status, request_id, body))
+    }
+
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
         Ok(self.exchange(request).await?.body)
     }
@@ -205,8 +250,26 @@ impl ApiClient {
         Ok(page["data"].as_array().and_then(|d| d.first()).cloned())
     }
 
-    /// Resolves `args.name` and calls the integration; the `CallResult`.
-    pub async fn call(&self, args: &CallArgs) -> anyhow::Result<Value> {
+    /// The id of a connected integration given by id (`int_…`) or name.
+    pub async fn integration_id(&self, name_or_id: &str) -> anyhow::Result<String> {
+        if name_or_id.starts_with("int_") {
+            return Ok(name_or_id.to_string());
+        }
+        let found = self.find(name_or_id, false).await?.ok_or_else(|| {
+            CliError::api(format!(
+                "not_found: no connected integration named {name_or_id:?} in this workspace and \
+                 mode (see `hookd integrations list`)"
+            ))
+        })?;
+        found["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("the API returned an integration without an id"))
+    }
+
+    /// Resolves `args.name` and calls the integration; the API's answer, whose `data` is the
+    /// `CallResult`. `--data` is sent as written (key order and number forms kept).
+    pub async fn call(&self, args: &CallArgs) -> anyhow::Result<Reply> {
         let integration = match self.find(&args.name, false).await? {
             Some(found) => found,
             None => self.find(&args.name, true).await?.ok_or_else(|| {
@@ -220,23 +283,32 @@ impl ApiClient {
         let id = integration["id"]
             .as_str()
             .ok_or_else(|| anyhow!("the API returned an integration without an id"))?;
-        let mut body = serde_json::Map::new();
-        if let Some(method) = &args.method {
-            body.insert("method".into(), json!(method));
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            method: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            path: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body: Option<&'a serde_json::value::RawValue>,
         }
-        if let Some(path) = &args.path {
-            body.insert("path".into(), json!(path));
-        }
-        if let Some(data) = &args.data {
-            body.insert("body".into(), parse_data(data, true)?);
-        }
-        let answer = self
-            .send(
-                self.request(Method::POST, &format!("/v1/integrations/{id}/calls"))
-                    .json(&Value::Object(body)),
-            )
-            .await?;
-        Ok(answer["data"].clone())
+        let data = args
+            .data
+            .as_deref()
+            .map(|d| read_data(d, true))
+            .transpose()?;
+        let body = Body {
+            method: args.method.as_deref(),
+            path: args.path.as_deref(),
+            body: data.as_deref(),
+        };
+        let body = serde_json::to_string(&body).context("encoding the call")?;
+        self.exchange(
+            self.request(Method::POST, &format!("/v1/integrations/{id}/calls"))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body),
+        )
+        .await
     }
 }
 
@@ -245,6 +317,15 @@ impl ApiClient {
 /// `text_allowed`: the API takes a JSON string too (an integration call's body), so the error
 /// says how to send plain text; an event's `data` must be a JSON object.
 pub fn parse_data(raw: &str, text_allowed: bool) -> anyhow::Result<Value> {
+    let text = read_data(raw, text_allowed)?;
+    Ok(serde_json::from_str(text.get())?)
+}
+
+/// `--data` as the JSON text the user wrote (validated, never re-encoded), for sending as is.
+pub fn read_data(
+    raw: &str,
+    text_allowed: bool,
+) -> anyhow::Result<Box<serde_json::value::RawValue>> {
     let (text, source) = match raw.strip_prefix('@') {
         Some("-") => {
             let mut text = String::new();
@@ -259,7 +340,7 @@ pub fn parse_data(raw: &str, text_allowed: bool) -> anyhow::Result<Value> {
         ),
         None => (raw.to_string(), "--data".to_string()),
     };
-    serde_json::from_str(&text).map_err(|e| {
+    serde_json::value::RawValue::from_string(text.trim().to_string()).map_err(|e| {
         let hint = if text_allowed {
             "; to send plain text, quote it as a JSON string: '\"text\"'"
         } else {
@@ -269,13 +350,24 @@ pub fn parse_data(raw: &str, text_allowed: bool) -> anyhow::Result<Value> {
     })
 }
 
-/// Prints a `CallResult`: the status line on `err`, the body on `out` (pretty JSON, text as-is,
-/// base64 bodies decoded to their bytes). Errors when the upstream status is not 2xx.
+/// Prints a `CallResult` given as the API's JSON text: the status line on `err`, the body on
+/// `out` as the upstream sent it (JSON byte for byte, text as-is, base64 bodies decoded to
+/// their bytes). Errors when the upstream status is not 2xx.
 pub fn print_call_result(
-    result: &Value,
+    raw: &str,
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let result: Value = serde_json::from_str(raw).context("the API returned invalid JSON")?;
+    #[derive(serde::Deserialize)]
+    struct RawBody<'a> {
+        #[serde(borrow)]
+        body: Option<&'a serde_json::value::RawValue>,
+    }
+    let raw_body = serde_json::from_str::<RawBody<'_>>(raw)
+        .ok()
+        .and_then(|r| r.body)
+        .map(|b| b.get().to_string());
     let status = result["status"].as_u64().unwrap_or(0);
     let mut line = format!(
         "HTTP {status} ({} ms, {})",
@@ -288,7 +380,10 @@ pub fn print_call_result(
     writeln!(err, "{line}")?;
     let body = &result["body"];
     match (result["bodyEncoding"].as_str(), body) {
-        (Some("json"), value) => writeln!(out, "{}", serde_json::to_string_pretty(value)?)?,
+        (Some("json"), value) => match &raw_body {
+            Some(text) => writeln!(out, "{text}")?,
+            None => writeln!(out, "{value}")?,
+        },
         (Some("base64"), Value::String(encoded)) => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
@@ -341,21 +436,25 @@ mod tests {
     #[test]
     fn results_print_status_and_body() {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let result = json!({"id": "call_x", "status": 201, "body": {"ok": true},
-                            "bodyEncoding": "json", "durationMs": 5, "truncated": false});
-        print_call_result(&result, &mut out, &mut err).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "{\n  \"ok\": true\n}\n");
+        // The upstream's JSON exactly as it came: key order and number forms kept.
+        let result = r#"{"id": "call_x", "status": 201, "body": {"z": 1.50, "a": true},
+                         "bodyEncoding": "json", "durationMs": 5, "truncated": false}"#;
+        print_call_result(result, &mut out, &mut err).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"z\": 1.50, \"a\": true}\n"
+        );
         assert!(String::from_utf8(err).unwrap().starts_with("HTTP 201"));
 
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let failed = json!({"id": "call_y", "status": 500, "body": "boom",
                             "bodyEncoding": "text", "durationMs": 5, "truncated": false});
-        assert!(print_call_result(&failed, &mut out, &mut err).is_err());
+        assert!(print_call_result(&failed.to_string(), &mut out, &mut err).is_err());
         assert_eq!(out, b"boom\n");
 
         let mut out = Vec::new();
         let binary = json!({"status": 200, "body": "AAH/", "bodyEncoding": "base64"});
-        print_call_result(&binary, &mut out, &mut Vec::new()).unwrap();
+        print_call_result(&binary.to_string(), &mut out, &mut Vec::new()).unwrap();
         assert_eq!(out, [0, 1, 255]);
     }
 }

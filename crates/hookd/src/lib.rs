@@ -23,6 +23,7 @@ pub mod http_server;
 pub mod integrations;
 pub mod listen;
 pub mod maintenance;
+pub mod mcp;
 pub mod oauth2;
 pub mod signing;
 pub mod store;

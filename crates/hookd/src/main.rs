@@ -98,6 +98,10 @@ enum Command {
     /// Call a custom webhook integration by name over the API: prints the upstream status on
     /// stderr and its body on stdout; exits 1 unless the upstream answered 2xx.
     Call(cli::integrations::CallCommand),
+    /// Serve MCP on stdin/stdout for a desktop AI agent: every connected integration becomes a
+    /// tool. Talks to a running server over its API (HOOKD_API_URL, HOOKD_API_KEY); see
+    /// docs/mcp.md.
+    Mcp(cli::integrations::McpCommand),
     /// Print a shell completion script (e.g. `hookd completions bash > /etc/bash_completion.d/hookd`).
     Completions {
         #[arg(value_enum)]
@@ -153,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => return cli::deliveries::replay(args).await,
         Command::Integrations(args) => return cli::integrations::run(args).await,
         Command::Call(args) => return cli::integrations::call(args).await,
+        Command::Mcp(args) => return cli::integrations::mcp(args).await,
         Command::Completions { shell } => {
             let shell = match shell {
                 Shell::Bash => clap_complete::Shell::Bash,

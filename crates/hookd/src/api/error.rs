@@ -52,6 +52,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{message}")]
     Gone { code: &'static str, message: String },
+    /// A call the integration's call policy does not allow; `rule` names the setting.
+    #[error("{message}")]
+    CallNotAllowed { rule: &'static str, message: String },
     /// The delivery exists (and is shown) but can no longer be attempted: its endpoint is gone.
     #[error("This delivery's endpoint was deleted, so the delivery can't be retried.")]
     DeliveryNotRetryable,
@@ -97,6 +100,7 @@ impl ApiError {
             | Self::IdempotencyInProgress
             | Self::DeliveryNotRetryable => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
+            Self::CallNotAllowed { .. } => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } | Self::AuthThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -122,17 +126,19 @@ impl ApiError {
             Self::RequestTimeout => "request_timeout",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::DeliveryNotRetryable => "delivery_not_retryable",
+            Self::CallNotAllowed { .. } => "call_not_allowed",
             Self::Gone { code, .. } | Self::Upstream { code, .. } => code,
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
 
-    fn param(&self) -> Option<&str> {
+    pub fn param(&self) -> Option<&str> {
         match self {
             Self::InvalidRequest { param, .. } | Self::NotFound { param, .. } => param.as_deref(),
             Self::UrlNotAllowed { param, .. } => Some(param),
             Self::VersionUnsupported(_) => Some("Scripe-Api-Version"),
+            Self::CallNotAllowed { rule, .. } => Some(rule),
             _ => None,
         }
     }

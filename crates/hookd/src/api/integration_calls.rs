@@ -6,25 +6,40 @@
 //! invalid HTTP), 504 `upstream_timeout` (no complete answer within `timeoutMs`), or 400
 //! `url_not_allowed` (the egress policy refuses the destination; retrying will not help, so it
 //! is a 4xx). Every call, failed or not, is in the call log.
+//!
+//! A call outside the integration's call policy (`allowedMethods`, `allowedPathPrefixes`,
+//! `allowCallerHeaders`) answers 403 `call_not_allowed` with the rule in `param`; nothing is
+//! sent. The body is taken as the JSON text the caller wrote and sent as written.
+//!
+//! The call log of a disconnected integration stays readable (it is the audit trail): only
+//! calling answers 410.
+//!
+//! [`perform`] is the one way a call is made: the REST handler and the MCP server both use it.
+//! A client may mark its calls as made for an agent with `Hookd-Via: mcp` (what `hookd mcp`
+//! does, since it calls through this API); the call log records it as `via: "mcp"`. It is the
+//! client's own label, not a permission.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
-use super::integrations::{load_connected, TAG};
+use super::integrations::{load_any, load_connected, TAG};
 use super::pagination::{page_request, Data, List};
 use super::AppState;
 use crate::domain::ids::CallId;
-use crate::domain::integration::{CallErrorCode, HttpMethod, IntegrationCall};
-use crate::integrations::call::{self, CallFailure, CallInput, Credentials};
+use crate::domain::integration::{
+    CallErrorCode, CallVia, HttpMethod, IntegrationCall, StoredIntegration,
+};
+use crate::integrations::call::{self, CallFailure, CallInput, Credentials, PrepareError};
 use crate::integrations::response::CallResult;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -48,8 +63,11 @@ pub struct CreateCall {
     /// Any JSON. A string with a non-JSON `contentType` is sent as-is; anything else is sent
     /// serialised as JSON. Absent (or `null`): no body.
     #[schema(value_type = Option<Object>, example = json!({"x": 1}))]
-    pub body: Option<Value>,
+    pub body: Option<Box<RawValue>>,
 }
+
+/// The header a client sets to mark its calls as made for an agent (see the module docs).
+pub const VIA_HEADER: &str = "hookd-via";
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -82,21 +100,26 @@ impl From<CallFailure> for ApiError {
     }
 }
 
-#[utoipa::path(post, path = "/v1/integrations/{id}/calls", tag = TAG, params(("id" = String, Path)), request_body = CreateCall,
-    responses((status = 200, description = "The upstream answered (with any status).", body = Data<CallResult>),
-              (status = 400, description = "Invalid input, or `url_not_allowed`.", body = ErrorBody),
-              (status = 404, body = ErrorBody),
-              (status = 410, description = "Disconnected (`integration_disconnected`).", body = ErrorBody),
-              (status = 502, description = "`upstream_error`: no usable response.", body = ErrorBody),
-              (status = 504, description = "`upstream_timeout`.", body = ErrorBody)))]
-#[tracing::instrument(skip_all, fields(integration = %id))]
-pub async fn create(
-    State(state): State<Arc<AppState>>,
-    auth: Authed,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<CreateCall>,
-) -> ApiResult<Json<Data<CallResult>>> {
-    let stored = load_connected(&state, &auth.tenant, &id).await?;
+impl From<PrepareError> for ApiError {
+    fn from(e: PrepareError) -> Self {
+        match e {
+            PrepareError::Invalid(field) => field.into(),
+            PrepareError::NotAllowed(refusal) => ApiError::CallNotAllowed {
+                rule: refusal.rule,
+                message: refusal.message,
+            },
+        }
+    }
+}
+
+/// Makes one call through a connected integration and logs it: the one path for every caller.
+pub async fn perform(
+    state: &AppState,
+    auth: &Authed,
+    stored: StoredIntegration,
+    input: &CallInput,
+    via: CallVia,
+) -> ApiResult<CallResult> {
     let open_failed = |e| ApiError::Internal(anyhow::Error::new(e));
     let credentials = Credentials {
         headers: state
@@ -108,6 +131,49 @@ pub async fn create(
             .open_json(&stored.auth_sealed)
             .map_err(open_failed)?,
     };
+    let prepared = call::prepare(&stored.integration, &credentials, input);
+    drop(credentials);
+    let prepared = prepared.inspect_err(|e| {
+        if let PrepareError::NotAllowed(refusal) = e {
+            metrics::counter!("hookd_integration_calls_refused_total", "rule" => refusal.rule, "via" => via.as_str())
+                .increment(1);
+        }
+    })?;
+    // Its own task: if our client hangs up, the call still finishes and is logged.
+    let task = tokio::spawn(call::execute(
+        state.egress.clone(),
+        state.engine.tokens().clone(),
+        Arc::clone(&state.store),
+        call::Origin {
+            tenant: auth.tenant.clone(),
+            key_id: auth.key_id.clone(),
+            via,
+        },
+        stored.integration,
+        prepared,
+    ));
+    Ok(task.await.map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("integration call task"))
+    })??)
+}
+
+#[utoipa::path(post, path = "/v1/integrations/{id}/calls", tag = TAG, params(("id" = String, Path)), request_body = CreateCall,
+    responses((status = 200, description = "The upstream answered (with any status).", body = Data<CallResult>),
+              (status = 400, description = "Invalid input, or `url_not_allowed`.", body = ErrorBody),
+              (status = 403, description = "`call_not_allowed`: outside the integration's call policy; `param` names the rule.", body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 410, description = "Disconnected (`integration_disconnected`).", body = ErrorBody),
+              (status = 502, description = "`upstream_error`: no usable response.", body = ErrorBody),
+              (status = 504, description = "`upstream_timeout`.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(integration = %id))]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    auth: Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateCall>,
+) -> ApiResult<Json<Data<CallResult>>> {
+    let stored = load_connected(&state, &auth.tenant, &id).await?;
     let input = CallInput {
         method: body.method,
         path: body.path,
@@ -115,27 +181,17 @@ pub async fn create(
         headers: body.headers,
         body: body.body,
     };
-    let prepared = call::prepare(&stored.integration, &credentials, &input)?;
-    drop(credentials);
-    // Its own task: if our client hangs up, the call still finishes and is logged.
-    let task = tokio::spawn(call::execute(
-        state.egress.clone(),
-        state.engine.tokens().clone(),
-        Arc::clone(&state.store),
-        auth.tenant.clone(),
-        auth.key_id.clone(),
-        stored.integration,
-        prepared,
-    ));
-    let result = task.await.map_err(|e| {
-        ApiError::Internal(anyhow::Error::new(e).context("integration call task"))
-    })??;
+    let via = match headers.get(VIA_HEADER).map(|v| v.as_bytes()) {
+        Some(b"mcp") => CallVia::Mcp,
+        _ => CallVia::Api,
+    };
+    let result = perform(&state, &auth, stored, &input, via).await?;
     Ok(Json(Data { data: result }))
 }
 
 #[utoipa::path(get, path = "/v1/integrations/{id}/calls", tag = TAG, params(("id" = String, Path), ListCallsQuery),
-    responses((status = 200, description = "The call log, newest first.", body = List<IntegrationCall>),
-              (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+    responses((status = 200, description = "The call log, newest first; still readable after the integration is disconnected (the audit trail).", body = List<IntegrationCall>),
+              (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(integration = %id))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -143,7 +199,7 @@ pub async fn list(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ListCallsQuery>,
 ) -> ApiResult<Json<List<IntegrationCall>>> {
-    let stored = load_connected(&state, &auth.tenant, &id).await?;
+    let stored = load_any(&state, &auth.tenant, &id).await?;
     let page = page_request(query.limit.as_deref(), query.cursor.as_deref(), |c| {
         CallId::parse(c).map(|id| id.to_string())
     })?;

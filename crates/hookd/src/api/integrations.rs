@@ -7,12 +7,18 @@
 //! - Credentials are write-only: the answer shows header names with `valueLast4` and the auth
 //!   type with `…Last4` hints. PATCH answers add `credentialsKept`, true when the integration
 //!   still carries credentials set before this PATCH (e.g. after changing only the URL).
-//! - DELETE disconnects. Afterwards every request on that id (GET, PATCH, DELETE, calls, call
-//!   log) answers 410 `integration_disconnected` naming the integration; an id that never
+//! - DELETE disconnects. Afterwards every request on that id (GET, PATCH, DELETE, calls)
+//!   answers 410 `integration_disconnected` naming the integration, except the call log, which
+//!   stays readable as the audit trail (`integration_calls.rs`); an id that never
 //!   existed (or belongs to another workspace or mode) answers 404. Disconnected integrations
 //!   are left out of lists unless `includeDisconnected=true` (then `disconnectedAt` is set), which
 //!   is how a caller that knows only the name (the CLI) can still get the 410 rather than "no
 //!   such name". The name of a disconnected integration is free for a new one.
+//! - `description` and the call policy (`allowedMethods`, `allowedPathPrefixes`,
+//!   `allowCallerHeaders`; rules in `domain/integration/policy.rs`) are plain settings. In a
+//!   PATCH, `null` removes the description and returns `allowedMethods` to its default (the
+//!   configured method, following it). Every change is announced to the workspace's MCP sessions
+//!   (`notifications/tools/list_changed`, see `mcp/sessions.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,7 +41,7 @@ use crate::domain::ids::IntegrationId;
 use crate::domain::integration::auth::AuthInput;
 use crate::domain::integration::headers::{header_param, HeaderList};
 use crate::domain::integration::{
-    fields, header_views, AuthConfig, AuthView, HeaderSecrets, HttpMethod, Integration,
+    fields, header_views, policy, AuthConfig, AuthView, HeaderSecrets, HttpMethod, Integration,
     IntegrationPatch, Sealed, StoredIntegration,
 };
 use crate::domain::tenant::Tenant;
@@ -67,6 +73,19 @@ pub struct CreateIntegration {
     pub content_type: Option<String>,
     /// 1–60000, default 10000.
     pub timeout_ms: Option<i64>,
+    /// What the upstream does, for people and AI agents (becomes the MCP tool's description);
+    /// at most 2000 characters.
+    #[schema(example = "Logs a summary of each automation run for compliance.")]
+    pub description: Option<String>,
+    /// Methods a call may use; default: the configured `method` only.
+    #[schema(value_type = Option<Vec<HttpMethod>>)]
+    pub allowed_methods: Option<Vec<String>>,
+    /// `path`s a call may append, by whole segments (`/reports` admits `/reports/daily`);
+    /// default none: calls may not set a path.
+    #[schema(example = json!(["/reports"]))]
+    pub allowed_path_prefixes: Option<Vec<String>>,
+    /// Whether a call may add its own headers; default false.
+    pub allow_caller_headers: Option<bool>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -85,6 +104,26 @@ pub struct UpdateIntegration {
     pub auth: Option<Value>,
     pub content_type: Option<String>,
     pub timeout_ms: Option<i64>,
+    /// `null` or `""` removes the description.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// `null` goes back to the default (the configured method only).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<HttpMethod>>)]
+    pub allowed_methods: Option<Option<Vec<String>>>,
+    /// Replaces the list; `[]`: calls may not set a path.
+    pub allowed_path_prefixes: Option<Vec<String>>,
+    pub allow_caller_headers: Option<bool>,
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or set.
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// The PATCH answer: the integration plus whether its credentials were kept.
@@ -128,6 +167,20 @@ pub(super) fn disconnected(stored: &StoredIntegration, at: Timestamp) -> ApiErro
             at.to_rfc3339()
         ),
     }
+}
+
+/// Loads an integration of the caller's tenant, connected or not: 404 if it never existed.
+pub(super) async fn load_any(
+    state: &AppState,
+    tenant: &Tenant,
+    raw_id: &str,
+) -> ApiResult<StoredIntegration> {
+    let id = parse_id(raw_id)?;
+    state
+        .store
+        .find_integration(tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("integration", raw_id))
 }
 
 /// Loads a connected integration of the caller's tenant: 404 if it never existed, 410 if it was
@@ -226,6 +279,20 @@ pub async fn create(
     }
     let auth_view = auth_config.view();
     check_auth_vs_headers(&auth_view, headers.keys())?;
+    let description = body
+        .description
+        .as_deref()
+        .map(|d| policy::parse_description("description", d))
+        .transpose()?
+        .flatten();
+    let allowed_methods = match &body.allowed_methods {
+        Some(raw) => policy::parse_methods("allowedMethods", raw)?,
+        None => vec![method],
+    };
+    let allowed_path_prefixes = match &body.allowed_path_prefixes {
+        Some(raw) => policy::parse_path_prefixes("allowedPathPrefixes", raw)?,
+        None => Vec::new(),
+    };
     let url = parse_url(&state, &body.url).await?;
 
     let now = Timestamp::now();
@@ -233,8 +300,12 @@ pub async fn create(
         integration: Integration {
             id: IntegrationId::generate(),
             name,
+            description,
             url: url.to_string(),
             method,
+            allowed_methods,
+            allowed_path_prefixes,
+            allow_caller_headers: body.allow_caller_headers.unwrap_or(false),
             headers: header_views(&headers),
             auth: auth_view,
             content_type,
@@ -251,6 +322,7 @@ pub async fn create(
         Err(StoreError::Conflict(_)) => return Err(name_taken(&stored.integration.name)),
         Err(e) => return Err(e.into()),
     }
+    state.mcp_sessions.tools_changed(&auth.tenant);
     Ok((
         StatusCode::CREATED,
         Json(Data {
@@ -332,6 +404,28 @@ pub async fn update(
             .timeout_ms
             .map(|t| fields::parse_timeout("timeoutMs", t))
             .transpose()?,
+        description: body
+            .description
+            .as_ref()
+            .map(|d| match d.as_deref() {
+                Some(text) => policy::parse_description("description", text),
+                None => Ok(None),
+            })
+            .transpose()?,
+        allowed_methods: body
+            .allowed_methods
+            .as_ref()
+            .map(|m| match m {
+                Some(raw) => policy::parse_methods("allowedMethods", raw).map(Some),
+                None => Ok(None),
+            })
+            .transpose()?,
+        allowed_path_prefixes: body
+            .allowed_path_prefixes
+            .as_deref()
+            .map(|p| policy::parse_path_prefixes("allowedPathPrefixes", p))
+            .transpose()?,
+        allow_caller_headers: body.allow_caller_headers,
         ..IntegrationPatch::default()
     };
     if let Some(headers) = &body.headers {
@@ -383,6 +477,7 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
     };
+    state.mcp_sessions.tools_changed(&auth.tenant);
     Ok(Json(Data {
         data: UpdatedIntegration {
             integration: updated,
@@ -413,6 +508,7 @@ pub async fn delete(
             .err()
             .unwrap_or_else(|| ApiError::not_found("integration", &id)));
     }
+    state.mcp_sessions.tools_changed(&auth.tenant);
     Ok(Json(Data {
         data: Deleted {
             id: integration_id.to_string(),

@@ -61,6 +61,8 @@ pub struct AppState {
     pub engine: crate::delivery::Engine,
     /// Seals the dashboard's session cookies (a key derived from the master key).
     pub sessions: crate::dashboard::session::SessionKeys,
+    /// Live MCP sessions, told when an integration changes (see `mcp/sessions.rs`).
+    pub mcp_sessions: Arc<crate::mcp::sessions::Sessions>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -132,11 +134,22 @@ pub fn routes_and_openapi(
         .split_for_parts()
 }
 
-/// The complete HTTP application.
+/// The complete HTTP application: the API, and MCP at `/mcp` (whose tools send their REST
+/// requests to a second instance of the API router, in process).
 pub fn router(state: Arc<AppState>) -> Router {
+    let api = build(Arc::clone(&state), None);
+    let mcp = crate::mcp::http::routes(&state, api);
+    build(state, Some(mcp))
+}
+
+fn build(state: Arc<AppState>, extra: Option<Router<Arc<AppState>>>) -> Router {
     let limit = state.config.max_body_bytes;
     let (routes, openapi) = routes_and_openapi(&state);
     let openapi = Arc::new(openapi);
+    let routes = match extra {
+        Some(extra) => routes.merge(extra),
+        None => routes,
+    };
     routes
         // The dashboard: pages at `/`, outside the v1 pipeline (sessions, not bearer keys).
         .merge(crate::dashboard::router(Arc::clone(&state)))

@@ -1,10 +1,12 @@
-//! `hookd integrations list` and `hookd call NAME`: custom webhook integrations over the API
+//! `hookd integrations list|update`, `hookd call NAME` and `hookd mcp`: custom webhook integrations over the API
 //! (the calling itself, with name resolution, is in `client.rs`).
 
 use clap::{Args, Subcommand};
 
 use super::output::{self, cell, Table};
-use super::{ApiOptions, PageArgs, EXIT_CODES_HELP};
+use serde_json::{json, Map, Value};
+
+use super::{path_id, ApiOptions, CliError, PageArgs, EXIT_CODES_HELP};
 use crate::client::{self, CallArgs};
 
 #[derive(Args, Debug)]
@@ -23,6 +25,55 @@ pub enum IntegrationCommand {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Change an integration's description (what agents read) and call policy (what callers,
+    /// agents included, may change about a call).
+    Update {
+        /// The integration's id (int_…) or name (case-insensitive).
+        integration: String,
+        /// What the upstream does, written for people and AI agents.
+        #[arg(long, conflicts_with = "no_description")]
+        description: Option<String>,
+        /// Remove the description.
+        #[arg(long)]
+        no_description: bool,
+        /// Methods a call may use; repeat the flag or separate with commas.
+        #[arg(
+            long = "allowed-method",
+            value_name = "METHOD",
+            value_delimiter = ',',
+            conflicts_with = "default_methods"
+        )]
+        allowed_methods: Vec<String>,
+        /// Back to the default: the configured method only.
+        #[arg(long)]
+        default_methods: bool,
+        /// Paths a call may append (whole segments); repeat the flag or separate with commas.
+        #[arg(
+            long = "allowed-path-prefix",
+            value_name = "PREFIX",
+            value_delimiter = ',',
+            conflicts_with = "no_path_prefixes"
+        )]
+        allowed_path_prefixes: Vec<String>,
+        /// Calls may not set a path (the default).
+        #[arg(long)]
+        no_path_prefixes: bool,
+        /// Whether calls may add their own headers.
+        #[arg(long, value_name = "true|false")]
+        allow_caller_headers: Option<bool>,
+    },
+}
+
+/// `hookd mcp`: MCP over stdio, through the API.
+#[derive(Args, Debug)]
+pub struct McpCommand {
+    #[command(flatten)]
+    pub api: ApiOptions,
+}
+
+/// Serves MCP on stdin/stdout until the client closes stdin.
+pub async fn mcp(args: McpCommand) -> anyhow::Result<()> {
+    crate::mcp::stdio::run(args.api.client()?).await
 }
 
 /// `hookd call`: prints the upstream status on stderr and its body on stdout (with `--json`,
@@ -68,6 +119,70 @@ pub async fn run(args: IntegrationsArgs) -> anyhow::Result<()> {
             table.write(&mut out)?;
             output::more_hint(&mut std::io::stderr(), &reply, "hookd integrations list")?;
         }
+        IntegrationCommand::Update {
+            integration,
+            description,
+            no_description,
+            allowed_methods,
+            default_methods,
+            allowed_path_prefixes,
+            no_path_prefixes,
+            allow_caller_headers,
+        } => {
+            let mut body = Map::new();
+            if let Some(description) = description {
+                body.insert("description".into(), json!(description));
+            }
+            if no_description {
+                body.insert("description".into(), Value::Null);
+            }
+            if !allowed_methods.is_empty() {
+                body.insert("allowedMethods".into(), json!(allowed_methods));
+            }
+            if default_methods {
+                body.insert("allowedMethods".into(), Value::Null);
+            }
+            if !allowed_path_prefixes.is_empty() {
+                body.insert("allowedPathPrefixes".into(), json!(allowed_path_prefixes));
+            }
+            if no_path_prefixes {
+                body.insert("allowedPathPrefixes".into(), json!([]));
+            }
+            if let Some(allow) = allow_caller_headers {
+                body.insert("allowCallerHeaders".into(), json!(allow));
+            }
+            if body.is_empty() {
+                return Err(CliError::usage(
+                    "nothing to change: give at least one of --description, --no-description, \
+                     --allowed-method, --default-methods, --allowed-path-prefix, \
+                     --no-path-prefixes, --allow-caller-headers",
+                )
+                .into());
+            }
+            let id = api.integration_id(&integration).await?;
+            let reply = api
+                .patch(
+                    &format!("/v1/integrations/{}", path_id(&id)),
+                    &Value::Object(body),
+                )
+                .await?;
+            if args.api.json {
+                return Ok(output::json_object(&mut out, &reply)?);
+            }
+            let i = reply.data();
+            output::fields(
+                &mut out,
+                &[
+                    ("id", cell(&i["id"])),
+                    ("name", cell(&i["name"])),
+                    ("description", cell(&i["description"])),
+                    ("method", cell(&i["method"])),
+                    ("allowed methods", cell(&i["allowedMethods"])),
+                    ("allowed path prefixes", cell(&i["allowedPathPrefixes"])),
+                    ("allow caller headers", cell(&i["allowCallerHeaders"])),
+                ],
+            )?;
+        }
     }
     Ok(())
 }
@@ -80,17 +195,18 @@ pub async fn call(args: CallCommand) -> anyhow::Result<()> {
         path: args.path,
         data: args.data,
     };
-    let result = api.call(&call).await?;
+    let reply = api.call(&call).await?;
     if args.api.json {
-        println!("{result}");
-        let status = result["status"].as_u64().unwrap_or(0);
+        // The API's `CallResult` as it sent it (the upstream's JSON body byte for byte).
+        println!("{}", reply.data_raw());
+        let status = reply.data()["status"].as_u64().unwrap_or(0);
         if !(200..300).contains(&status) {
             anyhow::bail!("the upstream answered HTTP {status}");
         }
         return Ok(());
     }
     client::print_call_result(
-        &result,
+        reply.data_raw(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
     )

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use url::Url;
 
@@ -16,8 +17,10 @@ use super::target;
 use crate::domain::ids::{ApiKeyId, CallId};
 use crate::domain::integration::fields::is_json;
 use crate::domain::integration::headers::{header_param, HeaderList};
+use crate::domain::integration::policy::{CallShape, Refusal};
 use crate::domain::integration::{
-    excerpt, AuthConfig, CallErrorCode, HeaderSecrets, HttpMethod, Integration, IntegrationCall,
+    excerpt, AuthConfig, CallErrorCode, CallVia, HeaderSecrets, HttpMethod, Integration,
+    IntegrationCall,
 };
 use crate::domain::oauth2::ClientCredentials;
 use crate::domain::redact::display_url;
@@ -38,7 +41,22 @@ pub struct CallInput {
     pub path: Option<String>,
     pub query: Option<Value>,
     pub headers: Option<BTreeMap<String, String>>,
-    pub body: Option<Value>,
+    /// The JSON text the caller wrote, sent as written (key order and number forms kept).
+    pub body: Option<Box<RawValue>>,
+}
+
+/// Why a call was not prepared: invalid input (400), or input the integration's call policy
+/// does not allow (403 `call_not_allowed`).
+#[derive(Debug)]
+pub enum PrepareError {
+    Invalid(FieldError),
+    NotAllowed(Refusal),
+}
+
+impl From<FieldError> for PrepareError {
+    fn from(e: FieldError) -> Self {
+        Self::Invalid(e)
+    }
 }
 
 /// The integration's credentials, opened from their sealed blobs for the duration of one call.
@@ -59,11 +77,14 @@ pub struct PreparedCall {
 /// Validates the caller's input against the integration and builds the outbound request.
 /// Header order: the integration's custom headers, then the call's, then the auth (which
 /// therefore always wins), then `Content-Type` when there is a body.
+///
+/// This is where the integration's call policy is enforced, for every caller (REST API, CLI,
+/// MCP, dashboard): once the input is known to be well-formed, before anything is built.
 pub fn prepare(
     integration: &Integration,
     credentials: &Credentials,
     input: &CallInput,
-) -> Result<PreparedCall, FieldError> {
+) -> Result<PreparedCall, PrepareError> {
     let method = match input.method.as_deref() {
         Some(raw) => HttpMethod::parse("method", raw)?,
         None => integration.method,
@@ -71,6 +92,17 @@ pub fn prepare(
     let base = Url::parse(&integration.url)
         .map_err(|e| FieldError::new("url", format!("The integration's URL is invalid: {e}")))?;
     let url = target::build(&base, input.path.as_deref(), input.query.as_ref())?;
+    integration
+        .policy()
+        .check(
+            integration.method,
+            CallShape {
+                method,
+                path: input.path.as_deref(),
+                has_headers: input.headers.as_ref().is_some_and(|h| !h.is_empty()),
+            },
+        )
+        .map_err(PrepareError::NotAllowed)?;
 
     let configured = HeaderList::parse("headers", &credentials.headers)
         .map_err(|e| {
@@ -99,7 +131,8 @@ pub fn prepare(
                     "The {given} header carries the integration's credentials and cannot be set \
                      per call."
                 ),
-            ));
+            )
+            .into());
         }
     }
     let mut headers = HeaderMap::new();
@@ -111,13 +144,7 @@ pub fn prepare(
 
     let body = match &input.body {
         None => Bytes::new(),
-        // A string for a non-JSON content type is the body itself (text, form data, XML …).
-        Some(Value::String(text)) if !is_json(&integration.content_type) => {
-            Bytes::from(text.clone().into_bytes())
-        }
-        Some(value) => {
-            Bytes::from(serde_json::to_vec(value).expect("serialising a JSON value cannot fail"))
-        }
+        Some(raw) => body_bytes(raw, &integration.content_type),
     };
     if input.body.is_some() {
         let content_type = HeaderValue::from_str(&integration.content_type).map_err(|_| {
@@ -141,6 +168,17 @@ pub fn prepare(
     })
 }
 
+/// The bytes sent for a body: a JSON string for a non-JSON content type is the body itself
+/// (text, form data, XML …); anything else is the caller's JSON text exactly as written.
+fn body_bytes(raw: &RawValue, content_type: &str) -> Bytes {
+    if !is_json(content_type) {
+        if let Ok(text) = serde_json::from_str::<String>(raw.get()) {
+            return Bytes::from(text.into_bytes());
+        }
+    }
+    Bytes::copy_from_slice(raw.get().trim().as_bytes())
+}
+
 /// Why a call has no upstream response, with a message naming the integration.
 #[derive(Debug, Clone)]
 pub struct CallFailure {
@@ -149,6 +187,15 @@ pub struct CallFailure {
     /// The configuration field at fault when the egress policy refused: `url` or
     /// `auth.tokenUrl`.
     pub param: &'static str,
+}
+
+/// Who made a call, as the call log records it.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub tenant: Tenant,
+    /// The API key that made the call.
+    pub key_id: ApiKeyId,
+    pub via: CallVia,
 }
 
 /// Sends a prepared call and writes its call-log entry.
@@ -160,11 +207,15 @@ pub async fn execute(
     egress: EgressClient,
     tokens: TokenCache,
     store: DynStore,
-    tenant: Tenant,
-    caller: ApiKeyId,
+    origin: Origin,
     integration: Integration,
     prepared: PreparedCall,
 ) -> Result<CallResult, CallFailure> {
+    let Origin {
+        tenant,
+        key_id: caller,
+        via,
+    } = origin;
     let id = CallId::generate();
     tracing::Span::current().record("call", tracing::field::display(&id));
     let created_at = Timestamp::now();
@@ -182,6 +233,7 @@ pub async fn execute(
         id: id.clone(),
         integration_id: integration.id.clone(),
         api_key_id: caller,
+        via,
         method: prepared.method,
         url: url.to_string(),
         status: None,
@@ -195,7 +247,7 @@ pub async fn execute(
     };
     let result = match outcome {
         Ok(response) => {
-            metrics::counter!("hookd_integration_calls_total", "outcome" => "answered")
+            metrics::counter!("hookd_integration_calls_total", "outcome" => "answered", "via" => via.as_str())
                 .increment(1);
             entry.status = Some(response.status);
             entry.duration_ms = i64::try_from(response.duration.as_millis()).unwrap_or(i64::MAX);
@@ -205,7 +257,7 @@ pub async fn execute(
         }
         Err(error) => {
             let failure = describe_failure(&integration, prepared.method, &url, &error);
-            metrics::counter!("hookd_integration_calls_total", "outcome" => failure.code.as_str())
+            metrics::counter!("hookd_integration_calls_total", "outcome" => failure.code.as_str(), "via" => via.as_str())
                 .increment(1);
             // The one line for this failure (the API answers 502/504 without logging again);
             // the span carries the integration and call ids. No URL: it may hold credentials.
@@ -293,14 +345,21 @@ mod tests {
     use super::*;
     use crate::domain::ids::IntegrationId;
     use crate::domain::integration::{header_views, AuthView};
-    use serde_json::json;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_string()).unwrap()
+    }
 
     fn integration(content_type: &str) -> Integration {
         Integration {
             id: IntegrationId::generate(),
             name: "Reports".into(),
+            description: None,
             url: "https://reports.example.com/v1?apiVersion=2".into(),
             method: HttpMethod::Post,
+            allowed_methods: vec![HttpMethod::Post],
+            allowed_path_prefixes: vec!["/daily".into()],
+            allow_caller_headers: true,
             headers: header_views(&HeaderSecrets::new()),
             auth: AuthView::None,
             content_type: content_type.into(),
@@ -330,7 +389,7 @@ mod tests {
         let input = CallInput {
             path: Some("/daily".into()),
             headers: Some(per_call),
-            body: Some(json!({"x": 1})),
+            body: Some(raw(r#"{"x": 1.50, "a": 2}"#)),
             ..CallInput::default()
         };
         let prepared = prepare(&integration("application/json"), &credentials(), &input).unwrap();
@@ -342,7 +401,7 @@ mod tests {
         assert_eq!(request.headers["x-shared"], "per-call");
         assert_eq!(request.headers["authorization"], "Bearer tok_1234567890");
         assert_eq!(request.headers["content-type"], "application/json");
-        assert_eq!(&request.body[..], br#"{"x":1}"#);
+        assert_eq!(&request.body[..], br#"{"x": 1.50, "a": 2}"#);
         assert_eq!(request.timeout, Duration::from_millis(1500));
         assert_eq!(request.max_response_bytes, MAX_RESPONSE_BYTES);
         // Credentials never show up in debug output.
@@ -359,13 +418,40 @@ mod tests {
             ..CallInput::default()
         };
         let err = prepare(&integration("application/json"), &credentials(), &input).unwrap_err();
-        assert_eq!(err.param, "headers.authorization");
+        assert!(matches!(err, PrepareError::Invalid(e) if e.param == "headers.authorization"));
+    }
+
+    #[test]
+    fn the_call_policy_is_enforced() {
+        let mut closed = integration("application/json");
+        closed.allow_caller_headers = false;
+        let mut per_call = BTreeMap::new();
+        per_call.insert("X-Mine".to_string(), "1".to_string());
+        let refused = |input: &CallInput| match prepare(&closed, &credentials(), input) {
+            Err(PrepareError::NotAllowed(refusal)) => refusal.rule,
+            other => panic!("{other:?}"),
+        };
+        let headers = CallInput {
+            headers: Some(per_call),
+            ..CallInput::default()
+        };
+        assert_eq!(refused(&headers), "allowCallerHeaders");
+        let get = CallInput {
+            method: Some("GET".into()),
+            ..CallInput::default()
+        };
+        assert_eq!(refused(&get), "allowedMethods");
+        let path = CallInput {
+            path: Some("/weekly".into()),
+            ..CallInput::default()
+        };
+        assert_eq!(refused(&path), "allowedPathPrefixes");
     }
 
     #[test]
     fn strings_are_raw_only_for_non_json_content_types() {
         let input = CallInput {
-            body: Some(json!("a,b")),
+            body: Some(raw(r#""a,b""#)),
             ..CallInput::default()
         };
         let text = prepare(&integration("text/csv"), &credentials(), &input).unwrap();

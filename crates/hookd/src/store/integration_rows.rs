@@ -5,15 +5,16 @@ use super::rows::RowExt;
 use super::{StoreError, StoreResult};
 use crate::domain::ids::{ApiKeyId, CallId, IntegrationId};
 use crate::domain::integration::{
-    AuthView, CallErrorCode, HeaderViews, HttpMethod, Integration, IntegrationCall,
+    AuthView, CallErrorCode, CallVia, HeaderViews, HttpMethod, Integration, IntegrationCall,
     StoredIntegration,
 };
 
 pub const INTEGRATION_COLUMNS: &str = "id, name, url, method, content_type, timeout_ms, \
-     headers_public, auth_public, headers_sealed, auth_sealed, created_at, updated_at, deleted_at";
+     headers_public, auth_public, headers_sealed, auth_sealed, created_at, updated_at, deleted_at, \
+     description, allowed_methods, allowed_path_prefixes, allow_caller_headers";
 
 pub const CALL_COLUMNS: &str = "id, integration_id, api_key_id, method, url, status, duration_ms, \
-     error_code, error, request_body, response_body, truncated, created_at";
+     error_code, error, request_body, response_body, truncated, created_at, via";
 
 /// A uniqueness failure on insert or update of an integration means its name is taken.
 pub const DUPLICATE_NAME: &str = "an integration with this name";
@@ -27,11 +28,22 @@ fn method(raw: &str) -> StoreResult<HttpMethod> {
 }
 
 pub fn integration(row: &impl RowExt) -> StoreResult<Integration> {
+    let method = method(&row.text("method")?)?;
+    let allowed_methods = match row.opt_text("allowed_methods")? {
+        Some(json) => serde_json::from_str::<Vec<HttpMethod>>(&json)
+            .map_err(|e| corrupt("allowed methods", e))?,
+        None => vec![method],
+    };
     Ok(Integration {
         id: IntegrationId::from_trusted(row.text("id")?),
         name: row.text("name")?,
+        description: row.opt_text("description")?,
         url: row.text("url")?,
-        method: method(&row.text("method")?)?,
+        method,
+        allowed_methods,
+        allowed_path_prefixes: serde_json::from_str(&row.text("allowed_path_prefixes")?)
+            .map_err(|e| corrupt("allowed path prefixes", e))?,
+        allow_caller_headers: row.flag("allow_caller_headers")?,
         headers: serde_json::from_str::<HeaderViews>(&row.text("headers_public")?)
             .map_err(|e| corrupt("headers", e))?,
         auth: serde_json::from_str::<AuthView>(&row.text("auth_public")?)
@@ -57,6 +69,7 @@ pub fn integration_call(row: &impl RowExt) -> StoreResult<IntegrationCall> {
         id: CallId::from_trusted(row.text("id")?),
         integration_id: IntegrationId::from_trusted(row.text("integration_id")?),
         api_key_id: ApiKeyId::from_trusted(row.text("api_key_id")?),
+        via: CallVia::parse(&row.text("via")?).unwrap_or(CallVia::Api),
         method: method(&row.text("method")?)?,
         url: row.text("url")?,
         status: row
@@ -80,4 +93,16 @@ pub fn integration_call(row: &impl RowExt) -> StoreResult<IntegrationCall> {
 /// JSON text of a public view, as stored beside its sealed blob.
 pub fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serialising plain data types cannot fail")
+}
+
+/// The stored form of `allowedMethods`: `None` (NULL) follows the configured method.
+pub fn methods_json(methods: Option<&Vec<HttpMethod>>) -> Option<String> {
+    methods.map(to_json)
+}
+
+/// What an integration's `allowedMethods` is stored as: NULL when it is the configured method
+/// alone (the default, which then follows `method` when that changes).
+pub fn stored_methods(integration: &Integration) -> Option<String> {
+    (integration.allowed_methods != [integration.method])
+        .then(|| to_json(&integration.allowed_methods))
 }

@@ -202,7 +202,22 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "hookd_integration_calls_total",
         kind: Kind::Counter,
-        help: "Integration calls by outcome: answered (any HTTP status), upstream_error, upstream_timeout, url_not_allowed.",
+        help: "Integration calls by outcome (answered with any HTTP status, upstream_error, upstream_timeout, url_not_allowed) and via (api, mcp).",
+    },
+    Family {
+        name: "hookd_integration_calls_refused_total",
+        kind: Kind::Counter,
+        help: "Integration calls refused by the integration's call policy, by rule (allowedMethods, allowedPathPrefixes, allowCallerHeaders) and via (api, mcp); nothing was sent.",
+    },
+    Family {
+        name: "hookd_mcp_tool_calls_total",
+        kind: Kind::Counter,
+        help: "MCP tools/call requests served (each also counts as the REST requests it makes).",
+    },
+    Family {
+        name: "hookd_mcp_list_changed_total",
+        kind: Kind::Counter,
+        help: "notifications/tools/list_changed sent to MCP sessions.",
     },
     Family {
         name: "hookd_oauth2_token_requests_total",

@@ -51,7 +51,8 @@ async fn call_by_name_from_the_cli_then_fail_after_disconnect() {
         &app,
         &app.live_key,
         json!({"name": "Internal reporting API", "url": up.url("/v1/runs"),
-               "auth": {"type": "bearer", "token": TOKEN}}),
+               "auth": {"type": "bearer", "token": TOKEN},
+               "allowedMethods": ["POST", "PUT"], "allowedPathPrefixes": ["/daily"]}),
     )
     .await;
 
@@ -195,4 +196,138 @@ async fn cli_failures_are_clear_and_exit_non_zero() {
     // The test key sees nothing of live mode.
     let out = hookd(&app, Some(&app.test_key), &["call", "Flaky"]).await;
     assert!(!out.status.success());
+}
+
+#[suite_test]
+async fn the_cli_sends_and_prints_bytes_as_written_and_edits_the_call_policy() {
+    let app = spawn_app().await;
+    let answer = r#"{"zeta": 1.50, "alpha": {"n": 12345678901234567890}}"#;
+    let up =
+        Upstream::start(move |_| raw(200, &[("content-type", "application/json")], answer)).await;
+    create(
+        &app,
+        &app.live_key,
+        json!({"name": "Internal reporting API", "url": up.url("/v1/runs")}),
+    )
+    .await;
+
+    // --data reaches the upstream as written; the upstream's body is printed as received.
+    let written = r#"{"b": 1.50, "a": [2.0, 1e2]}"#;
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["call", "Internal reporting API", "--data", written],
+    )
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(std::str::from_utf8(&up.last().body).unwrap(), written);
+    assert_eq!(text(&out.stdout), format!("{answer}\n"));
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["call", "Internal reporting API", "--json"],
+    )
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(answer), "{}", text(&out.stdout));
+
+    // Outside the call policy: refused, naming the rule, and nothing is sent.
+    let before = up.count();
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["call", "Internal reporting API", "-X", "GET"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("call_not_allowed") && stderr.contains("allowedMethods"),
+        "{stderr}"
+    );
+    assert_eq!(up.count(), before);
+
+    // The owner widens it from the CLI.
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &[
+            "integrations",
+            "update",
+            "internal reporting API",
+            "--description",
+            "Stores run summaries.",
+            "--allowed-method",
+            "POST,GET",
+            "--allowed-path-prefix",
+            "/daily",
+            "--allow-caller-headers",
+            "true",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let updated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(updated["description"], "Stores run summaries.");
+    assert_eq!(updated["allowedMethods"], json!(["POST", "GET"]));
+    assert_eq!(updated["allowedPathPrefixes"], json!(["/daily"]));
+    assert_eq!(updated["allowCallerHeaders"], true);
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &[
+            "call",
+            "Internal reporting API",
+            "-X",
+            "GET",
+            "--path",
+            "/daily/mon",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        (up.last().method.as_str(), up.last().path.as_str()),
+        ("GET", "/v1/runs/daily/mon")
+    );
+
+    // Bad input is a usage error or the API's 400, never a crash.
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["integrations", "update", "Internal reporting API"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &[
+            "integrations",
+            "update",
+            "Internal reporting API",
+            "--allowed-path-prefix",
+            "no-slash",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("invalid_request"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["integrations", "update", "Nobody", "--no-description"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not_found"),
+        "{}",
+        text(&out.stderr)
+    );
 }

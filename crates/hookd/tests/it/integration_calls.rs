@@ -17,7 +17,11 @@ use crate::upstream::{self, raw, Upstream};
 const TOKEN: &str = "tok_live_Q3k9ZpX7mW2vR8sT4yB6";
 
 async fn integration(app: &TestApp, url: &str, extra: Value) -> String {
-    let mut body = json!({"name": format!("api {}", rand_suffix()), "url": url});
+    // These tests exercise every call option, so the integration allows them all (the call
+    // policy itself is tested in `mcp.rs` and `integrations.rs`).
+    let mut body = json!({"name": format!("api {}", rand_suffix()), "url": url,
+        "allowedMethods": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+        "allowedPathPrefixes": ["/"], "allowCallerHeaders": true});
     body.as_object_mut()
         .unwrap()
         .extend(extra.as_object().cloned().unwrap_or_default());

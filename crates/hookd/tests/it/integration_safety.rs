@@ -18,7 +18,8 @@ async fn paths_cannot_escape_the_integration_url() {
         &app,
         &app.live_key,
         json!({"name": "Scoped", "url": intended.url("/api/v1"),
-               "auth": {"type": "bearer", "token": "tok_never_leaves_12345"}}),
+               "auth": {"type": "bearer", "token": "tok_never_leaves_12345"},
+               "allowedPathPrefixes": ["/"]}),
     )
     .await["id"]
         .as_str()
@@ -158,8 +159,12 @@ async fn insert_directly(app: &TestApp, url: &str) -> String {
         integration: Integration {
             id: IntegrationId::generate(),
             name: "Stored earlier".into(),
+            description: None,
             url: url.into(),
             method: HttpMethod::Post,
+            allowed_methods: vec![HttpMethod::Post],
+            allowed_path_prefixes: Vec::new(),
+            allow_caller_headers: false,
             headers: Default::default(),
             auth: AuthView::None,
             content_type: "application/json".into(),

@@ -52,9 +52,13 @@ async fn create_answers_the_write_only_shape_with_defaults() {
     assert_eq!(
         sorted_keys(data),
         [
+            "allowCallerHeaders",
+            "allowedMethods",
+            "allowedPathPrefixes",
             "auth",
             "contentType",
             "createdAt",
+            "description",
             "disconnectedAt",
             "headers",
             "id",
@@ -67,6 +71,11 @@ async fn create_answers_the_write_only_shape_with_defaults() {
     );
     assert!(data["id"].as_str().unwrap().starts_with("int_"));
     assert_eq!(data["method"], "POST");
+    // The call policy's defaults: the configured method only, no path, no caller headers.
+    assert_eq!(data["allowedMethods"], json!(["POST"]));
+    assert_eq!(data["allowedPathPrefixes"], json!([]));
+    assert_eq!(data["allowCallerHeaders"], false);
+    assert_eq!(data["description"], Value::Null);
     assert_eq!(data["contentType"], "application/json");
     assert_eq!(data["timeoutMs"], 10000);
     assert_eq!(data["disconnectedAt"], Value::Null);
@@ -414,7 +423,6 @@ async fn disconnected_integrations_answer_410_naming_them_and_unknown_ones_404()
             .await,
         app.delete(&app.live_key, &path).await,
         app.post_json(&app.live_key, &calls, &json!({})).await,
-        app.get_json(&app.live_key, &calls).await,
     ];
     for (status, body) in answers {
         assert_error(status, &body, 410, "integration_disconnected", None);
@@ -422,6 +430,10 @@ async fn disconnected_integrations_answer_410_naming_them_and_unknown_ones_404()
         assert!(message.contains("Order fulfillment service"), "{message}");
         assert!(message.contains("disconnected"), "{message}");
     }
+    // The call log stays readable: it is the audit trail.
+    let (status, log) = app.get_json(&app.live_key, &calls).await;
+    assert_eq!(status, 200, "{log}");
+    assert_eq!(log["data"], json!([]));
 
     let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
     assert_eq!(list["data"], json!([]));
@@ -498,4 +510,101 @@ async fn workspaces_and_modes_are_isolated() {
     }
     let (status, _) = app.get_json(&app.live_key, &path).await;
     assert_eq!(status, 200);
+}
+
+#[suite_test]
+async fn description_and_call_policy_are_validated_and_editable() {
+    let app = spawn_app().await;
+    let url = "http://127.0.0.1:9/v1/runs";
+    let bad = [
+        (json!({"allowedMethods": []}), "allowedMethods"),
+        (json!({"allowedMethods": ["TRACE"]}), "allowedMethods[0]"),
+        (json!({"allowedMethods": "GET"}), "allowedMethods"),
+        (
+            json!({"allowedPathPrefixes": ["reports"]}),
+            "allowedPathPrefixes[0]",
+        ),
+        (
+            json!({"allowedPathPrefixes": ["/ok", "/../up"]}),
+            "allowedPathPrefixes[1]",
+        ),
+        (
+            json!({"allowedPathPrefixes": ["//evil.example"]}),
+            "allowedPathPrefixes[0]",
+        ),
+        (
+            json!({"allowedPathPrefixes": ["/a?b=1"]}),
+            "allowedPathPrefixes[0]",
+        ),
+        (
+            json!({"allowedPathPrefixes": vec!["/a"; 33]}),
+            "allowedPathPrefixes",
+        ),
+        (
+            json!({"allowedPathPrefixes": [format!("/{}", "a".repeat(300))]}),
+            "allowedPathPrefixes[0]",
+        ),
+        (json!({"allowCallerHeaders": "yes"}), "allowCallerHeaders"),
+        (json!({"description": "x".repeat(2001)}), "description"),
+        (json!({"description": "bell\u{7}"}), "description"),
+        (json!({"description": 5}), "description"),
+    ];
+    for (extra, param) in &bad {
+        let mut body = json!({"name": "Reports", "url": url});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (status, answer) = create_err(&app, body).await;
+        assert_error(status, &answer, 400, "invalid_request", Some(param));
+    }
+
+    let data = create(
+        &app,
+        &app.live_key,
+        json!({"name": "Reports", "url": url, "description": "  Stores runs.\n",
+               "allowedMethods": ["get", "POST", "GET"], "allowedPathPrefixes": ["/a/", "/b"],
+               "allowCallerHeaders": true}),
+    )
+    .await;
+    assert_eq!(data["description"], "Stores runs.");
+    assert_eq!(data["allowedMethods"], json!(["GET", "POST"]));
+    assert_eq!(data["allowedPathPrefixes"], json!(["/a", "/b"]));
+    assert_eq!(data["allowCallerHeaders"], true);
+    let path = format!("/v1/integrations/{}", data["id"].as_str().unwrap());
+    for (extra, param) in &bad {
+        let (status, answer) = app.patch_json(&app.live_key, &path, extra).await;
+        assert_error(status, &answer, 400, "invalid_request", Some(param));
+    }
+
+    // null clears the description and returns allowedMethods to the configured method, which
+    // it then follows.
+    let (status, answer) = app
+        .patch_json(
+            &app.live_key,
+            &path,
+            &json!({"description": null, "allowedMethods": null, "method": "PUT",
+                    "allowedPathPrefixes": [], "allowCallerHeaders": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let updated = &answer["data"];
+    assert_eq!(updated["description"], Value::Null);
+    assert_eq!(updated["allowedMethods"], json!(["PUT"]));
+    assert_eq!(updated["allowedPathPrefixes"], json!([]));
+    assert_eq!(updated["allowCallerHeaders"], false);
+    let (_, answer) = app
+        .patch_json(&app.live_key, &path, &json!({"method": "PATCH"}))
+        .await;
+    assert_eq!(answer["data"]["allowedMethods"], json!(["PATCH"]));
+    let (_, read) = app.get_json(&app.live_key, &path).await;
+    assert_eq!(read["data"]["allowedMethods"], json!(["PATCH"]));
+    // "" also clears the description.
+    let (_, answer) = app
+        .patch_json(&app.live_key, &path, &json!({"description": "x"}))
+        .await;
+    assert_eq!(answer["data"]["description"], "x");
+    let (_, answer) = app
+        .patch_json(&app.live_key, &path, &json!({"description": ""}))
+        .await;
+    assert_eq!(answer["data"]["description"], Value::Null);
 }

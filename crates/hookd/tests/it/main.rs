@@ -10,6 +10,9 @@ include!("modules.rs");
 mod auth_throttle;
 mod connections;
 mod cross_language;
+// MCP clients that run as processes: `hookd mcp` (stdio) and the Python SDK.
+mod mcp_python;
+mod mcp_stdio;
 // The real binary on a SQLite data directory.
 mod cli_backup;
 mod durability;

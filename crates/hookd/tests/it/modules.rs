@@ -50,6 +50,10 @@ mod isolation;
 mod list_budget;
 #[path = "../it/listing.rs"]
 mod listing;
+#[path = "../it/mcp.rs"]
+mod mcp;
+#[path = "../it/mcp_support.rs"]
+mod mcp_support;
 #[path = "../it/oauth2.rs"]
 mod oauth2;
 #[path = "../it/openapi.rs"]

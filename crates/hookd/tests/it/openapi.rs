@@ -184,3 +184,29 @@ async fn every_documented_route_is_served() {
         );
     }
 }
+
+#[suite_test]
+async fn the_integration_call_policy_and_description_are_documented() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    for schema in ["Integration", "CreateIntegration", "UpdateIntegration"] {
+        let properties = &schemas[schema]["properties"];
+        for field in [
+            "description",
+            "allowedMethods",
+            "allowedPathPrefixes",
+            "allowCallerHeaders",
+        ] {
+            assert!(properties[field].is_object(), "{schema}.{field}");
+        }
+    }
+    assert!(schemas["IntegrationCall"]["properties"]["via"].is_object());
+    let call = &doc["paths"]["/v1/integrations/{id}/calls"]["post"]["responses"];
+    assert!(call["403"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("call_not_allowed"));
+    // MCP is JSON-RPC at `/mcp` (docs/mcp.md), not a REST route of this document.
+    assert!(doc["paths"].get("/mcp").is_none());
+}

@@ -4,7 +4,7 @@
 
 use hookd::domain::ids::{ApiKeyId, CallId, IntegrationId};
 use hookd::domain::integration::{
-    AuthView, CallErrorCode, HeaderView, HttpMethod, Integration, IntegrationCall,
+    AuthView, CallErrorCode, CallVia, HeaderView, HttpMethod, Integration, IntegrationCall,
     IntegrationPatch, Sealed, StoredIntegration,
 };
 use hookd::domain::tenant::{Mode, Tenant};
@@ -34,8 +34,13 @@ fn integration(name: &str) -> StoredIntegration {
         integration: Integration {
             id: IntegrationId::generate(),
             name: name.into(),
+            description: Some("Stores a summary of each run.".into()),
             url: "https://reports.example.com/v1".into(),
             method: HttpMethod::Post,
+            // Not the default (the configured method alone), so it round-trips as a list.
+            allowed_methods: vec![HttpMethod::Post, HttpMethod::Get],
+            allowed_path_prefixes: vec!["/runs".into()],
+            allow_caller_headers: true,
             headers: [(
                 "X-Team".to_string(),
                 HeaderView {
@@ -170,6 +175,14 @@ async fn patches_change_only_what_they_name() {
     assert_eq!(updated.auth, AuthView::None);
     assert_eq!(updated.name, "Orders");
     assert_eq!(updated.headers, stored.integration.headers);
+    // Fields the patch left out are kept.
+    assert_eq!(updated.description, stored.integration.description);
+    assert_eq!(updated.allowed_methods, stored.integration.allowed_methods);
+    assert_eq!(
+        updated.allowed_path_prefixes,
+        stored.integration.allowed_path_prefixes
+    );
+    assert!(updated.allow_caller_headers);
     let reread = store.find_integration(&t, &id).await.unwrap().unwrap();
     assert_eq!(
         (reread.headers_sealed, reread.auth_sealed),
@@ -184,6 +197,45 @@ async fn patches_change_only_what_they_name() {
         .update_integration(&t, &id, &rename, Timestamp::now())
         .await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+
+    // The call policy and description: set, cleared, and back to the default method.
+    let policy = IntegrationPatch {
+        description: Some(None),
+        allowed_methods: Some(None),
+        allowed_path_prefixes: Some(Vec::new()),
+        allow_caller_headers: Some(false),
+        method: Some(HttpMethod::Put),
+        ..IntegrationPatch::default()
+    };
+    let updated = store
+        .update_integration(&t, &id, &policy, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.description, None);
+    // Unset follows the configured method.
+    assert_eq!(updated.allowed_methods, vec![HttpMethod::Put]);
+    assert!(updated.allowed_path_prefixes.is_empty());
+    assert!(!updated.allow_caller_headers);
+    let set = IntegrationPatch {
+        description: Some(Some("Bills customers.".into())),
+        allowed_methods: Some(Some(vec![HttpMethod::Get, HttpMethod::Delete])),
+        allowed_path_prefixes: Some(vec!["/invoices".into()]),
+        ..IntegrationPatch::default()
+    };
+    let updated = store
+        .update_integration(&t, &id, &set, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.description.as_deref(), Some("Bills customers."));
+    assert_eq!(
+        updated.allowed_methods,
+        vec![HttpMethod::Get, HttpMethod::Delete]
+    );
+    assert_eq!(updated.allowed_path_prefixes, vec!["/invoices".to_string()]);
+    let reread = store.find_integration(&t, &id).await.unwrap().unwrap();
+    assert_eq!(reread.integration, updated);
 }
 
 #[suite_test]
@@ -214,6 +266,11 @@ async fn integrations_and_call_logs_are_scoped_to_their_tenant() {
             id: CallId::generate(),
             integration_id: id.clone(),
             api_key_id: ApiKeyId::generate(),
+            via: if status.is_some() {
+                CallVia::Mcp
+            } else {
+                CallVia::Api
+            },
             method: HttpMethod::Post,
             url: "https://reports.example.com/v1/x".into(),
             status,

@@ -202,6 +202,10 @@ impl IntegrationForm {
             auth: Some(self.auth_json()),
             content_type: Self::optional(&self.content_type),
             timeout_ms: self.timeout()?,
+            description: None,
+            allowed_methods: None,
+            allowed_path_prefixes: None,
+            allow_caller_headers: None,
         })
     }
 
@@ -234,6 +238,10 @@ impl IntegrationForm {
             timeout_ms: self
                 .timeout()?
                 .filter(|t| *t != i64::from(current.timeout_ms)),
+            description: None,
+            allowed_methods: None,
+            allowed_path_prefixes: None,
+            allow_caller_headers: None,
         })
     }
 }

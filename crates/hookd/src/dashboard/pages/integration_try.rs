@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use maud::{html, Markup};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::form_fields::{form_alert, select, Input};
@@ -45,20 +46,24 @@ impl TryForm {
     /// The API's call body. With a JSON content type the body must be JSON; otherwise it is sent
     /// as typed.
     fn to_call(&self, integration: &Integration) -> Result<CreateCall, FormErrors> {
-        let body = if self.body.trim().is_empty() {
-            None
-        } else if fields::is_json(&integration.content_type) {
-            Some(serde_json::from_str::<Value>(&self.body).map_err(|e| {
-                FormErrors::field(
-                    "body",
-                    format!(
+        let body =
+            if self.body.trim().is_empty() {
+                None
+            } else if fields::is_json(&integration.content_type) {
+                // Kept as typed (key order, number forms): the upstream gets the caller's bytes.
+                Some(RawValue::from_string(self.body.clone()).map_err(|e| {
+                    FormErrors::field(
+                        "body",
+                        format!(
                         "The body is not valid JSON ({e}); fix it, or leave it empty to send none."
                     ),
-                )
-            })?)
-        } else {
-            Some(Value::String(self.body.clone()))
-        };
+                    )
+                })?)
+            } else {
+                Some(serde_json::value::to_raw_value(&self.body).map_err(|e| {
+                    FormErrors::field("body", format!("The body cannot be sent: {e}."))
+                })?)
+            };
         Ok(CreateCall {
             method: (!self.method.is_empty()).then(|| self.method.clone()),
             path: (!self.path.is_empty()).then(|| self.path.clone()),
@@ -94,6 +99,7 @@ pub async fn run(
         State(Arc::clone(state)),
         authed,
         Path(integration.id.to_string()),
+        axum::http::HeaderMap::new(),
         ApiJson(call),
     )
     .await;

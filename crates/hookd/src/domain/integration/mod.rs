@@ -8,6 +8,8 @@
 pub mod auth;
 pub mod fields;
 pub mod headers;
+pub mod policy;
+pub mod tool_name;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use auth::{AuthConfig, AuthView};
 pub use fields::HttpMethod;
+pub use policy::CallPolicy;
 
 use super::ids::{ApiKeyId, CallId, IntegrationId};
 use super::time::Timestamp;
@@ -61,10 +64,22 @@ pub struct Integration {
     pub id: IntegrationId,
     #[schema(example = "Internal reporting API")]
     pub name: String,
+    /// What the upstream does, written for people and for AI agents (the MCP tool's
+    /// description); `null` when none was given.
+    #[schema(example = "Logs a summary of each automation run for compliance.")]
+    pub description: Option<String>,
     #[schema(example = "https://reports.internal.example.com/v1/runs")]
     pub url: String,
     /// Default method of calls.
     pub method: HttpMethod,
+    /// The methods a call may use; when not set, the configured `method` only.
+    pub allowed_methods: Vec<HttpMethod>,
+    /// The `path`s a call may append (whole segments: `/reports` admits `/reports/daily`);
+    /// empty: calls may not set a path.
+    #[schema(example = json!(["/reports"]))]
+    pub allowed_path_prefixes: Vec<String>,
+    /// Whether a call may add its own headers.
+    pub allow_caller_headers: bool,
     /// Custom headers sent on every call; values are write-only.
     #[schema(example = json!({"X-Api-Version": {"valueLast4": "0801"}}))]
     pub headers: HeaderViews,
@@ -78,6 +93,17 @@ pub struct Integration {
     /// When DELETE disconnected it; `null` while connected. Disconnected integrations only show
     /// up in lists with `includeDisconnected=true`.
     pub disconnected_at: Option<Timestamp>,
+}
+
+impl Integration {
+    /// The call policy this integration enforces on every call.
+    pub fn policy(&self) -> CallPolicy {
+        CallPolicy {
+            allowed_methods: Some(self.allowed_methods.clone()),
+            allowed_path_prefixes: self.allowed_path_prefixes.clone(),
+            allow_caller_headers: self.allow_caller_headers,
+        }
+    }
 }
 
 /// An integration with its sealed credentials, as stored.
@@ -107,6 +133,12 @@ pub struct IntegrationPatch {
     pub timeout_ms: Option<u32>,
     pub headers: Option<Sealed<HeaderViews>>,
     pub auth: Option<Sealed<AuthView>>,
+    /// `Some(None)` removes the description.
+    pub description: Option<Option<String>>,
+    /// `Some(None)` goes back to "the configured method only".
+    pub allowed_methods: Option<Option<Vec<HttpMethod>>>,
+    pub allowed_path_prefixes: Option<Vec<String>>,
+    pub allow_caller_headers: Option<bool>,
 }
 
 impl IntegrationPatch {
@@ -118,6 +150,10 @@ impl IntegrationPatch {
             && self.timeout_ms.is_none()
             && self.headers.is_none()
             && self.auth.is_none()
+            && self.description.is_none()
+            && self.allowed_methods.is_none()
+            && self.allowed_path_prefixes.is_none()
+            && self.allow_caller_headers.is_none()
     }
 }
 
@@ -152,6 +188,33 @@ impl CallErrorCode {
     }
 }
 
+/// Through what a call was made, as the call log records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallVia {
+    /// The REST API (scripts, the CLI, the dashboard).
+    Api,
+    /// An MCP client (an AI agent), over `/mcp` or `hookd mcp`.
+    Mcp,
+}
+
+impl CallVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Mcp => "mcp",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "api" => Some(Self::Api),
+            "mcp" => Some(Self::Mcp),
+            _ => None,
+        }
+    }
+}
+
 /// One entry of an integration's call log (`IntegrationCall`). Never holds credentials: the
 /// excerpts are the bodies, and the auth and custom headers are not recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -161,6 +224,8 @@ pub struct IntegrationCall {
     pub integration_id: IntegrationId,
     /// The API key that made the call.
     pub api_key_id: ApiKeyId,
+    /// `mcp` when an agent made the call through MCP, else `api`.
+    pub via: CallVia,
     pub method: HttpMethod,
     /// The URL requested, with the call's path and query.
     pub url: String,

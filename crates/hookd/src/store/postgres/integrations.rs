@@ -11,7 +11,8 @@ use crate::domain::integration::{
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::integration_rows::{
-    self as rows, to_json, CALL_COLUMNS, DUPLICATE_NAME, INTEGRATION_COLUMNS as COLUMNS,
+    self as rows, methods_json, stored_methods, to_json, CALL_COLUMNS, DUPLICATE_NAME,
+    INTEGRATION_COLUMNS as COLUMNS,
 };
 use crate::store::{IntegrationFilter, IntegrationStore, Page, PageRequest, StoreResult};
 use async_trait::async_trait;
@@ -27,8 +28,10 @@ impl IntegrationStore for PostgresStore {
         sqlx::query(
             "INSERT INTO integrations (id, workspace_id, mode, name, name_lower, url, method, \
              content_type, timeout_ms, headers_sealed, headers_public, auth_sealed, auth_public, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             created_at, updated_at, description, allowed_methods, allowed_path_prefixes, \
+             allow_caller_headers) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19)",
         )
         .bind(i.id.as_str())
         .bind(tenant.workspace_id.as_str())
@@ -45,6 +48,10 @@ impl IntegrationStore for PostgresStore {
         .bind(to_json(&i.auth))
         .bind(i.created_at.as_millis())
         .bind(i.updated_at.as_millis())
+        .bind(&i.description)
+        .bind(stored_methods(i))
+        .bind(to_json(&i.allowed_path_prefixes))
+        .bind(i.allow_caller_headers)
         .execute(&self.pool)
         .await
         .map_err(|e| conflict_or(e, DUPLICATE_NAME))?;
@@ -113,7 +120,11 @@ impl IntegrationStore for PostgresStore {
                headers_public = COALESCE($11, headers_public), \
                auth_sealed = COALESCE($12, auth_sealed), \
                auth_public = COALESCE($13, auth_public), \
-               updated_at = $14 \
+               updated_at = $14, \
+                           description = CASE WHEN $15 THEN $16 ELSE description END, \
+                           allowed_methods = CASE WHEN $17 THEN $18 ELSE allowed_methods END, \
+                           allowed_path_prefixes = COALESCE($19, allowed_path_prefixes), \
+                           allow_caller_headers = COALESCE($20, allow_caller_headers) \
              WHERE id = $1 AND workspace_id = $2 AND mode = $3 AND deleted_at IS NULL \
              RETURNING {COLUMNS}"
         ))
@@ -131,6 +142,17 @@ impl IntegrationStore for PostgresStore {
         .bind(patch.auth.as_ref().map(|a| a.sealed.clone()))
         .bind(patch.auth.as_ref().map(|a| to_json(&a.view)))
         .bind(now.as_millis())
+        .bind(patch.description.is_some())
+        .bind(patch.description.clone().flatten())
+        .bind(patch.allowed_methods.is_some())
+        .bind(
+            patch
+                .allowed_methods
+                .as_ref()
+                .and_then(|m| methods_json(m.as_ref())),
+        )
+        .bind(patch.allowed_path_prefixes.as_ref().map(to_json))
+        .bind(patch.allow_caller_headers)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| conflict_or(e, DUPLICATE_NAME))?;
@@ -164,8 +186,8 @@ impl IntegrationStore for PostgresStore {
         sqlx::query(
             "INSERT INTO integration_calls (id, integration_id, workspace_id, mode, api_key_id, \
              method, url, status, duration_ms, error_code, error, request_body, response_body, \
-             truncated, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             truncated, created_at, via) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(call.id.as_str())
         .bind(call.integration_id.as_str())
@@ -182,6 +204,7 @@ impl IntegrationStore for PostgresStore {
         .bind(&call.response_body)
         .bind(call.truncated)
         .bind(call.created_at.as_millis())
+        .bind(call.via.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())

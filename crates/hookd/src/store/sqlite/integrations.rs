@@ -15,7 +15,8 @@ use crate::domain::integration::{
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
 use crate::store::integration_rows::{
-    self as rows, to_json, CALL_COLUMNS, DUPLICATE_NAME, INTEGRATION_COLUMNS as COLUMNS,
+    self as rows, methods_json, stored_methods, to_json, CALL_COLUMNS, DUPLICATE_NAME,
+    INTEGRATION_COLUMNS as COLUMNS,
 };
 use crate::store::{IntegrationFilter, IntegrationStore, Page, PageRequest, StoreResult};
 use async_trait::async_trait;
@@ -35,8 +36,10 @@ impl IntegrationStore for SqliteStore {
                     conn,
                     "INSERT INTO integrations (id, workspace_id, mode, name, name_lower, url, method, \
                      content_type, timeout_ms, headers_sealed, headers_public, auth_sealed, auth_public, \
-                     created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     created_at, updated_at, description, allowed_methods, allowed_path_prefixes, \
+                     allow_caller_headers) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                     ?18, ?19)",
                     params![
                         i.id.as_str(),
                         tenant.workspace_id.as_str(),
@@ -53,6 +56,10 @@ impl IntegrationStore for SqliteStore {
                         to_json(&i.auth),
                         i.created_at.as_millis(),
                         i.updated_at.as_millis(),
+                        i.description,
+                        stored_methods(i),
+                        to_json(&i.allowed_path_prefixes),
+                        i.allow_caller_headers,
                     ],
                 )
                 .map_err(|e| conflict_or(e, DUPLICATE_NAME))?;
@@ -128,7 +135,11 @@ impl IntegrationStore for SqliteStore {
                            headers_public = COALESCE(?11, headers_public), \
                            auth_sealed = COALESCE(?12, auth_sealed), \
                            auth_public = COALESCE(?13, auth_public), \
-                           updated_at = ?14 \
+                           updated_at = ?14, \
+                           description = CASE WHEN ?15 THEN ?16 ELSE description END, \
+                           allowed_methods = CASE WHEN ?17 THEN ?18 ELSE allowed_methods END, \
+                           allowed_path_prefixes = COALESCE(?19, allowed_path_prefixes), \
+                           allow_caller_headers = COALESCE(?20, allow_caller_headers) \
                          WHERE id = ?1 AND workspace_id = ?2 AND mode = ?3 AND deleted_at IS NULL \
                          RETURNING {COLUMNS}"
                     ),
@@ -147,6 +158,15 @@ impl IntegrationStore for SqliteStore {
                         patch.auth.as_ref().map(|a| &a.sealed),
                         patch.auth.as_ref().map(|a| to_json(&a.view)),
                         now.as_millis(),
+                        patch.description.is_some(),
+                        patch.description.clone().flatten(),
+                        patch.allowed_methods.is_some(),
+                        patch
+                            .allowed_methods
+                            .as_ref()
+                            .and_then(|m| methods_json(m.as_ref())),
+                        patch.allowed_path_prefixes.as_ref().map(to_json),
+                        patch.allow_caller_headers,
                     ],
                     |row| rows::integration(row),
                 )
@@ -192,8 +212,8 @@ impl IntegrationStore for SqliteStore {
                     conn,
                     "INSERT INTO integration_calls (id, integration_id, workspace_id, mode, api_key_id, \
                      method, url, status, duration_ms, error_code, error, request_body, response_body, \
-                     truncated, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     truncated, created_at, via) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                     params![
                         call.id.as_str(),
                         call.integration_id.as_str(),
@@ -210,6 +230,7 @@ impl IntegrationStore for SqliteStore {
                         call.response_body,
                         call.truncated,
                         call.created_at.as_millis(),
+                        call.via.as_str(),
                     ],
                 )?;
                 Ok(())
