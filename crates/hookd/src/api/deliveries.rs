@@ -149,12 +149,11 @@ pub async fn retry(
     let Some(job) = requeued else {
         return Err(not_requeued(&state, &auth, &delivery_id, &id).await);
     };
+    // Read back before handing the job over: the answer shows the delivery as queued (202),
+    // not whatever a fast receiver made of it meanwhile.
+    let read = state.store.get_delivery(&auth.tenant, &delivery_id).await;
     state.engine.retry(auth.tenant.clone(), job);
-    let (delivery, attempts) = state
-        .store
-        .get_delivery(&auth.tenant, &delivery_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    let (delivery, attempts) = read?.ok_or_else(|| ApiError::not_found("delivery", &id))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Data {
