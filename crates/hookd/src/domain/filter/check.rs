@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cel::common::ast::{operators, EntryExpr, Expr, IdedExpr};
 use cel::{Context, Value};
 
-use super::{env, error_kind, invalid, CONCAT_MAX};
+use super::{env, error_kind, invalid, CONCAT_MAX, DEPTH_MAX};
 use crate::domain::FieldError;
 
 /// The variables a filter sees.
@@ -68,7 +68,7 @@ const BOOLEAN_CALLS: &[&str] = &[
 /// Runs every check on a parsed filter.
 pub(super) fn check(expr: &IdedExpr) -> Result<(), FieldError> {
     let mut walk = Check::default();
-    walk.walk(expr, &Scope::Top)?;
+    walk.walk(expr, &Scope::Top, 0)?;
     if walk.concatenations > CONCAT_MAX {
         return Err(invalid(format!(
             "filter uses more than {CONCAT_MAX} `+` operators"
@@ -100,6 +100,37 @@ pub(super) fn bracket_depth(source: &str) -> usize {
     max
 }
 
+/// How many operator tokens `source` has outside string literals (a run of operator characters
+/// counts once; an index `[` counts as an operator; the `.` of a number counts too, which only errs on the safe side). The parser
+/// recurses once per operator of a chain, whatever its recursion limit says, so a long chain
+/// must be refused before it runs (see [`super::OPERATORS_MAX`]).
+pub(super) fn operator_count(source: &str) -> usize {
+    const OPERATOR_CHARS: &str = "*/%+-<>=!&|?:.[";
+    let (mut count, mut in_operator, mut quote, mut escaped) = (0usize, false, None, false);
+    for c in source.chars() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        if c == '"' || c == '\'' {
+            quote = Some(c);
+            in_operator = false;
+            continue;
+        }
+        let is_operator = OPERATOR_CHARS.contains(c);
+        if is_operator && !in_operator {
+            count += 1;
+        }
+        in_operator = is_operator;
+    }
+    count
+}
+
 /// Where a node sits: at the top, or inside a macro's body with its own variables.
 enum Scope<'a> {
     Top,
@@ -112,7 +143,18 @@ struct Check {
 }
 
 impl Check {
-    fn walk(&mut self, node: &IdedExpr, scope: &Scope<'_>) -> Result<(), FieldError> {
+    /// `depth` is the node's depth in the expression tree. The parser's own recursion limit
+    /// doesn't count chains of binary operators (`1 * 1 * … * 1` parses into a tree as deep as
+    /// the chain is long), and evaluating such a tree recurses once per level: a deep one would
+    /// overflow a thread's stack at publish. So the tree's depth is bounded here, before any
+    /// evaluation, and this walk stops one level past the bound.
+    fn walk(&mut self, node: &IdedExpr, scope: &Scope<'_>, depth: u16) -> Result<(), FieldError> {
+        if depth > DEPTH_MAX {
+            return Err(invalid(format!(
+                "filter nests operators more than {DEPTH_MAX} deep; split a long chain with brackets or use `in [...]`"
+            )));
+        }
+        let depth = depth + 1;
         match &node.expr {
             Expr::Ident(name) => match scope {
                 Scope::Top if VARIABLES.contains(&name.as_str()) => Ok(()),
@@ -125,7 +167,7 @@ impl Check {
                 ))),
             },
             Expr::Literal(_) => Ok(()),
-            Expr::Select(select) => self.walk(&select.operand, scope),
+            Expr::Select(select) => self.walk(&select.operand, scope, depth),
             Expr::Call(call) => {
                 if !FUNCTIONS.contains(&call.func_name.as_str()) {
                     return Err(invalid(format!(
@@ -137,17 +179,17 @@ impl Check {
                     self.concatenations += 1;
                 }
                 if let Some(target) = &call.target {
-                    self.walk(target, scope)?;
+                    self.walk(target, scope, depth)?;
                 }
-                call.args.iter().try_for_each(|a| self.walk(a, scope))
+                call.args.iter().try_for_each(|a| self.walk(a, scope, depth))
             }
-            Expr::List(list) => list.elements.iter().try_for_each(|e| self.walk(e, scope)),
+            Expr::List(list) => list.elements.iter().try_for_each(|e| self.walk(e, scope, depth)),
             Expr::Map(map) => map.entries.iter().try_for_each(|entry| match &entry.expr {
                 EntryExpr::MapEntry(m) => {
-                    self.walk(&m.key, scope)?;
-                    self.walk(&m.value, scope)
+                    self.walk(&m.key, scope, depth)?;
+                    self.walk(&m.value, scope, depth)
                 }
-                EntryExpr::StructField(f) => self.walk(&f.value, scope),
+                EntryExpr::StructField(f) => self.walk(&f.value, scope, depth),
             }),
             Expr::Struct(_) => Err(invalid("filter may not construct message types")),
             Expr::Comprehension(c) => {
@@ -156,12 +198,12 @@ impl Check {
                         "filter may not nest macros (all, exists, exists_one, filter, map)",
                     ));
                 }
-                self.walk(&c.iter_range, scope)?;
+                self.walk(&c.iter_range, scope, depth)?;
                 let mut own = vec![c.iter_var.as_str(), c.accu_var.as_str()];
                 own.extend(c.iter_var2.as_deref());
                 let body = Scope::Body(own);
                 for part in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
-                    self.walk(part, &body)?;
+                    self.walk(part, &body, depth)?;
                 }
                 Ok(())
             }

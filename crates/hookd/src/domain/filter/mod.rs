@@ -6,8 +6,11 @@
 //! but has no type checker and no cost limits, so [`Filter::parse`] adds what can be checked
 //! before an event exists, and bounds what an evaluation may cost:
 //!
-//! - at most [`SOURCE_MAX`] bytes, and nesting at most [`DEPTH_MAX`] deep (bracket nesting is
-//!   checked before the parser runs, the parser's own recursion limit after);
+//! - at most [`SOURCE_MAX`] bytes, at most [`OPERATORS_MAX`] operators, and nesting at most
+//!   [`DEPTH_MAX`] deep (bracket nesting and the operator count are checked before the parser
+//!   runs, the parser's own recursion limit and the expression tree's depth after: the parser
+//!   and the evaluator recurse once per level, and a deep enough expression would overflow the
+//!   stack of the thread that parses or evaluates it);
 //! - only the variables `type`, `projectId` and `data` (and a macro's own iteration variable);
 //! - only a fixed list of functions (operators, `size`, string predicates, conversions);
 //! - a macro (`all`, `exists`, `exists_one`, `filter`, `map`) may not contain another one, and
@@ -39,6 +42,8 @@ mod check;
 pub const SOURCE_MAX: usize = 4096;
 /// Deepest nesting of brackets and of the parser's expression rules.
 pub const DEPTH_MAX: u16 = 32;
+/// Most operators in one filter, counted before parsing (see `check::operator_count`).
+pub const OPERATORS_MAX: usize = 128;
 /// Most `+` operators in one filter (see the module docs).
 pub const CONCAT_MAX: usize = 16;
 
@@ -75,11 +80,21 @@ impl Filter {
                 "filter nests brackets more than {DEPTH_MAX} deep"
             )));
         }
+        if check::operator_count(source) > OPERATORS_MAX {
+            return Err(invalid(format!(
+                "filter has more than {OPERATORS_MAX} operators"
+            )));
+        }
         let expr = env()
             .parser()
             .max_recursion_depth(DEPTH_MAX)
             .parse(source)
-            .map_err(|e| invalid(format!("filter does not parse: {e}")))?;
+            .map_err(|e| {
+                invalid(format!(
+                    "filter does not parse: {}",
+                    first_error(&e.to_string())
+                ))
+            })?;
         check::check(&expr)?;
         Ok(Filter {
             source: source.to_string(),
@@ -98,6 +113,16 @@ impl Filter {
             Ok(_) => Err(EvalError("the filter did not evaluate to a boolean")),
             Err(e) => Err(EvalError(error_kind(&e))),
         }
+    }
+}
+
+/// The parser's first error line, at most 300 characters: it reports every error with the whole
+/// source quoted under it, which for a 4 KiB filter makes an unreadable answer.
+fn first_error(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    match line.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
     }
 }
 
@@ -342,6 +367,30 @@ mod tests {
         ];
         let picked = select(&candidates, || view(r#"{"x": 1}"#));
         assert_eq!(picked, vec![&ids[0], &ids[1]]);
+    }
+
+    /// Chains the parser's recursion limit doesn't see (binary operators, indexes) are refused
+    /// before they can overflow the stack of the thread that parses or evaluates them.
+    #[test]
+    fn long_operator_chains_are_refused_not_overflowing_the_stack() {
+        let chains = [
+            vec!["1"; 2048].join("*"),
+            vec!["data.a"; 600].join("||"),
+            format!("data{}", "[0]".repeat(1300)),
+            vec!["1"; 128].join("*-"),
+            format!("data{} == 1", "[0]".repeat(100)),
+            vec!["data.a"; 40].join(" + "),
+            vec!["a?a:"; 60].join("") + "a",
+        ];
+        for chain in chains {
+            let message = Filter::parse(&chain).unwrap_err().message;
+            assert!(message.len() < 400, "a short message: {message}");
+        }
+        let alternatives = (0..20)
+            .map(|i| format!("data.x{i} == {i}"))
+            .collect::<Vec<_>>()
+            .join(" || ");
+        Filter::parse(&alternatives).expect("twenty alternatives are a filter");
     }
 
     proptest::proptest! {
