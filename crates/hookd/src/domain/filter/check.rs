@@ -151,7 +151,7 @@ impl Check {
     fn walk(&mut self, node: &IdedExpr, scope: &Scope<'_>, depth: u16) -> Result<(), FieldError> {
         if depth > DEPTH_MAX {
             return Err(invalid(format!(
-                "filter nests operators more than {DEPTH_MAX} deep; split a long chain with brackets or use `in [...]`"
+                "filter nests operators more than {DEPTH_MAX} deep; split a long chain of operators with brackets"
             )));
         }
         let depth = depth + 1;
