@@ -614,3 +614,70 @@ async fn editing_keeps_an_auth_type_the_form_has_no_fields_for() {
     );
     assert_eq!(body["data"]["auth"]["clientId"], "hookd-prod", "{body}");
 }
+
+/// Wrong keys at the sign-in form count against the source address in the API's throttle: past
+/// the limit the form answers 429 with `Retry-After` and how long to wait, even for a right key;
+/// the API is throttled for that address too, and another address signs in as usual.
+#[suite_test]
+async fn repeated_wrong_keys_at_the_sign_in_form_are_throttled_per_address() {
+    let app = spawn_app_with(|c| {
+        c.auth_failure_limit = 3;
+        c.auth_failure_window_secs = 30;
+    })
+    .await;
+    let from = |source: &str| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let attacker = from("127.0.0.1");
+    let bystander = from("127.0.0.2");
+    let sign_in_from = |client: reqwest::Client, key: String| {
+        let url = app.url("/sign-in");
+        async move {
+            client
+                .post(url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string([("api_key", key.as_str())]).unwrap())
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = format!("scripe_sk_live_{}", "x".repeat(32));
+    for key in [wrong.as_str(), "garbage", wrong.as_str()] {
+        let r = sign_in_from(attacker.clone(), key.to_string()).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    for key in [wrong.as_str(), app.live_key.as_str()] {
+        let r = sign_in_from(attacker.clone(), key.to_string()).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.headers().get(SET_COOKIE).is_none());
+        let retry_after: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=30).contains(&retry_after), "{retry_after}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("Too many failed sign-in attempts from your address; try again in"),
+            "{html}"
+        );
+        assert!(html.contains(" s."), "{html}");
+    }
+    // One budget with the API: the address is refused there too.
+    let api = attacker
+        .get(app.url("/v1/webhook-endpoints"))
+        .bearer_auth(&app.live_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another address is unaffected.
+    let r = sign_in_from(bystander, app.live_key.clone()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
