@@ -6,6 +6,11 @@
 //! needs: header rows instead of a JSON object, auth fields per type, and, when editing, a blank
 //! secret meaning "keep the one saved" (secrets are write-only and never sent to the browser).
 //!
+//! The call policy (`allowedMethods`, `allowedPathPrefixes`, `allowCallerHeaders`) is edited as
+//! checkboxes and rows. The configured method is always among the allowed ones (its checkbox is
+//! implied): a policy that refused the integration's own method would be a trap, and "only the
+//! configured method" is then sent as the API's default (`null`), not as a list.
+//!
 //! Adding a field: a member of [`IntegrationForm`], a line in `from_fields` / `from_integration`,
 //! one in `to_create` / `to_update`, and one control in [`render`] (with the API's `param` name,
 //! which routes its errors beside it).
@@ -41,6 +46,10 @@ const PLACED: &[&str] = &[
     "auth",
     "contentType",
     "timeoutMs",
+    "description",
+    "allowedMethods",
+    "allowedPathPrefixes",
+    "allowCallerHeaders",
 ];
 
 /// The form as typed.
@@ -59,6 +68,12 @@ pub struct IntegrationForm {
     pub basic_password: String,
     pub content_type: String,
     pub timeout_ms: String,
+    pub description: String,
+    /// Methods ticked besides the configured one (upper case, as typed).
+    pub allowed_methods: Vec<String>,
+    /// Path-prefix rows; blank rows are ignored.
+    pub path_prefixes: Vec<String>,
+    pub allow_caller_headers: bool,
 }
 
 impl IntegrationForm {
@@ -69,6 +84,8 @@ impl IntegrationForm {
             content_type: "application/json".into(),
             timeout_ms: "10000".into(),
             headers: vec![(String::new(), String::new())],
+            allowed_methods: vec!["POST".into()],
+            path_prefixes: vec![String::new()],
             ..Self::default()
         }
     }
@@ -99,6 +116,18 @@ impl IntegrationForm {
             basic_password: fields.get("basic_password").to_string(),
             content_type: fields.get("content_type").trim().to_string(),
             timeout_ms: fields.get("timeout_ms").trim().to_string(),
+            description: fields.get("description").to_string(),
+            allowed_methods: fields
+                .all("allowed_method")
+                .iter()
+                .map(|m| m.trim().to_ascii_uppercase())
+                .collect(),
+            path_prefixes: fields
+                .all("path_prefix")
+                .iter()
+                .map(|p| p.trim().to_string())
+                .collect(),
+            allow_caller_headers: !fields.get("allow_caller_headers").is_empty(),
         }
     }
 
@@ -122,6 +151,19 @@ impl IntegrationForm {
             },
             content_type: integration.content_type.clone(),
             timeout_ms: integration.timeout_ms.to_string(),
+            description: integration.description.clone().unwrap_or_default(),
+            allowed_methods: integration
+                .allowed_methods
+                .iter()
+                .map(|m| m.as_str().to_string())
+                .collect(),
+            path_prefixes: integration
+                .allowed_path_prefixes
+                .iter()
+                .cloned()
+                .chain([String::new()])
+                .collect(),
+            allow_caller_headers: integration.allow_caller_headers,
             ..Self::default()
         }
     }
@@ -136,6 +178,32 @@ impl IntegrationForm {
                 "timeoutMs must be a whole number of milliseconds from 1 to 60000.",
             )
         })
+    }
+
+    /// The allowed methods to send: `None` for "the configured method only" (the API's default),
+    /// else the configured method first, then the ticked ones in the form's order.
+    fn methods(&self) -> Option<Vec<String>> {
+        let configured = if self.method.is_empty() {
+            "POST".to_string()
+        } else {
+            self.method.to_ascii_uppercase()
+        };
+        let mut list = vec![configured];
+        for method in &self.allowed_methods {
+            if !method.is_empty() && !list.contains(method) {
+                list.push(method.clone());
+            }
+        }
+        (list.len() > 1).then_some(list)
+    }
+
+    /// Non-blank path-prefix rows.
+    fn prefixes(&self) -> Vec<String> {
+        self.path_prefixes
+            .iter()
+            .filter(|p| !p.is_empty())
+            .cloned()
+            .collect()
     }
 
     fn optional(text: &str) -> Option<String> {
@@ -202,10 +270,10 @@ impl IntegrationForm {
             auth: Some(self.auth_json()),
             content_type: Self::optional(&self.content_type),
             timeout_ms: self.timeout()?,
-            description: None,
-            allowed_methods: None,
-            allowed_path_prefixes: None,
-            allow_caller_headers: None,
+            description: Self::optional(&self.description),
+            allowed_methods: self.methods(),
+            allowed_path_prefixes: Some(self.prefixes()),
+            allow_caller_headers: Some(self.allow_caller_headers),
         })
     }
 
@@ -238,10 +306,27 @@ impl IntegrationForm {
             timeout_ms: self
                 .timeout()?
                 .filter(|t| *t != i64::from(current.timeout_ms)),
-            description: None,
-            allowed_methods: None,
-            allowed_path_prefixes: None,
-            allow_caller_headers: None,
+            description: (self.description.trim()
+                != current.description.as_deref().unwrap_or("").trim())
+            .then(|| Self::optional(&self.description)),
+            allowed_methods: {
+                let wanted = self.methods();
+                let current_methods: Vec<String> = current
+                    .allowed_methods
+                    .iter()
+                    .map(|m| m.as_str().to_string())
+                    .collect();
+                let now = wanted.clone().unwrap_or_else(|| {
+                    vec![Self::optional(&self.method)
+                        .unwrap_or_else(|| current.method.as_str().to_string())
+                        .to_ascii_uppercase()]
+                });
+                (now != current_methods).then_some(wanted)
+            },
+            allowed_path_prefixes: (self.prefixes() != current.allowed_path_prefixes)
+                .then(|| self.prefixes()),
+            allow_caller_headers: (self.allow_caller_headers != current.allow_caller_headers)
+                .then_some(self.allow_caller_headers),
         })
     }
 }
@@ -285,6 +370,80 @@ fn headers_block(
                 }
             }
             div { button type="button" class="secondary small" data-add-header="header-rows" { "+ Add header" } }
+        }
+    }
+}
+
+/// What callers (scripts, the CLI, agents over MCP, Try it) may choose per call.
+fn policy_block(form: &IntegrationForm, errors: &FormErrors) -> Markup {
+    let methods_error = errors.for_param("allowedMethods");
+    let prefixes_error = errors.for_param("allowedPathPrefixes");
+    let headers_error = errors.for_param("allowCallerHeaders");
+    let configured = if form.method.is_empty() {
+        "POST".to_string()
+    } else {
+        form.method.to_ascii_uppercase()
+    };
+    html! {
+        fieldset {
+            legend { "What callers may do" }
+            p class="hint" { "Applies to every caller: scripts, the CLI, AI agents over MCP and Try it. A call outside it is refused with call_not_allowed." }
+            fieldset class="checks" aria-describedby=[methods_error.map(|_| "allowed-methods-error")] {
+                legend { "Allowed methods" }
+                p class="hint" { "The configured method (" (configured) ") is always allowed; tick others a call may choose." }
+                div class="radio-row" {
+                    @for method in METHODS {
+                        label {
+                            input type="checkbox" name="allowed_method" value=(method)
+                                checked[*method == configured || form.allowed_methods.iter().any(|m| m == method)];
+                            (method)
+                        }
+                    }
+                }
+                @if let Some(error) = methods_error { p id="allowed-methods-error" class="field-error" role="alert" { (error) } }
+            }
+            fieldset class="checks" {
+                legend { "Allowed path prefixes" }
+                p id="path-prefix-hint" class="hint" { "Paths a call may append to the URL, by whole segments: " code { "/reports" } " admits " code { "/reports/daily" } ". None: calls may not set a path." }
+                @if let Some(error) = prefixes_error { p id="path-prefix-error" class="field-error" role="alert" { (error) } }
+                div id="path-prefix-rows" {
+                    @for (i, prefix) in form.path_prefixes.iter().enumerate() {
+                        div class="header-row" data-header-row {
+                            div class="field" {
+                                label for={ "path-prefix-" (i) } { "Path prefix" }
+                                input id={ "path-prefix-" (i) } name="path_prefix" type="text" value=(prefix)
+                                    autocomplete="off" spellcheck="false" placeholder="/reports"
+                                    aria-invalid=[prefixes_error.map(|_| "true")]
+                                    aria-describedby=(if prefixes_error.is_some() { "path-prefix-hint path-prefix-error" } else { "path-prefix-hint" });
+                            }
+                            button type="button" class="secondary small" data-remove-header { "Remove" }
+                        }
+                    }
+                }
+                div { button type="button" class="secondary small" data-add-header="path-prefix-rows" { "+ Add path prefix" } }
+            }
+            div class="field" {
+                label {
+                    input id="allow_caller_headers" type="checkbox" name="allow_caller_headers" value="on" checked[form.allow_caller_headers];
+                    " Callers may add their own headers"
+                }
+                @if let Some(error) = headers_error { p class="field-error" role="alert" { (error) } }
+            }
+        }
+    }
+}
+
+fn description_block(form: &IntegrationForm, errors: &FormErrors) -> Markup {
+    let error = errors.for_param("description");
+    html! {
+        div class="field" {
+            label for="description" { "Description" }
+            textarea id="description" name="description" rows="3" maxlength="2000"
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[super::form_fields::described_by("description", true, error.is_some())] {
+                (form.description)
+            }
+            (messages("description", Some("What the upstream does, written for people and agents: it becomes the description of this integration's MCP tool."), error))
         }
     }
 }
@@ -414,6 +573,7 @@ pub fn render(
             }
             (headers_block(form, errors, existing))
             (auth_block(form, errors, existing))
+            (policy_block(form, errors))
             (Input::text("timeout_ms", "Timeout (ms)", "timeoutMs", &form.timeout_ms).kind("number")
                 .hint("How long a call waits for the answer: 1 to 60000 ms.")
                 .render(errors))
@@ -421,6 +581,7 @@ pub fn render(
                 .placeholder("Internal reporting API")
                 .hint("How scripts, the CLI (hookd call NAME) and agents find it. Unique in this workspace and mode.")
                 .render(errors))
+            (description_block(form, errors))
             div class="form-actions" {
                 button type="submit" { (submit) }
                 a class="button secondary" href="/settings/integrations" { "Cancel" }

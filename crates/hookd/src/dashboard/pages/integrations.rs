@@ -22,7 +22,7 @@ use crate::dashboard::csrf::CsrfForm;
 use crate::dashboard::errors::{DashError, DashResult, FormErrors};
 use crate::dashboard::layout::{self, csrf_field, Chrome};
 use crate::dashboard::session::Session;
-use crate::domain::integration::{AuthView, HeaderSecrets, Integration};
+use crate::domain::integration::{tool_name, AuthView, HeaderSecrets, Integration};
 use crate::store::{IntegrationFilter, PageRequest};
 
 const ACTIVE: &str = "/settings/integrations";
@@ -341,6 +341,62 @@ async fn update(
     }
 }
 
+/// The MCP tool name `integration` gets among the tenant's connected integrations (the same
+/// assignment as the MCP server's, collisions included); `None` once disconnected.
+async fn tool_name_of(
+    state: &AppState,
+    authed: &Authed,
+    integration: &Integration,
+) -> DashResult<Option<String>> {
+    if integration.disconnected_at.is_some() {
+        return Ok(None);
+    }
+    let all = all_by_name(state, authed).await?;
+    let ids: Vec<String> = all.iter().map(|i| i.id.to_string()).collect();
+    let pairs: Vec<(&str, &str)> = ids
+        .iter()
+        .zip(&all)
+        .map(|(id, i)| (id.as_str(), i.name.as_str()))
+        .collect();
+    let names = tool_name::assign(&pairs, crate::mcp::tools::GENERIC);
+    Ok(all
+        .iter()
+        .zip(names)
+        .find(|(i, _)| i.id == integration.id)
+        .map(|(_, name)| name))
+}
+
+fn policy_summary(integration: &Integration, tool: Option<&str>) -> Markup {
+    html! {
+        dl class="summary" data-test="call-policy" {
+            dt { "Description" } dd {
+                @match &integration.description {
+                    Some(d) => { (d) },
+                    None => { span class="muted" { "None. Agents see only the name; add one so they know what it does." } },
+                }
+            }
+            dt { "Allowed methods" } dd {
+                @for m in &integration.allowed_methods { span class="badge" { (m.as_str()) } " " }
+            }
+            dt { "Allowed paths" } dd {
+                @if integration.allowed_path_prefixes.is_empty() {
+                    span class="muted" { "None: calls may not set a path." }
+                }
+                @for p in &integration.allowed_path_prefixes { div { code { (p) } " and below" } }
+            }
+            dt { "Caller headers" } dd {
+                @if integration.allow_caller_headers { "Allowed" } @else { span class="muted" { "Not allowed" } }
+            }
+            dt { "MCP tool" } dd {
+                @match tool {
+                    Some(tool) => { code data-test="tool-name" { (tool) } },
+                    None => { span class="muted" { "None (disconnected)" } },
+                }
+            }
+        }
+    }
+}
+
 fn summary(integration: &Integration) -> Markup {
     html! {
         dl class="summary" {
@@ -371,6 +427,7 @@ async fn detail_page(
 ) -> DashResult<Markup> {
     let Json(Data { data: integration }) =
         api::get(State(Arc::clone(state)), authed.clone(), Path(id.clone())).await?;
+    let tool = tool_name_of(state, &authed, &integration).await?;
     let calls = crate::api::integration_calls::list(
         State(Arc::clone(state)),
         authed,
@@ -391,6 +448,10 @@ async fn detail_page(
         section class="card" aria-labelledby="config-heading" {
             h2 id="config-heading" { "Configuration" }
             (summary(&integration))
+        }
+        section class="card" aria-labelledby="policy-heading" {
+            h2 id="policy-heading" { "Callers and agents" }
+            (policy_summary(&integration, tool.as_deref()))
         }
         (integration_try::panel(session, &integration, tried.as_ref()))
         (integration_try::call_log(&calls))
