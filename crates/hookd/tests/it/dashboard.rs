@@ -681,3 +681,145 @@ async fn repeated_wrong_keys_at_the_sign_in_form_are_throttled_per_address() {
     let r = sign_in_from(bystander, app.live_key.clone()).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+/// The call policy and description on the integration form: garbage and oversize values are
+/// refused beside their field with the API's words; a good form saves exactly that policy; Try it
+/// with a method or path outside it (a forged post) is refused with `call_not_allowed`, and
+/// nothing reaches the upstream.
+#[suite_test]
+async fn the_call_policy_fields_are_validated_saved_and_enforced_on_try_it() {
+    let app = spawn_app().await;
+    let upstream = Receiver::start().await;
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let token = csrf_token(&app, &cookie, "/settings/integrations/new").await;
+    let long_description = "d".repeat(2001);
+    let long_prefix = format!("/{}", "p".repeat(600));
+    let ok_url = "https://api.example.com/hook";
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("description", &long_description)],
+            "id=\"description-error\"",
+        ),
+        (
+            vec![("description", "bell\u{7}")],
+            "id=\"description-error\"",
+        ),
+        (
+            vec![("allowed_method", "BREW")],
+            "id=\"allowed-methods-error\"",
+        ),
+        (
+            vec![("path_prefix", "no-slash")],
+            "id=\"path-prefix-error\"",
+        ),
+        (vec![("path_prefix", "/a/../b")], "id=\"path-prefix-error\""),
+        (
+            vec![("path_prefix", &long_prefix)],
+            "id=\"path-prefix-error\"",
+        ),
+        (vec![("path_prefix", "/x?y=1")], "id=\"path-prefix-error\""),
+    ];
+    for (extra, expected) in cases {
+        let mut fields = vec![("_csrf", token.as_str()), ("url", ok_url), ("name", "x")];
+        fields.extend(extra);
+        let response = post_form(&app, Some(&cookie), "/settings/integrations/new", &fields).await;
+        let status = response.status();
+        let html = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fields:?}: {html}");
+        assert!(html.contains(expected), "{fields:?} → {expected}: {html}");
+    }
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    assert_eq!(list["data"], json!([]));
+
+    // A good form: the policy as ticked, the configured method always included.
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        "/settings/integrations/new",
+        &[
+            ("_csrf", &token),
+            ("url", &upstream.url),
+            ("name", "Reports"),
+            ("method", "POST"),
+            ("allowed_method", "GET"),
+            ("path_prefix", "/daily"),
+            ("path_prefix", ""),
+            ("allow_caller_headers", "on"),
+            ("description", "Stores daily reports."),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    let saved = &list["data"][0];
+    assert_eq!(saved["allowedMethods"], json!(["POST", "GET"]));
+    assert_eq!(saved["allowedPathPrefixes"], json!(["/daily"]));
+    assert_eq!(saved["allowCallerHeaders"], json!(true));
+    assert_eq!(saved["description"], json!("Stores daily reports."));
+    let id = saved["id"].as_str().unwrap();
+
+    let page = get_page(&app, &cookie, &format!("/settings/integrations/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(">reports</code>"),
+        "the MCP tool name: {page}"
+    );
+    assert!(!page.contains("<option value=\"DELETE\""), "{page}");
+
+    let try_path = format!("/settings/integrations/{id}/try");
+    for (method, path, rule) in [
+        ("DELETE", "", "allowedMethods"),
+        ("POST", "/admin", "allowedPathPrefixes"),
+    ] {
+        let response = post_form(
+            &app,
+            Some(&cookie),
+            &try_path,
+            &[
+                ("_csrf", &token),
+                ("try_method", method),
+                ("try_path", path),
+                ("try_body", ""),
+            ],
+        )
+        .await;
+        assert!(!response.status().is_server_error());
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("call_not_allowed") && html.contains(rule),
+            "{method} {path}: {html}"
+        );
+    }
+    assert_eq!(upstream.count(), 0, "a refused call sends nothing");
+
+    // Editing: unticking GET and clearing the prefix goes back to the defaults.
+    let edit = format!("/settings/integrations/{id}/edit");
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        &edit,
+        &[
+            ("_csrf", &token),
+            ("url", &upstream.url),
+            ("name", "Reports"),
+            ("method", "POST"),
+            ("auth_type", "none"),
+            ("content_type", "application/json"),
+            ("timeout_ms", "10000"),
+            ("path_prefix", ""),
+            ("description", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, got) = app
+        .get_json(&app.live_key, &format!("/v1/integrations/{id}"))
+        .await;
+    assert_eq!(got["data"]["allowedMethods"], json!(["POST"]));
+    assert_eq!(got["data"]["allowedPathPrefixes"], json!([]));
+    assert_eq!(got["data"]["allowCallerHeaders"], json!(false));
+    assert_eq!(got["data"]["description"], json!(null));
+}

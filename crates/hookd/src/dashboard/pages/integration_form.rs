@@ -408,7 +408,7 @@ fn policy_block(form: &IntegrationForm, errors: &FormErrors) -> Markup {
                 @if let Some(error) = prefixes_error { p id="path-prefix-error" class="field-error" role="alert" { (error) } }
                 div id="path-prefix-rows" {
                     @for (i, prefix) in form.path_prefixes.iter().enumerate() {
-                        div class="header-row" data-header-row {
+                        div class="header-row single" data-header-row {
                             div class="field" {
                                 label for={ "path-prefix-" (i) } { "Path prefix" }
                                 input id={ "path-prefix-" (i) } name="path_prefix" type="text" value=(prefix)
