@@ -48,8 +48,26 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
         .is_displayed()
         .await
         .unwrap());
+    b.click("input[name=auth_type][value=oauth2_client_credentials]")
+        .await;
+    for field in [
+        "#oauth_token_url",
+        "#oauth_client_id",
+        "#oauth_client_secret",
+        "#oauth_scope",
+    ] {
+        assert!(b.find(field).await.is_displayed().await.unwrap(), "{field}");
+    }
+    assert!(!b.find("#bearer_token").await.is_displayed().await.unwrap());
+    b.check("custom-webhook-oauth2").await;
     b.click("input[name=auth_type][value=bearer]").await;
     assert!(b.find("#bearer_token").await.is_displayed().await.unwrap());
+    assert!(!b
+        .find("#oauth_token_url")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
     assert!(!b
         .find("#auth_header_value")
         .await

@@ -494,7 +494,8 @@ async fn try_it_shows_upstream_failures_and_bad_bodies_as_the_api_words_them() {
         .post_json(
             &app.live_key,
             "/v1/integrations",
-            &json!({"name": "Down", "url": "http://127.0.0.1:1/x"}),
+            &json!({"name": "Down", "url": "http://127.0.0.1:1/x",
+                    "allowedPathPrefixes": ["/reports"]}),
         )
         .await;
     let id = body["data"]["id"].as_str().unwrap().to_string();
@@ -564,55 +565,126 @@ async fn try_it_shows_upstream_failures_and_bad_bodies_as_the_api_words_them() {
     assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
 }
 
+/// OAuth2 client credentials on the integration form: created from the form, shown with the
+/// secret as `…last4` only, edited with the secret left blank (the saved one is kept), and bad
+/// values refused beside their field.
 #[suite_test]
-async fn editing_keeps_an_auth_type_the_form_has_no_fields_for() {
+async fn oauth2_client_credentials_are_created_and_edited_with_a_write_only_secret() {
     let app = spawn_app().await;
-    let (status, body) = app
-        .post_json(
-            &app.live_key,
-            "/v1/integrations",
-            &json!({"name": "Partner API", "url": "https://partner.example.com/api",
-                    "auth": {"type": "oauth2_client_credentials",
-                             "tokenUrl": "https://auth.example.com/oauth/token",
-                             "clientId": "hookd-prod", "clientSecret": "s3cr3t-client-secret"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["data"]["id"].as_str().unwrap().to_string();
     let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let token = csrf_token(&app, &cookie, "/settings/integrations/new").await;
+    let base = [
+        ("_csrf", token.as_str()),
+        ("name", "Partner API"),
+        ("url", "https://partner.example.com/api"),
+        ("method", "POST"),
+        ("content_type", "application/json"),
+        ("timeout_ms", "10000"),
+        ("auth_type", "oauth2_client_credentials"),
+    ];
+    // Garbage: each refused beside its field, nothing created.
+    let long_id = "c".repeat(5000);
+    for (extra, expected) in [
+        (
+            vec![
+                ("oauth_token_url", "not a url"),
+                ("oauth_client_id", "id"),
+                ("oauth_client_secret", "s"),
+            ],
+            "id=\"oauth_token_url-error\"",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://u:p@auth.example.com/t"),
+                ("oauth_client_id", "id"),
+                ("oauth_client_secret", "s"),
+            ],
+            "id=\"oauth_token_url-error\"",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://auth.example.com/t"),
+                ("oauth_client_id", ""),
+                ("oauth_client_secret", "s"),
+            ],
+            "id=\"oauth_client_id-error\"",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://auth.example.com/t"),
+                ("oauth_client_id", &long_id),
+                ("oauth_client_secret", "s"),
+            ],
+            "id=\"oauth_client_id-error\"",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://auth.example.com/t"),
+                ("oauth_client_id", "id"),
+                ("oauth_client_secret", ""),
+            ],
+            "id=\"oauth_client_secret-error\"",
+        ),
+    ] {
+        let mut fields = base.to_vec();
+        fields.extend(extra);
+        let response = post_form(&app, Some(&cookie), "/settings/integrations/new", &fields).await;
+        let status = response.status();
+        let html = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fields:?}: {html}");
+        assert!(html.contains(expected), "{fields:?} → {expected}: {html}");
+    }
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    assert_eq!(list["data"], json!([]));
+
+    let mut fields = base.to_vec();
+    fields.extend([
+        ("oauth_token_url", "https://auth.example.com/oauth/token"),
+        ("oauth_client_id", "hookd-prod"),
+        ("oauth_client_secret", "s3cr3t-client-secret"),
+        ("oauth_scope", "reports:write"),
+    ]);
+    let response = post_form(&app, Some(&cookie), "/settings/integrations/new", &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    let auth = &list["data"][0]["auth"];
+    assert_eq!(auth["type"], "oauth2_client_credentials", "{auth}");
+    assert_eq!(auth["scope"], "reports:write", "{auth}");
+    assert_eq!(auth["clientSecretLast4"], "cret", "{auth}");
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+
     let edit = format!("/settings/integrations/{id}/edit");
     let html = get_page(&app, &cookie, &edit).await.text().await.unwrap();
     assert!(
         html.contains("value=\"oauth2_client_credentials\" checked"),
         "{html}"
     );
+    assert!(
+        html.contains("hookd-prod") && html.contains("…cret"),
+        "{html}"
+    );
     assert!(!html.contains("s3cr3t-client-secret"));
-    let token = csrf_token(&app, &cookie, &edit).await;
-    let response = post_form(
-        &app,
-        Some(&cookie),
-        &edit,
-        &[
-            ("_csrf", &token),
-            ("name", "Partner API v2"),
-            ("url", "https://partner.example.com/api"),
-            ("method", "POST"),
-            ("content_type", "application/json"),
-            ("timeout_ms", "10000"),
-            ("auth_type", "oauth2_client_credentials"),
-        ],
-    )
-    .await;
+
+    // A new scope with the secret left blank: the saved secret is kept.
+    let mut fields = base.to_vec();
+    fields[1] = ("name", "Partner API v2");
+    fields.extend([
+        ("oauth_token_url", "https://auth.example.com/oauth/token"),
+        ("oauth_client_id", "hookd-prod"),
+        ("oauth_client_secret", ""),
+        ("oauth_scope", "reports:read"),
+    ]);
+    let response = post_form(&app, Some(&cookie), &edit, &fields).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, body) = app
         .get_json(&app.live_key, &format!("/v1/integrations/{id}"))
         .await;
     assert_eq!(body["data"]["name"], "Partner API v2");
-    assert_eq!(
-        body["data"]["auth"]["type"], "oauth2_client_credentials",
-        "{body}"
-    );
-    assert_eq!(body["data"]["auth"]["clientId"], "hookd-prod", "{body}");
+    let auth = &body["data"]["auth"];
+    assert_eq!(auth["scope"], "reports:read", "{auth}");
+    assert_eq!(auth["clientId"], "hookd-prod", "{auth}");
+    // The auth object was replaced (new scope), so the API got a secret: the saved one.
+    assert_eq!(auth["clientSecretLast4"], "cret", "{auth}");
 }
 
 /// Wrong keys at the sign-in form count against the source address in the API's throttle: past

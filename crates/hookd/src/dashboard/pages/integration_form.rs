@@ -11,6 +11,11 @@
 //! implied): a policy that refused the integration's own method would be a trap, and "only the
 //! configured method" is then sent as the API's default (`null`), not as a list.
 //!
+//! OAuth2 client credentials: the token URL, client id, scope and audience are shown and edited
+//! as typed; the client secret is write-only like every credential. Editing those fields with the
+//! secret left blank re-sends the saved secret (opened from the sealed auth on the server), since
+//! the API replaces the auth object whole.
+//!
 //! Adding a field: a member of [`IntegrationForm`], a line in `from_fields` / `from_integration`,
 //! one in `to_create` / `to_update`, and one control in [`render`] (with the API's `param` name,
 //! which routes its errors beside it).
@@ -26,7 +31,8 @@ use crate::dashboard::csrf::Fields;
 use crate::dashboard::errors::FormErrors;
 use crate::dashboard::layout::csrf_field;
 use crate::dashboard::session::Session;
-use crate::domain::integration::{AuthView, HeaderSecrets, Integration};
+use crate::domain::integration::{AuthConfig, AuthView, HeaderSecrets, Integration};
+use crate::domain::oauth2::{self, ClientCredentialsView};
 
 /// Methods offered (the API's list).
 pub const METHODS: &[&str] = &["POST", "GET", "PUT", "PATCH", "DELETE", "HEAD"];
@@ -36,6 +42,7 @@ pub const AUTH_TYPES: &[(&str, &str)] = &[
     ("bearer", "Bearer token"),
     ("header", "API key header"),
     ("basic", "Basic auth"),
+    ("oauth2_client_credentials", "OAuth2 client credentials"),
 ];
 /// Every API parameter this form has a place for (anything else is shown above the form).
 const PLACED: &[&str] = &[
@@ -66,6 +73,11 @@ pub struct IntegrationForm {
     pub auth_header_value: String,
     pub basic_username: String,
     pub basic_password: String,
+    pub oauth_token_url: String,
+    pub oauth_client_id: String,
+    pub oauth_client_secret: String,
+    pub oauth_scope: String,
+    pub oauth_audience: String,
     pub content_type: String,
     pub timeout_ms: String,
     pub description: String,
@@ -114,6 +126,11 @@ impl IntegrationForm {
             auth_header_value: fields.get("auth_header_value").to_string(),
             basic_username: fields.get("basic_username").to_string(),
             basic_password: fields.get("basic_password").to_string(),
+            oauth_token_url: fields.get("oauth_token_url").trim().to_string(),
+            oauth_client_id: fields.get("oauth_client_id").trim().to_string(),
+            oauth_client_secret: fields.get("oauth_client_secret").to_string(),
+            oauth_scope: fields.get("oauth_scope").trim().to_string(),
+            oauth_audience: fields.get("oauth_audience").trim().to_string(),
             content_type: fields.get("content_type").trim().to_string(),
             timeout_ms: fields.get("timeout_ms").trim().to_string(),
             description: fields.get("description").to_string(),
@@ -149,6 +166,18 @@ impl IntegrationForm {
                 AuthView::Header { name, .. } => name.clone(),
                 _ => String::new(),
             },
+            oauth_token_url: oauth_view(&integration.auth)
+                .map(|v| v.token_url.clone())
+                .unwrap_or_default(),
+            oauth_client_id: oauth_view(&integration.auth)
+                .map(|v| v.client_id.clone())
+                .unwrap_or_default(),
+            oauth_scope: oauth_view(&integration.auth)
+                .and_then(|v| v.scope.clone())
+                .unwrap_or_default(),
+            oauth_audience: oauth_view(&integration.auth)
+                .and_then(|v| v.audience.clone())
+                .unwrap_or_default(),
             content_type: integration.content_type.clone(),
             timeout_ms: integration.timeout_ms.to_string(),
             description: integration.description.clone().unwrap_or_default(),
@@ -246,6 +275,7 @@ impl IntegrationForm {
             "basic" => {
                 json!({"type": "basic", "username": self.basic_username, "password": self.basic_password})
             }
+            "oauth2_client_credentials" => oauth_json(self, &self.oauth_client_secret),
             "none" | "" => json!({"type": "none"}),
             other => json!({"type": other}),
         }
@@ -257,6 +287,7 @@ impl IntegrationForm {
             "bearer" => self.bearer_token.is_empty(),
             "header" => self.auth_header_value.is_empty(),
             "basic" => self.basic_username.is_empty() && self.basic_password.is_empty(),
+            "oauth2_client_credentials" => self.oauth_client_secret.is_empty(),
             _ => true,
         }
     }
@@ -280,10 +311,12 @@ impl IntegrationForm {
     /// A PATCH of what changed. Headers are sent whole (the API replaces them), with blank values
     /// of saved names filled from `saved_headers`; the auth is kept when its type is unchanged and
     /// no secret was typed.
+    /// `saved_auth` is the saved credentials (opened on the server, never sent to the browser).
     pub fn to_update(
         &self,
         current: &Integration,
         saved_headers: &HeaderSecrets,
+        saved_auth: Option<&AuthConfig>,
     ) -> Result<UpdateIntegration, FormErrors> {
         let headers = self.header_map(Some(saved_headers))?;
         let headers_changed = headers != *saved_headers;
@@ -291,16 +324,34 @@ impl IntegrationForm {
             AuthView::Header { name, .. } => name.as_str(),
             _ => "",
         };
+        let oauth_same = oauth_view(&current.auth).is_some_and(|v| {
+            v.token_url == self.oauth_token_url
+                && v.client_id == self.oauth_client_id
+                && v.scope.as_deref().unwrap_or("") == self.oauth_scope
+                && v.audience.as_deref().unwrap_or("") == self.oauth_audience
+        });
         let auth_unchanged = self.auth_type == current.auth.type_name()
             && self.auth_secrets_blank()
-            && (self.auth_type != "header" || self.auth_header_name == current_header_name);
+            && (self.auth_type != "header" || self.auth_header_name == current_header_name)
+            && (self.auth_type != oauth2::TYPE || oauth_same);
+        // OAuth2 settings changed with the secret left blank: keep the saved secret.
+        let auth = match saved_auth {
+            Some(AuthConfig::OAuth2ClientCredentials(saved))
+                if !auth_unchanged
+                    && self.auth_type == oauth2::TYPE
+                    && self.oauth_client_secret.is_empty() =>
+            {
+                oauth_json(self, &saved.client_secret)
+            }
+            _ => self.auth_json(),
+        };
         Ok(UpdateIntegration {
             name: (self.name != current.name).then(|| self.name.clone()),
             url: (self.url != current.url).then(|| self.url.clone()),
             method: (!self.method.eq_ignore_ascii_case(current.method.as_str()))
                 .then(|| self.method.clone()),
             headers: headers_changed.then_some(headers),
-            auth: (!auth_unchanged).then(|| self.auth_json()),
+            auth: (!auth_unchanged).then_some(auth),
             content_type: (self.content_type != current.content_type)
                 .then(|| self.content_type.clone()),
             timeout_ms: self
@@ -329,6 +380,30 @@ impl IntegrationForm {
                 .then_some(self.allow_caller_headers),
         })
     }
+}
+
+fn oauth_view(auth: &AuthView) -> Option<&ClientCredentialsView> {
+    match auth {
+        AuthView::OAuth2ClientCredentials(view) => Some(view),
+        _ => None,
+    }
+}
+
+/// The `oauth2_client_credentials` auth object; blank scope and audience are left out.
+fn oauth_json(form: &IntegrationForm, secret: &str) -> Value {
+    let mut auth = json!({
+        "type": oauth2::TYPE,
+        "tokenUrl": form.oauth_token_url,
+        "clientId": form.oauth_client_id,
+        "clientSecret": secret,
+    });
+    if !form.oauth_scope.is_empty() {
+        auth["scope"] = json!(form.oauth_scope);
+    }
+    if !form.oauth_audience.is_empty() {
+        auth["audience"] = json!(form.oauth_audience);
+    }
+    auth
 }
 
 fn last4_hint(last4: Option<&String>) -> String {
@@ -455,6 +530,12 @@ fn auth_block(
 ) -> Markup {
     let saved = existing.map(|e| &e.auth);
     let same_type = |t: &str| saved.is_some_and(|a| a.type_name() == t);
+    let client_secret_hint = match saved {
+        Some(AuthView::OAuth2ClientCredentials(view)) => {
+            Some(last4_hint(view.client_secret_last4.as_ref()))
+        }
+        _ => None,
+    };
     let (token_hint, value_hint, user_hint, password_hint) = match saved {
         Some(AuthView::Bearer { token_last4 }) => {
             (Some(last4_hint(token_last4.as_ref())), None, None, None)
@@ -481,6 +562,11 @@ fn auth_block(
                 "auth.value",
                 "auth.username",
                 "auth.password",
+                "auth.tokenUrl",
+                "auth.clientId",
+                "auth.clientSecret",
+                "auth.scope",
+                "auth.audience",
             ]
             .iter()
             .all(|p| errors.for_param(p).is_none())
@@ -538,6 +624,20 @@ fn auth_block(
             div data-auth="basic" class="row" {
                 (secret("basic_username", "Username", "auth.username", None, &user_hint, "basic"))
                 (secret("basic_password", "Password", "auth.password", None, &password_hint, "basic"))
+            }
+            div data-auth="oauth2_client_credentials" class="stack" {
+                (Input::text("oauth_token_url", "Token URL", "auth.tokenUrl", &form.oauth_token_url).kind("url")
+                    .placeholder("https://auth.example.com/oauth/token")
+                    .hint("hookd fetches a token here (client credentials grant), caches it until shortly before it expires, and sends it as Authorization: Bearer.")
+                    .render(errors))
+                div class="row" {
+                    (Input::text("oauth_client_id", "Client ID", "auth.clientId", &form.oauth_client_id).render(errors))
+                    (secret("oauth_client_secret", "Client secret", "auth.clientSecret", None, &client_secret_hint, oauth2::TYPE))
+                }
+                div class="row" {
+                    (Input::text("oauth_scope", "Scope (optional)", "auth.scope", &form.oauth_scope).placeholder("reports:write").render(errors))
+                    (Input::text("oauth_audience", "Audience (optional)", "auth.audience", &form.oauth_audience).render(errors))
+                }
             }
             p class="hint" { "Credentials are write-only: encrypted at rest and never shown again; the dashboard shows only their last 4 characters." }
         }

@@ -198,7 +198,8 @@ pub fn panel(
                 hx-post=(action) hx-target="#try-panel" hx-select="#try-panel" hx-swap="outerHTML"
                 hx-select-oob="#call-log" {
                 (csrf_field(session))
-                (form_alert(&errors, &["method", "path", "body"]))
+                // Without a path field (no prefix allowed), a path error goes on top of the form.
+                (form_alert(&errors, if integration.allowed_path_prefixes.is_empty() { &["method", "body"] } else { &["method", "path", "body"] }))
                 div class="row-3" {
                     (select("try_method", "Method", "method", &methods, &form.method, &errors))
                     @if !integration.allowed_path_prefixes.is_empty() {

@@ -22,7 +22,7 @@ use crate::dashboard::csrf::CsrfForm;
 use crate::dashboard::errors::{DashError, DashResult, FormErrors};
 use crate::dashboard::layout::{self, csrf_field, Chrome};
 use crate::dashboard::session::Session;
-use crate::domain::integration::{tool_name, AuthView, HeaderSecrets, Integration};
+use crate::domain::integration::{tool_name, AuthConfig, AuthView, HeaderSecrets, Integration};
 use crate::store::{IntegrationFilter, PageRequest};
 
 const ACTIVE: &str = "/settings/integrations";
@@ -262,20 +262,25 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
     }
 }
 
-/// The integration and its saved headers (for "blank keeps the saved value").
+/// The integration, its saved headers and its saved auth (for "blank keeps the saved value";
+/// opened here on the server, never sent to the browser).
 async fn load(
     state: &AppState,
     authed: &Authed,
     id: &str,
-) -> DashResult<(Integration, HeaderSecrets)> {
+) -> DashResult<(Integration, HeaderSecrets, AuthConfig)> {
     let stored = api::load_connected(state, &authed.tenant, id).await?;
+    let internal =
+        |e| DashError::from(crate::api::error::ApiError::Internal(anyhow::Error::new(e)));
     let headers = state
         .cipher
         .open_json(&stored.headers_sealed)
-        .map_err(|e| {
-            DashError::from(crate::api::error::ApiError::Internal(anyhow::Error::new(e)))
-        })?;
-    Ok((stored.integration, headers))
+        .map_err(internal)?;
+    let auth = state
+        .cipher
+        .open_json(&stored.auth_sealed)
+        .map_err(internal)?;
+    Ok((stored.integration, headers, auth))
 }
 
 /// `GET /settings/integrations/{id}/edit`.
@@ -285,7 +290,7 @@ async fn edit(
     PathId(id): PathId,
 ) -> DashResult<Markup> {
     let authed = settings_caller(&session)?;
-    let (integration, _) = load(&state, &authed, &id).await?;
+    let (integration, _, _) = load(&state, &authed, &id).await?;
     Ok(form_page(
         &session,
         &format!("Edit {}", integration.name),
@@ -304,11 +309,11 @@ async fn update(
 ) -> DashResult<Response> {
     let CsrfForm { session, fields } = form;
     let authed = settings_caller(&session)?;
-    let (integration, saved_headers) = load(&state, &authed, &id).await?;
+    let (integration, saved_headers, saved_auth) = load(&state, &authed, &id).await?;
     let typed = IntegrationForm::from_fields(&fields);
     let title = format!("Edit {}", integration.name);
     let action = format!("/settings/integrations/{}/edit", integration.id);
-    let body = match typed.to_update(&integration, &saved_headers) {
+    let body = match typed.to_update(&integration, &saved_headers, Some(&saved_auth)) {
         Ok(body) => body,
         Err(errors) => {
             return Ok(refused(
@@ -484,7 +489,7 @@ async fn try_it(
 ) -> DashResult<Markup> {
     let CsrfForm { session, fields } = form;
     let authed = settings_caller(&session)?;
-    let (integration, _) = load(&state, &authed, &id).await?;
+    let (integration, _, _) = load(&state, &authed, &id).await?;
     let typed = integration_try::TryForm::from_fields(&fields);
     let result = integration_try::run(&state, authed.clone(), &integration, &typed).await?;
     detail_page(&state, &session, authed, id, None, Some((typed, result))).await
@@ -497,7 +502,7 @@ async fn confirm_disconnect(
     PathId(id): PathId,
 ) -> DashResult<Markup> {
     let authed = settings_caller(&session)?;
-    let (integration, _) = load(&state, &authed, &id).await?;
+    let (integration, _, _) = load(&state, &authed, &id).await?;
     let title = format!("Disconnect {}?", integration.name);
     let body = html! {
         div class="card narrow" {
