@@ -204,3 +204,177 @@ async fn pages_show_their_own_mode_only() {
         "{page}"
     );
 }
+
+/// The endpoint forms' delivery controls: a filter that does not parse, oversize or garbage
+/// rates and bad query-parameter names are refused beside their field with the API's message;
+/// good values are saved and shown on the endpoint's page; a blank field removes a saved value.
+#[suite_test]
+async fn endpoint_filter_rate_limit_and_secret_query_params_are_edited_from_the_forms() {
+    let app = spawn_app().await;
+    let (cookie, token) = session(&app, &app.live_key).await;
+    let t = token.as_str();
+    let endpoint = app.create_endpoint(URL, &["post.created"]).await;
+    let id = endpoint["id"].as_str().unwrap();
+    let edit = format!("/endpoints/{id}/edit");
+    // What the API says about a filter that does not parse, to compare with the page.
+    let (_, api_error) = app
+        .patch_json(
+            &app.live_key,
+            &endpoint_path(&endpoint["id"]),
+            &json!({"filter": "data.amount >"}),
+        )
+        .await;
+    let parser_message = api_error["error"]["message"].as_str().unwrap().to_string();
+    let long_filter = format!("data.a == \"{}\"", "x".repeat(5000));
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("filter", "data.amount >", "filter-error"),
+        ("filter", &long_filter, "filter-error"),
+        ("filter", "\u{0}", "filter-error"),
+        ("rateLimitPerSec", "0", "rateLimitPerSec-error"),
+        ("rateLimitPerSec", "1.5", "rateLimitPerSec-error"),
+        ("rateLimitPerSec", "-2", "rateLimitPerSec-error"),
+        (
+            "rateLimitPerSec",
+            "99999999999999999999999",
+            "rateLimitPerSec-error",
+        ),
+        ("rateLimitPerSec", "1000000", "rateLimitPerSec-error"),
+        ("secretQueryParams", "token", "secretQueryParams-error"),
+    ];
+    for (field, value, error_id) in cases {
+        for path in ["/endpoints", edit.as_str()] {
+            let (status, body) = post(
+                &app,
+                &cookie,
+                path,
+                &[
+                    ("_csrf", t),
+                    ("name", "ok"),
+                    ("url", URL),
+                    ("events", "post.created"),
+                    (field, value),
+                ],
+            )
+            .await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{path} {field}={value}: {body}"
+            );
+            assert!(
+                body.contains(&format!("id=\"{error_id}\"")),
+                "{path} {field}={value}: {body}"
+            );
+        }
+    }
+    let (_, body) = post(
+        &app,
+        &cookie,
+        &edit,
+        &[
+            ("_csrf", t),
+            ("name", "ok"),
+            ("url", URL),
+            ("events", "post.created"),
+            ("filter", "data.amount >"),
+        ],
+    )
+    .await;
+    let escaped = parser_message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    assert!(
+        body.contains(&escaped),
+        "the API's parser message: {parser_message}\n{body}"
+    );
+    assert_eq!(listed_ids(&app, &app.live_key).await, [id]);
+
+    // Good values are saved and shown.
+    let url = "https://127.0.0.1:9/hook?token=abc123";
+    let (status, _) = post(
+        &app,
+        &cookie,
+        &edit,
+        &[
+            ("_csrf", t),
+            ("name", "ok"),
+            ("url", url),
+            ("events", "post.created"),
+            ("filter", "data.amount > 100"),
+            ("rateLimitPerSec", "5"),
+            ("secretQueryParams", "token"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, got) = app
+        .get_json(&app.live_key, &endpoint_path(&endpoint["id"]))
+        .await;
+    assert_eq!(got["data"]["filter"], "data.amount > 100");
+    assert_eq!(got["data"]["rateLimitPerSec"], 5);
+    assert_eq!(got["data"]["secretQueryParams"], json!(["token"]));
+    let (_, page) = get(&app, &cookie, &format!("/endpoints/{id}")).await;
+    assert!(page.contains("data.amount &gt; 100"), "{page}");
+    assert!(page.contains("5 attempts per second"), "{page}");
+    assert!(
+        !page.contains("abc123"),
+        "the secret value is masked: {page}"
+    );
+    let (_, form) = get(&app, &cookie, &edit).await;
+    assert!(
+        form.contains("value=\"5\"") && !form.contains("abc123"),
+        "{form}"
+    );
+
+    // Blank fields remove them (the masked URL sent back keeps the secret value).
+    let masked = got["data"]["url"].as_str().unwrap().to_string();
+    let (status, _) = post(
+        &app,
+        &cookie,
+        &edit,
+        &[
+            ("_csrf", t),
+            ("name", "ok"),
+            ("url", &masked),
+            ("events", "post.created"),
+            ("filter", ""),
+            ("rateLimitPerSec", ""),
+            ("secretQueryParams", "token"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, got) = app
+        .get_json(&app.live_key, &endpoint_path(&endpoint["id"]))
+        .await;
+    assert!(got["data"].get("filter").is_none(), "{got}");
+    assert!(got["data"].get("rateLimitPerSec").is_none(), "{got}");
+
+    // Created with controls from the list page's form.
+    let (status, body) = post(
+        &app,
+        &cookie,
+        "/endpoints",
+        &[
+            ("_csrf", t),
+            ("name", "filtered"),
+            ("url", URL),
+            ("events", "post.created"),
+            ("filter", "type == \"post.created\""),
+            ("rateLimitPerSec", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, list) = app.get_json(&app.live_key, ENDPOINTS).await;
+    let created = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "filtered")
+        .unwrap();
+    assert_eq!(created["filter"], "type == \"post.created\"");
+    assert_eq!(created["rateLimitPerSec"], 2);
+}

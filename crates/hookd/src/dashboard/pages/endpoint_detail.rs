@@ -169,6 +169,30 @@ async fn page(
                 dt { "Project" } dd { (endpoint.project_id.as_deref().unwrap_or("every project")) }
                 dt { "Secret" } dd { code { "whsec_…" (endpoint.secret_last4) } }
                 @if !endpoint.description.is_empty() { dt { "Description" } dd { (endpoint.description) } }
+                dt { "Filter" } dd data-test="endpoint-filter" {
+                    @match &endpoint.filter {
+                        Some(filter) => { code { (filter) } },
+                        None => { span class="muted" { "None: every subscribed event" } },
+                    }
+                }
+                dt { "Rate limit" } dd data-test="endpoint-rate-limit" {
+                    @match endpoint.rate_limit_per_sec {
+                        Some(rate) => { (rate) " attempts per second" },
+                        None => { span class="muted" { "None" } },
+                    }
+                }
+                @if let Some(crate::domain::oauth2::EndpointAuth::OAuth2ClientCredentials(auth)) = &endpoint.auth {
+                    dt { "Authentication" } dd {
+                        "OAuth2 client credentials: " code { (auth.client_id) } " at " span class="url" { (auth.token_url) }
+                        @if let Some(last4) = &auth.client_secret_last4 { " (secret …" (last4) ")" }
+                    }
+                }
+                @if !endpoint.secret_query_params.is_empty() {
+                    dt { "Secret query parameters" } dd { @for name in &endpoint.secret_query_params { code { (name) } " " } }
+                }
+                @if !endpoint.metadata.is_empty() {
+                    dt { "Metadata" } dd { @for (key, value) in endpoint.metadata.iter() { div { code { (key) } ": " (value) } } }
+                }
                 dt { "Id" } dd { code { (endpoint.id) } }
             }
             @if !read_only {

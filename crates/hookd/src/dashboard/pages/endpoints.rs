@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 
+use super::endpoint_controls::{self, Controls};
 use super::form_fields::{form_alert, messages, Input};
 use super::scope::{caller, project, visible};
 use super::{NoticeQuery, PathId};
@@ -79,6 +80,7 @@ struct Draft {
     events: Vec<String>,
     description: String,
     project: String,
+    controls: Controls,
 }
 
 impl Draft {
@@ -93,6 +95,7 @@ impl Draft {
                 .collect(),
             description: fields.get("description").to_string(),
             project: fields.get("projectId").trim().to_string(),
+            controls: Controls::from_fields(fields),
         }
     }
 }
@@ -102,7 +105,7 @@ fn create_form(state: &AppState, session: &Session, draft: &Draft, errors: &Form
     html! {
         section class="card" aria-labelledby="create-heading" {
             h2 id="create-heading" { "Add an endpoint" }
-            (form_alert(errors, PLACED))
+            (form_alert(errors, &[PLACED, endpoint_controls::PLACED].concat()))
             form class="stack" method="post" action="/endpoints" {
                 (csrf_field(session))
                 (Input::text("name", "Name", "name", &draft.name).required()
@@ -125,6 +128,7 @@ fn create_form(state: &AppState, session: &Session, draft: &Draft, errors: &Form
                 }
                 (Input::text("description", "Description (optional)", "description", &draft.description)
                     .render(errors))
+                (draft.controls.render(errors))
                 @if project(session).is_none() {
                     (Input::text("projectId", "Project (optional)", "projectId", &draft.project)
                         .hint("Only this project's events are sent; leave empty for every project.")
@@ -250,6 +254,13 @@ async fn list(
 async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResult<Response> {
     let CsrfForm { session, fields } = form;
     let draft = Draft::from_fields(&fields);
+    let rate_limit_per_sec = match draft.controls.rate_limit() {
+        Ok(rate) => rate,
+        Err(errors) => {
+            let markup = page(&state, &session, None, &draft, &errors, None).await?;
+            return Ok((StatusCode::BAD_REQUEST, markup).into_response());
+        }
+    };
     let project_id = match project(&session) {
         Some(mine) => Some(mine.to_string()),
         None => (!draft.project.is_empty()).then(|| draft.project.clone()),
@@ -262,9 +273,9 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
         description: Some(draft.description.clone()),
         metadata: None::<BTreeMap<String, String>>,
         auth: None,
-        filter: None,
-        rate_limit_per_sec: None,
-        secret_query_params: Vec::new(),
+        filter: draft.controls.filter(),
+        rate_limit_per_sec,
+        secret_query_params: draft.controls.secret_query_params(),
     };
     match api::create(State(Arc::clone(&state)), caller(&session), ApiJson(body)).await {
         Ok((_, created)) => {
