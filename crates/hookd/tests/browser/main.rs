@@ -51,6 +51,7 @@ const TESTS: &[(&str, BrowserTest)] = browser_tests![
     settings_keys::revoking_your_own_key_signs_you_out,
     endpoints::create_test_publish_and_retry,
     endpoints::edit_disable_rotate_and_delete,
+    endpoints::editing_the_name_keeps_the_url_password_and_sets_delivery_controls,
     portal::a_read_only_project_portal_shows_only_its_project,
 ];
 
