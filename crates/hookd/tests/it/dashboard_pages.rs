@@ -378,3 +378,73 @@ async fn endpoint_filter_rate_limit_and_secret_query_params_are_edited_from_the_
     assert_eq!(created["filter"], "type == \"post.created\"");
     assert_eq!(created["rateLimitPerSec"], 2);
 }
+
+/// Ordering keys on the pages: the event and its deliveries show the key, and a delivery held
+/// back behind its key's head shows "pending behind" with a link to the head delivery.
+#[suite_test]
+async fn a_held_back_delivery_shows_the_delivery_it_waits_for() {
+    let app = spawn_app_with(|c| c.retry_schedule = vec![60]).await;
+    let receiver = Receiver::scripted(|_| (500, "down".to_string())).await;
+    let endpoint = app.create_endpoint(&receiver.url, &["post.created"]).await;
+    let mut events = Vec::new();
+    for seq in 0..2 {
+        let (status, body) = app
+            .post_json(
+                &app.live_key,
+                "/v1/events",
+                &json!({"type": "post.created", "orderingKey": "order-42", "data": {"seq": seq}}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        events.push(body["data"]["id"].as_str().unwrap().to_string());
+    }
+    let list_path = format!(
+        "/v1/deliveries?endpointId={}",
+        endpoint["id"].as_str().unwrap()
+    );
+    let (_, list) = app.get_json(&app.live_key, &list_path).await;
+    let of = |event: &str| {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["eventId"] == event)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (head, held) = (of(&events[0]), of(&events[1]));
+    // The head is tried (and fails, to be retried in a minute); the second waits behind it.
+    receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+
+    let (cookie, _) = session(&app, &app.live_key).await;
+    let (status, page) = get(&app, &cookie, &format!("/deliveries/{held}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!(
+            " pending behind <a href=\"/deliveries/{head}\"><code>{head}</code></a>"
+        )),
+        "{page}"
+    );
+    assert!(page.contains("order-42"), "{page}");
+    let (_, page) = get(&app, &cookie, &format!("/deliveries/{head}")).await;
+    assert!(!page.contains("pending behind"), "{page}");
+    let (_, page) = get(&app, &cookie, &format!("/events/{}", events[1])).await;
+    assert!(
+        page.contains("data-test=\"ordering-key\">order-42") && page.contains("pending behind"),
+        "{page}"
+    );
+    let (_, page) = get(&app, &cookie, "/events").await;
+    assert!(page.contains("order-42"), "{page}");
+    let (_, page) = get(
+        &app,
+        &cookie,
+        &format!("/endpoints/{}", endpoint["id"].as_str().unwrap()),
+    )
+    .await;
+    assert!(page.contains("pending behind"), "{page}");
+    assert_eq!(receiver.count(), 1, "the held delivery was not sent");
+}

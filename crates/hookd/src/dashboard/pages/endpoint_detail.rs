@@ -68,6 +68,17 @@ pub struct LogQuery {
     notice: Option<String>,
 }
 
+/// "pending behind <the head delivery>" for a delivery held back by its ordering key.
+pub fn held_behind(d: &Delivery) -> Markup {
+    html! {
+        @if let Some(head) = &d.held_behind {
+            span class="held" data-test="held-behind" {
+                " pending behind " a href={ "/deliveries/" (head) } { code { (head) } }
+            }
+        }
+    }
+}
+
 /// The delivery log's rows (shared with the event page).
 pub fn delivery_rows(deliveries: &[Delivery], show_endpoint: bool) -> Markup {
     html! {
@@ -85,7 +96,11 @@ pub fn delivery_rows(deliveries: &[Delivery], show_endpoint: bool) -> Markup {
                                 a href={ "/deliveries/" (d.id) } { code { (d.id) } }
                                 @if d.test { " " span class="badge" { "Test" } }
                             }
-                            td { span class={ "badge " (d.status.as_str()) } { (d.status.as_str()) } }
+                            td {
+                                span class={ "badge " (d.status.as_str()) } { (d.status.as_str()) }
+                                (held_behind(d))
+                                @if let Some(key) = &d.ordering_key { div class="muted small" { "key " code { (key) } } }
+                            }
                             @if show_endpoint { td { a href={ "/endpoints/" (d.endpoint_id) } { code { (d.endpoint_id) } } } }
                             td { (d.attempt_count) }
                             td { @match d.last_status_code { Some(code) => { "HTTP " (code) } None => { span class="muted" { "—" } } } }
