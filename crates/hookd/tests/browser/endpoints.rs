@@ -244,3 +244,46 @@ pub async fn editing_the_name_keeps_the_url_password_and_sets_delivery_controls(
     );
     assert_eq!(got[0].headers["authorization"], expected.as_str());
 }
+
+/// A delivery held back by its ordering key says so, with a link to the delivery it waits for;
+/// the event shows its key.
+pub async fn a_held_back_delivery_links_to_the_one_it_waits_for(b: &mut Browser) {
+    // The head's retry is a minute away, so the second stays held for the whole test.
+    let slow_retry = super::harness::spawn_app_with(|c| c.retry_schedule = vec![60]).await;
+    let previous = std::mem::replace(&mut b.app, slow_retry);
+    previous.stop().await;
+    let receiver = Receiver::scripted(|_| (500, "down".to_string())).await;
+    let key = b.app.live_key.clone();
+    let created = b
+        .app
+        .create_endpoint(&receiver.url, &["post.created"])
+        .await;
+    let mut events = Vec::new();
+    for seq in 0..2 {
+        let (status, body) = b
+            .app
+            .post_json(
+                &key,
+                "/v1/events",
+                &json!({"type": "post.created", "orderingKey": "order-42", "data": {"seq": seq}}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        events.push(body["data"]["id"].as_str().unwrap().to_string());
+    }
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    b.sign_in(&key).await;
+    b.goto(&format!("/events/{}", events[1])).await;
+    let text = b.wait_for_text("pending behind").await;
+    assert!(text.contains("order-42"), "{text}");
+    b.check("event-held-back").await;
+    b.click("[data-test=held-behind] a").await;
+    let text = b.wait_for_text("Ordering key").await;
+    assert!(
+        !text.contains("pending behind"),
+        "the head is not held: {text}"
+    );
+    assert!(text.contains(&events[0]), "{text}");
+    b.check("delivery-head").await;
+    let _ = created;
+}
