@@ -448,3 +448,124 @@ async fn a_held_back_delivery_shows_the_delivery_it_waits_for() {
     assert!(page.contains("pending behind"), "{page}");
     assert_eq!(receiver.count(), 1, "the held delivery was not sent");
 }
+
+/// OAuth2 client credentials on the endpoint forms: garbage refused beside its field, created
+/// with the secret shown only as `…last4`, a new scope saved with the secret left blank keeps
+/// the saved secret, and unticking the box removes the auth.
+#[suite_test]
+async fn endpoint_oauth2_auth_is_set_kept_and_removed_from_the_forms() {
+    let app = spawn_app().await;
+    let (cookie, token) = session(&app, &app.live_key).await;
+    let t = token.as_str();
+    let base = [
+        ("_csrf", t),
+        ("name", "Partner"),
+        ("url", URL),
+        ("events", "post.created"),
+        ("oauth_enabled", "on"),
+    ];
+    let long_id = "c".repeat(5000);
+    for (extra, error_id) in [
+        (
+            vec![
+                ("oauth_token_url", "nope"),
+                ("oauth_client_id", "id"),
+                ("oauth_client_secret", "s"),
+            ],
+            "oauth_token_url-error",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://127.0.0.1:9/token"),
+                ("oauth_client_id", ""),
+                ("oauth_client_secret", "s"),
+            ],
+            "oauth_client_id-error",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://127.0.0.1:9/token"),
+                ("oauth_client_id", &long_id),
+                ("oauth_client_secret", "s"),
+            ],
+            "oauth_client_id-error",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://127.0.0.1:9/token"),
+                ("oauth_client_id", "id"),
+                ("oauth_client_secret", ""),
+            ],
+            "oauth_client_secret-error",
+        ),
+    ] {
+        let mut form = base.to_vec();
+        form.extend(extra);
+        let (status, body) = post(&app, &cookie, "/endpoints", &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}: {body}");
+        assert!(
+            body.contains(&format!("id=\"{error_id}\"")),
+            "{form:?}: {body}"
+        );
+    }
+    assert!(listed_ids(&app, &app.live_key).await.is_empty());
+
+    let mut form = base.to_vec();
+    form.extend([
+        ("oauth_token_url", "https://127.0.0.1:9/token"),
+        ("oauth_client_id", "hookd"),
+        ("oauth_client_secret", "client-secret-9876"),
+        ("oauth_scope", "hooks:write"),
+    ]);
+    let (status, body) = post(&app, &cookie, "/endpoints", &form).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(!body.contains("client-secret-9876"));
+    let ids = listed_ids(&app, &app.live_key).await;
+    let id = ids[0].clone();
+    let (_, got) = app
+        .get_json(&app.live_key, &format!("{ENDPOINTS}/{id}"))
+        .await;
+    assert_eq!(got["data"]["auth"]["clientSecretLast4"], "9876", "{got}");
+
+    let edit = format!("/endpoints/{id}/edit");
+    let (_, page) = get(&app, &cookie, &edit).await;
+    assert!(
+        page.contains("…9876") && !page.contains("client-secret-9876"),
+        "{page}"
+    );
+    let (_, detail) = get(&app, &cookie, &format!("/endpoints/{id}")).await;
+    assert!(detail.contains("OAuth2 client credentials"), "{detail}");
+
+    let mut form = base.to_vec();
+    form.extend([
+        ("oauth_token_url", "https://127.0.0.1:9/token"),
+        ("oauth_client_id", "hookd"),
+        ("oauth_client_secret", ""),
+        ("oauth_scope", "hooks:read"),
+    ]);
+    let (status, body) = post(&app, &cookie, &edit, &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (_, got) = app
+        .get_json(&app.live_key, &format!("{ENDPOINTS}/{id}"))
+        .await;
+    assert_eq!(got["data"]["auth"]["scope"], "hooks:read", "{got}");
+    assert_eq!(got["data"]["auth"]["clientSecretLast4"], "9876", "{got}");
+
+    let (status, _) = post(
+        &app,
+        &cookie,
+        &edit,
+        &[
+            ("_csrf", t),
+            ("name", "Partner"),
+            ("url", URL),
+            ("events", "post.created"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, got) = app
+        .get_json(&app.live_key, &format!("{ENDPOINTS}/{id}"))
+        .await;
+    assert!(got["data"].get("auth").is_none(), "{got}");
+}

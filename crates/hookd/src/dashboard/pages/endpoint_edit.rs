@@ -77,7 +77,7 @@ fn form(
                         (messages("events", None, events_error))
                     }
                     (Input::text("description", "Description", "description", &values.description).render(errors))
-                    (values.controls.render(errors))
+                    (values.controls.render(errors, Some(endpoint)))
                     div class="form-actions" {
                         button type="submit" { "Save" }
                         a class="button secondary" href={ "/endpoints/" (endpoint.id) } { "Cancel" }
@@ -142,6 +142,18 @@ async fn save(
         }
     };
     let filter = values.controls.filter();
+    // The saved OAuth2 credentials, opened here on the server (never sent to the browser), so a
+    // blank secret keeps the saved one.
+    let saved_auth = match state
+        .store
+        .get_endpoint(&caller(&session).tenant, &endpoint.id)
+        .await
+        .map_err(|e| DashError::from(crate::api::error::ApiError::from(e)))?
+    {
+        Some(stored) => crate::oauth2::open_endpoint_auth(&state.cipher, &stored.auth_sealed)
+            .map_err(|e| DashError::from(crate::api::error::ApiError::Internal(e.into())))?,
+        None => return Err(DashError::not_found()),
+    };
     let secret_query_params = values.controls.secret_query_params();
     let patch = UpdateEndpoint {
         name: Some(values.name.clone()),
@@ -151,7 +163,9 @@ async fn save(
         is_active: None,
         description: Some(values.description.clone()),
         metadata: None,
-        auth: None,
+        auth: values
+            .controls
+            .auth_for_update(&endpoint, saved_auth.as_ref()),
         // Only what changed: a blank field removes a saved value.
         filter: (filter != endpoint.filter).then_some(filter),
         rate_limit_per_sec: (rate_limit != endpoint.rate_limit_per_sec.map(u64::from))

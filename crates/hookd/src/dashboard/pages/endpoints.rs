@@ -128,7 +128,7 @@ fn create_form(state: &AppState, session: &Session, draft: &Draft, errors: &Form
                 }
                 (Input::text("description", "Description (optional)", "description", &draft.description)
                     .render(errors))
-                (draft.controls.render(errors))
+                (draft.controls.render(errors, None))
                 @if project(session).is_none() {
                     (Input::text("projectId", "Project (optional)", "projectId", &draft.project)
                         .hint("Only this project's events are sent; leave empty for every project.")
@@ -272,7 +272,7 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
         project_id,
         description: Some(draft.description.clone()),
         metadata: None::<BTreeMap<String, String>>,
-        auth: None,
+        auth: draft.controls.auth_for_create(),
         filter: draft.controls.filter(),
         rate_limit_per_sec,
         secret_query_params: draft.controls.secret_query_params(),
