@@ -212,6 +212,22 @@ pub async fn editing_the_name_keeps_the_url_password_and_sets_delivery_controls(
     b.fill("#name", "Ledger v2").await;
     b.fill("#filter", "data.amount > 100").await;
     b.fill("#rateLimitPerSec", "50").await;
+    // The OAuth2 fields appear only once their box is ticked.
+    assert!(!b
+        .find("#oauth_token_url")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    b.click("#oauth_enabled").await;
+    assert!(b
+        .find("#oauth_token_url")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    b.check("endpoint-edit-oauth2").await;
+    b.click("#oauth_enabled").await;
     b.check("endpoint-edit-controls").await;
     b.click("form[action$='/edit'] button[type=submit]").await;
     let text = b.wait_for_text("Endpoint saved.").await;
