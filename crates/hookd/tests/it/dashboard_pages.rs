@@ -569,3 +569,71 @@ async fn endpoint_oauth2_auth_is_set_kept_and_removed_from_the_forms() {
         .await;
     assert!(got["data"].get("auth").is_none(), "{got}");
 }
+
+/// Endpoint metadata as key/value rows: garbage refused beside the rows with the API's message,
+/// saved from the create form, shown on the endpoint's page, and a removed row removes the key.
+#[suite_test]
+async fn endpoint_metadata_rows_are_validated_saved_and_removed() {
+    let app = spawn_app().await;
+    let (cookie, token) = session(&app, &app.live_key).await;
+    let t = token.as_str();
+    let base = [
+        ("_csrf", t),
+        ("name", "Tagged"),
+        ("url", URL),
+        ("events", "post.created"),
+    ];
+    let long_key = "k".repeat(41);
+    let long_value = "v".repeat(501);
+    for extra in [
+        vec![("meta_key", ""), ("meta_value", "orphan")],
+        vec![("meta_key", long_key.as_str()), ("meta_value", "v")],
+        vec![("meta_key", "team"), ("meta_value", long_value.as_str())],
+    ] {
+        let mut form = base.to_vec();
+        form.extend(extra);
+        let (status, body) = post(&app, &cookie, "/endpoints", &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}: {body}");
+        assert!(body.contains("id=\"metadata-error\""), "{form:?}: {body}");
+    }
+    let keys: Vec<String> = (0..51).map(|i| format!("k{i}")).collect();
+    let mut form = base.to_vec();
+    for key in &keys {
+        form.extend([("meta_key", key.as_str()), ("meta_value", "v")]);
+    }
+    let (status, body) = post(&app, &cookie, "/endpoints", &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("id=\"metadata-error\""), "{body}");
+    assert!(listed_ids(&app, &app.live_key).await.is_empty());
+
+    let mut form = base.to_vec();
+    form.extend([
+        ("meta_key", "team"),
+        ("meta_value", "crm"),
+        ("meta_key", "tier"),
+        ("meta_value", "gold"),
+        ("meta_key", ""),
+        ("meta_value", ""),
+    ]);
+    let (status, body) = post(&app, &cookie, "/endpoints", &form).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = listed_ids(&app, &app.live_key).await[0].clone();
+    let (_, got) = app
+        .get_json(&app.live_key, &format!("{ENDPOINTS}/{id}"))
+        .await;
+    assert_eq!(
+        got["data"]["metadata"],
+        json!({"team": "crm", "tier": "gold"})
+    );
+    let (_, page) = get(&app, &cookie, &format!("/endpoints/{id}")).await;
+    assert!(page.contains("<code>team</code>: crm"), "{page}");
+
+    let mut form = base.to_vec();
+    form.extend([("meta_key", "team"), ("meta_value", "billing")]);
+    let (status, _) = post(&app, &cookie, &format!("/endpoints/{id}/edit"), &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, got) = app
+        .get_json(&app.live_key, &format!("{ENDPOINTS}/{id}"))
+        .await;
+    assert_eq!(got["data"]["metadata"], json!({"team": "billing"}));
+}

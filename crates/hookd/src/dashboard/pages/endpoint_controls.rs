@@ -4,9 +4,14 @@
 //! are write-only) and the OAuth2 client-credentials `auth` (its client secret write-only: shown
 //! as `…last4`, and when left blank on edit the saved one, opened on the server, is re-sent).
 //!
+//! The endpoint's `metadata` (string pairs for the systems managing it) is edited here too, as
+//! key/value rows (blank rows ignored).
+//!
 //! A blank field means "none": on create it is left out, on edit it removes a saved value. The
 //! API is the judge of every value; the form only refuses what cannot be put in the request at
 //! all (a rate that is not a whole number), with the API's wording of the rule.
+
+use std::collections::BTreeMap;
 
 use maud::{html, Markup};
 use serde_json::{json, Value};
@@ -18,7 +23,13 @@ use crate::domain::endpoint::Endpoint;
 use crate::domain::oauth2::{self, ClientCredentials, ClientCredentialsView, EndpointAuth};
 
 /// Every API parameter placed by [`Controls::render`].
-pub const PLACED: &[&str] = &["filter", "rateLimitPerSec", "secretQueryParams", "auth"];
+pub const PLACED: &[&str] = &[
+    "filter",
+    "rateLimitPerSec",
+    "secretQueryParams",
+    "auth",
+    "metadata",
+];
 
 /// The fields as typed.
 #[derive(Debug, Default, Clone)]
@@ -33,6 +44,8 @@ pub struct Controls {
     pub oauth_client_secret: String,
     pub oauth_scope: String,
     pub oauth_audience: String,
+    /// (key, value) rows; rows with a blank key and value are ignored.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl Controls {
@@ -47,6 +60,20 @@ impl Controls {
             oauth_client_secret: fields.get("oauth_client_secret").to_string(),
             oauth_scope: fields.get("oauth_scope").trim().to_string(),
             oauth_audience: fields.get("oauth_audience").trim().to_string(),
+            metadata: {
+                let values = fields.all("meta_value");
+                fields
+                    .all("meta_key")
+                    .iter()
+                    .enumerate()
+                    .map(|(i, key)| {
+                        (
+                            key.trim().to_string(),
+                            values.get(i).copied().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            },
         }
     }
 
@@ -65,6 +92,12 @@ impl Controls {
             oauth_client_secret: String::new(),
             oauth_scope: view.and_then(|v| v.scope.clone()).unwrap_or_default(),
             oauth_audience: view.and_then(|v| v.audience.clone()).unwrap_or_default(),
+            metadata: endpoint
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain([(String::new(), String::new())])
+                .collect(),
         }
     }
 
@@ -117,6 +150,24 @@ impl Controls {
         Some(Some(self.oauth_json(secret)))
     }
 
+    /// The metadata rows as the API's object; a value without a key is refused.
+    pub fn metadata(&self) -> Result<BTreeMap<String, String>, FormErrors> {
+        let mut map = BTreeMap::new();
+        for (key, value) in &self.metadata {
+            if key.is_empty() {
+                if !value.is_empty() {
+                    return Err(FormErrors::field(
+                        "metadata",
+                        "A metadata value needs a key; fill in the key or clear the value.",
+                    ));
+                }
+                continue;
+            }
+            map.insert(key.clone(), value.clone());
+        }
+        Ok(map)
+    }
+
     pub fn filter(&self) -> Option<String> {
         (!self.filter.is_empty()).then(|| self.filter.clone())
     }
@@ -164,6 +215,11 @@ impl Controls {
                 None => "Saved. Leave blank to keep it.".to_string(),
             });
         let secret_error = errors.for_param("auth.clientSecret");
+        let metadata_error = errors.for_param("metadata");
+        let mut rows = self.metadata.clone();
+        if rows.is_empty() {
+            rows.push((String::new(), String::new()));
+        }
         html! {
             fieldset {
                 legend { "Delivery controls" }
@@ -187,6 +243,30 @@ impl Controls {
                         .hint("Names of URL query parameters whose values are secret: sealed at rest and shown as ****. Comma-separated.")
                         .render(errors))
                 }
+            }
+            fieldset {
+                legend { "Metadata" }
+                p id="metadata-hint" class="hint" { "Key/value pairs for the systems managing this endpoint (up to 50); never sent with deliveries." }
+                @if let Some(error) = metadata_error { p id="metadata-error" class="field-error" role="alert" { (error) } }
+                div id="metadata-rows" {
+                    @for (i, (key, value)) in rows.iter().enumerate() {
+                        div class="header-row" data-header-row {
+                            div class="field" {
+                                label for={ "meta-key-" (i) } { "Key" }
+                                input id={ "meta-key-" (i) } name="meta_key" type="text" value=(key)
+                                    autocomplete="off" spellcheck="false" placeholder="team"
+                                    aria-invalid=[metadata_error.map(|_| "true")];
+                            }
+                            div class="field" {
+                                label for={ "meta-value-" (i) } { "Value" }
+                                input id={ "meta-value-" (i) } name="meta_value" type="text" value=(value)
+                                    autocomplete="off" spellcheck="false" placeholder="crm";
+                            }
+                            button type="button" class="secondary small" data-remove-header { "Remove" }
+                        }
+                    }
+                }
+                div { button type="button" class="secondary small" data-add-header="metadata-rows" { "+ Add metadata" } }
             }
             fieldset data-endpoint-auth {
                 legend { "Authentication" }

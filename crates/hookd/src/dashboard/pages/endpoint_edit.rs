@@ -131,8 +131,12 @@ async fn save(
         description: fields.get("description").to_string(),
         controls: Controls::from_fields(&fields),
     };
-    let rate_limit = match values.controls.rate_limit() {
-        Ok(rate) => rate,
+    let parsed = values
+        .controls
+        .rate_limit()
+        .and_then(|rate| Ok((rate, values.controls.metadata()?)));
+    let (rate_limit, metadata) = match parsed {
+        Ok(parsed) => parsed,
         Err(errors) => {
             return Ok((
                 StatusCode::BAD_REQUEST,
@@ -162,7 +166,7 @@ async fn save(
         project_id: None,
         is_active: None,
         description: Some(values.description.clone()),
-        metadata: None,
+        metadata: (metadata != endpoint.metadata).then_some(metadata),
         auth: values
             .controls
             .auth_for_update(&endpoint, saved_auth.as_ref()),

@@ -2,7 +2,6 @@
 //! secret shown once, with a copy button) and delete with confirmation. The endpoint's own page
 //! is `endpoint_detail.rs`. Everything goes through the API's handlers.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -254,8 +253,12 @@ async fn list(
 async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResult<Response> {
     let CsrfForm { session, fields } = form;
     let draft = Draft::from_fields(&fields);
-    let rate_limit_per_sec = match draft.controls.rate_limit() {
-        Ok(rate) => rate,
+    let parsed = draft
+        .controls
+        .rate_limit()
+        .and_then(|rate| Ok((rate, draft.controls.metadata()?)));
+    let (rate_limit_per_sec, metadata) = match parsed {
+        Ok(parsed) => parsed,
         Err(errors) => {
             let markup = page(&state, &session, None, &draft, &errors, None).await?;
             return Ok((StatusCode::BAD_REQUEST, markup).into_response());
@@ -271,7 +274,7 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
         events: draft.events.clone(),
         project_id,
         description: Some(draft.description.clone()),
-        metadata: None::<BTreeMap<String, String>>,
+        metadata: (!metadata.is_empty()).then_some(metadata),
         auth: draft.controls.auth_for_create(),
         filter: draft.controls.filter(),
         rate_limit_per_sec,
