@@ -83,6 +83,7 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
     b.fill("#description", "Logs a summary of each automation run.")
         .await;
     b.check("custom-webhook-filled").await;
+    b.check_on_phone("custom-webhook-filled").await;
     b.click("form[data-integration-form] button[type=submit]")
         .await;
     let text = b.wait_for_text("Integration saved.").await;
