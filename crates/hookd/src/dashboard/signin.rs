@@ -3,10 +3,17 @@
 //! The key is checked by the API's own authentication (`api::auth::authenticate_headers`): the
 //! same parsing, lookup, revocation and rate limit, and the same messages. Its workspace and mode
 //! become the session's scope. The key itself is never stored, logged or echoed back.
+//!
+//! Wrong keys count against the source address in the API's own throttle
+//! (`api/auth_throttle.rs`, `AppState::auth_throttle`): the form and the API share one budget, so
+//! switching from curl to the sign-in page buys an attacker no extra guesses. A throttled address
+//! gets the form back with 429, `Retry-After` and a sentence saying how long to wait, before its
+//! key is looked at.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -128,6 +135,14 @@ pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Res
         return DashError::forbidden("Sign in from this server's own sign-in page.")
             .into_response();
     }
+    let peer: Option<IpAddr> = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(Err(retry_after_secs)) = peer.map(|ip| state.auth_throttle.check(ip)) {
+        metrics::counter!("hookd_auth_throttled_total").increment(1);
+        return throttled(retry_after_secs);
+    }
     let fields = match read_fields(request, &state).await {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -148,10 +163,34 @@ pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Res
             response
         }
         Err(SignInError::Refused(error)) => {
+            if let (ApiError::Unauthorized(_), Some(ip)) = (&error, peer) {
+                if state.auth_throttle.record_failure(ip) {
+                    tracing::warn!(
+                        address = %ip,
+                        "too many failed dashboard sign-ins from one address; throttled"
+                    );
+                }
+            }
             (error.status(), form(next, Some(&error.to_string()), None)).into_response()
         }
         Err(SignInError::Page(error)) => error.into_response(),
     }
+}
+
+/// 429 for a throttled address: the form, with how long to wait, and `Retry-After`.
+fn throttled(retry_after_secs: u64) -> Response {
+    let message = format!(
+        "Too many failed sign-in attempts from your address; try again in {retry_after_secs} s."
+    );
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        form(None, Some(&message), None),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
 }
 
 enum SignInError {

@@ -178,3 +178,128 @@ pub async fn edit_disable_rotate_and_delete(b: &mut Browser) {
     assert_eq!(status, 404);
     b.check("endpoint-deleted").await;
 }
+
+/// A URL with a password is shown masked on the edit form; saving it after editing only the name
+/// (and the delivery controls) keeps the stored password: the receiver still gets it as basic
+/// auth. The filter and rate limit set in the form are shown on the endpoint's page.
+pub async fn editing_the_name_keeps_the_url_password_and_sets_delivery_controls(b: &mut Browser) {
+    use base64::Engine;
+    const PASSWORD: &str = "pw-Do-Not-Show-7731";
+    let receiver = Receiver::scripted(|_| (200, "ok".to_string())).await;
+    let url = receiver
+        .url
+        .replacen("http://", &format!("http://ada:{PASSWORD}@"), 1);
+    let key = b.app.live_key.clone();
+    let (status, created) = b
+        .app
+        .post_json(
+            &key,
+            "/v1/webhook-endpoints",
+            &json!({"name": "Ledger", "url": url, "events": ["post.created"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+
+    b.sign_in(&key).await;
+    b.goto(&format!("/endpoints/{id}/edit")).await;
+    b.wait_for_text("Edit Ledger").await;
+    let shown = b.find("#url").await.prop("value").await.unwrap().unwrap();
+    assert!(
+        shown.contains("ada:****@") && !shown.contains(PASSWORD),
+        "{shown}"
+    );
+    b.fill("#name", "Ledger v2").await;
+    b.fill("#filter", "data.amount > 100").await;
+    b.fill("#rateLimitPerSec", "50").await;
+    // The OAuth2 fields appear only once their box is ticked.
+    assert!(!b
+        .find("#oauth_token_url")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    b.click("#oauth_enabled").await;
+    assert!(b
+        .find("#oauth_token_url")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    b.check("endpoint-edit-oauth2").await;
+    b.click("#oauth_enabled").await;
+    b.check("endpoint-edit-controls").await;
+    b.click("form[action$='/edit'] button[type=submit]").await;
+    let text = b.wait_for_text("Endpoint saved.").await;
+    assert!(text.contains("Ledger v2"), "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert_eq!(
+        b.text("[data-test=endpoint-filter]").await,
+        "data.amount > 100"
+    );
+    assert_eq!(
+        b.text("[data-test=endpoint-rate-limit]").await,
+        "50 attempts per second"
+    );
+    b.check("endpoint-detail-controls").await;
+
+    // The password survived the save: a matching event reaches the receiver with it.
+    let (status, _) = b
+        .app
+        .post_json(
+            &key,
+            "/v1/events",
+            &json!({"type": "post.created", "data": {"amount": 250}}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("ada:{PASSWORD}"))
+    );
+    assert_eq!(got[0].headers["authorization"], expected.as_str());
+}
+
+/// A delivery held back by its ordering key says so, with a link to the delivery it waits for;
+/// the event shows its key.
+pub async fn a_held_back_delivery_links_to_the_one_it_waits_for(b: &mut Browser) {
+    // The head's retry is a minute away, so the second stays held for the whole test.
+    let slow_retry = super::harness::spawn_app_with(|c| c.retry_schedule = vec![60]).await;
+    let previous = std::mem::replace(&mut b.app, slow_retry);
+    previous.stop().await;
+    let receiver = Receiver::scripted(|_| (500, "down".to_string())).await;
+    let key = b.app.live_key.clone();
+    let created = b
+        .app
+        .create_endpoint(&receiver.url, &["post.created"])
+        .await;
+    let mut events = Vec::new();
+    for seq in 0..2 {
+        let (status, body) = b
+            .app
+            .post_json(
+                &key,
+                "/v1/events",
+                &json!({"type": "post.created", "orderingKey": "order-42", "data": {"seq": seq}}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        events.push(body["data"]["id"].as_str().unwrap().to_string());
+    }
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    b.sign_in(&key).await;
+    b.goto(&format!("/events/{}", events[1])).await;
+    let text = b.wait_for_text("pending behind").await;
+    assert!(text.contains("order-42"), "{text}");
+    b.check("event-held-back").await;
+    b.click("[data-test=held-behind] a").await;
+    let text = b.wait_for_text("Ordering key").await;
+    assert!(
+        !text.contains("pending behind"),
+        "the head is not held: {text}"
+    );
+    assert!(text.contains(&events[0]), "{text}");
+    b.check("delivery-head").await;
+    let _ = created;
+}

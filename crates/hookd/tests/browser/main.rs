@@ -45,12 +45,15 @@ const TESTS: &[(&str, BrowserTest)] = browser_tests![
     sign_in::a_wrong_key_is_refused,
     sign_in::an_expired_session_is_refused,
     sign_in::a_form_post_without_the_csrf_token_is_refused,
+    sign_in::repeated_wrong_keys_are_throttled,
     settings_integrations::create_try_edit_and_disconnect_a_custom_webhook,
     settings_integrations::form_errors_are_shown_beside_their_fields,
     settings_keys::create_and_revoke_a_key,
     settings_keys::revoking_your_own_key_signs_you_out,
     endpoints::create_test_publish_and_retry,
     endpoints::edit_disable_rotate_and_delete,
+    endpoints::editing_the_name_keeps_the_url_password_and_sets_delivery_controls,
+    endpoints::a_held_back_delivery_links_to_the_one_it_waits_for,
     portal::a_read_only_project_portal_shows_only_its_project,
 ];
 

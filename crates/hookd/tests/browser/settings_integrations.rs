@@ -48,8 +48,26 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
         .is_displayed()
         .await
         .unwrap());
+    b.click("input[name=auth_type][value=oauth2_client_credentials]")
+        .await;
+    for field in [
+        "#oauth_token_url",
+        "#oauth_client_id",
+        "#oauth_client_secret",
+        "#oauth_scope",
+    ] {
+        assert!(b.find(field).await.is_displayed().await.unwrap(), "{field}");
+    }
+    assert!(!b.find("#bearer_token").await.is_displayed().await.unwrap());
+    b.check("custom-webhook-oauth2").await;
     b.click("input[name=auth_type][value=bearer]").await;
     assert!(b.find("#bearer_token").await.is_displayed().await.unwrap());
+    assert!(!b
+        .find("#oauth_token_url")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
     assert!(!b
         .find("#auth_header_value")
         .await
@@ -58,8 +76,14 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
         .unwrap());
     b.fill("#bearer_token", "tok_abcdefgh9876").await;
     b.fill("#timeout_ms", "5000").await;
+    // The call policy: Try it below appends /daily, so that prefix is allowed; GET too.
+    b.fill("#path-prefix-0", "/daily").await;
+    b.click("input[name=allowed_method][value=GET]").await;
     b.fill("#name", "Internal reporting API").await;
+    b.fill("#description", "Logs a summary of each automation run.")
+        .await;
     b.check("custom-webhook-filled").await;
+    b.check_on_phone("custom-webhook-filled").await;
     b.click("form[data-integration-form] button[type=submit]")
         .await;
     let text = b.wait_for_text("Integration saved.").await;
@@ -68,7 +92,38 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
     assert!(text.contains("…1234"), "{text}");
     assert!(!text.contains("tok_abcdefgh9876"), "{text}");
     assert!(text.contains("No calls yet"), "{text}");
+    // The page shows the policy and the MCP tool agents call.
+    let policy = b.text("[data-test=call-policy]").await;
+    assert!(
+        policy.contains("Logs a summary of each automation run.")
+            && policy.contains("/daily and below")
+            && policy.contains("POST")
+            && policy.contains("GET")
+            && policy.contains("Not allowed"),
+        "{policy}"
+    );
+    assert_eq!(
+        b.text("[data-test=tool-name]").await,
+        "internal_reporting_api"
+    );
+    // Try it offers only the allowed methods.
+    let options = b.text("#try_method").await;
+    assert!(
+        options.contains("POST") && options.contains("GET") && !options.contains("DELETE"),
+        "{options}"
+    );
     b.check("integration-created").await;
+
+    // A path outside the allowed prefixes is refused with the API's call_not_allowed message,
+    // and nothing reaches the upstream.
+    b.fill("#try_path", "/admin").await;
+    b.click("#try-panel button[type=submit]").await;
+    let text = b.wait_for_text("call_not_allowed").await;
+    assert!(
+        text.contains("This integration does not allow the path \"/admin\""),
+        "{text}"
+    );
+    b.check("try-it-refused").await;
 
     // Try it: the upstream's answer appears in the panel.
     b.fill("#try_path", "/daily").await;
@@ -89,6 +144,15 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
     // The call log shows the call.
     let log = b.text("#call-log").await;
     assert!(log.contains("201") && log.contains("/hook/daily"), "{log}");
+    assert!(
+        log.contains("api"),
+        "the log says how the call was made: {log}"
+    );
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "the refused call sent nothing"
+    );
 
     // Edit through the ··· menu: rename, new timeout, one header dropped; secrets left blank
     // keep their saved values.
@@ -120,6 +184,9 @@ pub async fn create_try_edit_and_disconnect_a_custom_webhook(b: &mut Browser) {
         "{text}"
     );
     assert!(!text.contains("X-Env"), "{text}");
+    // The policy was kept, and the tool follows the new name.
+    assert!(text.contains("/daily and below"), "{text}");
+    assert_eq!(b.text("[data-test=tool-name]").await, "reporting_api");
     b.click("#try-panel button[type=submit]").await;
     b.wait_for_text("\"call\": 1").await;
     let got = upstream.wait_for(2, Duration::from_secs(5)).await;

@@ -93,3 +93,33 @@ pub async fn a_form_post_without_the_csrf_token_is_refused(b: &mut Browser) {
     let keys = b.app.store.list_api_keys(None).await.unwrap();
     assert!(keys.iter().all(|k| k.name.as_deref() != Some("forged")));
 }
+
+/// Repeated wrong keys from one address get a readable "try again in N s" on the sign-in form
+/// (429), and then even the right key is refused until the window ends.
+pub async fn repeated_wrong_keys_are_throttled(b: &mut Browser) {
+    let strict = harness::spawn_app_with(|c| {
+        c.auth_failure_limit = 2;
+        c.auth_failure_window_secs = 60;
+    })
+    .await;
+    let previous = std::mem::replace(&mut b.app, strict);
+    previous.stop().await;
+
+    let wrong = format!("scripe_sk_live_{}", "b".repeat(40));
+    for _ in 0..2 {
+        b.goto("/sign-in").await;
+        b.fill("#api_key", &wrong).await;
+        b.click("button[type=submit]").await;
+        b.wait_for_text("unknown or revoked").await;
+    }
+    let key = b.app.live_key.clone();
+    b.goto("/sign-in").await;
+    b.fill("#api_key", &key).await;
+    b.click("button[type=submit]").await;
+    let text = b
+        .wait_for_text("Too many failed sign-in attempts from your address")
+        .await;
+    assert!(text.contains("try again in"), "{text}");
+    assert_eq!(b.path().await, "/sign-in");
+    b.check("sign-in-throttled").await;
+}

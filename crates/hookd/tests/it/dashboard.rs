@@ -494,7 +494,8 @@ async fn try_it_shows_upstream_failures_and_bad_bodies_as_the_api_words_them() {
         .post_json(
             &app.live_key,
             "/v1/integrations",
-            &json!({"name": "Down", "url": "http://127.0.0.1:1/x"}),
+            &json!({"name": "Down", "url": "http://127.0.0.1:1/x",
+                    "allowedPathPrefixes": ["/reports"]}),
         )
         .await;
     let id = body["data"]["id"].as_str().unwrap().to_string();
@@ -564,53 +565,333 @@ async fn try_it_shows_upstream_failures_and_bad_bodies_as_the_api_words_them() {
     assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
 }
 
+/// OAuth2 client credentials on the integration form: created from the form, shown with the
+/// secret as `…last4` only, edited with the secret left blank (the saved one is kept), and bad
+/// values refused beside their field.
 #[suite_test]
-async fn editing_keeps_an_auth_type_the_form_has_no_fields_for() {
+async fn oauth2_client_credentials_are_created_and_edited_with_a_write_only_secret() {
     let app = spawn_app().await;
-    let (status, body) = app
-        .post_json(
-            &app.live_key,
-            "/v1/integrations",
-            &json!({"name": "Partner API", "url": "https://partner.example.com/api",
-                    "auth": {"type": "oauth2_client_credentials",
-                             "tokenUrl": "https://auth.example.com/oauth/token",
-                             "clientId": "hookd-prod", "clientSecret": "s3cr3t-client-secret"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["data"]["id"].as_str().unwrap().to_string();
     let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let token = csrf_token(&app, &cookie, "/settings/integrations/new").await;
+    let base = [
+        ("_csrf", token.as_str()),
+        ("name", "Partner API"),
+        ("url", "https://partner.example.com/api"),
+        ("method", "POST"),
+        ("content_type", "application/json"),
+        ("timeout_ms", "10000"),
+        ("auth_type", "oauth2_client_credentials"),
+    ];
+    // Garbage: each refused beside its field, nothing created.
+    let long_id = "c".repeat(5000);
+    for (extra, expected) in [
+        (
+            vec![
+                ("oauth_token_url", "not a url"),
+                ("oauth_client_id", "id"),
+                ("oauth_client_secret", "s"),
+            ],
+            "id=\"oauth_token_url-error\"",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://u:p@auth.example.com/t"),
+                ("oauth_client_id", "id"),
+                ("oauth_client_secret", "s"),
+            ],
+            "id=\"oauth_token_url-error\"",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://auth.example.com/t"),
+                ("oauth_client_id", ""),
+                ("oauth_client_secret", "s"),
+            ],
+            "id=\"oauth_client_id-error\"",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://auth.example.com/t"),
+                ("oauth_client_id", &long_id),
+                ("oauth_client_secret", "s"),
+            ],
+            "id=\"oauth_client_id-error\"",
+        ),
+        (
+            vec![
+                ("oauth_token_url", "https://auth.example.com/t"),
+                ("oauth_client_id", "id"),
+                ("oauth_client_secret", ""),
+            ],
+            "id=\"oauth_client_secret-error\"",
+        ),
+    ] {
+        let mut fields = base.to_vec();
+        fields.extend(extra);
+        let response = post_form(&app, Some(&cookie), "/settings/integrations/new", &fields).await;
+        let status = response.status();
+        let html = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fields:?}: {html}");
+        assert!(html.contains(expected), "{fields:?} → {expected}: {html}");
+    }
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    assert_eq!(list["data"], json!([]));
+
+    let mut fields = base.to_vec();
+    fields.extend([
+        ("oauth_token_url", "https://auth.example.com/oauth/token"),
+        ("oauth_client_id", "hookd-prod"),
+        ("oauth_client_secret", "s3cr3t-client-secret"),
+        ("oauth_scope", "reports:write"),
+    ]);
+    let response = post_form(&app, Some(&cookie), "/settings/integrations/new", &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    let auth = &list["data"][0]["auth"];
+    assert_eq!(auth["type"], "oauth2_client_credentials", "{auth}");
+    assert_eq!(auth["scope"], "reports:write", "{auth}");
+    assert_eq!(auth["clientSecretLast4"], "cret", "{auth}");
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+
     let edit = format!("/settings/integrations/{id}/edit");
     let html = get_page(&app, &cookie, &edit).await.text().await.unwrap();
     assert!(
         html.contains("value=\"oauth2_client_credentials\" checked"),
         "{html}"
     );
+    assert!(
+        html.contains("hookd-prod") && html.contains("…cret"),
+        "{html}"
+    );
     assert!(!html.contains("s3cr3t-client-secret"));
-    let token = csrf_token(&app, &cookie, &edit).await;
+
+    // A new scope with the secret left blank: the saved secret is kept.
+    let mut fields = base.to_vec();
+    fields[1] = ("name", "Partner API v2");
+    fields.extend([
+        ("oauth_token_url", "https://auth.example.com/oauth/token"),
+        ("oauth_client_id", "hookd-prod"),
+        ("oauth_client_secret", ""),
+        ("oauth_scope", "reports:read"),
+    ]);
+    let response = post_form(&app, Some(&cookie), &edit, &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, body) = app
+        .get_json(&app.live_key, &format!("/v1/integrations/{id}"))
+        .await;
+    assert_eq!(body["data"]["name"], "Partner API v2");
+    let auth = &body["data"]["auth"];
+    assert_eq!(auth["scope"], "reports:read", "{auth}");
+    assert_eq!(auth["clientId"], "hookd-prod", "{auth}");
+    // The auth object was replaced (new scope), so the API got a secret: the saved one.
+    assert_eq!(auth["clientSecretLast4"], "cret", "{auth}");
+}
+
+/// Wrong keys at the sign-in form count against the source address in the API's throttle: past
+/// the limit the form answers 429 with `Retry-After` and how long to wait, even for a right key;
+/// the API is throttled for that address too, and another address signs in as usual.
+#[suite_test]
+async fn repeated_wrong_keys_at_the_sign_in_form_are_throttled_per_address() {
+    let app = spawn_app_with(|c| {
+        c.auth_failure_limit = 3;
+        c.auth_failure_window_secs = 30;
+    })
+    .await;
+    let from = |source: &str| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let attacker = from("127.0.0.1");
+    let bystander = from("127.0.0.2");
+    let sign_in_from = |client: reqwest::Client, key: String| {
+        let url = app.url("/sign-in");
+        async move {
+            client
+                .post(url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string([("api_key", key.as_str())]).unwrap())
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = format!("scripe_sk_live_{}", "x".repeat(32));
+    for key in [wrong.as_str(), "garbage", wrong.as_str()] {
+        let r = sign_in_from(attacker.clone(), key.to_string()).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    for key in [wrong.as_str(), app.live_key.as_str()] {
+        let r = sign_in_from(attacker.clone(), key.to_string()).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.headers().get(SET_COOKIE).is_none());
+        let retry_after: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=30).contains(&retry_after), "{retry_after}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("Too many failed sign-in attempts from your address; try again in"),
+            "{html}"
+        );
+        assert!(html.contains(" s."), "{html}");
+    }
+    // One budget with the API: the address is refused there too.
+    let api = attacker
+        .get(app.url("/v1/webhook-endpoints"))
+        .bearer_auth(&app.live_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another address is unaffected.
+    let r = sign_in_from(bystander, app.live_key.clone()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+/// The call policy and description on the integration form: garbage and oversize values are
+/// refused beside their field with the API's words; a good form saves exactly that policy; Try it
+/// with a method or path outside it (a forged post) is refused with `call_not_allowed`, and
+/// nothing reaches the upstream.
+#[suite_test]
+async fn the_call_policy_fields_are_validated_saved_and_enforced_on_try_it() {
+    let app = spawn_app().await;
+    let upstream = Receiver::start().await;
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let token = csrf_token(&app, &cookie, "/settings/integrations/new").await;
+    let long_description = "d".repeat(2001);
+    let long_prefix = format!("/{}", "p".repeat(600));
+    let ok_url = "https://api.example.com/hook";
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("description", &long_description)],
+            "id=\"description-error\"",
+        ),
+        (
+            vec![("description", "bell\u{7}")],
+            "id=\"description-error\"",
+        ),
+        (
+            vec![("allowed_method", "BREW")],
+            "id=\"allowed-methods-error\"",
+        ),
+        (
+            vec![("path_prefix", "no-slash")],
+            "id=\"path-prefix-error\"",
+        ),
+        (vec![("path_prefix", "/a/../b")], "id=\"path-prefix-error\""),
+        (
+            vec![("path_prefix", &long_prefix)],
+            "id=\"path-prefix-error\"",
+        ),
+        (vec![("path_prefix", "/x?y=1")], "id=\"path-prefix-error\""),
+    ];
+    for (extra, expected) in cases {
+        let mut fields = vec![("_csrf", token.as_str()), ("url", ok_url), ("name", "x")];
+        fields.extend(extra);
+        let response = post_form(&app, Some(&cookie), "/settings/integrations/new", &fields).await;
+        let status = response.status();
+        let html = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fields:?}: {html}");
+        assert!(html.contains(expected), "{fields:?} → {expected}: {html}");
+    }
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    assert_eq!(list["data"], json!([]));
+
+    // A good form: the policy as ticked, the configured method always included.
+    let response = post_form(
+        &app,
+        Some(&cookie),
+        "/settings/integrations/new",
+        &[
+            ("_csrf", &token),
+            ("url", &upstream.url),
+            ("name", "Reports"),
+            ("method", "POST"),
+            ("allowed_method", "GET"),
+            ("path_prefix", "/daily"),
+            ("path_prefix", ""),
+            ("allow_caller_headers", "on"),
+            ("description", "Stores daily reports."),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    let saved = &list["data"][0];
+    assert_eq!(saved["allowedMethods"], json!(["POST", "GET"]));
+    assert_eq!(saved["allowedPathPrefixes"], json!(["/daily"]));
+    assert_eq!(saved["allowCallerHeaders"], json!(true));
+    assert_eq!(saved["description"], json!("Stores daily reports."));
+    let id = saved["id"].as_str().unwrap();
+
+    let page = get_page(&app, &cookie, &format!("/settings/integrations/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(">reports</code>"),
+        "the MCP tool name: {page}"
+    );
+    assert!(!page.contains("<option value=\"DELETE\""), "{page}");
+
+    let try_path = format!("/settings/integrations/{id}/try");
+    for (method, path, rule) in [
+        ("DELETE", "", "allowedMethods"),
+        ("POST", "/admin", "allowedPathPrefixes"),
+    ] {
+        let response = post_form(
+            &app,
+            Some(&cookie),
+            &try_path,
+            &[
+                ("_csrf", &token),
+                ("try_method", method),
+                ("try_path", path),
+                ("try_body", ""),
+            ],
+        )
+        .await;
+        assert!(!response.status().is_server_error());
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("call_not_allowed") && html.contains(rule),
+            "{method} {path}: {html}"
+        );
+    }
+    assert_eq!(upstream.count(), 0, "a refused call sends nothing");
+
+    // Editing: unticking GET and clearing the prefix goes back to the defaults.
+    let edit = format!("/settings/integrations/{id}/edit");
     let response = post_form(
         &app,
         Some(&cookie),
         &edit,
         &[
             ("_csrf", &token),
-            ("name", "Partner API v2"),
-            ("url", "https://partner.example.com/api"),
+            ("url", &upstream.url),
+            ("name", "Reports"),
             ("method", "POST"),
+            ("auth_type", "none"),
             ("content_type", "application/json"),
             ("timeout_ms", "10000"),
-            ("auth_type", "oauth2_client_credentials"),
+            ("path_prefix", ""),
+            ("description", ""),
         ],
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let (_, body) = app
+    let (_, got) = app
         .get_json(&app.live_key, &format!("/v1/integrations/{id}"))
         .await;
-    assert_eq!(body["data"]["name"], "Partner API v2");
-    assert_eq!(
-        body["data"]["auth"]["type"], "oauth2_client_credentials",
-        "{body}"
-    );
-    assert_eq!(body["data"]["auth"]["clientId"], "hookd-prod", "{body}");
+    assert_eq!(got["data"]["allowedMethods"], json!(["POST"]));
+    assert_eq!(got["data"]["allowedPathPrefixes"], json!([]));
+    assert_eq!(got["data"]["allowCallerHeaders"], json!(false));
+    assert_eq!(got["data"]["description"], json!(null));
 }

@@ -2,13 +2,13 @@
 (function () {
   "use strict";
 
-  // Header rows of the integration form: "Add header" clones the last row, "Remove" drops one.
+  // Header and path-prefix rows of the integration form: "Add" clones the last row, "Remove" drops one.
   function renumber(list) {
     list.querySelectorAll("[data-header-row]").forEach(function (row, i) {
       row.querySelectorAll("label").forEach(function (label) {
         var input = row.querySelector("#" + label.getAttribute("for"));
-        var kind = input && input.name === "header_name" ? "name" : "value";
-        var id = "header-" + kind + "-" + i;
+        // ids follow the field name: header_name -> header-name-0, path_prefix -> path-prefix-0.
+        var id = (input ? input.name : "row").replace(/_/g, "-") + "-" + i;
         if (input) { input.id = id; }
         label.setAttribute("for", id);
       });

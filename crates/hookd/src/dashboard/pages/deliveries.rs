@@ -106,7 +106,8 @@ async fn detail(
         section class="card" aria-labelledby="delivery-heading" {
             h2 id="delivery-heading" { code { (d.id) } @if d.test { " " span class="badge" { "Test" } } }
             dl class="summary" {
-                dt { "Status" } dd { span class={ "badge " (d.status.as_str()) } { (d.status.as_str()) } }
+                dt { "Status" } dd { span class={ "badge " (d.status.as_str()) } { (d.status.as_str()) } (super::endpoint_detail::held_behind(d)) }
+                @if let Some(key) = &d.ordering_key { dt { "Ordering key" } dd { code data-test="ordering-key" { (key) } } }
                 dt { "Endpoint" } dd { a href={ "/endpoints/" (d.endpoint_id) } { code { (d.endpoint_id) } } }
                 dt { "Event" } dd { a href={ "/events/" (event.id) } { code { (event.event_type) } " " code { (event.id) } } }
                 dt { "Attempts" } dd { (d.attempt_count) }

@@ -68,6 +68,17 @@ pub struct LogQuery {
     notice: Option<String>,
 }
 
+/// "pending behind <the head delivery>" for a delivery held back by its ordering key.
+pub fn held_behind(d: &Delivery) -> Markup {
+    html! {
+        @if let Some(head) = &d.held_behind {
+            span class="held" data-test="held-behind" {
+                " pending behind " a href={ "/deliveries/" (head) } { code { (head) } }
+            }
+        }
+    }
+}
+
 /// The delivery log's rows (shared with the event page).
 pub fn delivery_rows(deliveries: &[Delivery], show_endpoint: bool) -> Markup {
     html! {
@@ -85,7 +96,11 @@ pub fn delivery_rows(deliveries: &[Delivery], show_endpoint: bool) -> Markup {
                                 a href={ "/deliveries/" (d.id) } { code { (d.id) } }
                                 @if d.test { " " span class="badge" { "Test" } }
                             }
-                            td { span class={ "badge " (d.status.as_str()) } { (d.status.as_str()) } }
+                            td {
+                                span class={ "badge " (d.status.as_str()) } { (d.status.as_str()) }
+                                (held_behind(d))
+                                @if let Some(key) = &d.ordering_key { div class="muted small" { "key " code { (key) } } }
+                            }
                             @if show_endpoint { td { a href={ "/endpoints/" (d.endpoint_id) } { code { (d.endpoint_id) } } } }
                             td { (d.attempt_count) }
                             td { @match d.last_status_code { Some(code) => { "HTTP " (code) } None => { span class="muted" { "—" } } } }
@@ -169,6 +184,30 @@ async fn page(
                 dt { "Project" } dd { (endpoint.project_id.as_deref().unwrap_or("every project")) }
                 dt { "Secret" } dd { code { "whsec_…" (endpoint.secret_last4) } }
                 @if !endpoint.description.is_empty() { dt { "Description" } dd { (endpoint.description) } }
+                dt { "Filter" } dd data-test="endpoint-filter" {
+                    @match &endpoint.filter {
+                        Some(filter) => { code { (filter) } },
+                        None => { span class="muted" { "None: every subscribed event" } },
+                    }
+                }
+                dt { "Rate limit" } dd data-test="endpoint-rate-limit" {
+                    @match endpoint.rate_limit_per_sec {
+                        Some(rate) => { (rate) " attempts per second" },
+                        None => { span class="muted" { "None" } },
+                    }
+                }
+                @if let Some(crate::domain::oauth2::EndpointAuth::OAuth2ClientCredentials(auth)) = &endpoint.auth {
+                    dt { "Authentication" } dd {
+                        "OAuth2 client credentials: " code { (auth.client_id) } " at " span class="url" { (auth.token_url) }
+                        @if let Some(last4) = &auth.client_secret_last4 { " (secret …" (last4) ")" }
+                    }
+                }
+                @if !endpoint.secret_query_params.is_empty() {
+                    dt { "Secret query parameters" } dd { @for name in &endpoint.secret_query_params { code { (name) } " " } }
+                }
+                @if !endpoint.metadata.is_empty() {
+                    dt { "Metadata" } dd { @for (key, value) in endpoint.metadata.iter() { div { code { (key) } ": " (value) } } }
+                }
                 dt { "Id" } dd { code { (endpoint.id) } }
             }
             @if !read_only {

@@ -1,5 +1,10 @@
-//! *Edit endpoint*: name, URL, events and description, through
-//! `PATCH /v1/webhook-endpoints/{id}` (the API's checks, and its messages beside each field).
+//! *Edit endpoint*: name, URL, events, description and the delivery controls (filter, rate
+//! limit, secret query parameters), through `PATCH /v1/webhook-endpoints/{id}` (the API's
+//! checks, and its messages beside each field).
+//!
+//! The URL is shown as the API shows it, a password or secret query value masked as `****`;
+//! sending that masked URL back unchanged keeps the stored secret (the API's rule), so saving
+//! the form without touching the URL never loses a credential.
 
 use std::sync::Arc;
 
@@ -10,6 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 
+use super::endpoint_controls::{self, Controls};
 use super::endpoints::{chrome, load};
 use super::form_fields::{form_alert, messages, Input};
 use super::scope::caller;
@@ -34,6 +40,7 @@ struct Values {
     url: String,
     events: Vec<String>,
     description: String,
+    controls: Controls,
 }
 
 fn form(
@@ -48,7 +55,7 @@ fn form(
         (layout::page_header(&format!("Edit {}", endpoint.name), None, html! {}))
         section class="card" aria-labelledby="edit-heading" {
             h2 id="edit-heading" class="skip-link" { "Endpoint settings" }
-            (form_alert(errors, PLACED))
+            (form_alert(errors, &[PLACED, endpoint_controls::PLACED].concat()))
             @if session.scope.read_only {
                 p { "This session is read-only." }
             } @else {
@@ -70,6 +77,7 @@ fn form(
                         (messages("events", None, events_error))
                     }
                     (Input::text("description", "Description", "description", &values.description).render(errors))
+                    (values.controls.render(errors, Some(endpoint)))
                     div class="form-actions" {
                         button type="submit" { "Save" }
                         a class="button secondary" href={ "/endpoints/" (endpoint.id) } { "Cancel" }
@@ -93,6 +101,7 @@ async fn edit(
         url: endpoint.url.clone(),
         events: endpoint.events.clone(),
         description: endpoint.description.clone(),
+        controls: Controls::from_endpoint(&endpoint),
     };
     Ok(form(
         &state,
@@ -120,7 +129,36 @@ async fn save(
             .map(str::to_string)
             .collect(),
         description: fields.get("description").to_string(),
+        controls: Controls::from_fields(&fields),
     };
+    let parsed = values
+        .controls
+        .rate_limit()
+        .and_then(|rate| Ok((rate, values.controls.metadata()?)));
+    let (rate_limit, metadata) = match parsed {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            return Ok((
+                StatusCode::BAD_REQUEST,
+                form(&state, &session, &endpoint, &values, &errors),
+            )
+                .into_response())
+        }
+    };
+    let filter = values.controls.filter();
+    // The saved OAuth2 credentials, opened here on the server (never sent to the browser), so a
+    // blank secret keeps the saved one.
+    let saved_auth = match state
+        .store
+        .get_endpoint(&caller(&session).tenant, &endpoint.id)
+        .await
+        .map_err(|e| DashError::from(crate::api::error::ApiError::from(e)))?
+    {
+        Some(stored) => crate::oauth2::open_endpoint_auth(&state.cipher, &stored.auth_sealed)
+            .map_err(|e| DashError::from(crate::api::error::ApiError::Internal(e.into())))?,
+        None => return Err(DashError::not_found()),
+    };
+    let secret_query_params = values.controls.secret_query_params();
     let patch = UpdateEndpoint {
         name: Some(values.name.clone()),
         url: Some(values.url.clone()),
@@ -128,11 +166,16 @@ async fn save(
         project_id: None,
         is_active: None,
         description: Some(values.description.clone()),
-        metadata: None,
-        auth: None,
-        filter: None,
-        rate_limit_per_sec: None,
-        secret_query_params: None,
+        metadata: (metadata != endpoint.metadata).then_some(metadata),
+        auth: values
+            .controls
+            .auth_for_update(&endpoint, saved_auth.as_ref()),
+        // Only what changed: a blank field removes a saved value.
+        filter: (filter != endpoint.filter).then_some(filter),
+        rate_limit_per_sec: (rate_limit != endpoint.rate_limit_per_sec.map(u64::from))
+            .then_some(rate_limit),
+        secret_query_params: (secret_query_params != endpoint.secret_query_params)
+            .then_some(secret_query_params),
     };
     match api::update(
         State(Arc::clone(&state)),

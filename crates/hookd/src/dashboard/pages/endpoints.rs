@@ -2,7 +2,6 @@
 //! secret shown once, with a copy button) and delete with confirmation. The endpoint's own page
 //! is `endpoint_detail.rs`. Everything goes through the API's handlers.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -12,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 
+use super::endpoint_controls::{self, Controls};
 use super::form_fields::{form_alert, messages, Input};
 use super::scope::{caller, project, visible};
 use super::{NoticeQuery, PathId};
@@ -79,6 +79,7 @@ struct Draft {
     events: Vec<String>,
     description: String,
     project: String,
+    controls: Controls,
 }
 
 impl Draft {
@@ -93,6 +94,7 @@ impl Draft {
                 .collect(),
             description: fields.get("description").to_string(),
             project: fields.get("projectId").trim().to_string(),
+            controls: Controls::from_fields(fields),
         }
     }
 }
@@ -102,7 +104,7 @@ fn create_form(state: &AppState, session: &Session, draft: &Draft, errors: &Form
     html! {
         section class="card" aria-labelledby="create-heading" {
             h2 id="create-heading" { "Add an endpoint" }
-            (form_alert(errors, PLACED))
+            (form_alert(errors, &[PLACED, endpoint_controls::PLACED].concat()))
             form class="stack" method="post" action="/endpoints" {
                 (csrf_field(session))
                 (Input::text("name", "Name", "name", &draft.name).required()
@@ -125,6 +127,7 @@ fn create_form(state: &AppState, session: &Session, draft: &Draft, errors: &Form
                 }
                 (Input::text("description", "Description (optional)", "description", &draft.description)
                     .render(errors))
+                (draft.controls.render(errors, None))
                 @if project(session).is_none() {
                     (Input::text("projectId", "Project (optional)", "projectId", &draft.project)
                         .hint("Only this project's events are sent; leave empty for every project.")
@@ -250,6 +253,17 @@ async fn list(
 async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResult<Response> {
     let CsrfForm { session, fields } = form;
     let draft = Draft::from_fields(&fields);
+    let parsed = draft
+        .controls
+        .rate_limit()
+        .and_then(|rate| Ok((rate, draft.controls.metadata()?)));
+    let (rate_limit_per_sec, metadata) = match parsed {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            let markup = page(&state, &session, None, &draft, &errors, None).await?;
+            return Ok((StatusCode::BAD_REQUEST, markup).into_response());
+        }
+    };
     let project_id = match project(&session) {
         Some(mine) => Some(mine.to_string()),
         None => (!draft.project.is_empty()).then(|| draft.project.clone()),
@@ -260,11 +274,11 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
         events: draft.events.clone(),
         project_id,
         description: Some(draft.description.clone()),
-        metadata: None::<BTreeMap<String, String>>,
-        auth: None,
-        filter: None,
-        rate_limit_per_sec: None,
-        secret_query_params: Vec::new(),
+        metadata: (!metadata.is_empty()).then_some(metadata),
+        auth: draft.controls.auth_for_create(),
+        filter: draft.controls.filter(),
+        rate_limit_per_sec,
+        secret_query_params: draft.controls.secret_query_params(),
     };
     match api::create(State(Arc::clone(&state)), caller(&session), ApiJson(body)).await {
         Ok((_, created)) => {

@@ -155,7 +155,10 @@ fn page(
                         @for e in &events {
                             tr {
                                 td { a href={ "/events/" (e.id) } { code { (e.id) } } }
-                                td { code { (e.event_type) } }
+                                td {
+                                    code { (e.event_type) }
+                                    @if let Some(key) = &e.ordering_key { div class="muted small" { "key " code { (key) } } }
+                                }
                                 td { (e.project_id.as_deref().unwrap_or("—")) }
                                 td { (e.delivery_count) }
                                 td { (layout::when(e.created_at)) }
@@ -227,6 +230,7 @@ async fn detail(
             h2 id="event-heading" { code { (event.id) } @if event.test { " " span class="badge" { "Test" } } }
             dl class="summary" {
                 dt { "Project" } dd { (event.project_id.as_deref().unwrap_or("—")) }
+                @if let Some(key) = &event.ordering_key { dt { "Ordering key" } dd { code data-test="ordering-key" { (key) } } }
                 dt { "Published" } dd { (layout::when(event.created_at)) }
                 dt { "Deliveries" } dd { (event.delivery_count) }
             }

@@ -4,6 +4,11 @@
 //! egress policy, credentials, limits and call log as a script's call. Its answer (status,
 //! headers, body, duration) is shown in the panel; an upstream failure (unreachable, timeout,
 //! refused by the egress policy) is shown there too, as the API words it.
+//!
+//! The panel follows the integration's call policy: the method select lists only the allowed
+//! methods and the path field is there only when some path prefix is allowed. A call the policy
+//! still refuses (a path outside the prefixes, a forged method) shows the API's
+//! `call_not_allowed` message in the panel.
 
 use std::sync::Arc;
 
@@ -13,7 +18,6 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::form_fields::{form_alert, select, Input};
-use super::integration_form::METHODS;
 use crate::api::auth::Authed;
 use crate::api::error::ApiError;
 use crate::api::extract::ApiJson;
@@ -23,7 +27,7 @@ use crate::dashboard::csrf::Fields;
 use crate::dashboard::errors::{DashResult, FormErrors};
 use crate::dashboard::layout::{self, csrf_field};
 use crate::dashboard::session::Session;
-use crate::domain::integration::{fields, Integration, IntegrationCall};
+use crate::domain::integration::{fields, CallVia, Integration, IntegrationCall};
 use crate::integrations::response::{BodyEncoding, CallResult};
 
 /// The Try it form as typed.
@@ -78,7 +82,8 @@ impl TryForm {
 pub enum TryResult {
     /// The upstream answered (with any status).
     Answer(CallResult),
-    /// No answer came back: `upstream_error`, `upstream_timeout`, `url_not_allowed`.
+    /// No answer came back: `upstream_error`, `upstream_timeout`, `url_not_allowed`, or the call
+    /// was refused by the integration's policy (`call_not_allowed`, nothing sent upstream).
     Failed { code: &'static str, message: String },
     /// The form itself was refused.
     Invalid(FormErrors),
@@ -109,6 +114,10 @@ pub async fn run(
         Err(error @ ApiError::UrlNotAllowed { .. }) => TryResult::Failed {
             code: "url_not_allowed",
             message: error.to_string(),
+        },
+        Err(ApiError::CallNotAllowed { message, .. }) => TryResult::Failed {
+            code: "call_not_allowed",
+            message,
         },
         Err(error) => TryResult::Invalid(FormErrors::from_api(error)?),
     })
@@ -172,6 +181,15 @@ pub fn panel(
         _ => FormErrors::default(),
     };
     let action = format!("/settings/integrations/{}/try", integration.id);
+    let methods: Vec<&str> = integration
+        .allowed_methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    let path_hint = format!(
+        "Appended to the integration's URL; allowed under {}.",
+        integration.allowed_path_prefixes.join(", ")
+    );
     html! {
         section id="try-panel" class="card" aria-labelledby="try-heading" {
             h2 id="try-heading" { "Try it" }
@@ -180,13 +198,16 @@ pub fn panel(
                 hx-post=(action) hx-target="#try-panel" hx-select="#try-panel" hx-swap="outerHTML"
                 hx-select-oob="#call-log" {
                 (csrf_field(session))
-                (form_alert(&errors, &["method", "path", "body"]))
+                // Without a path field (no prefix allowed), a path error goes on top of the form.
+                (form_alert(&errors, if integration.allowed_path_prefixes.is_empty() { &["method", "body"] } else { &["method", "path", "body"] }))
                 div class="row-3" {
-                    (select("try_method", "Method", "method", METHODS, &form.method, &errors))
-                    (Input::text("try_path", "Path (optional)", "path", &form.path)
-                        .placeholder("/daily")
-                        .hint("Appended to the integration's URL.")
-                        .render(&errors))
+                    (select("try_method", "Method", "method", &methods, &form.method, &errors))
+                    @if !integration.allowed_path_prefixes.is_empty() {
+                        (Input::text("try_path", "Path (optional)", "path", &form.path)
+                            .placeholder(&integration.allowed_path_prefixes[0])
+                            .hint(&path_hint)
+                            .render(&errors))
+                    }
                 }
                 div class="field" {
                     label for="try_body" { "Body (optional)" }
@@ -206,12 +227,24 @@ pub fn panel(
                 }
                 Some(TryResult::Failed { code, message }) => {
                     div id="try-output" class="alert" role="alert" {
-                        strong { "No answer: " } code { (code) } p { (message) }
+                        @if *code == "call_not_allowed" {
+                            strong { "Refused by this integration's settings: " }
+                        } @else {
+                            strong { "No answer: " }
+                        }
+                        code { (code) } p { (message) }
                     }
                 }
                 _ => {}
             }
         }
+    }
+}
+
+fn via_title(via: CallVia) -> &'static str {
+    match via {
+        CallVia::Api => "Made through the REST API (scripts, the CLI, this dashboard)",
+        CallVia::Mcp => "Made by an AI agent over MCP",
     }
 }
 
@@ -228,13 +261,14 @@ pub fn call_log(calls: &[IntegrationCall]) -> Markup {
                 div class="table-wrap" {
                     table {
                         thead { tr {
-                            th scope="col" { "When" } th scope="col" { "Request" } th scope="col" { "Status" } th scope="col" { "Duration" }
+                            th scope="col" { "When" } th scope="col" { "Request" } th scope="col" { "Via" } th scope="col" { "Status" } th scope="col" { "Duration" }
                         } }
                         tbody {
                             @for call in calls {
                                 tr {
                                     td class="nowrap" { (layout::when(call.created_at)) }
                                     td { span class="badge" { (call.method.as_str()) } " " span class="url" { (call.url) } }
+                                    td { span class="badge" title=(via_title(call.via)) { (call.via.as_str()) } }
                                     td {
                                         @match (call.status, &call.error_code) {
                                             (Some(status), _) => { span class=(status_class(status)) { (status) } }

@@ -22,7 +22,7 @@ use crate::dashboard::csrf::CsrfForm;
 use crate::dashboard::errors::{DashError, DashResult, FormErrors};
 use crate::dashboard::layout::{self, csrf_field, Chrome};
 use crate::dashboard::session::Session;
-use crate::domain::integration::{AuthView, HeaderSecrets, Integration};
+use crate::domain::integration::{tool_name, AuthConfig, AuthView, HeaderSecrets, Integration};
 use crate::store::{IntegrationFilter, PageRequest};
 
 const ACTIVE: &str = "/settings/integrations";
@@ -262,20 +262,25 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
     }
 }
 
-/// The integration and its saved headers (for "blank keeps the saved value").
+/// The integration, its saved headers and its saved auth (for "blank keeps the saved value";
+/// opened here on the server, never sent to the browser).
 async fn load(
     state: &AppState,
     authed: &Authed,
     id: &str,
-) -> DashResult<(Integration, HeaderSecrets)> {
+) -> DashResult<(Integration, HeaderSecrets, AuthConfig)> {
     let stored = api::load_connected(state, &authed.tenant, id).await?;
+    let internal =
+        |e| DashError::from(crate::api::error::ApiError::Internal(anyhow::Error::new(e)));
     let headers = state
         .cipher
         .open_json(&stored.headers_sealed)
-        .map_err(|e| {
-            DashError::from(crate::api::error::ApiError::Internal(anyhow::Error::new(e)))
-        })?;
-    Ok((stored.integration, headers))
+        .map_err(internal)?;
+    let auth = state
+        .cipher
+        .open_json(&stored.auth_sealed)
+        .map_err(internal)?;
+    Ok((stored.integration, headers, auth))
 }
 
 /// `GET /settings/integrations/{id}/edit`.
@@ -285,7 +290,7 @@ async fn edit(
     PathId(id): PathId,
 ) -> DashResult<Markup> {
     let authed = settings_caller(&session)?;
-    let (integration, _) = load(&state, &authed, &id).await?;
+    let (integration, _, _) = load(&state, &authed, &id).await?;
     Ok(form_page(
         &session,
         &format!("Edit {}", integration.name),
@@ -304,11 +309,11 @@ async fn update(
 ) -> DashResult<Response> {
     let CsrfForm { session, fields } = form;
     let authed = settings_caller(&session)?;
-    let (integration, saved_headers) = load(&state, &authed, &id).await?;
+    let (integration, saved_headers, saved_auth) = load(&state, &authed, &id).await?;
     let typed = IntegrationForm::from_fields(&fields);
     let title = format!("Edit {}", integration.name);
     let action = format!("/settings/integrations/{}/edit", integration.id);
-    let body = match typed.to_update(&integration, &saved_headers) {
+    let body = match typed.to_update(&integration, &saved_headers, Some(&saved_auth)) {
         Ok(body) => body,
         Err(errors) => {
             return Ok(refused(
@@ -337,6 +342,62 @@ async fn update(
                 errors,
                 Some(&integration),
             ))
+        }
+    }
+}
+
+/// The MCP tool name `integration` gets among the tenant's connected integrations (the same
+/// assignment as the MCP server's, collisions included); `None` once disconnected.
+async fn tool_name_of(
+    state: &AppState,
+    authed: &Authed,
+    integration: &Integration,
+) -> DashResult<Option<String>> {
+    if integration.disconnected_at.is_some() {
+        return Ok(None);
+    }
+    let all = all_by_name(state, authed).await?;
+    let ids: Vec<String> = all.iter().map(|i| i.id.to_string()).collect();
+    let pairs: Vec<(&str, &str)> = ids
+        .iter()
+        .zip(&all)
+        .map(|(id, i)| (id.as_str(), i.name.as_str()))
+        .collect();
+    let names = tool_name::assign(&pairs, crate::mcp::tools::GENERIC);
+    Ok(all
+        .iter()
+        .zip(names)
+        .find(|(i, _)| i.id == integration.id)
+        .map(|(_, name)| name))
+}
+
+fn policy_summary(integration: &Integration, tool: Option<&str>) -> Markup {
+    html! {
+        dl class="summary" data-test="call-policy" {
+            dt { "Description" } dd {
+                @match &integration.description {
+                    Some(d) => { (d) },
+                    None => { span class="muted" { "None. Agents see only the name; add one so they know what it does." } },
+                }
+            }
+            dt { "Allowed methods" } dd {
+                @for m in &integration.allowed_methods { span class="badge" { (m.as_str()) } " " }
+            }
+            dt { "Allowed paths" } dd {
+                @if integration.allowed_path_prefixes.is_empty() {
+                    span class="muted" { "None: calls may not set a path." }
+                }
+                @for p in &integration.allowed_path_prefixes { div { code { (p) } " and below" } }
+            }
+            dt { "Caller headers" } dd {
+                @if integration.allow_caller_headers { "Allowed" } @else { span class="muted" { "Not allowed" } }
+            }
+            dt { "MCP tool" } dd {
+                @match tool {
+                    Some(tool) => { code data-test="tool-name" { (tool) } },
+                    None => { span class="muted" { "None (disconnected)" } },
+                }
+            }
         }
     }
 }
@@ -371,6 +432,7 @@ async fn detail_page(
 ) -> DashResult<Markup> {
     let Json(Data { data: integration }) =
         api::get(State(Arc::clone(state)), authed.clone(), Path(id.clone())).await?;
+    let tool = tool_name_of(state, &authed, &integration).await?;
     let calls = crate::api::integration_calls::list(
         State(Arc::clone(state)),
         authed,
@@ -391,6 +453,10 @@ async fn detail_page(
         section class="card" aria-labelledby="config-heading" {
             h2 id="config-heading" { "Configuration" }
             (summary(&integration))
+        }
+        section class="card" aria-labelledby="policy-heading" {
+            h2 id="policy-heading" { "Callers and agents" }
+            (policy_summary(&integration, tool.as_deref()))
         }
         (integration_try::panel(session, &integration, tried.as_ref()))
         (integration_try::call_log(&calls))
@@ -423,7 +489,7 @@ async fn try_it(
 ) -> DashResult<Markup> {
     let CsrfForm { session, fields } = form;
     let authed = settings_caller(&session)?;
-    let (integration, _) = load(&state, &authed, &id).await?;
+    let (integration, _, _) = load(&state, &authed, &id).await?;
     let typed = integration_try::TryForm::from_fields(&fields);
     let result = integration_try::run(&state, authed.clone(), &integration, &typed).await?;
     detail_page(&state, &session, authed, id, None, Some((typed, result))).await
@@ -436,7 +502,7 @@ async fn confirm_disconnect(
     PathId(id): PathId,
 ) -> DashResult<Markup> {
     let authed = settings_caller(&session)?;
-    let (integration, _) = load(&state, &authed, &id).await?;
+    let (integration, _, _) = load(&state, &authed, &id).await?;
     let title = format!("Disconnect {}?", integration.name);
     let body = html! {
         div class="card narrow" {

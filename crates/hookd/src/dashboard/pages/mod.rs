@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod charts;
 pub mod deliveries;
+pub mod endpoint_controls;
 pub mod endpoint_detail;
 pub mod endpoint_edit;
 pub mod endpoints;
