@@ -321,7 +321,10 @@ impl HookdMcp {
                 .await
             }
             tools::PUBLISH_EVENT => {
-                no_unknown(&arguments, &["type", "data", "projectId", "idempotencyKey"])?;
+                no_unknown(
+                    &arguments,
+                    &["type", "data", "projectId", "orderingKey", "idempotencyKey"],
+                )?;
                 let key = match arguments.get("idempotencyKey").cloned() {
                     None => None,
                     Some(Value::String(k)) => Some(k),

@@ -535,6 +535,7 @@ async fn generic_tools_publish_an_event_that_is_delivered_and_inspect_it() {
     let event = ok_json(&published);
     assert_eq!(event["type"], "job.completed");
     assert_eq!(event["deliveryCount"], 1);
+    assert_eq!(event["orderingKey"], Value::Null);
     let got = receiver.wait_for(1, WAIT).await;
     let delivered: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(delivered["id"], event["id"]);
@@ -550,6 +551,25 @@ async fn generic_tools_publish_an_event_that_is_delivered_and_inspect_it() {
         .await,
     );
     assert_eq!(again["id"], event["id"]);
+
+    // An ordering key is passed on as the REST API's `orderingKey`, and checked by it.
+    let ordered = ok_json(
+        &call(
+            &client,
+            "publish_event",
+            json!({"type": "job.completed", "data": {"jobId": "job_43"}, "orderingKey": "job_43"}),
+        )
+        .await,
+    );
+    assert_eq!(ordered["orderingKey"], "job_43");
+    receiver.wait_for(2, WAIT).await;
+    let refused = call(
+        &client,
+        "publish_event",
+        json!({"type": "job.completed", "data": {}, "orderingKey": 7}),
+    )
+    .await;
+    assert_tool_error(&refused, "invalid_request", Some("orderingKey"));
 
     let endpoints = call(&client, "list_webhook_endpoints", json!({"limit": 10})).await;
     let listed = ok_json(&endpoints);
