@@ -138,6 +138,16 @@ impl ApiClient {
             .await
     }
 
+    /// `POST path` with a JSON body given as text, sent as is (key order and number forms kept).
+    pub async fn post_text(&self, path: &str, body: String) -> anyhow::Result<Reply> {
+        self.exchange(
+            self.request(Method::POST, path)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body),
+        )
+        .await
+    }
+
     /// `PATCH path` with a JSON body.
     pub async fn patch(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
         self.exchange(self.request(Method::PATCH, path).json(body))
