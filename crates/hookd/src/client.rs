@@ -67,6 +67,10 @@ pub struct CallArgs {
     pub path: Option<String>,
     /// `@file.json` or inline JSON.
     pub data: Option<String>,
+    /// Query parameters in the order given; a repeated name is sent once per value.
+    pub query: Vec<(String, String)>,
+    /// The caller's own headers.
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiClient {
@@ -301,7 +305,32 @@ impl ApiClient {
             path: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             body: Option<&'a serde_json::value::RawValue>,
+            #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+            query: serde_json::Map<String, Value>,
+            #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+            headers: serde_json::Map<String, Value>,
         }
+        let mut query = serde_json::Map::new();
+        for (name, value) in &args.query {
+            match query.get_mut(name) {
+                None => {
+                    query.insert(name.clone(), Value::String(value.clone()));
+                }
+                Some(Value::Array(values)) => values.push(Value::String(value.clone())),
+                Some(first) => {
+                    let first = first.take();
+                    query.insert(
+                        name.clone(),
+                        Value::Array(vec![first, Value::String(value.clone())]),
+                    );
+                }
+            }
+        }
+        let headers = args
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
         let data = args
             .data
             .as_deref()
@@ -311,6 +340,8 @@ impl ApiClient {
             method: args.method.as_deref(),
             path: args.path.as_deref(),
             body: data.as_deref(),
+            query,
+            headers,
         };
         let body = serde_json::to_string(&body).context("encoding the call")?;
         self.exchange(
