@@ -28,6 +28,7 @@ use crate::dashboard::session::Session;
 use crate::domain::delivery::Delivery;
 use crate::domain::endpoint::Endpoint;
 use crate::domain::insights::{self, MAX_SAMPLES, WINDOW_MS};
+use crate::domain::oauth2::EndpointAuth;
 use crate::domain::time::Timestamp;
 
 const STATUSES: &[&str] = &["pending", "succeeded", "failed", "cancelled"];
@@ -169,6 +170,12 @@ async fn page(
                 dt { "Project" } dd { (endpoint.project_id.as_deref().unwrap_or("every project")) }
                 dt { "Secret" } dd { code { "whsec_…" (endpoint.secret_last4) } }
                 @if !endpoint.description.is_empty() { dt { "Description" } dd { (endpoint.description) } }
+                @if let Some(filter) = &endpoint.filter { dt { "Filter" } dd { code { (filter) } } }
+                @if let Some(rate) = endpoint.rate_limit_per_sec { dt { "Rate limit" } dd { (rate) " per second" } }
+                @if let Some(auth) = &endpoint.auth {
+                    @let EndpointAuth::OAuth2ClientCredentials(c) = auth;
+                    dt { "Auth" } dd { "OAuth2 client credentials, client " code { (c.client_id) } }
+                }
                 dt { "Id" } dd { code { (endpoint.id) } }
             }
             @if !read_only {
