@@ -128,6 +128,17 @@ pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Res
         return DashError::forbidden("Sign in from this server's own sign-in page.")
             .into_response();
     }
+    let peer = crate::api::pipeline::peer(&request);
+    if let Some(refused) = crate::api::pipeline::throttled(&state, peer) {
+        let message = "Too many failed sign-ins from this address; try again in a minute.";
+        let status = refused.status();
+        let mut page = (status, form(None, Some(message), None)).into_response();
+        if let Some(retry) = refused.headers().get(header::RETRY_AFTER) {
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, retry.clone());
+        }
+        return page;
+    }
     let fields = match read_fields(request, &state).await {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -148,6 +159,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Res
             response
         }
         Err(SignInError::Refused(error)) => {
+            crate::api::pipeline::record_auth_failure(&state, peer, &error);
             (error.status(), form(next, Some(&error.to_string()), None)).into_response()
         }
         Err(SignInError::Page(error)) => error.into_response(),
