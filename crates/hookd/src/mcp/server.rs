@@ -352,7 +352,7 @@ impl HookdMcp {
                     };
                     req = req.query(name, text);
                 }
-                request(&backend, req).await
+                super::results::endpoint_page(&backend, req).await
             }
             tools::GET_DELIVERY | tools::RETRY_DELIVERY => {
                 no_unknown(&arguments, &["id"])?;

@@ -261,8 +261,9 @@ pub fn generic_tools() -> Vec<Tool> {
         read_only(Tool::new(
             LIST_WEBHOOK_ENDPOINTS,
             "Lists the webhook endpoints (the URLs events are delivered to), newest first, with \
-             their subscribed event types and whether they are active. Signing secrets are \
-             never shown.",
+             their subscribed event types and whether they are active: one page, {data, \
+             hasMore, nextCursor}; pass nextCursor as cursor for the next one. Signing secrets \
+             are never shown.",
             schema(json!({
                 "type": "object",
                 "properties": {

@@ -573,9 +573,26 @@ async fn generic_tools_publish_an_event_that_is_delivered_and_inspect_it() {
 
     let endpoints = call(&client, "list_webhook_endpoints", json!({"limit": 10})).await;
     let listed = ok_json(&endpoints);
-    assert_eq!(listed[0]["id"], endpoint["id"]);
+    assert_eq!(listed["data"][0]["id"], endpoint["id"]);
     let secret = endpoint["secret"].as_str().unwrap();
     assert!(!text(&endpoints).contains(secret));
+    assert!(listed["data"][0].get("secretLast4").is_none(), "{listed}");
+
+    // A page says where the next one starts, and the cursor argument follows it.
+    let second = app.create_endpoint(&receiver.url, &["job.completed"]).await;
+    let first_page = ok_json(&call(&client, "list_webhook_endpoints", json!({"limit": 1})).await);
+    assert_eq!(first_page["data"][0]["id"], second["id"]);
+    assert_eq!(first_page["hasMore"], true);
+    let cursor = first_page["nextCursor"].as_str().unwrap();
+    let next_page = ok_json(
+        &call(
+            &client,
+            "list_webhook_endpoints",
+            json!({"limit": 1, "cursor": cursor}),
+        )
+        .await,
+    );
+    assert_eq!(next_page["data"][0]["id"], endpoint["id"]);
 
     let (_, deliveries) = app
         .get_json(
