@@ -284,19 +284,26 @@ impl ApiClient {
     /// Resolves `args.name` and calls the integration; the API's answer, whose `data` is the
     /// `CallResult`. `--data` is sent as written (key order and number forms kept).
     pub async fn call(&self, args: &CallArgs) -> anyhow::Result<Reply> {
-        let integration = match self.find(&args.name, false).await? {
-            Some(found) => found,
-            None => self.find(&args.name, true).await?.ok_or_else(|| {
-                anyhow!(
-                    "no integration named {:?} in this workspace and mode (see `hookd \
-                     integrations list`)",
-                    args.name
-                )
-            })?,
+        // An id is used as is (as `integrations update` and MCP's call_integration take one);
+        // the API answers 404 or 410 for an unknown or disconnected one.
+        let id = if args.name.starts_with("int_") {
+            crate::cli::path_id(&args.name)
+        } else {
+            let integration = match self.find(&args.name, false).await? {
+                Some(found) => found,
+                None => self.find(&args.name, true).await?.ok_or_else(|| {
+                    anyhow!(
+                        "no integration named {:?} in this workspace and mode (see `hookd \
+                         integrations list`)",
+                        args.name
+                    )
+                })?,
+            };
+            integration["id"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("the API returned an integration without an id"))?
         };
-        let id = integration["id"]
-            .as_str()
-            .ok_or_else(|| anyhow!("the API returned an integration without an id"))?;
         #[derive(serde::Serialize)]
         struct Body<'a> {
             #[serde(skip_serializing_if = "Option::is_none")]

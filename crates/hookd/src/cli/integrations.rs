@@ -83,7 +83,7 @@ pub async fn mcp(args: McpCommand) -> anyhow::Result<()> {
 pub struct CallCommand {
     #[command(flatten)]
     pub api: ApiOptions,
-    /// The integration's name (case-insensitive).
+    /// The integration's name (case-insensitive) or id (int_…).
     pub name: String,
     /// Overrides the integration's method (GET, POST, PUT, PATCH, DELETE, HEAD).
     #[arg(long, short = 'X')]

@@ -204,7 +204,7 @@ async fn the_cli_sends_and_prints_bytes_as_written_and_edits_the_call_policy() {
     let answer = r#"{"zeta": 1.50, "alpha": {"n": 12345678901234567890}}"#;
     let up =
         Upstream::start(move |_| raw(200, &[("content-type", "application/json")], answer)).await;
-    create(
+    let integration = create(
         &app,
         &app.live_key,
         json!({"name": "Internal reporting API", "url": up.url("/v1/runs")}),
@@ -319,6 +319,13 @@ async fn the_cli_sends_and_prints_bytes_as_written_and_edits_the_call_policy() {
         "{query}"
     );
     assert_eq!(seen.header("x-run-id"), Some("run_7"));
+
+    // By id too, as `integrations update` and MCP's call_integration take it.
+    let id = integration["id"].as_str().unwrap();
+    let before = up.count();
+    let out = hookd(&app, Some(&app.live_key), &["call", id, "--data", "{}"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(up.count(), before + 1);
     let out = hookd(
         &app,
         Some(&app.live_key),
