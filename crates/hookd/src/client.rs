@@ -67,6 +67,10 @@ pub struct CallArgs {
     pub path: Option<String>,
     /// `@file.json` or inline JSON.
     pub data: Option<String>,
+    /// Query parameters in the order given; a repeated name is sent once per value.
+    pub query: Vec<(String, String)>,
+    /// The caller's own headers.
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiClient {
@@ -136,6 +140,16 @@ impl ApiClient {
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
         self.exchange(self.request(Method::POST, path).json(body))
             .await
+    }
+
+    /// `POST path` with a JSON body given as text, sent as is (key order and number forms kept).
+    pub async fn post_text(&self, path: &str, body: String) -> anyhow::Result<Reply> {
+        self.exchange(
+            self.request(Method::POST, path)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body),
+        )
+        .await
     }
 
     /// `PATCH path` with a JSON body.
@@ -270,19 +284,26 @@ impl ApiClient {
     /// Resolves `args.name` and calls the integration; the API's answer, whose `data` is the
     /// `CallResult`. `--data` is sent as written (key order and number forms kept).
     pub async fn call(&self, args: &CallArgs) -> anyhow::Result<Reply> {
-        let integration = match self.find(&args.name, false).await? {
-            Some(found) => found,
-            None => self.find(&args.name, true).await?.ok_or_else(|| {
-                anyhow!(
-                    "no integration named {:?} in this workspace and mode (see `hookd \
-                     integrations list`)",
-                    args.name
-                )
-            })?,
+        // An id is used as is (as `integrations update` and MCP's call_integration take one);
+        // the API answers 404 or 410 for an unknown or disconnected one.
+        let id = if args.name.starts_with("int_") {
+            crate::cli::path_id(&args.name)
+        } else {
+            let integration = match self.find(&args.name, false).await? {
+                Some(found) => found,
+                None => self.find(&args.name, true).await?.ok_or_else(|| {
+                    anyhow!(
+                        "no integration named {:?} in this workspace and mode (see `hookd \
+                         integrations list`)",
+                        args.name
+                    )
+                })?,
+            };
+            integration["id"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("the API returned an integration without an id"))?
         };
-        let id = integration["id"]
-            .as_str()
-            .ok_or_else(|| anyhow!("the API returned an integration without an id"))?;
         #[derive(serde::Serialize)]
         struct Body<'a> {
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -291,7 +312,32 @@ impl ApiClient {
             path: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             body: Option<&'a serde_json::value::RawValue>,
+            #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+            query: serde_json::Map<String, Value>,
+            #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+            headers: serde_json::Map<String, Value>,
         }
+        let mut query = serde_json::Map::new();
+        for (name, value) in &args.query {
+            match query.get_mut(name) {
+                None => {
+                    query.insert(name.clone(), Value::String(value.clone()));
+                }
+                Some(Value::Array(values)) => values.push(Value::String(value.clone())),
+                Some(first) => {
+                    let first = first.take();
+                    query.insert(
+                        name.clone(),
+                        Value::Array(vec![first, Value::String(value.clone())]),
+                    );
+                }
+            }
+        }
+        let headers = args
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
         let data = args
             .data
             .as_deref()
@@ -301,6 +347,8 @@ impl ApiClient {
             method: args.method.as_deref(),
             path: args.path.as_deref(),
             body: data.as_deref(),
+            query,
+            headers,
         };
         let body = serde_json::to_string(&body).context("encoding the call")?;
         self.exchange(

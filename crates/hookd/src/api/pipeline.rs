@@ -15,7 +15,7 @@
 //! requests outside the router must call [`run`], so that no step can be skipped.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -36,13 +36,8 @@ where
         Ok(version) => version,
         Err(unsupported) => return version::refuse(unsupported),
     };
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    if let Some(Err(retry_after_secs)) = peer.map(|ip| state.auth_throttle.check(ip)) {
-        metrics::counter!("hookd_auth_throttled_total").increment(1);
-        let refused = ApiError::AuthThrottled { retry_after_secs }.into_response();
+    let peer = peer(&request);
+    if let Some(refused) = throttled(state, peer) {
         return version::with_version(refused, version);
     }
     let response = match auth::authenticate_headers(state, request.headers()).await {
@@ -56,18 +51,41 @@ where
             }
         }
         Err(refused) => {
-            if let (ApiError::Unauthorized(_), Some(ip)) = (&refused, peer) {
-                if state.auth_throttle.record_failure(ip) {
-                    tracing::warn!(
-                        address = %ip,
-                        "too many failed authentications from one address; throttled"
-                    );
-                }
-            }
+            record_auth_failure(state, peer, &refused);
             refused.into_response()
         }
     };
     version::with_version(response, version)
+}
+
+/// The TCP peer's address, which the failed-authentication throttle counts by.
+pub fn peer(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// 429 `rate_limited` when `peer` has failed to authenticate too often lately. Every door that
+/// takes an API key (`/v1`, `/mcp`, the dashboard's sign-in) asks this before looking at the key.
+pub fn throttled(state: &AppState, peer: Option<IpAddr>) -> Option<Response> {
+    let Err(retry_after_secs) = state.auth_throttle.check(peer?) else {
+        return None;
+    };
+    metrics::counter!("hookd_auth_throttled_total").increment(1);
+    Some(ApiError::AuthThrottled { retry_after_secs }.into_response())
+}
+
+/// Counts a refused key (401) against `peer`.
+pub fn record_auth_failure(state: &AppState, peer: Option<IpAddr>, refused: &ApiError) {
+    if let (ApiError::Unauthorized(_), Some(ip)) = (refused, peer) {
+        if state.auth_throttle.record_failure(ip) {
+            tracing::warn!(
+                address = %ip,
+                "too many failed authentications from one address; throttled"
+            );
+        }
+    }
 }
 
 /// 413 for a request whose declared `Content-Length` is over the body limit, with

@@ -158,7 +158,12 @@ fn row(d: &Value) -> Vec<String> {
         cell(&d["status"]),
         cell(&d["attemptCount"]),
         cell(&d["lastStatusCode"]),
-        cell(&d["nextAttemptAt"]),
+        // A delivery held behind an earlier one of its ordering key has no next attempt time:
+        // it goes when that one is done.
+        match d["heldBehind"].as_str() {
+            Some(head) => format!("behind {head}"),
+            None => cell(&d["nextAttemptAt"]),
+        },
         cell(&d["updatedAt"]),
     ]
 }
@@ -284,5 +289,15 @@ mod tests {
             let e = parse_since(bad, now).unwrap_err();
             assert_eq!(e.exit, super::super::Exit::Usage, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_held_delivery_names_its_head_instead_of_a_time() {
+        let held = json!({"id": "dlv_2", "status": "pending", "nextAttemptAt": null,
+                          "heldBehind": "dlv_1"});
+        assert_eq!(row(&held)[6], "behind dlv_1");
+        let due = json!({"id": "dlv_3", "nextAttemptAt": "2026-08-01T00:00:00Z",
+                         "heldBehind": null});
+        assert_eq!(row(&due)[6], "2026-08-01T00:00:00Z");
     }
 }

@@ -46,6 +46,13 @@ impl OAuth2Flags {
             }
             return Ok(None);
         };
+        if self.oauth2_client_id.is_none() || self.oauth2_client_secret.is_none() {
+            return Err(CliError::usage(
+                "--oauth2-token-url needs --oauth2-client-id and the client secret \
+                 (HOOKD_OAUTH2_CLIENT_SECRET, or --oauth2-client-secret); a change of auth \
+                 replaces it whole, secret included",
+            ));
+        }
         let mut auth = json!({
             "type": "oauth2_client_credentials",
             "tokenUrl": token_url,

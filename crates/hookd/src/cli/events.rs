@@ -3,11 +3,10 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::output::{self, cell, fields, Table};
 use super::{path_id, ApiOptions, PageArgs, EXIT_CODES_HELP};
-use crate::client::parse_data;
+use crate::client::read_data;
 
 #[derive(Args, Debug)]
 #[command(after_help = EXIT_CODES_HELP)]
@@ -50,7 +49,7 @@ pub enum EventCommand {
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
     // Input is checked before the API key, so a bad --data is a usage error even unconfigured.
     let data = match &args.command {
-        EventCommand::Send { data, .. } => Some(parse_data(data, false)?),
+        EventCommand::Send { data, .. } => Some(read_data(data, false)?),
         _ => None,
     };
     let api = args.api.client()?;
@@ -63,9 +62,23 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
             ordering_key,
             ..
         } => {
-            let body = json!({"type": event_type, "projectId": project, "data": data,
-                              "orderingKey": ordering_key});
-            let reply = api.post("/v1/events", &body).await?;
+            // `data` is sent as the user wrote it (key order and number forms kept).
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Body<'a> {
+                #[serde(rename = "type")]
+                event_type: &'a str,
+                project_id: Option<&'a str>,
+                data: Option<&'a serde_json::value::RawValue>,
+                ordering_key: Option<&'a str>,
+            }
+            let body = serde_json::to_string(&Body {
+                event_type: &event_type,
+                project_id: project.as_deref(),
+                data: data.as_deref(),
+                ordering_key: ordering_key.as_deref(),
+            })?;
+            let reply = api.post_text("/v1/events", body).await?;
             show(&mut out, &reply, json)?;
         }
         EventCommand::List { page } => {

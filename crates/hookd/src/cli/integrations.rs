@@ -83,7 +83,7 @@ pub async fn mcp(args: McpCommand) -> anyhow::Result<()> {
 pub struct CallCommand {
     #[command(flatten)]
     pub api: ApiOptions,
-    /// The integration's name (case-insensitive).
+    /// The integration's name (case-insensitive) or id (int_…).
     pub name: String,
     /// Overrides the integration's method (GET, POST, PUT, PATCH, DELETE, HEAD).
     #[arg(long, short = 'X')]
@@ -94,6 +94,28 @@ pub struct CallCommand {
     /// The JSON body: inline ('{"x": 1}'), or @file.json, or @- for standard input.
     #[arg(long, short = 'd', value_name = "JSON|@FILE")]
     pub data: Option<String>,
+    /// A query parameter added to the URL; repeat the flag for more (a repeated name is sent
+    /// once per value).
+    #[arg(long = "query", value_name = "NAME=VALUE", value_parser = parse_query)]
+    pub query: Vec<(String, String)>,
+    /// A header of your own, 'Name: value' (only if the integration allows caller headers);
+    /// repeat the flag for more.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+}
+
+/// `NAME=VALUE` of `--query` (the value may contain `=`; the server checks the rest).
+fn parse_query(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got {raw:?}"))
+}
+
+/// `Name: value` of `--header`, as curl writes it (the server checks names and values).
+fn parse_header(raw: &str) -> Result<(String, String), String> {
+    raw.split_once(':')
+        .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+        .ok_or_else(|| format!("expected 'Name: value', got {raw:?}"))
 }
 
 pub async fn run(args: IntegrationsArgs) -> anyhow::Result<()> {
@@ -194,6 +216,8 @@ pub async fn call(args: CallCommand) -> anyhow::Result<()> {
         method: args.method,
         path: args.path,
         data: args.data,
+        query: args.query,
+        headers: args.headers,
     };
     let reply = api.call(&call).await?;
     if args.api.json {

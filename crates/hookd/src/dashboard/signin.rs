@@ -10,10 +10,9 @@
 //! gets the form back with 429, `Retry-After` and a sentence saying how long to wait, before its
 //! key is looked at.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -135,12 +134,15 @@ pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Res
         return DashError::forbidden("Sign in from this server's own sign-in page.")
             .into_response();
     }
-    let peer: Option<IpAddr> = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    if let Some(Err(retry_after_secs)) = peer.map(|ip| state.auth_throttle.check(ip)) {
-        metrics::counter!("hookd_auth_throttled_total").increment(1);
+    let peer = crate::api::pipeline::peer(&request);
+    if let Some(refused) = crate::api::pipeline::throttled(&state, peer) {
+        // The API's refusal, worded for the form.
+        let retry_after_secs = refused
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
         return throttled(retry_after_secs);
     }
     let fields = match read_fields(request, &state).await {
@@ -163,14 +165,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Res
             response
         }
         Err(SignInError::Refused(error)) => {
-            if let (ApiError::Unauthorized(_), Some(ip)) = (&error, peer) {
-                if state.auth_throttle.record_failure(ip) {
-                    tracing::warn!(
-                        address = %ip,
-                        "too many failed dashboard sign-ins from one address; throttled"
-                    );
-                }
-            }
+            crate::api::pipeline::record_auth_failure(&state, peer, &error);
             (error.status(), form(next, Some(&error.to_string()), None)).into_response()
         }
         Err(SignInError::Page(error)) => error.into_response(),

@@ -46,9 +46,16 @@ pub fn routes(state: &Arc<AppState>, api: Router) -> Router<Arc<AppState>> {
 
 /// Authentication, session ownership and the body limit for `/mcp` (see the module docs).
 async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let peer = crate::api::pipeline::peer(&request);
+    if let Some(refused) = crate::api::pipeline::throttled(&state, peer) {
+        return refused;
+    }
     let authed = match auth::authenticate_headers(&state, request.headers()).await {
         Ok(authed) => authed,
-        Err(refused) => return refused.into_response(),
+        Err(refused) => {
+            crate::api::pipeline::record_auth_failure(&state, peer, &refused);
+            return refused.into_response();
+        }
     };
     let session = request
         .headers()

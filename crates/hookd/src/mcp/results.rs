@@ -85,3 +85,24 @@ pub async fn request(backend: &Backend, request: ApiRequest) -> ToolResult {
         Err(Failure::Tool(api_error(&answer)))
     }
 }
+
+/// `GET /v1/webhook-endpoints` for an agent: the whole page (`data`, `hasMore`, `nextCursor`, so
+/// the `cursor` argument can be used), without the `…Last4` hints of the signing secret and of
+/// an OAuth2 client secret: nothing an MCP client receives carries part of a credential.
+pub async fn endpoint_page(backend: &Backend, request: ApiRequest) -> ToolResult {
+    let answer = backend.send(request).await.map_err(unreachable_api)?;
+    if !(200..300).contains(&answer.status) {
+        return Err(Failure::Tool(api_error(&answer)));
+    }
+    let mut page: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    if let Some(endpoints) = page["data"].as_array_mut() {
+        for endpoint in endpoints.iter_mut().filter_map(Value::as_object_mut) {
+            endpoint.remove("secretLast4");
+            if let Some(auth) = endpoint.get_mut("auth").and_then(Value::as_object_mut) {
+                auth.remove("clientSecretLast4");
+            }
+        }
+    }
+    let result = CallToolResult::success(vec![Content::text(page.to_string())]);
+    Ok(with_request_id(result, answer.request_id))
+}

@@ -321,7 +321,10 @@ impl HookdMcp {
                 .await
             }
             tools::PUBLISH_EVENT => {
-                no_unknown(&arguments, &["type", "data", "projectId", "idempotencyKey"])?;
+                no_unknown(
+                    &arguments,
+                    &["type", "data", "projectId", "orderingKey", "idempotencyKey"],
+                )?;
                 let key = match arguments.get("idempotencyKey").cloned() {
                     None => None,
                     Some(Value::String(k)) => Some(k),
@@ -349,7 +352,7 @@ impl HookdMcp {
                     };
                     req = req.query(name, text);
                 }
-                request(&backend, req).await
+                super::results::endpoint_page(&backend, req).await
             }
             tools::GET_DELIVERY | tools::RETRY_DELIVERY => {
                 no_unknown(&arguments, &["id"])?;

@@ -249,6 +249,8 @@ pub fn generic_tools() -> Vec<Tool> {
                     "data": {"type": "object", "description": "The event's payload."},
                     "projectId": {"type": ["string", "null"], "maxLength": 128,
                                   "description": "Only endpoints of this project (or of every project) receive it."},
+                    "orderingKey": {"type": ["string", "null"], "minLength": 1, "maxLength": 128,
+                                    "description": "Events with the same ordering key are delivered to each endpoint one at a time, in publish order."},
                     "idempotencyKey": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
                                        "description": "Makes a retried publish safe: the same key within 24 h returns the first answer."},
                 },
@@ -259,8 +261,9 @@ pub fn generic_tools() -> Vec<Tool> {
         read_only(Tool::new(
             LIST_WEBHOOK_ENDPOINTS,
             "Lists the webhook endpoints (the URLs events are delivered to), newest first, with \
-             their subscribed event types and whether they are active. Signing secrets are \
-             never shown.",
+             their subscribed event types and whether they are active: one page, {data, \
+             hasMore, nextCursor}; pass nextCursor as cursor for the next one. Signing secrets \
+             are never shown.",
             schema(json!({
                 "type": "object",
                 "properties": {

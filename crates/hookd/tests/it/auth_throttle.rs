@@ -88,3 +88,54 @@ async fn failed_authentications_from_one_address_are_throttled() {
         .unwrap()
         .contains("hookd_auth_throttled_total"));
 }
+
+#[tokio::test]
+async fn mcp_and_the_dashboard_sign_in_count_failures_and_honour_the_throttle() {
+    let app = spawn_app_with(|c| {
+        c.auth_failure_limit = 3;
+        c.auth_failure_window_secs = 60;
+    })
+    .await;
+    let attacker = client_from("127.0.0.1");
+    let bystander = client_from("127.0.0.2");
+    let wrong = format!("scripe_sk_live_{}", "x".repeat(32));
+    let mcp = |client: &reqwest::Client, key: &str| {
+        client
+            .post(app.url("/mcp"))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(
+                r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+            )
+            .send()
+    };
+    let sign_in = |client: &reqwest::Client, key: &str| {
+        client
+            .post(app.url("/sign-in"))
+            .form(&[("api_key", key)])
+            .send()
+    };
+
+    // Wrong keys at /mcp and at the sign-in form count like wrong keys at /v1.
+    assert_eq!(mcp(&attacker, &wrong).await.unwrap().status(), 401);
+    assert_eq!(sign_in(&attacker, &wrong).await.unwrap().status(), 401);
+    assert_eq!(sign_in(&attacker, &wrong).await.unwrap().status(), 401);
+
+    // Throttled, the address is refused at every door, a right key included.
+    assert_eq!(
+        status_with(&attacker, &app, &app.live_key).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let r = mcp(&attacker, &app.live_key).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = sign_in(&attacker, &app.live_key).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.headers().get("set-cookie").is_none());
+
+    // Another address signs in and speaks MCP as before.
+    assert_eq!(mcp(&bystander, &app.live_key).await.unwrap().status(), 200);
+    let r = sign_in(&bystander, &app.live_key).await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+}

@@ -204,7 +204,7 @@ async fn the_cli_sends_and_prints_bytes_as_written_and_edits_the_call_policy() {
     let answer = r#"{"zeta": 1.50, "alpha": {"n": 12345678901234567890}}"#;
     let up =
         Upstream::start(move |_| raw(200, &[("content-type", "application/json")], answer)).await;
-    create(
+    let integration = create(
         &app,
         &app.live_key,
         json!({"name": "Internal reporting API", "url": up.url("/v1/runs")}),
@@ -291,6 +291,48 @@ async fn the_cli_sends_and_prints_bytes_as_written_and_edits_the_call_policy() {
         (up.last().method.as_str(), up.last().path.as_str()),
         ("GET", "/v1/runs/daily/mon")
     );
+
+    // Query parameters (a repeated name sent once per value) and, with allowCallerHeaders,
+    // headers of the caller's own.
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &[
+            "call",
+            "Internal reporting API",
+            "--query",
+            "day=mon",
+            "--query",
+            "tag=a",
+            "--query",
+            "tag=b=c",
+            "-H",
+            "X-Run-Id: run_7",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let seen = up.last();
+    let query = seen.query.clone().unwrap_or_default();
+    assert!(
+        query.contains("day=mon") && query.contains("tag=a") && query.contains("tag=b"),
+        "{query}"
+    );
+    assert_eq!(seen.header("x-run-id"), Some("run_7"));
+
+    // By id too, as `integrations update` and MCP's call_integration take it.
+    let id = integration["id"].as_str().unwrap();
+    let before = up.count();
+    let out = hookd(&app, Some(&app.live_key), &["call", id, "--data", "{}"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(up.count(), before + 1);
+    let out = hookd(
+        &app,
+        Some(&app.live_key),
+        &["call", "Internal reporting API", "--query", "oops"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 
     // Bad input is a usage error or the API's 400, never a crash.
     let out = hookd(

@@ -40,7 +40,10 @@ async fn send_list_and_get_events_then_follow_their_deliveries() {
     // From a file, with a project, as JSON: the API's Event object.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("event.json");
-    std::fs::write(&file, r#"{"postId": "p_2", "n": [1, 2]}"#).unwrap();
+    // Written with its keys out of order and a number form JSON parsers normalise: the data is
+    // sent (and delivered) as written.
+    let written = r#"{"postId": "p_2", "n": [1, 2], "amount": 1.50}"#;
+    std::fs::write(&file, written).unwrap();
     let event = api(
         &app,
         key,
@@ -59,10 +62,23 @@ async fn send_list_and_get_events_then_follow_their_deliveries() {
     .await
     .json();
     let event_id = event["id"].as_str().unwrap().to_string();
-    assert_eq!(event["data"], json!({"postId": "p_2", "n": [1, 2]}));
+    assert_eq!(
+        event["data"],
+        json!({"postId": "p_2", "n": [1, 2], "amount": 1.50})
+    );
     assert_eq!(event["projectId"], "proj_9");
     assert_eq!(event["deliveryCount"], 1);
-    receiver.wait_for(2, Duration::from_secs(10)).await;
+    let got = receiver.wait_for(2, Duration::from_secs(10)).await;
+    let bodies: Vec<&str> = got
+        .iter()
+        .map(|r| std::str::from_utf8(&r.body).unwrap())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains(&format!(r#""data":{written}"#))),
+        "{bodies:?}"
+    );
 
     let listed = api(&app, key, &["events", "list"]).await;
     let lines: Vec<&str> = listed.ok().lines().collect();

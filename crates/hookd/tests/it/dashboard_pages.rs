@@ -637,3 +637,83 @@ async fn endpoint_metadata_rows_are_validated_saved_and_removed() {
         .await;
     assert_eq!(got["data"]["metadata"], json!({"team": "billing"}));
 }
+
+#[suite_test]
+async fn a_held_delivery_shows_its_ordering_key_and_what_it_waits_for() {
+    // The first failure waits an hour, so the key's second delivery stays held.
+    let app = spawn_app_with(|c| c.retry_schedule = vec![3600]).await;
+    let refused = crate::upstream::closed().await;
+    app.create_endpoint(&format!("{refused}/hook"), &["post.created"])
+        .await;
+    let mut ids = Vec::new();
+    for seq in 0..2 {
+        let event = crate::delivery::publish(
+            &app,
+            &app.live_key,
+            &json!({"type": "post.created", "orderingKey": "post_9", "data": {"seq": seq}}),
+        )
+        .await;
+        let list = crate::delivery::deliveries_of_event(
+            &app,
+            &app.live_key,
+            event["id"].as_str().unwrap(),
+        )
+        .await;
+        let id = list[0]["id"].as_str().unwrap().to_string();
+        if seq == 0 {
+            crate::delivery::wait_delivery(&app, &id, "attempted", |d| {
+                d["attemptCount"].as_i64() == Some(1)
+            })
+            .await;
+        }
+        ids.push(id);
+    }
+    let held = crate::delivery::delivery(&app, &ids[1]).await;
+    assert_eq!(held["heldBehind"], ids[0].as_str(), "{held:#}");
+
+    let (cookie, _) = session(&app, &app.live_key).await;
+    let (status, page) = get(&app, &cookie, &format!("/deliveries/{}", ids[1])).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Ordering key") && page.contains("post_9"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Held behind") && page.contains(&format!("/deliveries/{}", ids[0])),
+        "{page}"
+    );
+    assert!(!page.contains("as soon as the endpoint is free"), "{page}");
+    let (_, head) = get(&app, &cookie, &format!("/deliveries/{}", ids[0])).await;
+    assert!(
+        head.contains("post_9") && !head.contains("Held behind"),
+        "{head}"
+    );
+}
+
+#[suite_test]
+async fn an_endpoint_page_shows_its_filter_rate_limit_and_auth() {
+    let app = spawn_app().await;
+    let (status, created) = app
+        .post_json(
+            &app.live_key,
+            "/v1/webhook-endpoints",
+            &json!({"name": "Big orders", "url": URL, "events": ["post.created"],
+                    "filter": "data.amount > 100", "rateLimitPerSec": 7,
+                    "auth": {"type": "oauth2_client_credentials",
+                             "tokenUrl": "https://auth.example.com/oauth/token",
+                             "clientId": "hookd-prod", "clientSecret": "s3cr3t-client-value"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["id"].as_str().unwrap();
+    let (cookie, _) = session(&app, &app.live_key).await;
+    let (status, page) = get(&app, &cookie, &format!("/endpoints/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data.amount &gt; 100"), "{page}");
+    assert!(page.contains("7 attempts per second"), "{page}");
+    assert!(
+        page.contains("OAuth2 client credentials") && page.contains("hookd-prod"),
+        "{page}"
+    );
+    assert!(!page.contains("s3cr3t-client-value"), "{page}");
+}

@@ -535,6 +535,7 @@ async fn generic_tools_publish_an_event_that_is_delivered_and_inspect_it() {
     let event = ok_json(&published);
     assert_eq!(event["type"], "job.completed");
     assert_eq!(event["deliveryCount"], 1);
+    assert_eq!(event["orderingKey"], Value::Null);
     let got = receiver.wait_for(1, WAIT).await;
     let delivered: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(delivered["id"], event["id"]);
@@ -551,11 +552,47 @@ async fn generic_tools_publish_an_event_that_is_delivered_and_inspect_it() {
     );
     assert_eq!(again["id"], event["id"]);
 
+    // An ordering key is passed on as the REST API's `orderingKey`, and checked by it.
+    let ordered = ok_json(
+        &call(
+            &client,
+            "publish_event",
+            json!({"type": "job.completed", "data": {"jobId": "job_43"}, "orderingKey": "job_43"}),
+        )
+        .await,
+    );
+    assert_eq!(ordered["orderingKey"], "job_43");
+    receiver.wait_for(2, WAIT).await;
+    let refused = call(
+        &client,
+        "publish_event",
+        json!({"type": "job.completed", "data": {}, "orderingKey": 7}),
+    )
+    .await;
+    assert_tool_error(&refused, "invalid_request", Some("orderingKey"));
+
     let endpoints = call(&client, "list_webhook_endpoints", json!({"limit": 10})).await;
     let listed = ok_json(&endpoints);
-    assert_eq!(listed[0]["id"], endpoint["id"]);
+    assert_eq!(listed["data"][0]["id"], endpoint["id"]);
     let secret = endpoint["secret"].as_str().unwrap();
     assert!(!text(&endpoints).contains(secret));
+    assert!(listed["data"][0].get("secretLast4").is_none(), "{listed}");
+
+    // A page says where the next one starts, and the cursor argument follows it.
+    let second = app.create_endpoint(&receiver.url, &["job.completed"]).await;
+    let first_page = ok_json(&call(&client, "list_webhook_endpoints", json!({"limit": 1})).await);
+    assert_eq!(first_page["data"][0]["id"], second["id"]);
+    assert_eq!(first_page["hasMore"], true);
+    let cursor = first_page["nextCursor"].as_str().unwrap();
+    let next_page = ok_json(
+        &call(
+            &client,
+            "list_webhook_endpoints",
+            json!({"limit": 1, "cursor": cursor}),
+        )
+        .await,
+    );
+    assert_eq!(next_page["data"][0]["id"], endpoint["id"]);
 
     let (_, deliveries) = app
         .get_json(

@@ -956,6 +956,22 @@ async fn the_cli_sets_shows_and_removes_an_endpoints_auth() {
     )
     .await
     .fails(2, "--oauth2-token-url");
+    // A token URL without a client id or secret is a usage error, caught before sending.
+    crate::cli_support::api(
+        &app,
+        key,
+        &[
+            "endpoints",
+            "update",
+            &id,
+            "--oauth2-token-url",
+            &tokens.url("/oauth/token"),
+            "--oauth2-client-id",
+            "x",
+        ],
+    )
+    .await
+    .fails(2, "--oauth2-client-id and the client secret");
     // A bad field is the API's 400, naming it.
     crate::cli_support::api(
         &app,
@@ -968,6 +984,8 @@ async fn the_cli_sets_shows_and_removes_an_endpoints_auth() {
             "not a url",
             "--oauth2-client-id",
             "x",
+            "--oauth2-client-secret",
+            "a-client-secret",
         ],
     )
     .await

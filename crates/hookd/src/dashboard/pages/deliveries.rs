@@ -112,6 +112,10 @@ async fn detail(
                 dt { "Event" } dd { a href={ "/events/" (event.id) } { code { (event.event_type) } " " code { (event.id) } } }
                 dt { "Attempts" } dd { (d.attempt_count) }
                 @if let Some(next) = d.next_attempt_at { dt { "Next attempt" } dd { (layout::when(next)) } }
+                @if let Some(key) = &d.ordering_key { dt { "Ordering key" } dd { code { (key) } } }
+                @if let Some(head) = &d.held_behind {
+                    dt { "Held behind" } dd { a href={ "/deliveries/" (head) } { code { (head) } } }
+                }
                 dt { "Created" } dd { (layout::when(d.created_at)) }
             }
         }
@@ -121,7 +125,9 @@ async fn detail(
         }
         section aria-labelledby="attempts-heading" {
             h2 id="attempts-heading" { "Attempts" }
-            @if found.attempts.is_empty() {
+            @if found.attempts.is_empty() && d.held_behind.is_some() {
+                (layout::empty_state("No attempt yet", html! { p { "It waits for the earlier delivery of its ordering key to this endpoint (held behind) to succeed or fail for good." } }))
+            } @else if found.attempts.is_empty() {
                 (layout::empty_state("No attempt yet", html! { p { "The first attempt is made as soon as the endpoint is free." } }))
             }
             @for (n, a) in found.attempts.iter().enumerate().rev() {
