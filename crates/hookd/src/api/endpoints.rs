@@ -302,6 +302,7 @@ pub async fn create(
         Some(raw) => Some(parse_auth(&state, raw).await?),
         None => None,
     };
+    endpoint::check_one_authorization(&new.url, endpoint_auth.is_some())?;
     let secret = SigningSecret::generate();
     let now = Timestamp::now();
     let endpoint = Endpoint {
@@ -426,6 +427,19 @@ pub async fn update(
             Some(Some(raw)) => Some(Some(parse_auth(&state, raw).await?)),
         },
     };
+    if patch.url.is_some() || matches!(patch.auth, Some(Some(_))) {
+        // What the endpoint would be: the patched URL and auth, or the stored ones.
+        let current = load(&state, &auth.tenant, &id).await?.endpoint;
+        let url = match &patch.url {
+            Some(url) => url.clone(),
+            None => Url::parse(&current.url).map_err(|e| ApiError::Internal(e.into()))?,
+        };
+        let has_auth = match &patch.auth {
+            Some(auth) => auth.is_some(),
+            None => current.auth.is_some(),
+        };
+        endpoint::check_one_authorization(&url, has_auth)?;
+    }
     let updated = if patch.is_empty() {
         load(&state, &auth.tenant, &id).await?.endpoint
     } else {

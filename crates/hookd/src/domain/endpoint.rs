@@ -179,6 +179,21 @@ pub fn parse_url(param: &str, raw: &str) -> Result<Url, FieldError> {
 }
 
 /// An optional project scope: `null` means every project.
+/// An endpoint's deliveries carry one `Authorization` header: basic auth from a URL with
+/// credentials, or a bearer token from its OAuth2 `auth`, never both. Refused rather than
+/// silently dropping the URL's password.
+pub fn check_one_authorization(url: &Url, has_auth: bool) -> Result<(), FieldError> {
+    let url_has_credentials = !url.username().is_empty() || url.password().is_some();
+    if url_has_credentials && has_auth {
+        return Err(FieldError::new(
+            "auth",
+            "an endpoint URL with credentials (user:password@) sends them as basic auth, so it \
+             can't also use OAuth2: remove the credentials from the URL or the auth",
+        ));
+    }
+    Ok(())
+}
+
 pub fn parse_project_id(param: &str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
     match raw {
         None => Ok(None),

@@ -310,3 +310,76 @@ async fn secret_query_params_are_sealed_masked_and_still_sent() {
         Some("token=qp-Renewed-5522&region=us")
     );
 }
+
+/// Deliveries carry one `Authorization` header: a URL with a password and an OAuth2 `auth` on
+/// the same endpoint is refused (400 naming `auth`) on create and on either PATCH, rather than
+/// silently dropping the password.
+#[suite_test]
+async fn a_url_password_and_oauth2_auth_are_not_combined() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    let (with_pw, _) = with_password(&receiver);
+    let auth = json!({"type": "oauth2_client_credentials",
+        "tokenUrl": format!("{}/oauth/token", receiver.url.trim_end_matches('/')),
+        "clientId": "hookd-prod", "clientSecret": "client-secret-value"});
+    let create = |url: &str, auth: Option<&serde_json::Value>| {
+        let mut body = json!({"name": "both", "url": url, "events": ["post.created"]});
+        if let Some(auth) = auth {
+            body["auth"] = auth.clone();
+        }
+        body
+    };
+
+    let (status, body) = app
+        .post_json(
+            &app.live_key,
+            "/v1/webhook-endpoints",
+            &create(&with_pw, Some(&auth)),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_request", Some("auth"));
+
+    // A password URL, then auth added by PATCH.
+    let (status, created) = app
+        .post_json(
+            &app.live_key,
+            "/v1/webhook-endpoints",
+            &create(&with_pw, None),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!(
+        "/v1/webhook-endpoints/{}",
+        created["data"]["id"].as_str().unwrap()
+    );
+    let (status, body) = app
+        .patch_json(&app.live_key, &path, &json!({"auth": auth}))
+        .await;
+    assert_error(status, &body, 400, "invalid_request", Some("auth"));
+
+    // OAuth2 auth, then a password URL by PATCH; a URL without one is fine.
+    let (status, created) = app
+        .post_json(
+            &app.live_key,
+            "/v1/webhook-endpoints",
+            &create(&receiver.url, Some(&auth)),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!(
+        "/v1/webhook-endpoints/{}",
+        created["data"]["id"].as_str().unwrap()
+    );
+    let (status, body) = app
+        .patch_json(&app.live_key, &path, &json!({"url": with_pw}))
+        .await;
+    assert_error(status, &body, 400, "invalid_request", Some("auth"));
+    let (status, body) = app
+        .patch_json(
+            &app.live_key,
+            &path,
+            &json!({"url": format!("{}/other", receiver.url.trim_end_matches('/'))}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
