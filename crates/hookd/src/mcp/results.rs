@@ -33,8 +33,16 @@ pub fn with_request_id(mut result: CallToolResult, request_id: Option<String>) -
 
 /// A tool error carrying the API's code and message (`code: message`, and the error object as
 /// structured content).
+///
+/// URLs in the message are cut to their scheme and host: an integration's path may carry a
+/// credential (a Slack-style hook URL), and `list_integrations` hides it from agents for that
+/// reason, so an upstream failure must not quote it either.
 pub fn api_error(answer: &ApiAnswer) -> CallToolResult {
-    let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    let mut parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    if let Some(message) = parsed["error"]["message"].as_str() {
+        let shown = hosts_only(message);
+        parsed["error"]["message"] = Value::String(shown);
+    }
     let error = &parsed["error"];
     let text = match (error["code"].as_str(), error["message"].as_str()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
@@ -45,6 +53,38 @@ pub fn api_error(answer: &ApiAnswer) -> CallToolResult {
         result.structured_content = Some(json!({"error": error}));
     }
     with_request_id(result, answer.request_id.clone())
+}
+
+/// `message` with every `http(s)://host/path…` shortened to `http(s)://host`.
+fn hosts_only(message: &str) -> String {
+    let mut shown = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("://") {
+        let scheme_start = rest[..at]
+            .rfind(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(0, |i| i + 1);
+        let is_web = matches!(&rest[scheme_start..at], "http" | "https");
+        let authority_end = rest[at + 3..]
+            .find(|c: char| c == '/' || c.is_whitespace() || "\"'<>)".contains(c))
+            .map_or(rest.len(), |i| at + 3 + i);
+        shown.push_str(&rest[..authority_end]);
+        rest = &rest[authority_end..];
+        if is_web && rest.starts_with('/') {
+            let path_end = rest
+                .find(|c: char| c.is_whitespace() || "\"'<>)".contains(c))
+                .unwrap_or(rest.len());
+            // A sentence's closing punctuation stays.
+            let kept = rest[..path_end].len().saturating_sub(
+                rest[..path_end]
+                    .trim_end_matches(['.', ',', ';', ':'])
+                    .len(),
+            );
+            shown.push_str(&rest[path_end - kept..path_end]);
+            rest = &rest[path_end..];
+        }
+    }
+    shown.push_str(rest);
+    shown
 }
 
 pub fn tool_error(code: &str, message: impl Into<String>, param: Option<&str>) -> CallToolResult {
@@ -105,4 +145,28 @@ pub async fn endpoint_page(backend: &Backend, request: ApiRequest) -> ToolResult
     }
     let result = CallToolResult::success(vec![Content::text(page.to_string())]);
     Ok(with_request_id(result, answer.request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hosts_only;
+
+    #[test]
+    fn urls_in_messages_keep_only_scheme_and_host() {
+        assert_eq!(
+            hosts_only("could not authenticate for POST http://127.0.0.1:19002/api/T000/B000/XXXX (refused)."),
+            "could not authenticate for POST http://127.0.0.1:19002 (refused)."
+        );
+        assert_eq!(
+            hosts_only("https://hooks.slack.com/services/T0/B0/secret, then https://a.example/x."),
+            "https://hooks.slack.com, then https://a.example."
+        );
+        assert_eq!(hosts_only("no url here"), "no url here");
+        assert_eq!(hosts_only("https://h.example"), "https://h.example");
+        assert_eq!(hosts_only("ftp://h/x and ://"), "ftp://h/x and ://");
+        assert_eq!(
+            hosts_only("été https://é.example/ä/ö"),
+            "été https://é.example"
+        );
+    }
 }
