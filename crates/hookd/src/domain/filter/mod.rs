@@ -85,16 +85,7 @@ impl Filter {
                 "filter has more than {OPERATORS_MAX} operators"
             )));
         }
-        let expr = env()
-            .parser()
-            .max_recursion_depth(DEPTH_MAX)
-            .parse(source)
-            .map_err(|e| {
-                invalid(format!(
-                    "filter does not parse: {}",
-                    first_error(&e.to_string())
-                ))
-            })?;
+        let expr = parse_on_own_stack(source)?;
         check::check(&expr)?;
         Ok(Filter {
             source: source.to_string(),
@@ -113,6 +104,38 @@ impl Filter {
             Ok(_) => Err(EvalError("the filter did not evaluate to a boolean")),
             Err(e) => Err(EvalError(error_kind(&e))),
         }
+    }
+}
+
+/// Stack of the thread a filter is parsed on. The generated parser recurses through a couple
+/// of dozen rules per nesting level with large frames: 32 levels of brackets overflow a 2 MiB
+/// thread stack (tokio's workers, the test threads) in a debug build. Only the pages touched
+/// are committed, so a generous reservation costs nothing.
+const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Parses on a thread of its own with [`PARSE_STACK_BYTES`] of stack: filters are parsed when an
+/// endpoint is created or changed and once per process when first used, so a thread per parse
+/// is cheap, and no input can overflow the stack of the thread that asked.
+fn parse_on_own_stack(source: &str) -> Result<IdedExpr, FieldError> {
+    let owned = source.to_string();
+    let parser = std::thread::Builder::new()
+        .name("hookd-filter-parse".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(move || {
+            env()
+                .parser()
+                .max_recursion_depth(DEPTH_MAX)
+                .parse(&owned)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| invalid(format!("filter could not be checked now ({e}); try again")))?;
+    match parser.join() {
+        Ok(Ok(expr)) => Ok(expr),
+        Ok(Err(message)) => Err(invalid(format!(
+            "filter does not parse: {}",
+            first_error(&message)
+        ))),
+        Err(_) => Err(invalid("filter does not parse")),
     }
 }
 
@@ -391,6 +414,22 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" || ");
         Filter::parse(&alternatives).expect("twenty alternatives are a filter");
+    }
+
+    /// The deepest nesting allowed parses off the caller's stack: a thread with a tokio worker's
+    /// 2 MiB of stack checks and evaluates it (parsing it there overflowed in a debug build).
+    #[test]
+    fn the_deepest_filter_parses_and_evaluates_on_a_small_stack() {
+        let nested = "(".repeat(31) + "data.a == 1" + &")".repeat(31);
+        let negated = "!(".repeat(30) + "data.a == 1" + &")".repeat(30);
+        let small = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let event = view(r#"{"a": 1}"#);
+                [nested, negated].map(|source| Filter::parse(&source).unwrap().evaluate(&event))
+            })
+            .unwrap();
+        assert_eq!(small.join().unwrap(), [Ok(true), Ok(true)]);
     }
 
     proptest::proptest! {
