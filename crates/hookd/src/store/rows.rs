@@ -245,3 +245,34 @@ pub fn job_parts(row: &impl RowExt) -> StoreResult<(DeliveryId, EndpointId, Even
         row.flag("ordered")?,
     ))
 }
+
+fn delivery_status(raw: &str) -> StoreResult<DeliveryStatus> {
+    DeliveryStatus::parse(raw)
+        .ok_or_else(|| StoreError::Corrupt(format!("delivery status {raw:?}")))
+}
+
+/// A delivery as the dashboard's charts read it: `created_at`, `status`, `last_duration_ms`.
+pub fn delivery_sample(row: &impl RowExt) -> StoreResult<crate::domain::insights::DeliverySample> {
+    Ok(crate::domain::insights::DeliverySample {
+        created_at: row.time("created_at")?,
+        status: delivery_status(&row.text("status")?)?,
+        last_duration_ms: row.opt_int("last_duration_ms")?,
+    })
+}
+
+/// An endpoint's summary: `succeeded`, `failed`, `last_at`, `last_status`.
+pub fn endpoint_summary(
+    row: &impl RowExt,
+) -> StoreResult<crate::domain::insights::EndpointSummary> {
+    let count = |column| row.int(column).map(|n| u64::try_from(n).unwrap_or(0));
+    Ok(crate::domain::insights::EndpointSummary {
+        succeeded: count("succeeded")?,
+        failed: count("failed")?,
+        last_delivery_at: row.opt_time("last_at")?,
+        last_status: row
+            .opt_text("last_status")?
+            .as_deref()
+            .map(delivery_status)
+            .transpose()?,
+    })
+}

@@ -1,19 +1,13 @@
 //! What the dashboard summarises about endpoints, on PostgreSQL.
 
 use super::PostgresStore;
-use crate::domain::delivery::DeliveryStatus;
 use crate::domain::ids::{DeliveryId, EndpointId};
 use crate::domain::insights::{DeliverySample, EndpointSummary};
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
-use crate::store::rows::RowExt;
-use crate::store::{InsightStore, StoreError, StoreResult};
+use crate::store::rows;
+use crate::store::{InsightStore, StoreResult};
 use async_trait::async_trait;
-
-fn status(raw: &str) -> StoreResult<DeliveryStatus> {
-    DeliveryStatus::parse(raw)
-        .ok_or_else(|| StoreError::Corrupt(format!("delivery status {raw:?}")))
-}
 
 #[async_trait]
 impl InsightStore for PostgresStore {
@@ -38,15 +32,7 @@ impl InsightStore for PostgresStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeliverySample {
-                    created_at: row.time("created_at")?,
-                    status: status(&row.text("status")?)?,
-                    last_duration_ms: row.opt_int("last_duration_ms")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::delivery_sample).collect()
     }
 
     async fn endpoint_summary(
@@ -72,16 +58,6 @@ impl InsightStore for PostgresStore {
         .bind(DeliveryId::floor_at(since).as_str())
         .fetch_one(&self.pool)
         .await?;
-        let count = |column| row.int(column).map(|n| u64::try_from(n).unwrap_or(0));
-        Ok(EndpointSummary {
-            succeeded: count("succeeded")?,
-            failed: count("failed")?,
-            last_delivery_at: row.opt_time("last_at")?,
-            last_status: row
-                .opt_text("last_status")?
-                .as_deref()
-                .map(status)
-                .transpose()?,
-        })
+        rows::endpoint_summary(&row)
     }
 }
