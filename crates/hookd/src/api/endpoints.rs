@@ -192,34 +192,21 @@ async fn patched_url(
     if raw_url.is_none() && secret_params.is_none() {
         return Ok(None);
     }
-    let current = state.store.dispatch_target(id).await?;
-    let current_params = current
-        .as_ref()
-        .map(|t| url_credentials::secret_params(&t.url))
-        .unwrap_or_default();
-    let url = match (raw_url, &current) {
-        (Some(raw), _) => parse_destination(state, "url", raw).await?,
-        (None, Some(target)) => {
-            url_credentials::open(&state.cipher, &target.url).map_err(ApiError::Internal)?
-        }
+    let Some(current) = state.store.dispatch_target(id).await? else {
         // Deleted meanwhile: the update itself answers 404.
-        (None, None) => return Ok(None),
+        return Ok(None);
     };
-    let names = match secret_params {
-        Some(names) => url_credentials::parse_secret_params("secretQueryParams", &url, names)?,
-        None => {
-            let present: Vec<String> = url.query_pairs().map(|(n, _)| n.into_owned()).collect();
-            current_params
-                .into_iter()
-                .filter(|n| present.contains(n))
-                .collect()
-        }
+    let new_url = match raw_url {
+        Some(raw) => Some(parse_destination(state, "url", raw).await?),
+        None => None,
     };
-    Ok(Some(url_credentials::seal_params(
+    Ok(url_credentials::patched(
         &state.cipher,
-        &url,
-        &names,
-    )))
+        "secretQueryParams",
+        &current.url,
+        new_url,
+        secret_params,
+    )?)
 }
 
 /// Parses a destination URL and applies the egress policy (400 `url_not_allowed`).

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::FieldError;
+use crate::domain::{url_credentials, FieldError};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +149,15 @@ impl From<FieldError> for ApiError {
         Self::InvalidRequest {
             param: Some(e.param),
             message: e.message,
+        }
+    }
+}
+
+impl From<url_credentials::PatchError> for ApiError {
+    fn from(e: url_credentials::PatchError) -> Self {
+        match e {
+            url_credentials::PatchError::Invalid(field) => field.into(),
+            url_credentials::PatchError::Stored(e) => Self::Internal(e),
         }
     }
 }

@@ -39,6 +39,7 @@ use crate::domain::ids::CallId;
 use crate::domain::integration::{
     CallErrorCode, CallVia, HttpMethod, IntegrationCall, StoredIntegration,
 };
+use crate::domain::url_credentials;
 use crate::integrations::call::{self, CallFailure, CallInput, Credentials, PrepareError};
 use crate::integrations::response::CallResult;
 
@@ -122,6 +123,8 @@ pub async fn perform(
 ) -> ApiResult<CallResult> {
     let open_failed = |e| ApiError::Internal(anyhow::Error::new(e));
     let credentials = Credentials {
+        url: url_credentials::open(&state.cipher, &stored.url_sealed)
+            .map_err(ApiError::Internal)?,
         headers: state
             .cipher
             .open_json(&stored.headers_sealed)

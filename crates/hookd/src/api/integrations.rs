@@ -46,6 +46,7 @@ use crate::domain::integration::{
 };
 use crate::domain::tenant::Tenant;
 use crate::domain::time::Timestamp;
+use crate::domain::url_credentials;
 use crate::domain::FieldError;
 use crate::store::{IntegrationFilter, StoreError};
 
@@ -60,6 +61,11 @@ pub struct CreateIntegration {
     /// Absolute https URL (see the egress policy); no user:password@ part.
     #[schema(example = "https://reports.internal.example.com/v1/runs")]
     pub url: String,
+    /// Names of query parameters of `url` whose values are credentials (`?token=…`): sealed at
+    /// rest, shown as `****` in every read, sent as written. At most 20.
+    #[serde(default)]
+    #[schema(example = json!(["token"]))]
+    pub secret_query_params: Vec<String>,
     /// Default method of calls: GET, POST (default), PUT, PATCH, DELETE or HEAD.
     #[schema(value_type = Option<HttpMethod>)]
     pub method: Option<String>,
@@ -93,8 +99,12 @@ pub struct CreateIntegration {
 pub struct UpdateIntegration {
     pub name: Option<String>,
     /// Changing the URL keeps the configured headers and auth (the answer says
-    /// `credentialsKept: true`).
+    /// `credentialsKept: true`). The URL as reads show it (secret values as `****`) sent back
+    /// keeps the stored one.
     pub url: Option<String>,
+    /// Replaces the list of secret query parameters; when absent, those of the current URL
+    /// still present in the new one stay secret.
+    pub secret_query_params: Option<Vec<String>>,
     #[schema(value_type = Option<HttpMethod>)]
     pub method: Option<String>,
     /// Replaces all custom headers; `{}` removes them.
@@ -294,6 +304,10 @@ pub async fn create(
         None => Vec::new(),
     };
     let url = parse_url(&state, &body.url).await?;
+    let secret_params =
+        url_credentials::parse_secret_params("secretQueryParams", &url, &body.secret_query_params)?;
+    // Secret query values are sealed before they are stored, and never shown again.
+    let url_sealed = url_credentials::seal_params(&state.cipher, &url, &secret_params).to_string();
 
     let now = Timestamp::now();
     let stored = StoredIntegration {
@@ -301,7 +315,8 @@ pub async fn create(
             id: IntegrationId::generate(),
             name,
             description,
-            url: url.to_string(),
+            url: url_credentials::masked(&url_sealed),
+            secret_query_params: secret_params,
             method,
             allowed_methods,
             allowed_path_prefixes,
@@ -314,6 +329,7 @@ pub async fn create(
             updated_at: now,
             disconnected_at: None,
         },
+        url_sealed,
         headers_sealed: state.cipher.seal_json(&headers),
         auth_sealed: state.cipher.seal_json(&auth_config),
     };
@@ -448,9 +464,18 @@ pub async fn update(
     let auth_view = patch.auth.as_ref().map_or(&current.auth, |a| &a.view);
     let header_names = patch.headers.as_ref().map_or(&current.headers, |h| &h.view);
     check_auth_vs_headers(auth_view, header_names.keys())?;
-    if let Some(raw) = body.url.as_deref() {
-        patch.url = Some(parse_url(&state, raw).await?);
-    }
+    // The masked URL sent back unchanged (e.g. by an edit form) keeps the stored one.
+    let new_url = match body.url.as_deref().filter(|raw| *raw != current.url) {
+        Some(raw) => Some(parse_url(&state, raw).await?),
+        None => None,
+    };
+    patch.url = url_credentials::patched(
+        &state.cipher,
+        "secretQueryParams",
+        &stored.url_sealed,
+        new_url,
+        body.secret_query_params.as_deref(),
+    )?;
 
     let credentials_kept = (patch.auth.is_none() && current.auth.has_credentials())
         || (patch.headers.is_none() && !current.headers.is_empty());

@@ -117,6 +117,47 @@ pub fn parse_secret_params(
     Ok(out)
 }
 
+/// The URL a PATCH of a destination (an endpoint's or an integration's) stores, sealed, given
+/// the stored URL `current` and what the PATCH sent: `new_url` (already parsed and checked; the
+/// caller passes `None` when it was absent or equal to the masked URL every read shows, so an
+/// edit form sending the mask back keeps the stored credentials) and `names` (its
+/// `secretQueryParams`). Without new names, the secret parameters of the current URL still
+/// present in the new one stay secret. `None` when neither field changes anything.
+pub fn patched(
+    cipher: &Cipher,
+    param: &str,
+    current: &str,
+    new_url: Option<Url>,
+    names: Option<&[String]>,
+) -> Result<Option<Url>, PatchError> {
+    if new_url.is_none() && names.is_none() {
+        return Ok(None);
+    }
+    let url = match new_url {
+        Some(url) => url,
+        None => open(cipher, current).map_err(PatchError::Stored)?,
+    };
+    let names = match names {
+        Some(names) => parse_secret_params(param, &url, names).map_err(PatchError::Invalid)?,
+        None => {
+            let present: Vec<String> = url.query_pairs().map(|(n, _)| n.into_owned()).collect();
+            secret_params(current)
+                .into_iter()
+                .filter(|n| present.contains(n))
+                .collect()
+        }
+    };
+    Ok(Some(seal_params(cipher, &url, &names)))
+}
+
+/// Why [`patched`] failed: the PATCH's names are invalid (400), or the stored URL could not be
+/// opened (the master key changed: a server fault).
+#[derive(Debug)]
+pub enum PatchError {
+    Invalid(super::FieldError),
+    Stored(anyhow::Error),
+}
+
 /// The query parameters of a stored URL whose values are sealed: its `secretQueryParams`.
 pub fn secret_params(stored: &str) -> Vec<String> {
     let Ok(url) = Url::parse(stored) else {

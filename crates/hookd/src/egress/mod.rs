@@ -40,7 +40,7 @@ pub use policy::{EgressPolicy, Refusal};
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// One outgoing request, fully described up front so its time and size bounds can't be forgotten.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OutboundRequest {
     pub method: Method,
     pub url: Url,
@@ -50,6 +50,21 @@ pub struct OutboundRequest {
     pub timeout: Duration,
     /// Body bytes kept; the rest is not read and the response is marked `truncated`.
     pub max_response_bytes: usize,
+}
+
+/// Without credentials: the URL's userinfo and query (which may hold a password or a secret
+/// query value) are left out, header values marked sensitive print as such, the body as its size.
+impl std::fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundRequest")
+            .field("method", &self.method)
+            .field("url", &crate::domain::redact::display_url(&self.url))
+            .field("headers", &self.headers)
+            .field("body_bytes", &self.body.len())
+            .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
 }
 
 impl OutboundRequest {

@@ -61,6 +61,8 @@ impl From<FieldError> for PrepareError {
 
 /// The integration's credentials, opened from their sealed blobs for the duration of one call.
 pub struct Credentials {
+    /// The integration's URL with its secret query values opened.
+    pub url: Url,
     pub headers: HeaderSecrets,
     pub auth: AuthConfig,
 }
@@ -70,6 +72,8 @@ pub struct Credentials {
 pub struct PreparedCall {
     pub request: OutboundRequest,
     pub method: HttpMethod,
+    /// The request's URL as the call log shows it: secret query values as `****`.
+    pub logged_url: Url,
     /// The credentials of the bearer token added at send time (`Debug` redacts the secret).
     pub oauth2: Option<ClientCredentials>,
 }
@@ -89,9 +93,15 @@ pub fn prepare(
         Some(raw) => HttpMethod::parse("method", raw)?,
         None => integration.method,
     };
-    let base = Url::parse(&integration.url)
-        .map_err(|e| FieldError::new("url", format!("The integration's URL is invalid: {e}")))?;
-    let url = target::build(&base, input.path.as_deref(), input.query.as_ref())?;
+    let url = target::build(
+        &credentials.url,
+        input.path.as_deref(),
+        input.query.as_ref(),
+    )?;
+    // The same path and query on the masked URL every read shows: what the call log keeps.
+    let logged_url = Url::parse(&integration.url)
+        .map_err(|e| FieldError::new("url", format!("The integration's URL is invalid: {e}")))
+        .and_then(|masked| target::build(&masked, input.path.as_deref(), input.query.as_ref()))?;
     integration
         .policy()
         .check(
@@ -164,6 +174,7 @@ pub fn prepare(
     Ok(PreparedCall {
         request,
         method,
+        logged_url,
         oauth2: credentials.auth.oauth2().cloned(),
     })
 }
@@ -219,7 +230,7 @@ pub async fn execute(
     let id = CallId::generate();
     tracing::Span::current().record("call", tracing::field::display(&id));
     let created_at = Timestamp::now();
-    let url = prepared.request.url.clone();
+    let url = prepared.logged_url.clone();
     let request_body = excerpt(&prepared.request.body);
     let started = std::time::Instant::now();
     let auth = prepared.oauth2.as_ref().map(|credentials| oauth2::Auth {
@@ -355,7 +366,9 @@ mod tests {
             id: IntegrationId::generate(),
             name: "Reports".into(),
             description: None,
-            url: "https://reports.example.com/v1?apiVersion=2".into(),
+            // As reads show it: the secret `token` masked.
+            url: "https://reports.example.com/v1?apiVersion=2&token=****".into(),
+            secret_query_params: vec!["token".into()],
             method: HttpMethod::Post,
             allowed_methods: vec![HttpMethod::Post],
             allowed_path_prefixes: vec!["/daily".into()],
@@ -375,6 +388,8 @@ mod tests {
         headers.insert("X-Team".into(), "reporting-secret".into());
         headers.insert("X-Shared".into(), "configured".into());
         Credentials {
+            url: Url::parse("https://reports.example.com/v1?apiVersion=2&token=tok_q_secret")
+                .unwrap(),
             headers,
             auth: AuthConfig::Bearer {
                 token: "tok_1234567890".into(),
@@ -396,7 +411,12 @@ mod tests {
         let request = &prepared.request;
         assert_eq!(
             request.url.as_str(),
-            "https://reports.example.com/v1/daily?apiVersion=2"
+            "https://reports.example.com/v1/daily?apiVersion=2&token=tok_q_secret"
+        );
+        // The call log keeps the masked form; the secret query value is sent, never logged.
+        assert_eq!(
+            prepared.logged_url.as_str(),
+            "https://reports.example.com/v1/daily?apiVersion=2&token=****"
         );
         assert_eq!(request.headers["x-shared"], "per-call");
         assert_eq!(request.headers["authorization"], "Bearer tok_1234567890");
@@ -407,6 +427,7 @@ mod tests {
         // Credentials never show up in debug output.
         let debug = format!("{prepared:?}");
         assert!(!debug.contains("tok_1234567890") && !debug.contains("reporting-secret"));
+        assert!(!debug.contains("tok_q_secret"), "{debug}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::domain::integration::{
     AuthView, CallErrorCode, CallVia, HeaderViews, HttpMethod, Integration, IntegrationCall,
     StoredIntegration,
 };
+use crate::domain::url_credentials;
 
 pub const INTEGRATION_COLUMNS: &str = "id, name, url, method, content_type, timeout_ms, \
      headers_public, auth_public, headers_sealed, auth_sealed, created_at, updated_at, deleted_at, \
@@ -28,6 +29,7 @@ fn method(raw: &str) -> StoreResult<HttpMethod> {
 }
 
 pub fn integration(row: &impl RowExt) -> StoreResult<Integration> {
+    let url = row.text("url")?;
     let method = method(&row.text("method")?)?;
     let allowed_methods = match row.opt_text("allowed_methods")? {
         Some(json) => serde_json::from_str::<Vec<HttpMethod>>(&json)
@@ -38,7 +40,9 @@ pub fn integration(row: &impl RowExt) -> StoreResult<Integration> {
         id: IntegrationId::from_trusted(row.text("id")?),
         name: row.text("name")?,
         description: row.opt_text("description")?,
-        url: row.text("url")?,
+        // Never the stored form: its sealed query values are write-only.
+        url: url_credentials::masked(&url),
+        secret_query_params: url_credentials::secret_params(&url),
         method,
         allowed_methods,
         allowed_path_prefixes: serde_json::from_str(&row.text("allowed_path_prefixes")?)
@@ -59,6 +63,7 @@ pub fn integration(row: &impl RowExt) -> StoreResult<Integration> {
 pub fn stored_integration(row: &impl RowExt) -> StoreResult<StoredIntegration> {
     Ok(StoredIntegration {
         integration: integration(row)?,
+        url_sealed: row.text("url")?,
         headers_sealed: row.blob("headers_sealed")?,
         auth_sealed: row.blob("auth_sealed")?,
     })

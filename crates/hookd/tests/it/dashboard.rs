@@ -687,6 +687,82 @@ async fn oauth2_client_credentials_are_created_and_edited_with_a_write_only_secr
     assert_eq!(auth["clientSecretLast4"], "cret", "{auth}");
 }
 
+/// Secret query parameters are set from the form, shown masked on the edit page, and kept when
+/// the edit form sends the masked URL back; a name that is not in the URL is refused beside the
+/// field.
+#[suite_test]
+async fn integration_secret_query_params_are_edited_without_showing_the_value() {
+    let app = spawn_app().await;
+    let (_, cookie) = sign_in(&app, &app.live_key).await;
+    let token = csrf_token(&app, &cookie, "/settings/integrations/new").await;
+    let secret = "dash-Secret-3310";
+    let url = format!("https://partner.example.com/api?key={secret}&v=1");
+    let masked = "https://partner.example.com/api?key=****&v=1";
+    let form = |name: &'static str, url: String, params: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("name", name.to_string()),
+            ("url", url),
+            ("secretQueryParams", params.to_string()),
+            ("method", "POST".into()),
+            ("content_type", "application/json".into()),
+            ("timeout_ms", "10000".into()),
+            ("auth_type", "none".into()),
+        ]
+    };
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(app, Some(&cookie), &path, &pairs).await
+        }
+    };
+
+    let response = post(
+        "/settings/integrations/new".into(),
+        form("Partner", url.clone(), "nope"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"secretQueryParams-error\""), "{html}");
+
+    let response = post(
+        "/settings/integrations/new".into(),
+        form("Partner", url.clone(), "key"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, list) = app.get_json(&app.live_key, "/v1/integrations").await;
+    assert_eq!(list["data"][0]["url"], masked);
+    assert_eq!(list["data"][0]["secretQueryParams"], json!(["key"]));
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+
+    let edit = format!("/settings/integrations/{id}/edit");
+    let html = get_page(&app, &cookie, &edit).await.text().await.unwrap();
+    assert!(
+        !html.contains(secret),
+        "the edit page shows the secret value"
+    );
+    assert!(html.contains("key=****"), "{html}");
+
+    // Renamed, with the URL as the page showed it: the stored value is kept.
+    let response = post(edit, form("Partner v2", masked.to_string(), "key")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, body) = app
+        .get_json(&app.live_key, &format!("/v1/integrations/{id}"))
+        .await;
+    assert_eq!(body["data"]["name"], "Partner v2");
+    assert_eq!(body["data"]["url"], masked);
+    let raw = app.raw_database_dump().await;
+    assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    assert!(
+        !raw.windows(4).any(|w| w == b"****"),
+        "the mask itself was stored in place of the value"
+    );
+}
+
 /// Wrong keys at the sign-in form count against the source address in the API's throttle: past
 /// the limit the form answers 429 with `Retry-After` and how long to wait, even for a right key;
 /// the API is throttled for that address too, and another address signs in as usual.

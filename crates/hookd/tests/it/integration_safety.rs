@@ -161,6 +161,7 @@ async fn insert_directly(app: &TestApp, url: &str) -> String {
             name: "Stored earlier".into(),
             description: None,
             url: url.into(),
+            secret_query_params: Vec::new(),
             method: HttpMethod::Post,
             allowed_methods: vec![HttpMethod::Post],
             allowed_path_prefixes: Vec::new(),
@@ -173,6 +174,7 @@ async fn insert_directly(app: &TestApp, url: &str) -> String {
             updated_at: now,
             disconnected_at: None,
         },
+        url_sealed: url.into(),
         headers_sealed: cipher.seal_json(&HeaderSecrets::new()),
         auth_sealed: cipher.seal_json(&AuthConfig::None),
     };

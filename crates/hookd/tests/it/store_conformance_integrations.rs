@@ -36,6 +36,7 @@ fn integration(name: &str) -> StoredIntegration {
             name: name.into(),
             description: Some("Stores a summary of each run.".into()),
             url: "https://reports.example.com/v1".into(),
+            secret_query_params: Vec::new(),
             method: HttpMethod::Post,
             // Not the default (the configured method alone), so it round-trips as a list.
             allowed_methods: vec![HttpMethod::Post, HttpMethod::Get],
@@ -57,6 +58,7 @@ fn integration(name: &str) -> StoredIntegration {
             updated_at: now,
             disconnected_at: None,
         },
+        url_sealed: "https://reports.example.com/v1".into(),
         headers_sealed: vec![1, 2, 3],
         auth_sealed: vec![4, 5, 6],
     }

@@ -1,6 +1,8 @@
 //! A password in a webhook endpoint's URL is write-only: sealed at rest, `****` in every read,
 //! and still sent (as HTTP basic auth) with every delivery and test send. Endpoints stored with a
-//! plaintext password by an earlier version are sealed when the server starts.
+//! plaintext password by an earlier version are sealed when the server starts. Query parameters
+//! declared secret (`secretQueryParams`) are write-only the same way, on endpoints and on
+//! integrations.
 
 use std::time::Duration;
 
@@ -308,6 +310,109 @@ async fn secret_query_params_are_sealed_masked_and_still_sent() {
     assert_eq!(
         got[1].query.as_deref(),
         Some("token=qp-Renewed-5522&region=us")
+    );
+}
+
+/// An integration's secret query parameters: sealed at rest, `****` in every read and in the
+/// call log, sent as configured; the masked URL sent back by a PATCH keeps the stored one.
+#[suite_test]
+async fn integration_secret_query_params_are_sealed_masked_and_still_sent() {
+    let app = spawn_app().await;
+    // Not an echo: an upstream that reflected the query would put the value in the call log's
+    // response excerpt, which records the upstream's answer as it came.
+    let up = crate::upstream::Upstream::start(|_| {
+        crate::upstream::raw(
+            200,
+            &[("content-type", "application/json")],
+            r#"{"ok":true}"#,
+        )
+    })
+    .await;
+    let secret = "iq-Secret-Value-8812";
+    let url = format!("{}?apiKey={secret}&v=2", up.url("/v1"));
+    let masked = format!("{}?apiKey=****&v=2", up.url("/v1"));
+    let created = crate::integrations::create(
+        &app,
+        &app.live_key,
+        json!({"name": "Reports", "url": url, "secretQueryParams": ["apiKey"]}),
+    )
+    .await;
+    assert_eq!(created["url"], masked.as_str());
+    assert_eq!(created["secretQueryParams"], json!(["apiKey"]));
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/integrations/{id}");
+    let (_, read) = app.get_json(&app.live_key, &path).await;
+    assert_eq!(read["data"]["url"], masked.as_str());
+    let (_, listed) = app.get_json(&app.live_key, "/v1/integrations").await;
+    assert_eq!(listed["data"][0]["url"], masked.as_str());
+
+    let (status, answer) = crate::integrations::call(&app, &app.live_key, &id, json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        up.last().query.as_deref(),
+        Some(format!("apiKey={secret}&v=2").as_str())
+    );
+    let (_, calls) = app.get_json(&app.live_key, &format!("{path}/calls")).await;
+    assert_eq!(calls["data"][0]["url"], masked.as_str(), "{calls}");
+
+    // An edit that sends the URL back as it reads keeps the stored value.
+    let (status, patched) = app
+        .patch_json(
+            &app.live_key,
+            &path,
+            &json!({"url": masked, "name": "Reports v2"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["data"]["url"], masked.as_str());
+    crate::integrations::call(&app, &app.live_key, &id, json!({})).await;
+    assert_eq!(
+        up.last().query.as_deref(),
+        Some(format!("apiKey={secret}&v=2").as_str())
+    );
+
+    let raw = app.raw_database_dump().await;
+    assert!(
+        !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "{secret} is stored in plaintext"
+    );
+
+    // A name that is not a parameter of the URL: 400 naming the field, on create and PATCH.
+    let (status, body) = app
+        .post_json(
+            &app.live_key,
+            "/v1/integrations",
+            &json!({"name": "Other", "url": url, "secretQueryParams": ["nope"]}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        "invalid_request",
+        Some("secretQueryParams"),
+    );
+    let (status, body) = app
+        .patch_json(&app.live_key, &path, &json!({"secretQueryParams": [7]}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        "invalid_request",
+        Some("secretQueryParams[0]"),
+    );
+
+    // PATCH of the list alone: an empty list makes the value plain again, as asked.
+    let (status, patched) = app
+        .patch_json(&app.live_key, &path, &json!({"secretQueryParams": []}))
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["data"]["url"], url.as_str());
+    assert_eq!(
+        patched["data"].get("secretQueryParams"),
+        None,
+        "none: left out"
     );
 }
 

@@ -186,12 +186,7 @@ impl Controls {
     }
 
     pub fn secret_query_params(&self) -> Vec<String> {
-        self.secret_query_params
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .map(str::to_string)
-            .collect()
+        super::form_fields::comma_list(&self.secret_query_params)
     }
 
     /// The controls; `saved` is the endpoint being edited (for the secret's `…last4`).
@@ -238,10 +233,7 @@ impl Controls {
                         .kind("number")
                         .hint("Attempts are paced evenly to this rate; waiting deliveries stay pending. Empty: no limit.")
                         .render(errors))
-                    (Input::text("secretQueryParams", "Secret query parameters (optional)", "secretQueryParams", &self.secret_query_params)
-                        .placeholder("token, sig")
-                        .hint("Names of URL query parameters whose values are secret: sealed at rest and shown as ****. Comma-separated.")
-                        .render(errors))
+                    (super::form_fields::secret_query_params_input(&self.secret_query_params, errors))
                 }
             }
             fieldset {

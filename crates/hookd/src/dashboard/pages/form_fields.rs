@@ -161,3 +161,26 @@ pub fn form_alert(errors: &FormErrors, placed: &[&str]) -> Markup {
         }
     }
 }
+
+/// The `secretQueryParams` control of a destination (endpoint or integration): names typed
+/// comma-separated, as [`comma_list`] splits them.
+pub fn secret_query_params_input(value: &str, errors: &FormErrors) -> Markup {
+    Input::text(
+        "secretQueryParams",
+        "Secret query parameters (optional)",
+        "secretQueryParams",
+        value,
+    )
+    .placeholder("token, sig")
+    .hint("Names of URL query parameters whose values are secret: sealed at rest and shown as ****. Comma-separated.")
+    .render(errors)
+}
+
+/// A comma-separated list as typed: each name trimmed, blanks dropped.
+pub fn comma_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -25,7 +25,9 @@ use std::collections::BTreeMap;
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
-use super::form_fields::{form_alert, messages, select, Input};
+use super::form_fields::{
+    comma_list, form_alert, messages, secret_query_params_input, select, Input,
+};
 use crate::api::integrations::{CreateIntegration, UpdateIntegration};
 use crate::dashboard::csrf::Fields;
 use crate::dashboard::errors::FormErrors;
@@ -48,6 +50,7 @@ pub const AUTH_TYPES: &[(&str, &str)] = &[
 const PLACED: &[&str] = &[
     "name",
     "url",
+    "secretQueryParams",
     "method",
     "headers",
     "auth",
@@ -64,6 +67,8 @@ const PLACED: &[&str] = &[
 pub struct IntegrationForm {
     pub name: String,
     pub url: String,
+    /// `secretQueryParams`, comma-separated as typed.
+    pub secret_query_params: String,
     pub method: String,
     /// (name, value) rows; blank rows are ignored.
     pub headers: Vec<(String, String)>,
@@ -118,6 +123,7 @@ impl IntegrationForm {
         Self {
             name: fields.get("name").to_string(),
             url: fields.get("url").trim().to_string(),
+            secret_query_params: fields.get("secretQueryParams").to_string(),
             method: fields.get("method").to_string(),
             headers,
             auth_type: fields.get("auth_type").to_string(),
@@ -159,6 +165,7 @@ impl IntegrationForm {
         Self {
             name: integration.name.clone(),
             url: integration.url.clone(),
+            secret_query_params: integration.secret_query_params.join(", "),
             method: integration.method.as_str().to_string(),
             headers,
             auth_type: integration.auth.type_name().to_string(),
@@ -296,6 +303,7 @@ impl IntegrationForm {
         Ok(CreateIntegration {
             name: self.name.clone(),
             url: self.url.clone(),
+            secret_query_params: comma_list(&self.secret_query_params),
             method: Self::optional(&self.method),
             headers: Some(self.header_map(None)?),
             auth: Some(self.auth_json()),
@@ -348,6 +356,10 @@ impl IntegrationForm {
         Ok(UpdateIntegration {
             name: (self.name != current.name).then(|| self.name.clone()),
             url: (self.url != current.url).then(|| self.url.clone()),
+            secret_query_params: {
+                let names = comma_list(&self.secret_query_params);
+                (names != current.secret_query_params).then_some(names)
+            },
             method: (!self.method.eq_ignore_ascii_case(current.method.as_str()))
                 .then(|| self.method.clone()),
             headers: headers_changed.then_some(headers),
@@ -665,6 +677,7 @@ pub fn render(
                 .placeholder("https://api.example.com/v1/reports")
                 .hint("The full https URL hookd sends requests to. Calls may append a path to it.")
                 .render(errors))
+            (secret_query_params_input(&form.secret_query_params, errors))
             div class="row-3" {
                 (select("method", "Method", "method", METHODS, &form.method, errors))
                 (Input::text("content_type", "Content type", "contentType", &form.content_type)

@@ -9,6 +9,11 @@ pub mod retry;
 use super::ids::{AttemptId, DeliveryId, EndpointId, EventId};
 use super::time::Timestamp;
 
+/// The attempts a delivery's answer lists at most: its latest, oldest first (`attemptCount`
+/// counts them all). Each keeps at most 4 KiB of response body, so one answer stays under about
+/// half a megabyte however often a delivery is retried by hand.
+pub const ATTEMPTS_SHOWN: i64 = 100;
+
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]

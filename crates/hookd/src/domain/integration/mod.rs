@@ -68,8 +68,15 @@ pub struct Integration {
     /// description); `null` when none was given.
     #[schema(example = "Logs a summary of each automation run for compliance.")]
     pub description: Option<String>,
+    /// The values of the query parameters named in `secretQueryParams` read as `****`.
     #[schema(example = "https://reports.internal.example.com/v1/runs")]
     pub url: String,
+    /// Query parameters of `url` whose values are credentials (`?token=…`): sealed at rest,
+    /// shown as `****`, sent as configured.
+    /// Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!(["token"]))]
+    pub secret_query_params: Vec<String>,
     /// Default method of calls.
     pub method: HttpMethod,
     /// The methods a call may use; when not set, the configured `method` only.
@@ -110,6 +117,9 @@ impl Integration {
 #[derive(Clone, Debug)]
 pub struct StoredIntegration {
     pub integration: Integration,
+    /// The URL as stored: the values of its secret query parameters sealed
+    /// (`integration.url` is its masked form, see `domain::url_credentials`).
+    pub url_sealed: String,
     /// Sealed [`HeaderSecrets`].
     pub headers_sealed: Vec<u8>,
     /// Sealed [`AuthConfig`].
@@ -127,6 +137,7 @@ pub struct Sealed<V> {
 #[derive(Clone, Debug, Default)]
 pub struct IntegrationPatch {
     pub name: Option<String>,
+    /// The new URL as stored: secret query values sealed.
     pub url: Option<url::Url>,
     pub method: Option<HttpMethod>,
     pub content_type: Option<String>,

@@ -117,9 +117,11 @@ impl EventStore for PostgresStore {
         };
         let delivery = rows::delivery(&row)?;
         let attempts = sqlx::query(&format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = $1 ORDER BY id"
+            "SELECT * FROM (SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = $1 \
+             ORDER BY id DESC LIMIT $2) AS latest ORDER BY id"
         ))
         .bind(id.as_str())
+        .bind(crate::domain::delivery::ATTEMPTS_SHOWN)
         .fetch_all(&self.pool)
         .await?
         .iter()

@@ -38,7 +38,7 @@ impl IntegrationStore for PostgresStore {
         .bind(tenant.mode.as_str())
         .bind(&i.name)
         .bind(name_key(&i.name))
-        .bind(&i.url)
+        .bind(&stored.url_sealed)
         .bind(i.method.as_str())
         .bind(&i.content_type)
         .bind(i64::from(i.timeout_ms))

@@ -46,7 +46,7 @@ impl IntegrationStore for SqliteStore {
                         tenant.mode.as_str(),
                         i.name,
                         name_key(&i.name),
-                        i.url,
+                        stored.url_sealed,
                         i.method.as_str(),
                         i.content_type,
                         i64::from(i.timeout_ms),

@@ -105,3 +105,55 @@ async fn retrying_a_delivery_of_a_deleted_endpoint_is_a_conflict() {
         .await;
     assert_error(status, &body, 404, "not_found", None);
 }
+
+/// However often a delivery is retried by hand, its answer lists its latest
+/// `ATTEMPTS_SHOWN` (100) attempts, oldest first, and `attemptCount` counts them all: the answer
+/// stays bounded in size.
+#[suite_test]
+async fn a_delivery_answer_lists_its_latest_hundred_attempts() {
+    let app = spawn_app_with(|c| c.retry_schedule = Vec::new()).await;
+    let receiver = Receiver::responding(|n| {
+        Box::pin(async move {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("attempt {n}")).into_response()
+        })
+    })
+    .await;
+    app.create_endpoint(&receiver.url, &["post.created"]).await;
+    let event = publish_type(&app, "post.created").await;
+    let id = only_delivery(&app, event["id"].as_str().unwrap()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_status(&app, &id, "failed").await;
+    let total = 103;
+    for made in 1..total {
+        let (status, body) = app
+            .post_json(
+                &app.live_key,
+                &format!("/v1/deliveries/{id}/retry"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        receiver.wait_for(made + 1, WAIT).await;
+        wait_delivery(&app, &id, "the retry's failure on record", |d| {
+            d["attemptCount"] == made + 1 && d["status"] == "failed"
+        })
+        .await;
+    }
+    let (status, body) = app
+        .get_json(&app.live_key, &format!("/v1/deliveries/{id}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["attemptCount"], total);
+    let attempts = body["data"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 100);
+    assert_eq!(
+        attempts[0]["responseBody"],
+        format!("attempt {}", total - 100)
+    );
+    assert_eq!(
+        attempts[99]["responseBody"],
+        format!("attempt {}", total - 1)
+    );
+}
