@@ -14,6 +14,7 @@ pub mod errors;
 pub mod layout;
 pub mod pages;
 pub mod portal;
+pub mod route_table;
 pub mod session;
 pub mod signin;
 
@@ -21,23 +22,45 @@ use std::sync::Arc;
 
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum::Router;
 
 use crate::api::AppState;
 use session::Session;
 
+/// The doors: the first page, signing in and out, redeeming a portal link.
+mod doors {
+    use super::{home, portal, signin};
+
+    crate::dashboard::route_table::page_routes! {
+        "/" => get(home),
+        "/sign-in" => get(signin::show).post(signin::submit),
+        "/sign-out" => post(signin::sign_out),
+        portal::ROUTE => get(portal::redeem),
+    }
+}
+
+/// The embedded assets, cached and without a session.
+mod asset_routes {
+    use super::assets;
+
+    crate::dashboard::route_table::page_routes! {
+        "/assets/{name}" => get(assets::serve),
+    }
+}
+
 /// The dashboard's routes (merged into the API's router, outside the `/v1` pipeline).
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    let routes = Router::new()
-        .route("/", get(home))
-        .route("/sign-in", get(signin::show).post(signin::submit))
-        .route("/sign-out", post(signin::sign_out))
-        .route(portal::ROUTE, get(portal::redeem))
+    let routes = doors::routes()
         .merge(pages::routes())
         .layer(axum::middleware::from_fn_with_state(state, page_headers));
     // Assets are cached and carry no session: outside the page headers.
-    routes.route("/assets/{name}", get(assets::serve))
+    routes.merge(asset_routes::routes())
+}
+
+/// Every method and path [`router`] serves, as data: for tests that must cover each route
+/// (the isolation matrix) without a list of their own.
+pub fn route_table() -> Vec<route_table::PageRoute> {
+    [doors::ROUTES, &pages::route_table(), asset_routes::ROUTES].concat()
 }
 
 /// `GET /`: the first page this session may see.

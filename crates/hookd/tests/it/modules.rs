@@ -46,6 +46,8 @@ mod hostile;
 mod idempotency;
 #[path = "../it/isolation.rs"]
 mod isolation;
+#[path = "../it/isolation_matrix.rs"]
+mod isolation_matrix;
 #[path = "../it/list_budget.rs"]
 mod list_budget;
 #[path = "../it/listing.rs"]

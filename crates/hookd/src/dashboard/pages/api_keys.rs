@@ -9,8 +9,6 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
 use maud::{html, Markup};
 
 use super::form_fields::Input;
@@ -32,13 +30,9 @@ const NOTICES: &[(&str, &str)] = &[(
     "Key revoked. Requests with it are refused from now on.",
 )];
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/settings/api-keys", get(list).post(create))
-        .route(
-            "/settings/api-keys/{id}/revoke",
-            get(confirm_revoke).post(revoke),
-        )
+crate::dashboard::route_table::page_routes! {
+    "/settings/api-keys" => get(list).post(create),
+    "/settings/api-keys/{id}/revoke" => get(confirm_revoke).post(revoke),
 }
 
 /// The unrevoked keys of the caller's workspace and mode, newest first.

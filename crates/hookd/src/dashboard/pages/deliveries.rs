@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use maud::{html, Markup};
 
 use super::endpoints::chrome;
@@ -31,10 +29,9 @@ const NOTICES: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/deliveries/{id}", get(detail))
-        .route("/deliveries/{id}/retry", post(retry))
+crate::dashboard::route_table::page_routes! {
+    "/deliveries/{id}" => get(detail),
+    "/deliveries/{id}/retry" => post(retry),
 }
 
 /// The event's data as people read it: pretty JSON (or a note when erased).

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -48,13 +46,12 @@ const NOTICES: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/endpoints/{id}", get(detail))
-        .route("/endpoints/{id}/active", post(set_active))
-        .route("/endpoints/{id}/rotate-secret", post(rotate))
-        .route("/endpoints/{id}/test", post(send_test))
-        .route("/endpoints/{id}/replay", post(replay))
+crate::dashboard::route_table::page_routes! {
+    "/endpoints/{id}" => get(detail),
+    "/endpoints/{id}/active" => post(set_active),
+    "/endpoints/{id}/rotate-secret" => post(rotate),
+    "/endpoints/{id}/test" => post(send_test),
+    "/endpoints/{id}/replay" => post(replay),
 }
 
 #[derive(Deserialize, Default)]

@@ -11,8 +11,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
 use maud::{html, Markup};
 
 use super::endpoint_controls::{self, Controls};
@@ -31,8 +29,8 @@ use crate::domain::endpoint::Endpoint;
 
 const PLACED: &[&str] = &["name", "url", "events", "description"];
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/endpoints/{id}/edit", get(edit).post(save))
+crate::dashboard::route_table::page_routes! {
+    "/endpoints/{id}/edit" => get(edit).post(save),
 }
 
 struct Values {

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
 use maud::{html, Markup};
 
 use super::endpoint_controls::{self, Controls};
@@ -34,10 +32,9 @@ const NOTICES: &[(&str, &str)] = &[(
 /// The form's fields, as the API names them.
 const PLACED: &[&str] = &["name", "url", "events", "description", "projectId"];
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/endpoints", get(list).post(create))
-        .route("/endpoints/{id}/delete", get(confirm_delete).post(delete))
+crate::dashboard::route_table::page_routes! {
+    "/endpoints" => get(list).post(create),
+    "/endpoints/{id}/delete" => get(confirm_delete).post(delete),
 }
 
 pub fn chrome<'a>(session: &'a Session, notice: Option<&'a str>) -> Chrome<'a> {

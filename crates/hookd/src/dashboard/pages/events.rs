@@ -6,8 +6,6 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -29,10 +27,9 @@ use crate::store::EventFilter;
 
 const ACTIVE: &str = "/events";
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/events", get(list))
-        .route("/events/{id}", get(detail))
+crate::dashboard::route_table::page_routes! {
+    "/events" => get(list),
+    "/events/{id}" => get(detail),
 }
 
 fn chrome(session: &Session) -> Chrome<'_> {

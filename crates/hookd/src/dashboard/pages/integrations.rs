@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use maud::{html, Markup};
 
 use super::integration_form::{self, IntegrationForm};
@@ -38,20 +37,13 @@ const NOTICES: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/settings/integrations", get(list))
-        .route("/settings/integrations/new", get(new).post(create))
-        .route("/settings/integrations/{id}", get(detail))
-        .route("/settings/integrations/{id}/edit", get(edit).post(update))
-        .route(
-            "/settings/integrations/{id}/try",
-            axum::routing::post(try_it),
-        )
-        .route(
-            "/settings/integrations/{id}/disconnect",
-            get(confirm_disconnect).post(disconnect),
-        )
+crate::dashboard::route_table::page_routes! {
+    "/settings/integrations" => get(list),
+    "/settings/integrations/new" => get(new).post(create),
+    "/settings/integrations/{id}" => get(detail),
+    "/settings/integrations/{id}/edit" => get(edit).post(update),
+    "/settings/integrations/{id}/try" => post(try_it),
+    "/settings/integrations/{id}/disconnect" => get(confirm_disconnect).post(disconnect),
 }
 
 fn chrome<'a>(session: &'a Session, notice: Option<&'a str>) -> Chrome<'a> {

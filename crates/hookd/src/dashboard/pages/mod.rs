@@ -1,5 +1,6 @@
-//! One module per page group; each exposes `routes()`, merged here. Shared pieces: form
-//! controls (`form_fields.rs`) and [`settings_caller`].
+//! One module per page group; each declares its routes with `page_routes!` (its `routes()` and
+//! `ROUTES`), gathered here by `groups!`. Shared pieces: form controls (`form_fields.rs`) and
+//! [`settings_caller`].
 
 pub mod api_keys;
 pub mod charts;
@@ -21,21 +22,35 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::errors::{DashError, DashResult};
+use super::route_table::PageRoute;
 use super::session::Session;
 use crate::api::auth::Authed;
 use crate::api::AppState;
 
-/// Every page group's routes.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .merge(endpoints::routes())
-        .merge(endpoint_detail::routes())
-        .merge(endpoint_edit::routes())
-        .merge(deliveries::routes())
-        .merge(events::routes())
-        .merge(integrations::routes())
-        .merge(api_keys::routes())
+/// The page groups with routes, listed once: their routers and their route tables.
+macro_rules! groups {
+    ($($group:ident),+) => {
+        /// Every page group's routes.
+        pub fn routes() -> Router<Arc<AppState>> {
+            Router::new()$(.merge($group::routes()))+
+        }
+
+        /// Every page group's routes as data (see `dashboard/route_table.rs`).
+        pub fn route_table() -> Vec<PageRoute> {
+            [$($group::ROUTES),+].concat()
+        }
+    };
 }
+
+groups!(
+    endpoints,
+    endpoint_detail,
+    endpoint_edit,
+    deliveries,
+    events,
+    integrations,
+    api_keys
+);
 
 /// The caller of a Settings page: only sessions opened with an API key manage integrations and
 /// keys (a portal session is limited to endpoints and events).
