@@ -4,7 +4,8 @@
 //! are stored), a URL changed, deliveries to real loopback receivers with failures,
 //! retries and a 401 that refreshes the token, integrations with every auth type against a real
 //! upstream (successes, an error status, a closed port, a 401 that refreshes, a caller's header,
-//! a URL with credentials refused), a portal session, the dashboard, and MCP (an agent passing a
+//! a URL with credentials refused), a portal session, the dashboard (an API key created and a
+//! secret rotated there, each shown once on the page that answers), and MCP (an agent passing a
 //! header to an integration). Every secret and credential introduced on the way is collected,
 //! then searched for — whole and as a distinctive 12-character piece — in the logs, `/metrics`,
 //! every API answer except the one place a secret is legitimately shown once (the signing secret
@@ -754,6 +755,61 @@ async fn no_secret_appears_in_logs_metrics_answers_pages_or_the_database() {
         "the dashboard's session cookie",
         dashboard_cookie.split_once('=').unwrap().1,
     );
+    // Two dashboard actions show a secret once, on the page they answer: a new API key, and a
+    // signing secret rotated again.
+    let keys_page = browser
+        .get(format!("{base_url}/settings/api-keys"))
+        .header(COOKIE, dashboard_cookie.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = keys_page
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF field")
+        .to_string();
+    for (path, fields, prefix, what) in [
+        (
+            "/settings/api-keys".to_string(),
+            vec![("name", "sweep"), ("_csrf", csrf.as_str())],
+            "scripe_sk_live_",
+            "the API key created in the dashboard",
+        ),
+        (
+            format!("/endpoints/{}/rotate-secret", endpoints[1]),
+            vec![("_csrf", csrf.as_str())],
+            "whsec_",
+            "endpoint B's signing secret rotated in the dashboard",
+        ),
+    ] {
+        let response = browser
+            .post(format!("{base_url}{path}"))
+            .header(COOKIE, dashboard_cookie.as_str())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&fields).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        let html = response.text().await.unwrap();
+        let at = html
+            .find(prefix)
+            .unwrap_or_else(|| panic!("{path} shows no {prefix}…"));
+        let shown: String = html[at + prefix.len()..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        assert!(shown.len() >= 32, "{path} shows a whole secret once");
+        secrets.add(what, &format!("{prefix}{shown}"));
+    }
     let delivery_ids: Vec<&str> = deliveries
         .iter()
         .map(|d| d["id"].as_str().unwrap())
