@@ -27,6 +27,23 @@ pub use self::metrics::{
 /// The filter when `RUST_LOG` is unset.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
+/// Added to every filter, whatever `RUST_LOG` says. The MCP library logs each JSON-RPC message
+/// whole at debug and trace: a tool call's arguments (headers an agent passes to an integration,
+/// which may be credentials) and its result. So the library is held at `info` (replacing any
+/// `rmcp=…` directive: a secret must not reach the logs at any level); what an operator needs is
+/// logged by hookd itself (the access line of each `/mcp` request; an integration call's log and
+/// its failure line). Found by the secrets sweep (`tests/it/secrets_sweep.rs`).
+const FORCED_DIRECTIVES: [&str; 1] = ["rmcp=info"];
+
+/// `RUST_LOG` (else [`DEFAULT_FILTER`]) with [`FORCED_DIRECTIVES`] added.
+fn env_filter() -> EnvFilter {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    FORCED_DIRECTIVES.iter().fold(filter, |filter, directive| {
+        filter.add_directive(directive.parse().expect("a valid directive"))
+    })
+}
+
 /// Installs the global tracing subscriber for `hookd serve`: logs as `config.log_format` says,
 /// plus OTLP traces when `config.otlp_endpoint` is set. Keep the returned guard until the
 /// server stopped: dropping it flushes the traces.
@@ -50,8 +67,7 @@ fn install(
     otlp_endpoint: Option<&str>,
 ) -> anyhow::Result<Option<traces::TracesGuard>> {
     use tracing_subscriber::prelude::*;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = env_filter();
     let logs: Box<dyn tracing_subscriber::Layer<Base> + Send + Sync> = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .fmt_fields(JsonFields::new())

@@ -72,6 +72,8 @@ mod protocol;
 mod rate_limits;
 #[path = "../it/retention.rs"]
 mod retention;
+#[path = "../it/secrets_sweep.rs"]
+mod secrets_sweep;
 #[path = "../it/store_conformance.rs"]
 mod store_conformance;
 #[path = "../it/url_credentials.rs"]
