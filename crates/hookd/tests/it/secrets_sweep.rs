@@ -624,13 +624,20 @@ async fn no_secret_appears_in_logs_metrics_answers_pages_or_the_database() {
     secrets.add("the closed integration's token", &closed_token);
     secrets.add("a password in an integration URL", &url_password);
     secrets.add("the bearer integration's replaced token", &new_bearer);
+    let integration_query = fresh("qpI");
+    secrets.add(
+        "the bearer integration's secret query parameter",
+        &integration_query,
+    );
 
     let mut integrations = Vec::new();
     for body in [
         json!({"name": "Plain API", "url": api.url("/plain"), "auth": {"type": "none"},
                "allowedPathPrefixes": ["/"],
                "headers": {"X-Static-Secret": static_header}}),
-        json!({"name": "Bearer API", "url": api.url("/bearer"),
+        json!({"name": "Bearer API",
+               "url": format!("{}?apiKey={integration_query}&v=1", api.url("/bearer")),
+               "secretQueryParams": ["apiKey"],
                "auth": {"type": "bearer", "token": bearer}}),
         json!({"name": "Header API", "url": api.url("/header"), "allowCallerHeaders": true,
                "auth": {"type": "header", "name": "X-API-Key", "value": header_value}}),
@@ -695,6 +702,13 @@ async fn no_secret_appears_in_logs_metrics_answers_pages_or_the_database() {
     assert_eq!(
         header_of("/plain", "x-static-secret").as_deref(),
         Some(static_header.as_str())
+    );
+    assert_eq!(
+        seen.iter()
+            .find(|s| s.path.starts_with("/bearer"))
+            .and_then(|s| s.query.clone()),
+        Some(format!("apiKey={integration_query}&v=1")),
+        "the upstream got the secret query parameter"
     );
     assert_eq!(
         header_of("/bearer", "authorization"),
