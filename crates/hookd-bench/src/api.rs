@@ -1,6 +1,7 @@
 //! A minimal client for the hookd API calls the harness makes: create and delete endpoints,
 //! publish events. Also the one HTTP client configuration every load-generating part shares.
 
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -25,10 +26,13 @@ pub fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
         .context("building the HTTP client")
 }
 
-/// The API of one hookd server, authenticated with one live key.
+/// The API of one hookd server (or of several nodes on one database, `--nodes`), authenticated
+/// with one live key. Endpoints are managed on the first node; publishes go round-robin.
 pub struct Api {
     client: reqwest::Client,
-    events_url: Url,
+    /// `POST /v1/events` of every node.
+    events_urls: Vec<Url>,
+    next_node: AtomicUsize,
     endpoints_url: Url,
     auth: HeaderValue,
 }
@@ -59,14 +63,20 @@ struct CreatedEndpoint {
 }
 
 impl Api {
-    pub fn new(base: &Url, api_key: &str, concurrency: usize) -> anyhow::Result<Self> {
+    /// `bases`: every node's base URL, at least one.
+    pub fn new(bases: &[Url], api_key: &str, concurrency: usize) -> anyhow::Result<Self> {
+        let base = bases.first().context("no server to talk to")?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {api_key}"))
             .context("the API key cannot be sent in a header")?;
         auth.set_sensitive(true);
         Ok(Self {
             client: http_client(concurrency)?,
             // Relative, so a base URL's path prefix is kept (`cli::parse_base_url`).
-            events_url: base.join("v1/events")?,
+            events_urls: bases
+                .iter()
+                .map(|b| b.join("v1/events"))
+                .collect::<Result<_, _>>()?,
+            next_node: AtomicUsize::new(0),
             endpoints_url: base.join("v1/webhook-endpoints")?,
             auth,
         })
@@ -139,11 +149,17 @@ impl Api {
         Ok(())
     }
 
+    /// The next node's events URL, round-robin.
+    fn events_url(&self) -> &Url {
+        let n = self.next_node.fetch_add(1, Relaxed);
+        &self.events_urls[n % self.events_urls.len()]
+    }
+
     /// `POST /v1/events` with a ready body.
     pub async fn publish(&self, body: Bytes) -> Published {
         let sent = self
             .client
-            .post(self.events_url.clone())
+            .post(self.events_url().clone())
             .header(AUTHORIZATION, self.auth.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(body)

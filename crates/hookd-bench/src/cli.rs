@@ -29,6 +29,8 @@ const MAX_RAW_REQUESTS: usize = 10_000_000;
 /// A day: for `--timeout` and for how long a paced run may publish (`--events` / `--rate`).
 const MAX_SECS: u64 = 86_400;
 const MAX_SETTLE_MS: u64 = 600_000;
+/// `--nodes`: each node holds up to `database_max_connections` × 1.5 PostgreSQL connections.
+const MAX_NODES: usize = 16;
 /// The ordered scenario's keys (issue 26: "1,000 keys").
 pub const ORDERING_KEYS: usize = 1000;
 
@@ -110,6 +112,10 @@ pub struct Args {
     /// (repeatable; applied after the harness's own settings, so it can override them).
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env_pair)]
     pub server_env: Vec<(String, String)>,
+    /// Start this many `hookd serve` processes on the one database and publish round-robin
+    /// across them (--backend postgres only).
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
 }
 
 /// `--target`: an http(s) base URL, kept with a trailing `/` so the API's paths are joined
@@ -221,6 +227,8 @@ pub struct Plan {
     pub ordering_keys: usize,
     /// ordered: percent of events whose first attempt the receiver fails.
     pub fail_first_percent: u8,
+    /// `hookd serve` processes on the one database.
+    pub nodes: usize,
 }
 
 impl Plan {
@@ -288,6 +296,17 @@ impl Plan {
             args.fail_first_percent <= 100,
             "--fail-first-percent must be 0..=100"
         );
+        ensure!(
+            (1..=MAX_NODES).contains(&args.nodes),
+            "--nodes must be 1..={MAX_NODES}"
+        );
+        if args.nodes > 1 {
+            // SQLite is one process's file; several nodes need the shared database.
+            ensure!(
+                args.backend == Backend::Postgres && args.target.is_none(),
+                "--nodes above 1 needs --backend postgres (and no --target)"
+            );
+        }
         if args.scenario == Scenario::SlowEndpoint && endpoints < 2 {
             bail!("slow-endpoint needs at least 2 endpoints (every second one is blackholed)");
         }
@@ -308,6 +327,7 @@ impl Plan {
                 0
             },
             fail_first_percent: args.fail_first_percent,
+            nodes: args.nodes,
         };
         plan.raw_requests = args.raw_requests.unwrap_or_else(|| {
             usize::try_from(plan.expected_deliveries())
@@ -447,6 +467,20 @@ mod tests {
             &["--api-key", "k"],
             &["--server-env", "FOO"],
             &["--server-env", "=x"],
+            &["--nodes", "0"],
+            &["--nodes", "17"],
+            &["--nodes", "2"],
+            &["--nodes", "2", "--backend", "sqlite"],
+            &[
+                "--nodes",
+                "2",
+                "--backend",
+                "postgres",
+                "--target",
+                "http://127.0.0.1:8080/",
+                "--api-key",
+                "k",
+            ],
             &["--target", "garbage"],
             &["--target", "ftp://host/"],
             &["--target", "http://127.0.0.1:8080/?a=b"],
@@ -468,6 +502,7 @@ mod tests {
         }
         assert!(refused(&["--concurrency", "30000"]).contains("1..=4096"));
         assert!(refused(&["--rate", "1e-300"]).contains("more than a day"));
+        assert!(refused(&["--nodes", "2"]).contains("--backend postgres"));
     }
 
     #[test]
@@ -492,6 +527,9 @@ mod tests {
         assert_eq!((big.events, big.raw_requests), (10_000_000, 1));
         let small = plan(&["--events", "1", "--data-bytes", "0", "--rate", "0.0001"]).unwrap();
         assert_eq!((small.events, small.data_bytes), (1, 0));
+        let nodes = plan(&["--backend", "postgres", "--nodes", "16"]).unwrap();
+        assert_eq!(nodes.nodes, 16);
+        assert_eq!(plan(&[]).unwrap().nodes, 1);
         // Garbage in --postgres-url is only checked when it is used.
         assert!(plan(&["--postgres-url", "garbage"]).is_ok());
         assert!(plan(&[

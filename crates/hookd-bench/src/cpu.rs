@@ -14,6 +14,15 @@ pub fn used_by(pid: u32) -> Option<Duration> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// CPU time used so far by several processes together (`--nodes`); `None` for an empty list
+/// or when one of them cannot be read.
+pub fn used_by_all(pids: &[u32]) -> Option<Duration> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| used_by(pid)).sum()
+}
+
 /// CPU time used so far by this process (the harness).
 pub fn used_here() -> Option<Duration> {
     parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
@@ -60,6 +69,14 @@ mod tests {
             x = x.wrapping_mul(31).wrapping_add(7);
             assert!(start.elapsed() < Duration::from_secs(30), "{x}");
         }
+    }
+
+    #[test]
+    fn several_processes_add_up_and_an_unreadable_one_spoils_the_sum() {
+        let me = std::process::id();
+        assert!(used_by_all(&[me, me]).unwrap() >= used_by(me).unwrap());
+        assert_eq!(used_by_all(&[me, u32::MAX]), None);
+        assert_eq!(used_by_all(&[]), None);
     }
 
     #[test]

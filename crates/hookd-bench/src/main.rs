@@ -14,6 +14,7 @@ mod blackhole;
 mod body;
 mod cli;
 mod cpu;
+mod db_cost;
 mod ledger;
 mod locate;
 mod metrics;

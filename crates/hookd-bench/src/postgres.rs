@@ -35,6 +35,15 @@ impl TempDatabase {
         })
     }
 
+    /// The server URL the database was created from (`--postgres-url`).
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub async fn drop_database(self) -> anyhow::Result<()> {
         let mut conn = PgConnection::connect(&self.admin_url).await?;
         sqlx::raw_sql(&format!(

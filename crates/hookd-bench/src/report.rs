@@ -20,6 +20,9 @@
 //! - `out_of_order` (ordered only): arrivals that started before the previous event of their
 //!   ordering key (to the same endpoint) had been answered 2xx; anything but 0 fails the run.
 //!
+//! - `nodes`, `db`: how many `hookd serve` processes shared the database, and what the
+//!   database spent per delivery (`db_cost.rs` defines each figure).
+//!
 //! The first twelve fields are the contract; the rest explain a surprising number.
 
 use std::collections::BTreeMap;
@@ -28,6 +31,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::cli::Plan;
+use crate::db_cost::DbCost;
 use crate::ledger::Tally;
 
 #[derive(Serialize, Debug)]
@@ -75,6 +79,10 @@ pub struct Report {
     pub failed_first_attempts: Option<u64>,
     /// A few of hookd's own counters at the end of the run (see `metrics.rs`).
     pub server_metrics: BTreeMap<String, f64>,
+    /// `hookd serve` processes on the one database (`--nodes`).
+    pub nodes: usize,
+    /// The database's cost per delivery (see `db_cost.rs`).
+    pub db: DbCost,
 }
 
 /// CPU microseconds per unit of work; `null` where `/proc` could not be read (not Linux, or
@@ -147,6 +155,7 @@ pub struct Measured {
     pub cpu: CpuCost,
     pub server_warnings: u64,
     pub server_metrics: BTreeMap<String, f64>,
+    pub db: DbCost,
 }
 
 impl Report {
@@ -199,6 +208,8 @@ impl Report {
             out_of_order: (plan.ordering_keys > 0).then_some(m.tally.out_of_order),
             failed_first_attempts: (plan.ordering_keys > 0).then_some(m.tally.failed_on_purpose),
             server_metrics: m.server_metrics,
+            nodes: plan.nodes,
+            db: m.db,
         }
     }
 
@@ -264,6 +275,7 @@ mod tests {
             cpu: CpuCost::default(),
             server_warnings: 0,
             server_metrics: BTreeMap::new(),
+            db: DbCost::default(),
         }
     }
 

@@ -17,13 +17,15 @@ use anyhow::Context;
 use hookd::domain::ids::EventId;
 
 use crate::api::Api;
-use crate::cli::{Args, Plan};
+use crate::cli::{Args, Backend, Plan};
+use crate::db_cost::DbCost;
 use crate::ledger::Ledger;
 use crate::progress::Display;
 use crate::report::{CpuCost, Measured, RawPhase, Report};
 use crate::rss::RssSampler;
 use crate::server::{Server, SpawnOptions};
-use crate::{blackhole, cpu, locate, metrics, publish, raw, receiver};
+use crate::{blackhole, cpu, db_cost, locate, metrics, publish, raw, receiver};
+use url::Url;
 
 const POLL: Duration = Duration::from_millis(10);
 
@@ -74,15 +76,26 @@ pub async fn run(args: &Args, plan: &Plan) -> anyhow::Result<Report> {
                 backend: plan.backend,
                 postgres_url: &args.postgres_url,
                 extra_env: &env,
+                nodes: plan.nodes,
             })
             .await?
         }
     };
+    let pids = server.pids();
     display.note(&format!(
         "hookd: {} ({}{})",
-        server.base_url,
+        server
+            .base_urls()
+            .iter()
+            .map(Url::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
         plan.backend.name(),
-        server.pid.map(|p| format!(", pid {p}")).unwrap_or_default()
+        if pids.is_empty() {
+            String::new()
+        } else {
+            format!(", pid {pids:?}")
+        }
     ));
 
     let result = measure_hookd(
@@ -104,6 +117,20 @@ pub async fn run(args: &Args, plan: &Plan) -> anyhow::Result<Report> {
             display.note(&format!("  {line}"));
         }
     }
+    // The database's counters of transactions and rows are complete once the server's
+    // backends have exited (`db_cost.rs`), so the nodes stop before they are read.
+    let mut server = server;
+    server.stop_nodes().await;
+    let result = match result {
+        Ok((mut measured, after_stop)) => {
+            let cost = std::mem::take(&mut measured.db);
+            measured.db = after_stop
+                .finish(cost, measured.tally.unique, measured.tally.accepted)
+                .await;
+            Ok(measured)
+        }
+        Err(e) => Err(e),
+    };
     let stopped = server.stop().await;
     let mut measured = result?;
     measured.server_warnings = warnings;
@@ -162,14 +189,15 @@ async fn measure_hookd(
     receiver: SocketAddr,
     project_id: &str,
     raw_before: RawPhase,
-) -> anyhow::Result<Measured> {
+) -> anyhow::Result<(Measured, db_cost::AfterStop)> {
     let api = Arc::new(Api::new(
-        &server.base_url,
+        &server.base_urls(),
         &server.api_key,
         plan.concurrency,
     )?);
     let endpoint_ids = create_endpoints(plan, &api, ledger, receiver, project_id).await?;
-    let rss = server.pid.map(RssSampler::start);
+    let pids = server.pids();
+    let rss: Vec<RssSampler> = pids.iter().map(|&pid| RssSampler::start(pid)).collect();
 
     let counters = Arc::new(publish::Counters::default());
     let published = Arc::clone(&counters);
@@ -180,8 +208,22 @@ async fn measure_hookd(
     let deliver_bar = display.track("deliver", plan.expected_deliveries(), move || {
         received.unique()
     });
-    let (server_cpu_before, harness_cpu_before) =
-        (server.pid.and_then(cpu::used_by), cpu::used_here());
+    let probe = match server.database() {
+        Some((admin_url, name)) => match db_cost::PgProbe::start(admin_url, name).await {
+            Ok(probe) => Some(probe),
+            Err(e) => {
+                display.note(&format!("not measuring the database's cost: {e:#}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let sqlite_written_before = (plan.backend == Backend::Sqlite && !pids.is_empty())
+        .then(|| db_cost::write_bytes_all(&pids))
+        .flatten();
+    let sqlite_file = server.sqlite_file();
+    let sqlite_size_before = sqlite_file.as_deref().and_then(db_cost::sqlite_size);
+    let (server_cpu_before, harness_cpu_before) = (cpu::used_by_all(&pids), cpu::used_here());
     let timing = publish::run(
         Arc::clone(&api),
         Arc::clone(ledger),
@@ -215,14 +257,35 @@ async fn measure_hookd(
         tokio::time::sleep(POLL).await;
     }
     let timed_out = ledger.unique() < expected;
-    let (server_cpu_after, harness_cpu_after) =
-        (server.pid.and_then(cpu::used_by), cpu::used_here());
+    let (server_cpu_after, harness_cpu_after) = (cpu::used_by_all(&pids), cpu::used_here());
+    let delivered_now = ledger.unique();
+    let sqlite_written_after = sqlite_written_before
+        .is_some()
+        .then(|| db_cost::write_bytes_all(&pids))
+        .flatten();
+    let (pg_cost, window) = match probe {
+        Some(probe) => match probe.delivered(delivered_now).await {
+            Ok((cost, window)) => (cost, Some(window)),
+            Err(e) => {
+                display.note(&format!("could not read the database's cost: {e:#}"));
+                (DbCost::default(), None)
+            }
+        },
+        None => (DbCost::default(), None),
+    };
+    if let Some(window) = &window {
+        display.note("statements the database ran most (calls per delivery):");
+        for line in window.top_lines(delivered_now) {
+            display.note(&line);
+        }
+    }
     if !timed_out {
         tokio::time::sleep(Duration::from_millis(plan.settle_ms)).await;
     }
     deliver_bar.finish(ledger.unique());
 
-    let peak = rss.as_ref().and_then(RssSampler::peak_mb);
+    // With several nodes: the largest node's peak, the figure a node's sizing needs.
+    let peak = rss.iter().filter_map(RssSampler::peak_mb).reduce(f64::max);
     let server_metrics = metrics::scrape(api.client(), &server.base_url).await;
     let tally = ledger.tally(|seq, i| plan.expects(seq, i));
     // Deliveries still arrive while the metrics are scraped: the report's `timed_out` agrees with
@@ -259,7 +322,17 @@ async fn measure_hookd(
             }
         }
     }
-    Ok(Measured {
+    let db = if plan.backend == Backend::Sqlite {
+        db_cost::sqlite_cost(sqlite_written_before, sqlite_written_after, delivered_now)
+    } else {
+        pg_cost
+    };
+    let after_stop = match (window, sqlite_file, sqlite_size_before) {
+        (Some(window), _, _) => db_cost::AfterStop::Postgres(window),
+        (None, Some(file), Some(size_before)) => db_cost::AfterStop::Sqlite { file, size_before },
+        _ => db_cost::AfterStop::Nothing,
+    };
+    let measured = Measured {
         raw_before,
         raw_after: None,
         publish_secs: timing.elapsed.as_secs_f64(),
@@ -273,7 +346,9 @@ async fn measure_hookd(
         cpu,
         server_warnings: 0,
         server_metrics,
-    })
+        db,
+    };
+    Ok((measured, after_stop))
 }
 
 /// Creates the plan's endpoints (healthy ones at the receiver, blackholed ones at the

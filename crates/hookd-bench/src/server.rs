@@ -1,5 +1,7 @@
 //! The hookd under test: a `hookd serve` child process on a fresh data directory (or a fresh
-//! PostgreSQL database), or an already running server given by `--target`.
+//! PostgreSQL database), or an already running server given by `--target`. With `--nodes N`
+//! (PostgreSQL) N children share the database: the first creates it (migrations, API key), the
+//! others start after it with the same master key, each on a port and data directory of its own.
 //!
 //! The child listens on an ephemeral loopback port, allows plain-http loopback egress (the
 //! receiver), and has its per-key rate limit lifted so the harness measures the pipeline, not the
@@ -31,6 +33,16 @@ pub struct SpawnOptions<'a> {
     pub postgres_url: &'a str,
     /// Variables applied last (`--server-env`).
     pub extra_env: &'a [(String, String)],
+    /// `hookd serve` processes on the one database (`--nodes`; more than 1 only on PostgreSQL).
+    pub nodes: usize,
+}
+
+/// A further `hookd serve` on the same database (`--nodes`), with its own data directory.
+struct Node {
+    base_url: Url,
+    pid: u32,
+    child: Child,
+    _data_dir: tempfile::TempDir,
 }
 
 /// The last lines the server wrote to stderr, and how many were warnings or errors.
@@ -45,7 +57,9 @@ pub struct Server {
     pub api_key: String,
     pub pid: Option<u32>,
     child: Option<Child>,
-    _data_dir: Option<tempfile::TempDir>,
+    /// The nodes after the first (`--nodes`), which share its database and master key.
+    nodes: Vec<Node>,
+    data_dir: Option<tempfile::TempDir>,
     database: Option<TempDatabase>,
     log: Arc<Mutex<LogTail>>,
 }
@@ -65,24 +79,103 @@ impl Server {
             Some(db) => db.url.clone(),
             None => format!("sqlite://{}", data_dir.path().join("hookd.db").display()),
         };
-        let started = start_child(&options, data_dir.path(), &database_url, database.is_some());
-        match started.await {
-            Ok((child, pid, base_url, api_key, log)) => Ok(Self {
+        // Every node of one cluster must hold the same master key to read the secrets.
+        let master_key = database.is_some().then(|| {
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+            hex::encode(key)
+        });
+        let log = Arc::new(Mutex::new(LogTail::default()));
+        let started = start_child(
+            &options,
+            data_dir.path(),
+            &database_url,
+            master_key.as_deref(),
+            Arc::clone(&log),
+        )
+        .await
+        .and_then(|(child, pid, base_url, key)| {
+            let key = key.context("the server printed no live API key: is the database fresh?")?;
+            Ok((child, pid, base_url, key))
+        });
+        let mut server = match started {
+            Ok((child, pid, base_url, api_key)) => Self {
                 base_url,
                 api_key,
                 pid: Some(pid),
                 child: Some(child),
-                _data_dir: Some(data_dir),
+                nodes: Vec::new(),
+                data_dir: Some(data_dir),
                 database,
                 log,
-            }),
+            },
             Err(e) => {
                 if let Some(db) = database {
                     let _ = db.drop_database().await;
                 }
-                Err(e)
+                return Err(e);
+            }
+        };
+        // Further nodes start once the first has migrated the database and created the key.
+        for _ in 1..options.nodes {
+            let node = async {
+                let dir = tempfile::Builder::new()
+                    .prefix("hookd-bench-")
+                    .tempdir()
+                    .context("creating a temporary data directory")?;
+                let (child, pid, base_url, _) = start_child(
+                    &options,
+                    dir.path(),
+                    &database_url,
+                    master_key.as_deref(),
+                    Arc::clone(&server.log),
+                )
+                .await?;
+                anyhow::Ok(Node {
+                    base_url,
+                    pid,
+                    child,
+                    _data_dir: dir,
+                })
+            };
+            match node.await {
+                Ok(node) => server.nodes.push(node),
+                Err(e) => {
+                    let _ = server.stop().await;
+                    return Err(e.context("starting a further node (--nodes)"));
+                }
             }
         }
+        Ok(server)
+    }
+
+    /// The base URL of every node, the first first.
+    pub fn base_urls(&self) -> Vec<Url> {
+        std::iter::once(self.base_url.clone())
+            .chain(self.nodes.iter().map(|n| n.base_url.clone()))
+            .collect()
+    }
+
+    /// The process ids of every node the harness knows (none for a `--target` without
+    /// `--server-pid`).
+    pub fn pids(&self) -> Vec<u32> {
+        self.pid
+            .into_iter()
+            .chain(self.nodes.iter().map(|n| n.pid))
+            .collect()
+    }
+
+    /// The SQLite database file of a server the harness started on SQLite.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        match (&self.data_dir, &self.database) {
+            (Some(dir), None) => Some(dir.path().join("hookd.db")),
+            _ => None,
+        }
+    }
+
+    /// The temporary PostgreSQL database: the URL it was created from and its name.
+    pub fn database(&self) -> Option<(&str, &str)> {
+        self.database.as_ref().map(|db| (db.admin_url(), db.name()))
     }
 
     /// A server someone else runs; the key is given or minted with `hookd keys create`.
@@ -113,7 +206,8 @@ impl Server {
             api_key,
             pid,
             child: None,
-            _data_dir: None,
+            nodes: Vec::new(),
+            data_dir: None,
             database: None,
             log: Arc::default(),
         })
@@ -129,22 +223,19 @@ impl Server {
         (log.lines.iter().cloned().collect(), log.warnings)
     }
 
-    /// Stops the child (if any) and drops the temporary database (if any).
+    /// Stops the nodes the harness started (all at once), keeping the database.
+    pub async fn stop_nodes(&mut self) {
+        let children = self
+            .child
+            .take()
+            .into_iter()
+            .chain(self.nodes.drain(..).map(|n| n.child));
+        stop_children(children.collect()).await;
+    }
+
+    /// Stops the nodes (if any) and drops the temporary database (if any).
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status()
-                    .await;
-            }
-            if tokio::time::timeout(STOP_GRACE, child.wait())
-                .await
-                .is_err()
-            {
-                let _ = child.kill().await;
-            }
-        }
+        self.stop_nodes().await;
         if let Some(db) = self.database.take() {
             db.drop_database().await?;
         }
@@ -152,13 +243,37 @@ impl Server {
     }
 }
 
-type Started = (Child, u32, Url, String, Arc<Mutex<LogTail>>);
+/// SIGTERM to every child, then SIGKILL to those still running after the grace period.
+async fn stop_children(mut children: Vec<Child>) {
+    for child in &children {
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    for child in &mut children {
+        if tokio::time::timeout_at(deadline, child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// The child, its pid, the address it listens on and the live API key it printed (only a
+/// server that created the database prints one).
+type Started = (Child, u32, Url, Option<String>);
 
 async fn start_child(
     options: &SpawnOptions<'_>,
     data_dir: &Path,
     database_url: &str,
-    postgres: bool,
+    master_key: Option<&str>,
+    log: Arc<Mutex<LogTail>>,
 ) -> anyhow::Result<Started> {
     let mut command = Command::new(options.binary);
     command
@@ -174,10 +289,8 @@ async fn start_child(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if postgres {
-        let mut key = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-        command.env("HOOKD_MASTER_KEY", hex::encode(key));
+    if let Some(key) = master_key {
+        command.env("HOOKD_MASTER_KEY", key);
     }
     for (key, value) in options.extra_env {
         command.env(key, value);
@@ -186,7 +299,6 @@ async fn start_child(
         .spawn()
         .with_context(|| format!("starting {}", options.binary.display()))?;
     let pid = child.id().context("the server exited at once")?;
-    let log = Arc::new(Mutex::new(LogTail::default()));
     let stderr = child.stderr.take().expect("stderr is piped");
     tokio::spawn(keep_log(stderr, Arc::clone(&log)));
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -199,14 +311,12 @@ async fn start_child(
                 api_key = Some(key.trim().to_string());
             } else if let Some(addr) = line.strip_prefix("hookd listening on ") {
                 let url = Url::parse(addr.trim()).context("reading the server's address")?;
-                let key = api_key
-                    .context("the server printed no live API key: is the database fresh?")?;
-                return Ok((url, key));
+                return Ok((url, api_key));
             }
         }
         bail!("the server exited before listening")
     };
-    let ready: anyhow::Result<(Url, String)> =
+    let ready: anyhow::Result<(Url, Option<String>)> =
         match tokio::time::timeout(STARTUP_TIMEOUT, wait_ready).await {
             Ok(result) => result,
             Err(_) => Err(anyhow::anyhow!(
@@ -217,7 +327,7 @@ async fn start_child(
         Ok((url, key)) => {
             // Keep draining stdout so the child never blocks on a full pipe.
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            Ok((child, pid, url, key, log))
+            Ok((child, pid, url, key))
         }
         Err(e) => {
             let _ = child.kill().await;
