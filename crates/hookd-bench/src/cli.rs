@@ -110,6 +110,10 @@ pub struct Args {
     /// (repeatable; applied after the harness's own settings, so it can override them).
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env_pair)]
     pub server_env: Vec<(String, String)>,
+    /// Before publishing, write this many historical events (one delivery and one attempt
+    /// each, spread over the last 25 days) straight into the server's database (`prefill.rs`).
+    #[arg(long, default_value_t = 0)]
+    pub prefill: u64,
 }
 
 /// `--target`: an http(s) base URL, kept with a trailing `/` so the API's paths are joined
@@ -221,6 +225,8 @@ pub struct Plan {
     pub ordering_keys: usize,
     /// ordered: percent of events whose first attempt the receiver fails.
     pub fail_first_percent: u8,
+    /// Historical events written into the database before the run (`--prefill`).
+    pub prefill: u64,
 }
 
 impl Plan {
@@ -288,6 +294,11 @@ impl Plan {
             args.fail_first_percent <= 100,
             "--fail-first-percent must be 0..=100"
         );
+        ensure!(
+            args.prefill <= crate::prefill::MAX_PREFILL,
+            "--prefill must be at most {}",
+            crate::prefill::MAX_PREFILL
+        );
         if args.scenario == Scenario::SlowEndpoint && endpoints < 2 {
             bail!("slow-endpoint needs at least 2 endpoints (every second one is blackholed)");
         }
@@ -308,6 +319,7 @@ impl Plan {
                 0
             },
             fail_first_percent: args.fail_first_percent,
+            prefill: args.prefill,
         };
         plan.raw_requests = args.raw_requests.unwrap_or_else(|| {
             usize::try_from(plan.expected_deliveries())
@@ -447,6 +459,8 @@ mod tests {
             &["--api-key", "k"],
             &["--server-env", "FOO"],
             &["--server-env", "=x"],
+            &["--prefill", "-1"],
+            &["--prefill", "100000001"],
             &["--target", "garbage"],
             &["--target", "ftp://host/"],
             &["--target", "http://127.0.0.1:8080/?a=b"],

@@ -75,6 +75,10 @@ pub struct Report {
     pub failed_first_attempts: Option<u64>,
     /// A few of hookd's own counters at the end of the run (see `metrics.rs`).
     pub server_metrics: BTreeMap<String, f64>,
+    /// Historical events in the database before the run (`--prefill`; 0 for an empty one).
+    pub prefill: u64,
+    /// How long writing them took (`null` without `--prefill`).
+    pub prefill_secs: Option<f64>,
 }
 
 /// CPU microseconds per unit of work; `null` where `/proc` could not be read (not Linux, or
@@ -147,6 +151,8 @@ pub struct Measured {
     pub cpu: CpuCost,
     pub server_warnings: u64,
     pub server_metrics: BTreeMap<String, f64>,
+    /// How long `--prefill` took, when it ran.
+    pub prefill_secs: Option<f64>,
 }
 
 impl Report {
@@ -199,6 +205,8 @@ impl Report {
             out_of_order: (plan.ordering_keys > 0).then_some(m.tally.out_of_order),
             failed_first_attempts: (plan.ordering_keys > 0).then_some(m.tally.failed_on_purpose),
             server_metrics: m.server_metrics,
+            prefill: plan.prefill,
+            prefill_secs: m.prefill_secs.map(|s| round(s, 1)),
         }
     }
 
@@ -264,6 +272,7 @@ mod tests {
             cpu: CpuCost::default(),
             server_warnings: 0,
             server_metrics: BTreeMap::new(),
+            prefill_secs: None,
         }
     }
 
