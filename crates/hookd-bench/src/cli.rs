@@ -116,6 +116,10 @@ pub struct Args {
     /// across them (--backend postgres only).
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
+    /// Before publishing, write this many historical events (one delivery and one attempt
+    /// each, spread over the last 25 days) straight into the server's database (`prefill.rs`).
+    #[arg(long, default_value_t = 0)]
+    pub prefill: u64,
 }
 
 /// `--target`: an http(s) base URL, kept with a trailing `/` so the API's paths are joined
@@ -229,6 +233,8 @@ pub struct Plan {
     pub fail_first_percent: u8,
     /// `hookd serve` processes on the one database.
     pub nodes: usize,
+    /// Historical events written into the database before the run (`--prefill`).
+    pub prefill: u64,
 }
 
 impl Plan {
@@ -307,6 +313,11 @@ impl Plan {
                 "--nodes above 1 needs --backend postgres (and no --target)"
             );
         }
+        ensure!(
+            args.prefill <= crate::prefill::MAX_PREFILL,
+            "--prefill must be at most {}",
+            crate::prefill::MAX_PREFILL
+        );
         if args.scenario == Scenario::SlowEndpoint && endpoints < 2 {
             bail!("slow-endpoint needs at least 2 endpoints (every second one is blackholed)");
         }
@@ -328,6 +339,7 @@ impl Plan {
             },
             fail_first_percent: args.fail_first_percent,
             nodes: args.nodes,
+            prefill: args.prefill,
         };
         plan.raw_requests = args.raw_requests.unwrap_or_else(|| {
             usize::try_from(plan.expected_deliveries())
@@ -481,6 +493,8 @@ mod tests {
                 "--api-key",
                 "k",
             ],
+            &["--prefill", "-1"],
+            &["--prefill", "100000001"],
             &["--target", "garbage"],
             &["--target", "ftp://host/"],
             &["--target", "http://127.0.0.1:8080/?a=b"],

@@ -19,6 +19,7 @@ mod ledger;
 mod locate;
 mod metrics;
 mod postgres;
+mod prefill;
 mod progress;
 mod publish;
 mod raw;

@@ -83,6 +83,10 @@ pub struct Report {
     pub nodes: usize,
     /// The database's cost per delivery (see `db_cost.rs`).
     pub db: DbCost,
+    /// Historical events in the database before the run (`--prefill`; 0 for an empty one).
+    pub prefill: u64,
+    /// How long writing them took (`null` without `--prefill`).
+    pub prefill_secs: Option<f64>,
 }
 
 /// CPU microseconds per unit of work; `null` where `/proc` could not be read (not Linux, or
@@ -156,6 +160,8 @@ pub struct Measured {
     pub server_warnings: u64,
     pub server_metrics: BTreeMap<String, f64>,
     pub db: DbCost,
+    /// How long `--prefill` took, when it ran.
+    pub prefill_secs: Option<f64>,
 }
 
 impl Report {
@@ -210,6 +216,8 @@ impl Report {
             server_metrics: m.server_metrics,
             nodes: plan.nodes,
             db: m.db,
+            prefill: plan.prefill,
+            prefill_secs: m.prefill_secs.map(|s| round(s, 1)),
         }
     }
 
@@ -276,6 +284,7 @@ mod tests {
             server_warnings: 0,
             server_metrics: BTreeMap::new(),
             db: DbCost::default(),
+            prefill_secs: None,
         }
     }
 

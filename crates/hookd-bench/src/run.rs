@@ -196,6 +196,7 @@ async fn measure_hookd(
         plan.concurrency,
     )?);
     let endpoint_ids = create_endpoints(plan, &api, ledger, receiver, project_id).await?;
+    let prefill_secs = prefill(display, plan, server, &endpoint_ids, project_id).await?;
     let pids = server.pids();
     let rss: Vec<RssSampler> = pids.iter().map(|&pid| RssSampler::start(pid)).collect();
 
@@ -347,8 +348,44 @@ async fn measure_hookd(
         server_warnings: 0,
         server_metrics,
         db,
+        prefill_secs,
     };
     Ok((measured, after_stop))
+}
+
+/// `--prefill`: the history, written while the server idles (see `prefill.rs`); its duration.
+async fn prefill(
+    display: &Display,
+    plan: &Plan,
+    server: &Server,
+    endpoint_ids: &[String],
+    project_id: &str,
+) -> anyhow::Result<Option<f64>> {
+    if plan.prefill == 0 {
+        return Ok(None);
+    }
+    let database_url = server
+        .database_url
+        .as_deref()
+        .context("--prefill with --target needs the server's --database-url")?;
+    let took = crate::prefill::run(
+        display,
+        &crate::prefill::Prefill {
+            backend: plan.backend,
+            database_url,
+            endpoint_ids,
+            project_id,
+            events: plan.prefill,
+            data_bytes: plan.data_bytes,
+        },
+    )
+    .await?;
+    display.note(&format!(
+        "prefilled {} events in {:.1}s",
+        plan.prefill,
+        took.as_secs_f64()
+    ));
+    Ok(Some(took.as_secs_f64()))
 }
 
 /// Creates the plan's endpoints (healthy ones at the receiver, blackholed ones at the

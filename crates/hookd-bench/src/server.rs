@@ -56,6 +56,8 @@ pub struct Server {
     pub base_url: Url,
     pub api_key: String,
     pub pid: Option<u32>,
+    /// The server's database, when the harness knows it (started servers; `--database-url`).
+    pub database_url: Option<String>,
     child: Option<Child>,
     /// The nodes after the first (`--nodes`), which share its database and master key.
     nodes: Vec<Node>,
@@ -103,6 +105,7 @@ impl Server {
                 base_url,
                 api_key,
                 pid: Some(pid),
+                database_url: Some(database_url.clone()),
                 child: Some(child),
                 nodes: Vec::new(),
                 data_dir: Some(data_dir),
@@ -205,6 +208,7 @@ impl Server {
             base_url: target,
             api_key,
             pid,
+            database_url: database_url.map(str::to_string),
             child: None,
             nodes: Vec::new(),
             data_dir: None,
