@@ -8,7 +8,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::reference::MEANINGS;
-use super::{Config, HumanDuration};
+use super::{parse_master_key, Config, HumanDuration};
 
 /// TOML values of every kind, strings as operators and attackers might write them.
 fn toml_value() -> impl Strategy<Value = String> {
@@ -99,5 +99,21 @@ proptest! {
         if let Some(Err(err)) = outcome {
             prop_assert!(names_the_key(key, &err), "{}={:?}: {}", variable, value, err);
         }
+    }
+
+    /// A master key is 64 hex characters (any case, surrounding whitespace ignored) and decodes
+    /// to those 32 bytes; anything else is an error.
+    #[test]
+    fn master_keys_are_64_hex_characters(
+        bytes in proptest::array::uniform32(any::<u8>()),
+        upper in any::<bool>(),
+        pad in "[ \t\n]{0,2}",
+        other in prop_oneof!["\\PC{0,70}", "[0-9a-fA-F]{60,68}"],
+    ) {
+        let hex = hex::encode(bytes);
+        let hex = if upper { hex.to_uppercase() } else { hex };
+        prop_assert_eq!(parse_master_key(&format!("{pad}{hex}{pad}")).unwrap(), bytes);
+        let valid = other.trim().len() == 64 && other.trim().chars().all(|c| c.is_ascii_hexdigit());
+        prop_assert_eq!(parse_master_key(&other).is_ok(), valid, "{:?}", other);
     }
 }

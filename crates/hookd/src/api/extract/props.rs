@@ -81,4 +81,28 @@ proptest! {
         let _ = check_depth(&bytes);
         let _ = parse_json::<Value>(&bytes);
     }
+
+    /// `Content-Type` is JSON exactly when its essence is `application/json` in any case,
+    /// whatever parameters follow; any other header bytes are a 415, never a panic.
+    #[test]
+    fn only_json_content_types_are_accepted(raw in prop_oneof![
+        "[ \t]{0,2}[aA][pP][pP][lL][iI][cC][aA][tT][iI][oO][nN]/[jJ][sS][oO][nN][ \t]{0,2}(;[ -~]{0,12})?",
+        "[a-z/+; =-]{0,24}",
+        proptest::collection::vec(any::<u8>(), 0..24).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+    ]) {
+        let Ok(value) = axum::http::HeaderValue::from_str(&raw) else {
+            return Ok(());
+        };
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, value);
+        let essence = raw.split(';').next().unwrap().trim();
+        let expected = raw.is_ascii() && essence.eq_ignore_ascii_case("application/json");
+        match require_json_content_type(&headers) {
+            Ok(()) => prop_assert!(expected, "{:?} accepted", raw),
+            Err(err) => {
+                prop_assert!(!expected, "{:?} refused", raw);
+                prop_assert!(matches!(err, ApiError::UnsupportedMediaType));
+            }
+        }
+    }
 }
