@@ -6,6 +6,9 @@
 
 pub mod reference;
 
+#[cfg(test)]
+mod props;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

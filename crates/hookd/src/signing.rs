@@ -46,6 +46,9 @@ const I64_MAX_DIGITS: usize = 20;
 
 type HmacSha256 = Hmac<Sha256>;
 
+#[cfg(test)]
+mod props;
+
 /// Why a webhook did not verify. The variants are distinct so a receiver can tell a replayed or
 /// clock-skewed request from a forged one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

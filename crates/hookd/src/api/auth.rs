@@ -18,6 +18,9 @@ use crate::domain::api_key;
 use crate::domain::ids::ApiKeyId;
 use crate::domain::tenant::Tenant;
 
+#[cfg(test)]
+mod props;
+
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
 pub struct Authed {

@@ -16,6 +16,9 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
+#[cfg(test)]
+mod props;
+
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {

@@ -32,6 +32,9 @@ use crate::crypto::Cipher;
 use crate::domain::time::Timestamp;
 use crate::store::IdempotencyBegin;
 
+#[cfg(test)]
+mod props;
+
 pub const HEADER: &str = "idempotency-key";
 const REPLAYED: &str = "idempotent-replayed";
 /// Stored answers larger than this are not kept (the request still succeeds).

@@ -9,6 +9,9 @@ use serde::Serialize;
 use super::error::ApiError;
 use crate::store::{Page, PageRequest};
 
+#[cfg(test)]
+mod props;
+
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
 

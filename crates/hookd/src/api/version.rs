@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 
+#[cfg(test)]
+mod props;
+
 pub const HEADER: &str = "scripe-api-version";
 /// Every version this build answers, oldest first; the last is the default.
 pub const SUPPORTED: &[&str] = &["2026-08-01"];

@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 use super::output::{self, cell, fields, Table};
 use super::{path_id, ApiOptions, CliError, PageArgs, EXIT_CODES_HELP};
 
+#[cfg(test)]
+mod props;
+
 #[derive(Args, Debug)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub struct DeliveriesArgs {

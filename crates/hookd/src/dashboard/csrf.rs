@@ -18,6 +18,9 @@ use super::errors::DashError;
 use super::session::Session;
 use crate::api::AppState;
 
+#[cfg(test)]
+mod props;
+
 /// The name of the hidden field carrying the token.
 pub const FIELD: &str = "_csrf";
 

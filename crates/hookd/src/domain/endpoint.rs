@@ -175,6 +175,15 @@ pub fn parse_url(param: &str, raw: &str) -> Result<Url, FieldError> {
             format!("{param} must not contain a #fragment"),
         ));
     }
+    if super::url_credentials::looks_sealed(&url) {
+        return Err(FieldError::new(
+            param,
+            format!(
+                "{param} must not have a password or query value starting with `sealed.v1.`, \
+                 which marks credentials hookd has sealed"
+            ),
+        ));
+    }
     Ok(url)
 }
 
@@ -253,6 +262,15 @@ mod tests {
         assert!(parse_url("url", "ftp://example.com").is_err());
         assert!(parse_url("url", "/relative").is_err());
         assert!(parse_url("url", "https://example.com/#frag").is_err());
+        // Would be stored as if sealed, in plaintext (found by a property test).
+        for sealed_looking in [
+            "https://user:sealed.v1.Cr3d0aA0aA@hooks.example.com/",
+            "https://hooks.example.com/?a=1&token=sealed.v1.x",
+        ] {
+            let err = parse_url("url", sealed_looking).unwrap_err();
+            assert!(err.message.contains("sealed.v1."), "{}", err.message);
+        }
+        assert!(parse_url("url", "https://hooks.example.com/?note=is.sealed.v1.").is_ok());
         let long = format!("https://example.com/{}", "a".repeat(1100));
         assert_eq!(parse_url("url", &long).unwrap_err().param, "url");
     }

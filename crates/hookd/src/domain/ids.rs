@@ -10,6 +10,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
+mod props;
+
 /// The id did not have the expected prefix or suffix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("expected an id of the form {prefix}<26 characters>, got {got:?}")]
@@ -44,6 +47,16 @@ pub fn prefixed_ulid(prefix: &str) -> String {
     id
 }
 
+/// A ULID exactly as this server writes one, up to case. The `ulid` crate also decodes 26
+/// characters whose first is above `7` (more than 128 bits, the excess dropped), so
+/// `a0aja00ja0aa0pa0a0aaa000ap` and `20aja00ja0aa0pa0a0aaa000ap` are one ULID: such aliases
+/// are refused, so an id has one spelling (found by a property test).
+fn is_canonical_ulid(suffix: &str) -> bool {
+    suffix.len() == 26
+        && ulid::Ulid::from_string(suffix)
+            .is_ok_and(|ulid| ulid.to_string().eq_ignore_ascii_case(suffix))
+}
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -63,7 +76,7 @@ macro_rules! typed_id {
             pub fn parse(raw: &str) -> Result<Self, IdError> {
                 let err = || IdError { prefix: $prefix, got: raw.chars().take(80).collect() };
                 let suffix = raw.strip_prefix($prefix).ok_or_else(err)?;
-                if suffix.len() != 26 || ulid::Ulid::from_string(suffix).is_err() {
+                if !is_canonical_ulid(suffix) {
                     return Err(err());
                 }
                 Ok(Self(raw.to_ascii_lowercase()))
@@ -171,5 +184,9 @@ mod tests {
         assert!(EndpointId::parse("whe_a1b2c3d4e5f6g7h8").is_err());
         assert!(EndpointId::parse("").is_err());
         assert!(EndpointId::parse("whe_01jc8z6f3v2m9q4w7x5y8z0a1b\n").is_err());
+        // More than 128 bits: the ulid crate drops the excess, making an alias of another id.
+        assert!(WorkspaceId::parse("ws_a0aja00ja0aa0pa0a0aaa000ap").is_err());
+        assert!(WorkspaceId::parse("ws_80000000000000000000000000").is_err());
+        assert!(WorkspaceId::parse("ws_7zzzzzzzzzzzzzzzzzzzzzzzzz").is_ok());
     }
 }

@@ -24,6 +24,9 @@ use super::delivery::outcome::Next;
 use super::time::Timestamp;
 use super::FieldError;
 
+#[cfg(test)]
+mod props;
+
 /// Longest ordering key, in characters.
 pub const MAX_KEY_CHARS: usize = 128;
 

@@ -18,6 +18,9 @@ use url::Url;
 
 use crate::crypto::Cipher;
 
+#[cfg(test)]
+mod props;
+
 /// What a read shows in place of a password.
 pub const MASK: &str = "****";
 const SEALED_PREFIX: &str = "sealed.v1.";
@@ -156,6 +159,19 @@ pub fn patched(
 pub enum PatchError {
     Invalid(super::FieldError),
     Stored(anyhow::Error),
+}
+
+/// Whether a URL a client sent has a password or a query value that reads as sealed: such a
+/// value would be stored as it is (sealing skips what is already sealed), in plaintext, and
+/// fail to open when sent. The client URL parser refuses it (found by a property test).
+pub fn looks_sealed(url: &Url) -> bool {
+    url.password().is_some_and(|p| p.starts_with(SEALED_PREFIX))
+        || url
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|piece| piece.split_once('='))
+            .any(|(_, value)| value.starts_with(SEALED_PREFIX))
 }
 
 /// The query parameters of a stored URL whose values are sealed: its `secretQueryParams`.

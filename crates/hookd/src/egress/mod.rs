@@ -21,6 +21,8 @@
 
 mod client;
 mod policy;
+#[cfg(test)]
+mod props;
 mod resolver;
 #[cfg(test)]
 mod tests;

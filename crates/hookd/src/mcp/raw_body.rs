@@ -14,6 +14,9 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+#[cfg(test)]
+mod props;
+
 /// The raw `body` and `data` arguments of a `tools/call` request (over HTTP, in the request's
 /// extensions).
 #[derive(Clone, Debug, Default)]
@@ -61,7 +64,10 @@ pub fn tap(message: &[u8]) -> Option<(String, RawArguments)> {
         body: arguments.body.map(RawValue::to_owned),
         data: arguments.data.map(RawValue::to_owned),
     };
-    Some((message.id?.get().to_string(), raw))
+    // Filed under the id as `id_key` writes the parsed id, not as the client spelled it: a
+    // string id written with escapes (`"\u0061"`) is found again (found by a property test).
+    let id = serde_json::from_str::<serde_json::Value>(message.id?.get()).ok()?;
+    Some((id_key(&id), raw))
 }
 
 /// The key a request id is filed under: its compact JSON text.
@@ -109,6 +115,8 @@ mod tests {
         let string_id = br#"{"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"name":"x","arguments":{"body":"text"}}}"#;
         assert_eq!(tap(string_id).unwrap().0, r#""a-1""#);
         assert_eq!(id_key(&serde_json::json!("a-1")), r#""a-1""#);
+        let escaped_id = br#"{"jsonrpc":"2.0","id":"a\u002d1","method":"tools/call","params":{"name":"x","arguments":{"body":"text"}}}"#;
+        assert_eq!(tap(escaped_id).unwrap().0, r#""a-1""#);
         for other in [
             &br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#[..],
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,

@@ -18,6 +18,9 @@ use url::form_urlencoded;
 use crate::domain::oauth2::ClientCredentials;
 use crate::egress::{EgressError, OutboundRequest, OutboundResponse};
 
+#[cfg(test)]
+mod props;
+
 /// A token answer larger than this is refused (tokens are a few KiB at most).
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Characters of the token server's own words kept in an error.
@@ -185,7 +188,13 @@ pub fn read(
         None | Some(Value::Null) => {}
         Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
         Some(other) => {
-            let kind = other.as_str().map_or_else(|| other.to_string(), scrub);
+            // A token_type that is not a string is shown as JSON, scrubbed and bounded like
+            // any other text of the server's: it may echo the secret (found by a property test).
+            let kind = scrub(
+                &other
+                    .as_str()
+                    .map_or_else(|| other.to_string(), str::to_string),
+            );
             return Err(invalid(&format!(
                 "its token_type {kind:?} is not bearer, the only type hookd can send"
             )));
@@ -351,6 +360,13 @@ mod tests {
             text,
             "could not get an OAuth2 token from https://auth.example.com/oauth/token: the token \
              endpoint answered 401 (invalid_client: bad secret ***)"
+        );
+        let echoed = ok(json!({"access_token": "t", "token_type": ["s3cret&=value"]})).unwrap_err();
+        assert!(
+            echoed
+                .to_string()
+                .contains(r#"token_type "[\"***\"]" is not bearer"#),
+            "{echoed}"
         );
         let plain = read(&credentials(), &answer(503, b"upstream\r\nbusy")).unwrap_err();
         assert!(

@@ -6,6 +6,9 @@ use rand::Rng;
 
 use crate::domain::time::Timestamp;
 
+#[cfg(test)]
+mod props;
+
 /// `Retry-After` is honoured up to this long.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 const JITTER: f64 = 0.2;

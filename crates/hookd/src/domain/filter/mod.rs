@@ -37,6 +37,8 @@ use super::ids::EndpointId;
 use super::FieldError;
 
 mod check;
+#[cfg(test)]
+mod props;
 
 /// Longest filter source, in bytes.
 pub const SOURCE_MAX: usize = 4096;

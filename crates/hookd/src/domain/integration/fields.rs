@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use super::headers;
 use crate::domain::FieldError;
 
+#[cfg(test)]
+mod props;
+
 pub const NAME_MAX: usize = 128;
 pub const CONTENT_TYPE_MAX: usize = 255;
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json";

@@ -15,6 +15,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::domain::FieldError;
 
+#[cfg(test)]
+mod props;
+
 /// At most this many custom headers per integration or per call.
 pub const MAX_HEADERS: usize = 50;
 pub const NAME_MAX: usize = 256;
