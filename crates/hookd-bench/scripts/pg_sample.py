@@ -14,7 +14,10 @@ machine), transactions committed, rows inserted and updated, rows read by sequen
 `deliveries`, and, where `pg_stat_statements` is loaded and created in the `postgres`
 database, statements, their execution time, shared buffers touched and WAL bytes, with the
 costliest statements. Needs `psql` on PATH and the harness's `--postgres-url` server
-(127.0.0.1:5432, user postgres). A measurement aid, not part of hookd.
+(127.0.0.1:5432, user postgres). Backends report their table and transaction counters up to a
+second late, and the last sample is taken just before the harness drops the database, so the
+row and transaction figures of short runs come out low: use runs of 20k events or more.
+A measurement aid, not part of hookd.
 """
 import json
 import os
