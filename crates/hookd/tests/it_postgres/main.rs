@@ -32,6 +32,7 @@ mod cluster;
 mod cross_node;
 mod ordering_cluster;
 mod pg_restart;
+mod result_plans;
 mod scale_out;
 mod shared_rate_limit;
 

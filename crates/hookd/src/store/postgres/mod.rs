@@ -6,7 +6,10 @@
 //! batched the same way by `recorder.rs`, and go through a second, smaller pool whose sessions commit asynchronously
 //! (`synchronous_commit = off`): they are the delivery engine's bookkeeping, not an accepted
 //! event, and if PostgreSQL crashes before flushing one, the delivery is simply attempted again
-//! (at-least-once; a duplicate only around a crash). Everything the API acknowledges, a publish
+//! (at-least-once; a duplicate only around a crash). That pool also plans without sequential
+//! scans where an index serves (`enable_seqscan = off`): its statements reach deliveries by key,
+//! and a plan made while a fresh table was small kept scanning it whole as it grew (see `open`,
+//! and docs/performance.md). Everything the API acknowledges, a publish
 //! above all, still waits for its WAL flush. Work is shared through
 //! leases: pollers claim due deliveries with `FOR UPDATE SKIP LOCKED`, so two nodes never claim
 //! the same row, and a dead node's leases simply expire. Migrations run under sqlx's advisory
@@ -78,7 +81,14 @@ impl PostgresStore {
             .max_connections(max_connections.div_ceil(2))
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.options([("synchronous_commit", "off")]))
+            .connect_with(options.options([
+                ("synchronous_commit", "off"),
+                // Every statement on this pool reaches deliveries by key. Its plan is made
+                // once per connection, often while the table is still small, and the planner
+                // then picks a sequential scan that it keeps as the table grows: a burst on a
+                // fresh database read about 200 delivery rows per result that way.
+                ("enable_seqscan", "off"),
+            ]))
             .await
             .context("connecting to PostgreSQL (HOOKD_DATABASE_URL)")?;
         Ok(Self {
