@@ -1,10 +1,13 @@
-//! Small helpers shared by the API test modules: request bodies, raw requests, list walking and
-//! direct looks at the database file.
+//! Small helpers shared by the API test modules: request bodies, raw requests, list walking,
+//! direct looks at the database file, publishing an event and creating an integration. Kept
+//! small, since `tests/python` compiles it without the rest of the suite.
 //!
 //! Destinations are loopback IP literals (allowlisted by the test config), so creating an
 //! endpoint never needs DNS and nothing ever leaves the machine.
 
 #![allow(dead_code)]
+
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -105,3 +108,20 @@ pub async fn backdate_endpoint(app: &TestApp, id: &str) {
 }
 
 pub const BACKDATED: &str = "2020-01-01T00:00:00Z";
+
+/// How long anything that should happen within a few retries may take before a test gives up.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Publishes with `key`, asserts 202 and returns the event (`data`).
+pub async fn publish(app: &TestApp, key: &str, body: &Value) -> Value {
+    let (status, answer) = app.post_json(key, "/v1/events", body).await;
+    assert_eq!(status, 202, "{answer}");
+    answer["data"].clone()
+}
+
+/// Creates an integration with `key`, asserts 201 and returns its `data`.
+pub async fn create_integration(app: &TestApp, key: &str, body: Value) -> Value {
+    let (status, answer) = app.post_json(key, "/v1/integrations", &body).await;
+    assert_eq!(status, 201, "{answer}");
+    answer["data"].clone()
+}

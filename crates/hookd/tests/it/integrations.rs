@@ -9,12 +9,7 @@ use crate::harness::*;
 
 const TOKEN: &str = "tok_live_Q3k9ZpX7mW2vR8sT4yB6";
 
-/// Creates an integration with `key` and returns its `data`.
-pub async fn create(app: &TestApp, key: &str, body: Value) -> Value {
-    let (status, answer) = app.post_json(key, "/v1/integrations", &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{answer}");
-    answer["data"].clone()
-}
+pub use crate::fixtures::create_integration as create;
 
 /// `POST /v1/integrations/{id}/calls`.
 pub async fn call(app: &TestApp, key: &str, id: &str, body: Value) -> (StatusCode, Value) {

@@ -9,9 +9,8 @@ include!("modules.rs");
 // Backend-independent, so run once.
 mod auth_throttle;
 mod connections;
-mod cross_language;
-// MCP clients that run as processes: `hookd mcp` (stdio) and the Python SDK.
-mod mcp_python;
+// An MCP client that runs as a process: `hookd mcp` over stdio (the Python SDK's tests are in
+// `tests/python`).
 mod mcp_stdio;
 // The real binary on a SQLite data directory.
 mod cli_backup;

@@ -1,6 +1,7 @@
 //! The delivery engine end to end: events published over the API reach real loopback receivers
 //! signed, filtered, retried and logged as the contract says. One submodule per concern; the
-//! helpers below are shared with `hostile`, `durability` and `cross_language`.
+//! helpers below are shared with `hostile` and `durability`; `publish` and `WAIT` live in
+//! `fixtures.rs` (the Python-client tests use them without this module) and are re-exported here.
 
 mod fanout;
 mod input;
@@ -19,15 +20,7 @@ use standardwebhooks::{Webhook, WebhookError};
 
 use crate::harness::*;
 
-/// How long anything that should happen within a few retries may take before a test gives up.
-pub const WAIT: Duration = Duration::from_secs(20);
-
-/// Publishes with `key`, asserts 202 and returns the event (`data`).
-pub async fn publish(app: &TestApp, key: &str, body: &Value) -> Value {
-    let (status, answer) = app.post_json(key, "/v1/events", body).await;
-    assert_eq!(status, 202, "{answer}");
-    answer["data"].clone()
-}
+pub use crate::fixtures::{publish, WAIT};
 
 /// Publishes a live event of `event_type` with small data.
 pub async fn publish_type(app: &TestApp, event_type: &str) -> Value {

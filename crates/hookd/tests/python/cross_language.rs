@@ -2,18 +2,23 @@
 //! real deliveries are collected from a loopback receiver and checked by the Python package
 //! `standardwebhooks` (PyPI), with tampered copies as controls that must fail.
 //!
-//! Needs `python3 -m pip install 'standardwebhooks==1.*'`. Without it the test prints why it
-//! skipped, except when `CI` is set: then it fails, because CI installs the package.
+//! Needs [`PACKAGE`]; without it `main.rs` reports the test ignored (under `CI`, fails the run).
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{json, Value};
 
-use crate::delivery::{publish, WAIT};
+use crate::fixtures::{publish, WAIT};
 use crate::harness::*;
+use crate::Package;
 
-const PIP_INSTALL: &str = "python3 -m pip install 'standardwebhooks==1.*'";
+/// The official Standard Webhooks library for Python, the version `.ci/run` installs.
+pub const PACKAGE: Package = Package {
+    name: "standardwebhooks",
+    import: "import standardwebhooks.webhooks",
+    pip_install: "python3 -m pip install 'standardwebhooks==1.*'",
+};
 
 /// Reads cases from stdin and prints one line per case: `ok` or `failed: <reason>`.
 const VERIFIER: &str = r#"
@@ -27,27 +32,15 @@ for case in json.load(sys.stdin):
         print("failed: %s: %s" % (type(e).__name__, e))
 "#;
 
-/// Whether the Python library is importable, or why not.
-fn python_library() -> Result<(), String> {
-    match Command::new("python3")
-        .args(["-c", "import standardwebhooks.webhooks"])
-        .output()
-    {
-        Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
-        Err(e) => Err(format!("python3 not runnable: {e}")),
-    }
-}
-
 /// Runs the Python verifier over `cases` and returns its verdict per case.
 fn verify_in_python(cases: &[Value]) -> Vec<String> {
-    let mut child = Command::new("python3")
+    let mut child = crate::python()
         .args(["-c", VERIFIER])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run python3");
+        .expect("run the Python interpreter");
     child
         .stdin
         .take()
@@ -80,16 +73,8 @@ fn case(secret: &str, received: &Received) -> Value {
     })
 }
 
-#[tokio::test]
+#[suite_test]
 async fn signatures_verify_with_the_official_python_library() {
-    if let Err(reason) = python_library() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have the Python standardwebhooks package ({PIP_INSTALL}): {reason}"
-        );
-        println!("skipped: the Python standardwebhooks package is missing ({reason}); run `{PIP_INSTALL}`");
-        return;
-    }
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
     let endpoint = app

@@ -5,19 +5,24 @@
 //! `notifications/tools/list_changed`, no longer lists the tool and gets a tool error naming
 //! the integration when calling it. The credentials appear nowhere in what it received.
 //!
-//! Needs `python3 -m pip install 'mcp==1.26.0'` (what `.ci/run` installs). Without it the tests
-//! print why they skipped, except when `CI` is set: then they fail.
+//! Needs [`PACKAGE`]; without it `main.rs` reports the tests ignored (under `CI`, fails the run).
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{json, Value};
 
+use crate::fixtures::create_integration;
 use crate::harness::*;
-use crate::integrations::create;
 use crate::upstream::{raw, Upstream};
+use crate::Package;
 
-const PIP_INSTALL: &str = "python3 -m pip install 'mcp==1.26.0'";
+/// The official Python MCP SDK, the version `.ci/run` installs.
+pub const PACKAGE: Package = Package {
+    name: "mcp",
+    import: "import mcp.client.streamable_http, mcp.client.stdio",
+    pip_install: "python3 -m pip install 'mcp==1.26.0'",
+};
 const TOKEN: &str = "tok_live_PYq3k9ZpX7mW2vR8sT4yB6";
 
 /// Reads its configuration as JSON on stdin, prints one JSON document of what it saw.
@@ -77,28 +82,16 @@ anyio.run(main)
 print(json.dumps(out))
 "#;
 
-/// Whether the Python SDK is importable, or why not.
-fn python_sdk() -> Result<(), String> {
-    match Command::new("python3")
-        .args(["-c", "import mcp.client.streamable_http, mcp.client.stdio"])
-        .output()
-    {
-        Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
-        Err(e) => Err(format!("python3 not runnable: {e}")),
-    }
-}
-
 /// Runs the Python client (in a blocking thread, so this runtime keeps serving the API).
 async fn run_client(config: Value) -> Value {
     tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("python3")
+        let mut child = crate::python()
             .args(["-c", CLIENT])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("run python3");
+            .expect("run the Python interpreter");
         child
             .stdin
             .take()
@@ -118,14 +111,6 @@ async fn run_client(config: Value) -> Value {
 }
 
 async fn agent_session(transport: &str) {
-    if let Err(reason) = python_sdk() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have the Python MCP SDK ({PIP_INSTALL}): {reason}"
-        );
-        println!("skipped: the Python MCP SDK is missing ({reason}); run `{PIP_INSTALL}`");
-        return;
-    }
     let app = spawn_app().await;
     let up = Upstream::start(|_| {
         raw(
@@ -135,7 +120,7 @@ async fn agent_session(transport: &str) {
         )
     })
     .await;
-    let integration = create(
+    let integration = create_integration(
         &app,
         &app.live_key,
         json!({"name": "Internal reporting API", "url": up.url("/v1/runs"),
@@ -184,12 +169,12 @@ async fn agent_session(transport: &str) {
     assert_eq!(log["data"][0]["via"], "mcp");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[suite_test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_works_over_streamable_http() {
     agent_session("http").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[suite_test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_works_over_stdio() {
     agent_session("stdio").await;
 }
