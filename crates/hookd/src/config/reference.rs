@@ -90,7 +90,9 @@ pub fn render() -> String {
     }
     out.push_str(
         "\nLogging verbosity follows `RUST_LOG` (default `info,sqlx=warn`), e.g. \
-         `RUST_LOG=info,hookd::access=warn` drops the access lines.\n",
+         `RUST_LOG=info,hookd::access=warn` drops the access lines. One directive is always \
+         added: `rmcp=info` (the MCP library's debug lines carry whole tool calls, whose \
+         arguments may hold credentials; see [security-limits.md](security-limits.md)).\n",
     );
     out
 }
