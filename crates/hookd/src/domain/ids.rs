@@ -44,6 +44,12 @@ pub fn prefixed_ulid(prefix: &str) -> String {
     id
 }
 
+/// The pattern of every id with `prefix`: the prefix and a ULID (Crockford base32, either
+/// case), as `parse` accepts it. The OpenAPI document gives it to path ids and cursors.
+pub fn pattern(prefix: &str) -> String {
+    format!("^{prefix}[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{{26}}$")
+}
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -106,6 +112,7 @@ macro_rules! typed_id {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .description(Some(concat!("Identifier with the prefix `", $prefix, "`.")))
+                    .pattern(Some(pattern($prefix)))
                     .examples([serde_json::json!(concat!($prefix, "01jc8z6f3v2m9q4w7x5y8z0a1b"))])
                     .into()
             }
