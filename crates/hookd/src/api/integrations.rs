@@ -87,7 +87,11 @@ pub struct CreateIntegration {
     pub timeout_ms: Option<super::extract::Whole>,
     /// What the upstream does, for people and AI agents (becomes the MCP tool's description);
     /// at most 2000 characters.
-    #[schema(example = "Logs a summary of each automation run for compliance.")]
+    #[schema(
+        example = "Logs a summary of each automation run for compliance.",
+        max_length = 2000,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// Methods a call may use; default: the configured `method` only.
     #[schema(value_type = Option<Vec<HttpMethod>>, min_items = 1)]
@@ -128,7 +132,7 @@ pub struct UpdateIntegration {
     pub timeout_ms: Option<super::extract::Whole>,
     /// `null` or `""` removes the description.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$")]
     pub description: Option<Option<String>>,
     /// `null` goes back to the default (the configured method only).
     #[serde(default, deserialize_with = "nullable")]

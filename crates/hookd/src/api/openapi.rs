@@ -354,8 +354,7 @@ const PATH_PREFIX_PATTERN: &str = r"^/(\.*[\x21\x22\x24\x26-\x2d\x30-\x3e\x41-\x
 
 /// Constraints the derived schemas cannot carry, each a JSON object merged into a property.
 fn field_rules(doc: &mut Value) {
-    let not_blank =
-        json!({"type": "string", "minLength": 1, "maxLength": 1024, "pattern": NOT_BLANK});
+    let not_blank = json!({"type": "string", "minLength": 1, "maxLength": crate::domain::integration::auth::CREDENTIAL_MAX, "pattern": NOT_BLANK});
     let rules = [
         (
             "CreateEndpoint",
@@ -443,7 +442,7 @@ fn field_rules(doc: &mut Value) {
                         "name" => json!({"type": "string", "pattern": "^X-[A-Za-z0-9-]{1,40}$"}),
                         // Basic auth joins the two with `:`.
                         "username" => {
-                            json!({"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00-\\x20\\x7f-\\x9f:]+$"})
+                            json!({"type": "string", "minLength": 1, "maxLength": crate::domain::integration::auth::CREDENTIAL_MAX, "pattern": "^[^\\x00-\\x20\\x7f-\\x9f:]+$"})
                         }
                         _ => not_blank.clone(),
                     };

@@ -92,7 +92,7 @@ pub struct ClientCredentialsInput {
     #[schema(
         example = "hookd-prod",
         min_length = 1,
-        max_length = 256,
+        max_length = 1024,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub client_id: String,
@@ -100,7 +100,7 @@ pub struct ClientCredentialsInput {
     /// 4096 bytes.
     #[schema(
         min_length = 1,
-        max_length = 1024,
+        max_length = 4096,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub client_secret: String,
@@ -111,7 +111,7 @@ pub struct ClientCredentialsInput {
     /// control characters, at most 1024 bytes.
     #[schema(
         min_length = 1,
-        max_length = 256,
+        max_length = 1024,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub audience: Option<String>,
