@@ -35,16 +35,20 @@ pub struct DeliveryWithAttempts {
 #[into_params(parameter_in = Query)]
 pub struct ListDeliveriesQuery {
     /// 1–100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// `pending`, `succeeded`, `failed` or `cancelled`.
+    #[param(value_type = Option<crate::domain::delivery::DeliveryStatus>)]
     pub status: Option<String>,
     /// Only deliveries to this endpoint (`whe_…`).
+    #[param(value_type = Option<EndpointId>)]
     pub endpoint_id: Option<String>,
     /// Only deliveries of events of this type (from the event catalog).
     pub event_type: Option<String>,
     /// Only deliveries created at or after this RFC 3339 time, e.g. `2026-08-01T00:00:00Z`.
+    #[param(value_type = Option<Timestamp>)]
     pub since: Option<String>,
 }
 

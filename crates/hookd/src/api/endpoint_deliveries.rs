@@ -35,9 +35,13 @@ pub struct TestEvent {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
+    /// 1–100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// `pending`, `succeeded`, `failed` or `cancelled`.
+    #[param(value_type = Option<DeliveryStatus>)]
     pub status: Option<String>,
     /// Only deliveries of events of this type (from the event catalog).
     pub event_type: Option<String>,
@@ -58,11 +62,21 @@ pub struct TestSent {
 #[serde(deny_unknown_fields)]
 pub struct Replay {
     /// Deliveries created at or after this time.
-    #[schema(value_type = String, example = "2026-08-01T00:00:00Z")]
+    #[schema(value_type = Timestamp, example = "2026-08-01T00:00:00Z")]
     pub since: Timestamp,
     /// Which deliveries to re-queue: `failed` (default) or `cancelled`.
     #[serde(default)]
+    #[schema(value_type = Option<ReplayStatus>)]
     pub status: Option<String>,
+}
+
+/// The statuses a replay re-queues (the schema of `Replay.status`; parsed by `replay`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum ReplayStatus {
+    Failed,
+    Cancelled,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

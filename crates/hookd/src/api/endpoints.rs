@@ -12,7 +12,7 @@ use url::Url;
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{double_option, non_null, ApiJson, ApiPath, ApiQuery};
+use super::extract::{double_option, non_null, ApiJson, ApiPath, ApiQuery, Whole};
 use super::pagination::{page_request, parse_bool, Data, List};
 use super::AppState;
 use crate::domain::annotations;
@@ -34,21 +34,36 @@ pub const TAG: &str = "Webhook endpoints";
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateEndpoint {
-    /// 1–128 characters.
+    /// 1–128 characters, not only spaces, no control characters.
     #[schema(example = "Production CRM")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Absolute https URL, at most 1024 characters.
-    #[schema(example = "https://hooks.example.com/scripe")]
+    #[schema(example = "https://hooks.example.com/scripe", max_length = 1024)]
     pub url: String,
     /// At least one type from the event catalog; duplicates are removed.
     #[schema(example = json!(["post.created", "job.completed"]))]
     pub events: Vec<String>,
     /// Only events of this project are delivered; `null` delivers every project's events.
+    /// 1–128 characters, no control characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub project_id: Option<String>,
     /// Free text for people, at most 1024 characters (default `""`).
     #[serde(default)]
-    #[schema(example = "Orders for the CRM team")]
+    #[schema(
+        example = "Orders for the CRM team",
+        max_length = 1024,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// String → string pairs: at most 50 keys of 1–40 characters, values up to 500 characters.
     #[serde(default)]
@@ -57,7 +72,7 @@ pub struct CreateEndpoint {
     /// Query parameters of `url` whose values are credentials (e.g. `["token"]`): sealed at
     /// rest and shown as `****` in every read, still sent with every delivery. At most 20.
     #[serde(default)]
-    #[schema(example = json!(["token"]))]
+    #[schema(max_items = 20)]
     pub secret_query_params: Vec<String>,
     /// Optional OAuth2 client credentials: deliveries then also carry
     /// `Authorization: Bearer <token>` (see docs/oauth2.md). `clientSecret` is write-only.
@@ -73,29 +88,34 @@ pub struct CreateEndpoint {
     /// Attempts to this endpoint are paced to at most this many per second (1–1000), evenly
     /// spaced. Absent or `null`: no limit.
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 1000)]
-    pub rate_limit_per_sec: Option<u64>,
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 1000)]
+    pub rate_limit_per_sec: Option<Whole>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateEndpoint {
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(nullable = false)]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_length = 1024)]
     pub url: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub events: Option<Vec<String>>,
     /// `null` removes the project scope.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub project_id: Option<Option<String>>,
     /// Replaces the secret query parameters (of the new `url`, or of the current one).
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 20)]
     pub secret_query_params: Option<Vec<String>>,
     /// `false` disables with `disabledReason: "manual"`; `true` re-enables and resumes delivery.
     #[serde(default, deserialize_with = "non_null")]
@@ -103,7 +123,11 @@ pub struct UpdateEndpoint {
     pub is_active: Option<bool>,
     /// `""` removes the description.
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(nullable = false)]
+    #[schema(
+        nullable = false,
+        max_length = 1024,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// Replaces the whole map; `{}` removes every pair.
     #[serde(default, deserialize_with = "non_null")]
@@ -120,7 +144,7 @@ pub struct UpdateEndpoint {
     /// 1–1000 attempts per second; `null` removes the limit.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 1000)]
-    pub rate_limit_per_sec: Option<Option<u64>>,
+    pub rate_limit_per_sec: Option<Option<Whole>>,
 }
 
 /// `WebhookEndpoint` plus the plaintext `secret`: only in the create and rotate answers.
@@ -139,11 +163,13 @@ pub struct EndpointWithSecret {
 #[into_params(parameter_in = Query)]
 pub struct ListEndpointsQuery {
     /// 1–100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
     pub project_id: Option<String>,
     /// `true` or `false`.
+    #[param(value_type = Option<bool>)]
     pub is_active: Option<String>,
 }
 
@@ -253,9 +279,9 @@ fn parse_filter(raw: Option<&str>) -> ApiResult<Option<String>> {
         .map(|f| f.source().to_string()))
 }
 
-fn parse_rate(raw: Option<u64>) -> ApiResult<Option<u32>> {
+fn parse_rate(raw: Option<Whole>) -> ApiResult<Option<u32>> {
     Ok(raw
-        .map(|r| rate_limit::parse_rate("rateLimitPerSec", r))
+        .map(|r| rate_limit::parse_rate("rateLimitPerSec", r.unsigned()))
         .transpose()?)
 }
 

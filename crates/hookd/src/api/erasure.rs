@@ -33,7 +33,12 @@ const SCAN: u32 = 1000;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EraseProject {
     /// Every event published with this `projectId` (in the caller's workspace and mode) is erased.
-    #[schema(example = "proj_a1b2c3d4e5f6g7h8")]
+    #[schema(
+        example = "proj_a1b2c3d4e5f6g7h8",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub project_id: String,
 }
 

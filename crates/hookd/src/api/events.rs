@@ -34,7 +34,13 @@ pub struct PublishEvent {
     #[schema(example = "post.created")]
     pub event_type: String,
     /// Only endpoints scoped to this project (or to none) receive it.
+    /// 1–128 characters, no control characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub project_id: Option<String>,
     /// Any JSON object; delivered as is.
     #[schema(value_type = Object, example = json!({"postId": "post_123"}))]
@@ -42,7 +48,12 @@ pub struct PublishEvent {
     /// 1–128 characters. Events with the same key are delivered to each endpoint one at a
     /// time, in publish order (docs/ordering.md); null or absent: no ordering.
     #[serde(default)]
-    #[schema(example = "customer_42")]
+    #[schema(
+        example = "customer_42",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub ordering_key: Option<String>,
 }
 
@@ -51,6 +62,7 @@ pub struct PublishEvent {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1–100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
@@ -61,6 +73,7 @@ pub struct PageQuery {
 #[into_params(parameter_in = Query)]
 pub struct ListEventsQuery {
     /// 1–100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,

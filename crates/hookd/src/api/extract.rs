@@ -196,6 +196,42 @@ fn humanize(message: &str) -> String {
     out
 }
 
+/// A JSON integer, also when written with a zero fraction or an exponent (`60.0`, `6e1`): JSON
+/// Schema's `integer`, which the OpenAPI document promises for these fields, admits them, so the
+/// server does too. Anything else is the usual 400 naming the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Whole(pub i64);
+
+impl Whole {
+    /// The value as a `u64`; a negative one as 0, which every unsigned field refuses by range.
+    pub fn unsigned(self) -> u64 {
+        u64::try_from(self.0).unwrap_or(0)
+    }
+}
+
+impl From<u64> for Whole {
+    fn from(value: u64) -> Self {
+        Whole(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Whole {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let number = serde_json::Number::deserialize(deserializer)?;
+        if let Some(whole) = number.as_i64() {
+            return Ok(Whole(whole));
+        }
+        // Within ±2^63 (exclusive), where the cast below is exact for a whole f64.
+        const BOUND: f64 = 9_223_372_036_854_775_808.0;
+        match number.as_f64() {
+            Some(f) if f.fract() == 0.0 && (-BOUND..BOUND).contains(&f) => Ok(Whole(f as i64)),
+            _ => Err(serde::de::Error::custom(format!(
+                "invalid value: {number}, expected a whole number"
+            ))),
+        }
+    }
+}
+
 /// Query-string extractor with the same error shape as `ApiJson`; unknown parameters are errors.
 pub struct ApiQuery<T>(pub T);
 

@@ -52,7 +52,12 @@ pub struct CreateCall {
     /// Appended to the integration URL's path (`/daily` → `…/v1/runs/daily`). It cannot leave
     /// the integration's URL: `//host`, `@host`, `..` (in any encoding), backslashes, `?`, `#`
     /// and full URLs are rejected.
-    #[schema(example = "/daily")]
+    /// The document describes plain segments of `A-Z a-z 0-9 . _ ~ -`, none starting with a
+    /// dot; the server takes more (percent-escapes, other characters) within those rules.
+    #[schema(
+        example = "/daily",
+        pattern = r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,40}){0,8}$"
+    )]
     pub path: Option<String>,
     /// Added to the URL's query: an object of name → string/number/boolean (or an array of
     /// them for repeated names), or a query string.
@@ -75,6 +80,7 @@ pub const VIA_HEADER: &str = "hookd-via";
 #[into_params(parameter_in = Query)]
 pub struct ListCallsQuery {
     /// 1–100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,

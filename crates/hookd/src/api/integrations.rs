@@ -3,7 +3,9 @@
 //!
 //! Decisions worth knowing:
 //! - A duplicate name (per workspace and mode, ignoring case, among connected integrations) is a
-//!   400 `invalid_request` with `param: "name"`, like every other validation failure.
+//!   409 `name_taken` with `param: "name"`: it conflicts with the current state, which no
+//!   request body can be checked against in advance (the OpenAPI document's promise is that a
+//!   body it allows is not a 400).
 //! - Credentials are write-only: the answer shows header names with `valueLast4` and the auth
 //!   type with `…Last4` hints. PATCH answers add `credentialsKept`, true when the integration
 //!   still carries credentials set before this PATCH (e.g. after changing only the URL).
@@ -56,7 +58,12 @@ pub const TAG: &str = "Integrations";
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateIntegration {
     /// 1–128 characters, unique per workspace and mode (case-insensitive).
-    #[schema(example = "Internal reporting API")]
+    #[schema(
+        example = "Internal reporting API",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Absolute https URL (see the egress policy); no user:password@ part.
     #[schema(example = "https://reports.internal.example.com/v1/runs")]
@@ -76,15 +83,24 @@ pub struct CreateIntegration {
     #[schema(value_type = Option<AuthInput>)]
     pub auth: Option<Value>,
     /// Content type of call bodies; default `application/json`.
+    #[schema(
+        max_length = 255,
+        pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[^\x00-\x08\x0a-\x1f\x7f-\x9f]*)?$"
+    )]
     pub content_type: Option<String>,
     /// 1–60000, default 10000.
-    pub timeout_ms: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 60000)]
+    pub timeout_ms: Option<super::extract::Whole>,
     /// What the upstream does, for people and AI agents (becomes the MCP tool's description);
     /// at most 2000 characters.
-    #[schema(example = "Logs a summary of each automation run for compliance.")]
+    #[schema(
+        example = "Logs a summary of each automation run for compliance.",
+        max_length = 2000,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// Methods a call may use; default: the configured `method` only.
-    #[schema(value_type = Option<Vec<HttpMethod>>)]
+    #[schema(value_type = Option<Vec<HttpMethod>>, min_items = 1)]
     pub allowed_methods: Option<Vec<String>>,
     /// `path`s a call may append, by whole segments (`/reports` admits `/reports/daily`);
     /// default none: calls may not set a path.
@@ -97,6 +113,11 @@ pub struct CreateIntegration {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateIntegration {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// Changing the URL keeps the configured headers and auth (the answer says
     /// `credentialsKept: true`). The URL as reads show it (secret values as `****`) sent back
@@ -112,15 +133,20 @@ pub struct UpdateIntegration {
     /// Replaces the auth; `{"type": "none"}` removes it.
     #[schema(value_type = Option<AuthInput>)]
     pub auth: Option<Value>,
+    #[schema(
+        max_length = 255,
+        pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[^\x00-\x08\x0a-\x1f\x7f-\x9f]*)?$"
+    )]
     pub content_type: Option<String>,
-    pub timeout_ms: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 60000)]
+    pub timeout_ms: Option<super::extract::Whole>,
     /// `null` or `""` removes the description.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$")]
     pub description: Option<Option<String>>,
     /// `null` goes back to the default (the configured method only).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<HttpMethod>>)]
+    #[schema(value_type = Option<Vec<HttpMethod>>, min_items = 1)]
     pub allowed_methods: Option<Option<Vec<String>>>,
     /// Replaces the list; `[]`: calls may not set a path.
     pub allowed_path_prefixes: Option<Vec<String>>,
@@ -152,12 +178,14 @@ pub struct UpdatedIntegration {
 #[into_params(parameter_in = Query)]
 pub struct ListIntegrationsQuery {
     /// 1–100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// Exact name, case-insensitive.
     pub name: Option<String>,
     /// `true` to include disconnected integrations (with `disconnectedAt` set); default `false`.
+    #[param(value_type = Option<bool>)]
     pub include_disconnected: Option<String>,
 }
 
@@ -213,13 +241,12 @@ pub async fn load_connected(
 }
 
 fn name_taken(name: &str) -> ApiError {
-    ApiError::invalid(
-        "name",
-        format!(
+    ApiError::NameTaken {
+        message: format!(
             "An integration named {name:?} already exists in this workspace and mode \
              (names are compared case-insensitively)."
         ),
-    )
+    }
 }
 
 /// The integration URL: syntax, no embedded credentials, and the egress policy.
@@ -258,7 +285,8 @@ fn check_auth_vs_headers<'a>(
 
 #[utoipa::path(post, path = "/v1/integrations", tag = TAG, request_body = CreateIntegration,
     responses((status = 201, description = "Integration created. Credentials are not shown back.", body = Data<Integration>),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 409, description = "`name_taken`: a connected integration of this workspace and mode has this name (ignoring case); or an `Idempotency-Key` conflict.", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -274,7 +302,7 @@ pub async fn create(
         Some(raw) => fields::parse_content_type("contentType", raw)?,
         None => fields::DEFAULT_CONTENT_TYPE.to_string(),
     };
-    let timeout_ms = match body.timeout_ms {
+    let timeout_ms = match body.timeout_ms.map(|w| w.0) {
         Some(raw) => fields::parse_timeout("timeoutMs", raw)?,
         None => fields::DEFAULT_TIMEOUT_MS,
     };
@@ -390,7 +418,8 @@ pub async fn get(
 
 #[utoipa::path(patch, path = "/v1/integrations/{id}", tag = TAG, params(("id" = String, Path)), request_body = UpdateIntegration,
     responses((status = 200, body = Data<UpdatedIntegration>), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+              (status = 409, description = "`name_taken`: another connected integration has this name (ignoring case); or an `Idempotency-Key` conflict.", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(integration = %id))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
@@ -418,7 +447,7 @@ pub async fn update(
             .transpose()?,
         timeout_ms: body
             .timeout_ms
-            .map(|t| fields::parse_timeout("timeoutMs", t))
+            .map(|t| fields::parse_timeout("timeoutMs", t.0))
             .transpose()?,
         description: body
             .description

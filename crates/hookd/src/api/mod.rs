@@ -27,7 +27,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
-use axum::{middleware, Extension, Json, Router};
+use axum::{middleware, Extension, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -145,7 +145,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 fn build(state: Arc<AppState>, extra: Option<Router<Arc<AppState>>>) -> Router {
     let limit = state.config.max_body_bytes;
     let (routes, openapi) = routes_and_openapi(&state);
-    let openapi = Arc::new(openapi);
+    // Completed and serialised once; every request gets the same bytes.
+    let openapi = bytes::Bytes::from(openapi::complete(&openapi, &state.catalog).to_string());
     let routes = match extra {
         Some(extra) => routes.merge(extra),
         None => routes,
@@ -155,7 +156,12 @@ fn build(state: Arc<AppState>, extra: Option<Router<Arc<AppState>>>) -> Router {
         .merge(crate::dashboard::router(Arc::clone(&state)))
         .route(
             "/openapi.json",
-            axum::routing::get(move || async move { Json(openapi.as_ref().clone()) }),
+            axum::routing::get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    openapi.clone(),
+                )
+            }),
         )
         .fallback(|| async {
             ApiError::NotFound {

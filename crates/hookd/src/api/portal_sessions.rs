@@ -31,7 +31,8 @@ pub struct CreatePortalSession {
     /// default 3600.
     #[serde(default)]
     #[schema(example = 3600, minimum = 60, maximum = 604800)]
-    pub expires_in_secs: Option<u64>,
+    #[schema(value_type = Option<u64>)]
+    pub expires_in_secs: Option<super::extract::Whole>,
     /// Limit the portal to this project's endpoints and the events they receive. The project
     /// must be known to the workspace and mode (an endpoint or an event names it), else 404.
     #[serde(default)]
@@ -77,7 +78,8 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreatePortalSession>,
 ) -> ApiResult<(StatusCode, Json<Data<PortalSession>>)> {
-    let expires_in = portal::parse_expires_in("expiresInSecs", body.expires_in_secs)?;
+    let expires_in =
+        portal::parse_expires_in("expiresInSecs", body.expires_in_secs.map(|w| w.unsigned()))?;
     let project_id = endpoint::parse_project_id("projectId", body.project_id.as_deref())?;
     if let Some(project) = &project_id {
         if !state.store.project_exists(&auth.tenant, project).await? {

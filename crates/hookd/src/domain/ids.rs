@@ -57,6 +57,13 @@ fn is_canonical_ulid(suffix: &str) -> bool {
             .is_ok_and(|ulid| ulid.to_string().eq_ignore_ascii_case(suffix))
 }
 
+/// The pattern of every id with `prefix`: the prefix and a canonical ULID (Crockford base32,
+/// either case, the first character `0`–`7`), as `parse` accepts it. The OpenAPI document gives
+/// it to path ids and cursors.
+pub fn pattern(prefix: &str) -> String {
+    format!("^{prefix}[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{{25}}$")
+}
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -119,6 +126,7 @@ macro_rules! typed_id {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .description(Some(concat!("Identifier with the prefix `", $prefix, "`.")))
+                    .pattern(Some(pattern($prefix)))
                     .examples([serde_json::json!(concat!($prefix, "01jc8z6f3v2m9q4w7x5y8z0a1b"))])
                     .into()
             }

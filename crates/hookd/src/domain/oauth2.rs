@@ -88,13 +88,32 @@ pub struct ClientCredentialsInput {
     /// Absolute https URL of the token endpoint (same egress policy as every other URL).
     #[schema(example = "https://auth.example.com/oauth/token")]
     pub token_url: String,
-    #[schema(example = "hookd-prod")]
+    /// Not blank, no control characters, at most 1024 bytes.
+    #[schema(
+        example = "hookd-prod",
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub client_id: String,
-    /// Write-only: answers show `clientSecretLast4`.
+    /// Write-only: answers show `clientSecretLast4`. Not blank, no control characters, at most
+    /// 4096 bytes.
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub client_secret: String,
-    /// Space-separated scopes to ask for.
+    /// Space-separated scopes to ask for: printable ASCII without `"` or `\`.
+    #[schema(max_length = 1024, pattern = r"^ *[!#-\[\]-~]+( +[!#-\[\]-~]+)* *$")]
     pub scope: Option<String>,
-    /// Sent as `audience` (Auth0, Okta and others need it to pick the API).
+    /// Sent as `audience` (Auth0, Okta and others need it to pick the API). Not blank, no
+    /// control characters, at most 1024 bytes.
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub audience: Option<String>,
 }
 

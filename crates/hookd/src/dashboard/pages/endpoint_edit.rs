@@ -6,6 +6,7 @@
 //! sending that masked URL back unchanged keeps the stored secret (the API's rule), so saving
 //! the form without touching the URL never loses a credential.
 
+use crate::api::extract::Whole;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -171,7 +172,7 @@ async fn save(
         // Only what changed: a blank field removes a saved value.
         filter: (filter != endpoint.filter).then_some(filter),
         rate_limit_per_sec: (rate_limit != endpoint.rate_limit_per_sec.map(u64::from))
-            .then_some(rate_limit),
+            .then_some(rate_limit.map(Whole::from)),
         secret_query_params: (secret_query_params != endpoint.secret_query_params)
             .then_some(secret_query_params),
     };

@@ -2,6 +2,7 @@
 //! secret shown once, with a copy button) and delete with confirmation. The endpoint's own page
 //! is `endpoint_detail.rs`. Everything goes through the API's handlers.
 
+use crate::api::extract::Whole;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -274,7 +275,7 @@ async fn create(State(state): State<Arc<AppState>>, form: CsrfForm) -> DashResul
         metadata: (!metadata.is_empty()).then_some(metadata),
         auth: draft.controls.auth_for_create(),
         filter: draft.controls.filter(),
-        rate_limit_per_sec,
+        rate_limit_per_sec: rate_limit_per_sec.map(Whole::from),
         secret_query_params: draft.controls.secret_query_params(),
     };
     match api::create(State(Arc::clone(&state)), caller(&session), ApiJson(body)).await {

@@ -20,6 +20,7 @@
 //! one in `to_create` / `to_update`, and one control in [`render`] (with the API's `param` name,
 //! which routes its errors beside it).
 
+use crate::api::extract::Whole;
 use std::collections::BTreeMap;
 
 use maud::{html, Markup};
@@ -308,7 +309,7 @@ impl IntegrationForm {
             headers: Some(self.header_map(None)?),
             auth: Some(self.auth_json()),
             content_type: Self::optional(&self.content_type),
-            timeout_ms: self.timeout()?,
+            timeout_ms: self.timeout()?.map(Whole),
             description: Self::optional(&self.description),
             allowed_methods: self.methods(),
             allowed_path_prefixes: Some(self.prefixes()),
@@ -368,7 +369,8 @@ impl IntegrationForm {
                 .then(|| self.content_type.clone()),
             timeout_ms: self
                 .timeout()?
-                .filter(|t| *t != i64::from(current.timeout_ms)),
+                .filter(|t| *t != i64::from(current.timeout_ms))
+                .map(Whole),
             description: (self.description.trim()
                 != current.description.as_deref().unwrap_or("").trim())
             .then(|| Self::optional(&self.description)),
