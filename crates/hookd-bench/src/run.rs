@@ -225,6 +225,11 @@ async fn measure_hookd(
     let peak = rss.as_ref().and_then(RssSampler::peak_mb);
     let server_metrics = metrics::scrape(api.client(), &server.base_url).await;
     let tally = ledger.tally(|seq, i| plan.expects(seq, i));
+    if let Some(path) = &plan.timeline {
+        if let Err(e) = std::fs::write(path, ledger.timeline_csv()) {
+            display.note(&format!("could not write the timeline: {e}"));
+        }
+    }
     // Deliveries still arrive while the metrics are scraped: the report's `timed_out` agrees with
     // its own `missing`, taken from the same tally.
     let timed_out = timed_out && tally.missing > 0;
