@@ -294,9 +294,11 @@ impl Ledger {
     pub fn timeline_csv(&self) -> String {
         use std::fmt::Write as _;
         let us = |ns: u64| {
-            (ns != 0)
-                .then(|| (ns / 1000).to_string())
-                .unwrap_or_default()
+            if ns == 0 {
+                String::new()
+            } else {
+                (ns / 1000).to_string()
+            }
         };
         let mut out = String::from("seq,endpoint,sent_us,accepted_us,received_us\n");
         for seq in 0..self.sent_at.len() {
