@@ -78,6 +78,9 @@ pub struct Args {
     /// After the last expected delivery, keep listening this long to catch duplicates.
     #[arg(long, default_value_t = 500)]
     pub settle_ms: u64,
+    /// Write one CSV line per (event, endpoint) with when it was sent, accepted and received.
+    #[arg(long, value_name = "PATH")]
+    pub timeline: Option<std::path::PathBuf>,
     /// Server to create the temporary benchmark database on (--backend postgres).
     #[arg(
         long,
@@ -227,6 +230,8 @@ pub struct Plan {
     pub timeout_secs: u64,
     pub raw_requests: usize,
     pub settle_ms: u64,
+    /// Where to write the per-delivery timeline (`--timeline`).
+    pub timeline: Option<std::path::PathBuf>,
     /// ordered: how many ordering keys the events are spread over (`seq % keys`); 0 otherwise.
     pub ordering_keys: usize,
     /// ordered: percent of events whose first attempt the receiver fails.
@@ -332,6 +337,7 @@ impl Plan {
             timeout_secs: args.timeout,
             raw_requests: 0,
             settle_ms: args.settle_ms,
+            timeline: args.timeline.clone(),
             ordering_keys: if args.scenario == Scenario::Ordered {
                 ORDERING_KEYS
             } else {

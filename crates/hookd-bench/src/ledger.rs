@@ -29,6 +29,10 @@ pub struct Ledger {
     sent_at: Box<[AtomicU64]>,
     /// Per seq: accepted (202) by the API.
     accepted: Box<[AtomicBool]>,
+    /// Per seq: nanoseconds since `origin` when the 202 arrived (0 = not yet).
+    accepted_at: Box<[AtomicU64]>,
+    /// Per seq × endpoint: nanoseconds since `origin` of the first receipt (0 = none).
+    received_at: Box<[AtomicU64]>,
     /// Per seq: the event id the API answered with.
     api_ids: Box<[OnceLock<Box<str>>]>,
     /// Per seq: the `webhook-id` of its first delivery.
@@ -108,6 +112,8 @@ impl Ledger {
             raw_secret: SigningSecret::generate(),
             sent_at: (0..events).map(|_| AtomicU64::new(0)).collect(),
             accepted: (0..events).map(|_| AtomicBool::new(false)).collect(),
+            accepted_at: (0..events).map(|_| AtomicU64::new(0)).collect(),
+            received_at: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             api_ids: (0..events).map(|_| OnceLock::new()).collect(),
             webhook_ids: (0..events).map(|_| OnceLock::new()).collect(),
             receipts: (0..slots).map(|_| AtomicU32::new(0)).collect(),
@@ -155,6 +161,7 @@ impl Ledger {
     pub fn mark_accepted(&self, seq: usize, id: &str) {
         let _ = self.api_ids[seq].set(id.into());
         self.accepted[seq].store(true, Relaxed);
+        self.accepted_at[seq].store(self.now_ns(), Relaxed);
     }
 
     /// Records one delivery to endpoint `endpoint` and says how to answer it.
@@ -197,6 +204,7 @@ impl Ledger {
             return Verdict::Ok;
         }
         self.unique.fetch_add(1, Relaxed);
+        self.received_at[slot].store(now, Relaxed);
         self.last_receipt.fetch_max(now, Relaxed);
         let sent = self.sent_at[seq].load(Acquire);
         if sent != 0 {
@@ -278,6 +286,30 @@ impl Ledger {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// One CSV line per (event, endpoint): `seq,endpoint,sent_us,accepted_us,received_us`,
+    /// microseconds since the ledger was made (empty when it did not happen): where each
+    /// delivery's latency went, for `--timeline`.
+    pub fn timeline_csv(&self) -> String {
+        use std::fmt::Write as _;
+        let us = |ns: u64| {
+            if ns == 0 {
+                String::new()
+            } else {
+                (ns / 1000).to_string()
+            }
+        };
+        let mut out = String::from("seq,endpoint,sent_us,accepted_us,received_us\n");
+        for seq in 0..self.sent_at.len() {
+            let sent = us(self.sent_at[seq].load(Relaxed));
+            let accepted = us(self.accepted_at[seq].load(Relaxed));
+            for endpoint in 0..self.endpoints {
+                let received = us(self.received_at[seq * self.endpoints + endpoint].load(Relaxed));
+                let _ = writeln!(out, "{seq},{endpoint},{sent},{accepted},{received}");
+            }
+        }
+        out
     }
 
     /// Deliveries expected for the accepted events; `expects(seq, i)` says whether event `seq`

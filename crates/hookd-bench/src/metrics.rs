@@ -21,6 +21,8 @@ const WANTED: &[&str] = &[
     "hookd_store_rate_limit_batch_size_count",
     "hookd_store_key_lookup_batch_size_sum",
     "hookd_store_key_lookup_batch_size_count",
+    "hookd_sqlite_commit_duration_seconds_sum",
+    "hookd_sqlite_commit_duration_seconds_count",
 ];
 
 /// `series → value` for the wanted series; empty when `/metrics` cannot be read.

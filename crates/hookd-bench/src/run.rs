@@ -289,6 +289,11 @@ async fn measure_hookd(
     let peak = rss.iter().filter_map(RssSampler::peak_mb).reduce(f64::max);
     let server_metrics = metrics::scrape(api.client(), &server.base_url).await;
     let tally = ledger.tally(|seq, i| plan.expects(seq, i));
+    if let Some(path) = &plan.timeline {
+        if let Err(e) = std::fs::write(path, ledger.timeline_csv()) {
+            display.note(&format!("could not write the timeline: {e}"));
+        }
+    }
     // Deliveries still arrive while the metrics are scraped: the report's `timed_out` agrees with
     // its own `missing`, taken from the same tally.
     let timed_out = timed_out && tally.missing > 0;
