@@ -381,6 +381,16 @@ fn field_rules(doc: &mut Value) {
         ),
         (
             "CreateIntegration",
+            "secretQueryParams",
+            json!({"maxItems": 0}),
+        ),
+        (
+            "UpdateIntegration",
+            "secretQueryParams",
+            json!({"maxItems": 0}),
+        ),
+        (
+            "CreateIntegration",
             "allowedPathPrefixes",
             json!({"maxItems": policy::MAX_PATH_PREFIXES, "items": {"type": "string", "maxLength": policy::PATH_PREFIX_MAX, "pattern": PATH_PREFIX_PATTERN}}),
         ),
