@@ -81,6 +81,9 @@ pub fn parse_metadata(param: &str, raw: &BTreeMap<String, String>) -> Result<Met
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

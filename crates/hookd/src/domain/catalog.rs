@@ -172,6 +172,9 @@ fn is_valid_type_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -267,9 +267,11 @@ fn optional<'a>(
     }
 }
 
-/// Non-empty (not just spaces), at most `max` bytes, no control characters.
+/// Non-empty (not just spaces), at most `max` bytes, no control characters. A byte-order mark
+/// counts as blank, as in the OpenAPI pattern (`\s` in ECMAScript includes U+FEFF), so that a
+/// value the published schema refuses is refused here too.
 fn text(param: &str, raw: &str, max: usize) -> Result<String, FieldError> {
-    if raw.trim().is_empty() {
+    if raw.chars().all(|c| c.is_whitespace() || c == '\u{feff}') {
         return Err(FieldError::new(
             param,
             format!("{param} must not be empty."),
@@ -328,6 +330,9 @@ pub fn refresh_after(expires_in: Option<u64>) -> Duration {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -376,6 +381,12 @@ mod tests {
         assert_eq!(with("tokenUrl", json!(5)), "auth.tokenUrl");
         assert_eq!(with("clientId", json!("")), "auth.clientId");
         assert_eq!(with("clientId", json!("   ")), "auth.clientId");
+        // Found by the property tests: the schema's `\s` includes U+FEFF, `trim` does not.
+        assert_eq!(with("clientId", json!("\u{feff}")), "auth.clientId");
+        assert_eq!(
+            with("audience", json!(" \u{feff}\u{3000}")),
+            "auth.audience"
+        );
         assert_eq!(with("clientId", json!("a".repeat(1025))), "auth.clientId");
         assert_eq!(with("clientSecret", json!("")), "auth.clientSecret");
         assert_eq!(with("clientSecret", json!("a\r\nb")), "auth.clientSecret");

@@ -331,6 +331,9 @@ fn credential(param: &str, raw: &str, may_be_empty: bool) -> Result<String, Fiel
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -10,7 +10,8 @@
 //! stably: the oldest integration (smallest id; ids are time-sortable) keeps the plain name, and
 //! every later one gets `_` plus the last 6 characters of its own id, so a tool name never
 //! depends on the order in which a list was read and never changes while the older integration
-//! stays connected.
+//! stays connected. When that suffixed name is itself taken (an older integration is called
+//! "Reports API 0zzzz9", or two ids end alike), a longer tail of the id is used, then a counter.
 
 /// The longest tool name produced.
 pub const MAX_LEN: usize = 64;
@@ -49,9 +50,7 @@ pub fn assign(integrations: &[(&str, &str)], reserved: &[&str]) -> Vec<String> {
         let (id, name) = integrations[i];
         let base = derive(name);
         let name = if taken.contains(&base) {
-            let id = id.to_ascii_lowercase();
-            let suffix = &id[id.len().saturating_sub(SUFFIX_LEN)..];
-            format!("{}_{suffix}", truncate(base, MAX_LEN - SUFFIX_LEN - 1))
+            suffixed(&base, id, &taken)
         } else {
             base
         };
@@ -60,6 +59,40 @@ pub fn assign(integrations: &[(&str, &str)], reserved: &[&str]) -> Vec<String> {
     }
     names
 }
+
+/// `base` with a suffix from `id` that no name in `taken` has. Usually the id's last
+/// [`SUFFIX_LEN`] characters; when that name is taken too (another integration's name derives to
+/// it, or two ids end alike), longer tails of the id, and as a last resort a counter, keep every
+/// tool name distinct — a duplicate would make one integration unreachable over MCP.
+fn suffixed(base: &str, id: &str, taken: &[String]) -> String {
+    let id: String = id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let tail = |len: usize| &id[id.len().saturating_sub(len)..];
+    let with = |suffix: &str| {
+        format!(
+            "{}_{suffix}",
+            truncate(base.to_string(), MAX_LEN - suffix.len() - 1)
+        )
+    };
+    // A ULID is 26 characters; a whole-id tail still leaves room for a readable base.
+    for len in SUFFIX_LEN.min(id.len()).max(1)..=id.len().min(26) {
+        let name = with(tail(len));
+        if !taken.contains(&name) {
+            return name;
+        }
+    }
+    // `taken` is finite, so some counter is free.
+    (2u64..)
+        .map(|n| with(&format!("{}{n}", tail(SUFFIX_LEN))))
+        .find(|name| !taken.contains(name))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod props;
 
 #[cfg(test)]
 mod tests {
@@ -99,5 +132,27 @@ mod tests {
         let reversed: Vec<_> = listed.iter().rev().copied().collect();
         let again = assign(&reversed, &["list_integrations"]);
         assert_eq!(again, names.into_iter().rev().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_suffixed_name_never_repeats_another_name() {
+        // Found by the property tests: the newest integration's suffixed name was the oldest's
+        // derived name, and both were offered as `reports_api_0aaaa1`.
+        let listed = [
+            ("int_AJ00VMVJAVMMMPAVV0AV0ZZZZ9", "reports api 0aaaa1"),
+            ("int_JMJPJMVMMJVA0MPA0JPM0ZZZZ9", "Reports API"),
+            ("int_VJJMJAMJJVP0A0JAVPJM0AAAA1", "Reports API"),
+        ];
+        let names = assign(&listed, &[]);
+        assert_eq!(names[0], "reports_api_0aaaa1");
+        assert_eq!(names[1], "reports_api");
+        assert_eq!(names[2], "reports_api_m0aaaa1");
+        // Two ids ending alike.
+        let twins = [
+            ("int_01JA00000000000000000AAAA1", "x"),
+            ("int_01JB00000000000000000AAAA1", "x"),
+            ("int_01JC00000000000000000AAAA1", "x"),
+        ];
+        assert_eq!(assign(&twins, &[]), ["x", "x_0aaaa1", "x_00aaaa1"]);
     }
 }
