@@ -26,10 +26,6 @@ pub enum ApiError {
         param: Option<String>,
         message: String,
     },
-    /// A name that must be unique is taken: a conflict with the current state, not a malformed
-    /// request (which a client cannot tell from the request alone).
-    #[error("{message}")]
-    NameTaken { message: String },
     #[error("This Idempotency-Key was already used with a different request; use a new key for a new request.")]
     IdempotencyConflict,
     #[error(
@@ -101,7 +97,6 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyConflict
-            | Self::NameTaken { .. }
             | Self::IdempotencyInProgress
             | Self::DeliveryNotRetryable => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
@@ -123,7 +118,6 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound { .. } => "not_found",
             Self::IdempotencyConflict => "idempotency_key_conflict",
-            Self::NameTaken { .. } => "name_taken",
             Self::IdempotencyInProgress => "idempotency_key_in_use",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -144,7 +138,6 @@ impl ApiError {
             Self::InvalidRequest { param, .. } | Self::NotFound { param, .. } => param.as_deref(),
             Self::UrlNotAllowed { param, .. } => Some(param),
             Self::VersionUnsupported(_) => Some("Scripe-Api-Version"),
-            Self::NameTaken { .. } => Some("name"),
             Self::CallNotAllowed { rule, .. } => Some(rule),
             _ => None,
         }

@@ -116,7 +116,6 @@ impl FormErrors {
                 param: Some(param), ..
             }
             | ApiError::UrlNotAllowed { param, .. } => Self::field(param, message),
-            ApiError::NameTaken { .. } => Self::field("name", message),
             _ => Self {
                 fields: Vec::new(),
                 general: vec![message],

