@@ -20,7 +20,10 @@ use url::Url;
 
 use crate::domain::FieldError;
 
+// Beside the module as `target_props.rs`, not `target/props.rs`: a `target/` directory reads as
+// a build output to tools and ignore rules.
 #[cfg(test)]
+#[path = "target_props.rs"]
 mod props;
 
 pub const PATH_MAX: usize = 2048;
